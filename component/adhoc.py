@@ -1,0 +1,246 @@
+"""XEP-0050 ad-hoc commands: declarative command classes and the session engine.
+
+A command is a class with a ``node``, a title, an access check and ``start()``.
+``start()`` and every form handler return a step: :class:`FormStep` (show a
+form, with the handler for its submission) or :class:`Done` (a final note and/or
+result form). The engine keeps sessions (with ``prev`` history and expiry),
+re-shows a form with an error note when its handler raises :class:`FormError`,
+and lists only the commands the requester may run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar
+from xml.etree import ElementTree as ET
+
+from slixmpp import JID, Iq
+from slixmpp.plugins.xep_0004.stanza import Form
+from slixmpp.plugins.xep_0050.stanza import Command as CommandStanza
+from slixmpp.xmlstream import register_stanza_plugin
+
+from .errors import StanzaError
+from .forms import values as form_values
+
+if TYPE_CHECKING:
+    from .service import Service
+
+NS = "http://jabber.org/protocol/commands"
+register_stanza_plugin(Iq, CommandStanza)
+register_stanza_plugin(CommandStanza, Form)
+
+
+def _app_error(name: str) -> ET.Element:
+    return ET.Element(f"{{{NS}}}{name}")
+
+
+@dataclass
+class Context:
+    """Who runs the command, in which language, with per-session scratch state."""
+
+    service: "Service"
+    requester: JID
+    lang: str = "en"
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.service.is_admin(self.requester)
+
+    def zh(self) -> bool:
+        return self.lang.lower().startswith("zh")
+
+
+class FormError(Exception):
+    """A submitted form is invalid: show the same form again with this message."""
+
+
+@dataclass
+class FormStep:
+    form: Form
+    handler: Callable[[Context, dict[str, Any]], Awaitable["Step"]]
+    #: Field types for reading the submission; taken from the form when empty.
+    types: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+    final: bool = False  # the next submission completes the command
+    note_type: str = "info"
+
+
+@dataclass
+class Done:
+    note: str = ""
+    note_type: str = "info"
+    form: Form | None = None
+
+
+Step = FormStep | Done
+
+
+class Command:
+    node: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    name_zh: ClassVar[str] = ""
+
+    def title(self, lang: str | None = None) -> str:
+        if lang and lang.lower().startswith("zh") and self.name_zh:
+            return self.name_zh
+        return self.name
+
+    def allowed(self, ctx: Context) -> bool | Awaitable[bool]:
+        """Only global admins by default."""
+        return ctx.is_admin
+
+    async def start(self, ctx: Context) -> Step:
+        raise NotImplementedError
+
+
+@dataclass
+class _Session:
+    command: Command
+    ctx: Context
+    history: list[FormStep]
+    expires: float
+
+
+class Commands:
+    SESSION_TTL = 600.0
+
+    def __init__(self, service: "Service") -> None:
+        self.service = service
+        self._commands: dict[str, Command] = {}
+        self._sessions: dict[str, _Session] = {}
+        service.on_iq(f"{{{NS}}}command", self._execute, types=("set",), priority=-1000)
+        service.on_iq(f"{{{NS}}}command", self._get_refused, types=("get",), priority=-1000)
+
+    def register(self, command: Command) -> None:
+        if command.node in self._commands:
+            raise ValueError(f"command node {command.node} registered twice")
+        self._commands[command.node] = command
+
+    def all(self) -> list[Command]:
+        return list(self._commands.values())
+
+    async def _allowed(self, command: Command, ctx: Context) -> bool:
+        result = command.allowed(ctx)
+        if inspect.isawaitable(result):
+            result = await result
+        return bool(result)
+
+    async def visible_to(self, requester: JID) -> list[Command]:
+        ctx = Context(self.service, requester)
+        return [c for c in self._commands.values() if await self._allowed(c, ctx)]
+
+    async def node_info(self, iq: Iq, info: Any) -> bool:
+        node = info["node"]
+        if node == NS:
+            info.add_identity("automation", "command-list")
+            return True
+        command = self._commands.get(node)
+        if command is None:
+            return False
+        if not await self._allowed(command, Context(self.service, iq["from"])):
+            raise StanzaError("forbidden", "you may not run this command")
+        info.add_identity("automation", "command-node", name=command.title(iq["lang"]))
+        info.add_feature(NS)
+        info.add_feature("jabber:x:data")
+        return True
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for sid in [sid for sid, s in self._sessions.items() if s.expires < now]:
+            del self._sessions[sid]
+
+    async def _get_refused(self, iq: Iq) -> Any:
+        raise StanzaError("bad-request", "commands are executed with IQ type set")
+
+    async def _execute(self, iq: Iq) -> Any:
+        if iq["to"].full != self.service.domain and not await self.service.hooks.fire("commands.owns", iq):
+            return None
+        stanza = iq["command"]
+        node = stanza["node"]
+        action = stanza["action"] or "execute"
+        sessionid = stanza["sessionid"]
+        if action not in ("execute", "next", "prev", "complete", "cancel"):
+            raise StanzaError("bad-request", f"unknown action {action!r}", app=_app_error("malformed-action"))
+        self._expire()
+        if not sessionid:
+            command = self._commands.get(node)
+            if command is None:
+                raise StanzaError("item-not-found", f"no command {node!r} here")
+            ctx = Context(self.service, iq["from"], iq["lang"] or "en")
+            if not await self._allowed(command, ctx):
+                raise StanzaError("forbidden", "you may not run this command")
+            if action == "cancel":
+                return self._reply(iq, node, secrets.token_hex(8), "canceled")
+            step = await command.start(ctx)
+            session = _Session(command, ctx, [], time.monotonic() + self.SESSION_TTL)
+            return self._advance(iq, node, secrets.token_hex(8), session, step)
+        session = self._sessions.get(sessionid)
+        if session is None:
+            raise StanzaError("bad-request", "unknown or expired session", app=_app_error("bad-sessionid"))
+        if session.ctx.requester != iq["from"] or session.command.node != node:
+            raise StanzaError("bad-request", "this session belongs to someone else",
+                              app=_app_error("bad-sessionid"))
+        session.expires = time.monotonic() + self.SESSION_TTL
+        if action == "cancel":
+            del self._sessions[sessionid]
+            return self._reply(iq, node, sessionid, "canceled")
+        if action == "prev":
+            if len(session.history) < 2:
+                raise StanzaError("bad-request", "there is no previous stage", app=_app_error("bad-action"))
+            session.history.pop()
+            previous = session.history.pop()
+            return self._advance(iq, node, sessionid, session, previous)
+        current = session.history[-1]
+        submitted = stanza.xml.find("{jabber:x:data}x")
+        if submitted is None:
+            raise StanzaError("bad-request", "submit the form to continue", app=_app_error("bad-payload"))
+        form = Form(xml=submitted)
+        if form["type"] == "cancel":
+            del self._sessions[sessionid]
+            return self._reply(iq, node, sessionid, "canceled")
+        types = current.types or {var: f["type"] for var, f in current.form.get_fields().items()}
+        data = form_values(form, types)
+        missing = [var for var, f in current.form.get_fields().items()
+                   if f["required"] and f["type"] != "fixed" and data.get(var) in (None, "", [])]
+        try:
+            if missing:
+                raise FormError(("请填写：" if session.ctx.zh() else "Required: ") + ", ".join(missing))
+            step = await current.handler(session.ctx, data)
+        except FormError as error:
+            session.history.pop()
+            retry = FormStep(current.form, current.handler, current.types, str(error), current.final, "error")
+            return self._advance(iq, node, sessionid, session, retry)
+        return self._advance(iq, node, sessionid, session, step)
+
+    def _advance(self, iq: Iq, node: str, sessionid: str, session: _Session, step: Step) -> Iq:
+        if isinstance(step, Done):
+            self._sessions.pop(sessionid, None)
+            reply = self._reply(iq, node, sessionid, "completed")
+            if step.note:
+                reply["command"].add_note(step.note, step.note_type)
+            if step.form is not None:
+                reply["command"].append(step.form)
+            return reply
+        session.history.append(step)
+        self._sessions[sessionid] = session
+        reply = self._reply(iq, node, sessionid, "executing")
+        actions = ["complete"] if step.final else ["next"]
+        if len(session.history) > 1:
+            actions.append("prev")
+        reply["command"]["actions"] = actions
+        reply["command"]["actions_execute"] = actions[0]
+        if step.note:
+            reply["command"].add_note(step.note, step.note_type)
+        reply["command"].append(step.form)
+        return reply
+
+    def _reply(self, iq: Iq, node: str, sessionid: str, status: str) -> Iq:
+        reply = iq.reply()
+        reply["command"]["node"] = node
+        reply["command"]["sessionid"] = sessionid
+        reply["command"]["status"] = status
+        return reply

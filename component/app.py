@@ -1,0 +1,115 @@
+"""The application: config -> database -> plugins -> connections, and back down in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from typing import Any
+
+from slixmpp import JID
+
+from .config import Config, world_readable
+from .plugin import Plugin, resolve
+from .service import FatalConnectionError, Service
+from .storage import Database, Migrations
+
+log = logging.getLogger("switchboard.app")
+
+
+class App:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.admins = {JID(a).bare for a in config.admins}
+        self.db: Database | None = None
+        self.services: dict[str, Service] = {}
+        self.started_at = time.time()
+        self._stop = asyncio.Event()
+        self._fatal: FatalConnectionError | None = None
+        self.hooks_app: dict[str, Any] = {}
+
+    # -- lifecycle --------------------------------------------------------
+    async def start(self, connect: bool = True) -> None:
+        """Open the database, migrate, set up every plugin, then connect."""
+        if self.config.source and world_readable(self.config.source) and any(
+                s.secret for s in self.config.services):
+            log.warning("the configuration file holds secrets and is readable by everyone; "
+                        "chmod 640 it or use secret_file/secret_env", extra={"file": self.config.source})
+        self.db = Database(self.config.database_url, self.config.database.sqlite_synchronous,
+                           self.config.database.echo)
+        plans: list[tuple[Service, list[tuple[type[Plugin], Any]]]] = []
+        for i, service_config in enumerate(self.config.services):
+            order = resolve(service_config.plugins, self.config.source, f"services[{i}].plugins")
+            service = Service(self, service_config, self.config.secrets[service_config.domain])
+            self.services[service.domain] = service
+            plans.append((service, order))
+        histories: dict[str, Migrations] = {}
+        for _, order in plans:
+            for cls, _options in order:
+                if cls.migrations and cls.name not in histories:
+                    histories[cls.name] = Migrations(cls.name, cls.migrations)
+        await self.db.migrate(list(histories.values()))
+        for service, order in plans:
+            for cls, options in order:
+                plugin = cls(service, options)
+                service.plugins[cls.name] = plugin
+                await plugin.setup()
+            log.info("service ready", extra={"domain": service.domain,
+                                             "plugins": ",".join(service.plugins)})
+        if connect:
+            for service in self.services.values():
+                service.connect()
+
+    async def wait_connected(self, timeout: float = 30) -> None:
+        waits = [asyncio.ensure_future(s.connected.wait()) for s in self.services.values()]
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            done, _ = await asyncio.wait([asyncio.gather(*waits), stop], timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            for w in waits:
+                w.cancel()
+        if self._fatal:
+            raise self._fatal
+        if not all(s.connected.is_set() for s in self.services.values()):
+            missing = [d for d, s in self.services.items() if not s.connected.is_set()]
+            raise TimeoutError(f"not connected after {timeout}s: {', '.join(missing)}")
+
+    def fatal_error(self, error: FatalConnectionError) -> None:
+        self._fatal = error
+        self._stop.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def stop(self) -> None:
+        for service in reversed(list(self.services.values())):
+            for plugin in reversed(list(service.plugins.values())):
+                try:
+                    await plugin.stop()
+                except Exception:  # noqa: BLE001 - keep unwinding the others
+                    log.exception("plugin stop failed", extra={"plugin": plugin.name})
+            await service.disconnect()
+            await service.idle()
+        if self.db:
+            await self.db.close()
+
+    async def run(self) -> int:
+        """Run until a signal or a fatal error; returns the process exit code."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.request_stop)
+            except (NotImplementedError, RuntimeError):
+                pass
+        try:
+            await self.start()
+            await self._stop.wait()
+        finally:
+            await self.stop()
+        if self._fatal:
+            log.error("stopping: %s", self._fatal)
+            return 1
+        return 0

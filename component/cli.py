@@ -1,0 +1,96 @@
+"""The ``switchboard`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import ConfigError, load
+from .plugin import resolve
+
+EXIT_CONFIG = 2
+
+
+def _load(path: str):  # type: ignore[no-untyped-def]
+    config = load(path)
+    for i, service in enumerate(config.services):
+        resolve(service.plugins, config.source, f"services[{i}].plugins")
+    return config
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import logs
+    from .app import App
+
+    config = _load(args.config)
+    logs.setup(args.log_level or config.logging.level, config.logging.format, config.logging.file)
+    return asyncio.run(App(config).run())
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    print(f"{config.source}: OK")
+    print(f"  server    {config.server.host}:{config.server.port}")
+    url = config.database_url
+    if "@" in url:  # hide a password in the URL
+        scheme, rest = url.split("://", 1)
+        url = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    print(f"  database  {url}")
+    print(f"  admins    {', '.join(config.admins) or '(none)'}")
+    for i, service in enumerate(config.services):
+        order = resolve(service.plugins, config.source, f"services[{i}].plugins")
+        print(f"  service   {service.domain}: plugins {', '.join(cls.name for cls, _ in order) or '(none)'}")
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from .devserver import main as dev_main
+
+    return dev_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="switchboard",
+        description="Switchboard: group chat, archives, recall and a support desk for any XMPP server "
+                    "(an XEP-0114 component).")
+    parser.add_argument("--version", action="version", version=f"switchboard {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="connect to the XMPP server and serve the configured domains")
+    run.add_argument("--config", "-c", required=True, help="the TOML configuration file")
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                     help="override logging.level from the file")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a configuration file and print what it would start")
+    check.add_argument("config", help="the TOML configuration file")
+    check.set_defaults(func=cmd_check_config)
+
+    dev = sub.add_parser("dev", help="start a local Prosody and the component with demo accounts (make run)")
+    dev.add_argument("--state", default="state/dev", help="folder for Prosody's and our state")
+    dev.add_argument("--host", default="localhost", help="the XMPP domain of the local server")
+    dev.set_defaults(func=cmd_dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_CONFIG
+    try:
+        return args.func(args)
+    except ConfigError as error:
+        print(f"switchboard: configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""Configuration: one TOML file, validated strictly against typed dataclasses.
+
+Every option is a dataclass field whose metadata carries its documentation; the
+example file at the top of the repository documents the same keys. Unknown keys
+are errors: a typo must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from slixmpp import JID
+from slixmpp.jid import InvalidJID
+
+
+class ConfigError(Exception):
+    """A configuration problem, located by file and key path."""
+
+    def __init__(self, source: str, key: str, message: str) -> None:
+        self.source = source
+        self.key = key
+        self.message = message
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {message}")
+
+
+def doc(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field carrying its documentation."""
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata={"doc": text})
+    return field(default=default, metadata={"doc": text})
+
+
+@dataclass
+class ServerConfig:
+    host: str = doc("Address of the XMPP server's component port.", "127.0.0.1")
+    port: int = doc("The XEP-0114 component port of the server.", 5347)
+
+
+@dataclass
+class DatabaseConfig:
+    url: str = doc(
+        "SQLAlchemy async URL. Empty: SQLite (aiosqlite) in the state folder. "
+        "PostgreSQL: postgresql+asyncpg://user:password@host/db", "")
+    url_env: str = doc("Name of an environment variable holding the URL (overrides url).", "")
+    sqlite_synchronous: Literal["off", "normal", "full"] = doc(
+        "SQLite PRAGMA synchronous. 'normal' survives a process crash (WAL); "
+        "'full' also survives a power loss, at a cost per commit.", "normal")
+    echo: bool = doc("Log every SQL statement (debugging only).", False)
+
+
+@dataclass
+class LoggingConfig:
+    level: Literal["debug", "info", "warning", "error"] = doc("Log level.", "info")
+    format: Literal["text", "json"] = doc("One line per event: human text or JSON.", "text")
+    file: str = doc("Log file; empty logs to standard error.", "")
+
+
+@dataclass
+class ServiceConfig:
+    domain: str = doc("The component domain the server routes to us, e.g. rooms.example.com.")
+    secret: str = doc("The component secret shared with the server.", "")
+    secret_env: str = doc("Read the secret from this environment variable instead.", "")
+    secret_file: str = doc("Read the secret from this file (first line) instead.", "")
+    name: str = doc("Human name shown in service discovery.", "")
+    plugins: dict[str, dict[str, Any]] = doc(
+        "Plugins this service runs, each with its options table.", factory=dict)
+
+    def resolve_secret(self, source: str, key: str) -> str:
+        provided = [k for k in ("secret", "secret_env", "secret_file") if getattr(self, k)]
+        if len(provided) != 1:
+            raise ConfigError(source, key, "give exactly one of secret, secret_env, secret_file")
+        if self.secret_env:
+            value = os.environ.get(self.secret_env, "")
+            if not value:
+                raise ConfigError(source, key + ".secret_env",
+                                  f"environment variable {self.secret_env} is empty or unset")
+            return value
+        if self.secret_file:
+            path = Path(self.secret_file)
+            try:
+                value = path.read_text(encoding="utf-8").splitlines()[0].strip()
+            except (OSError, IndexError) as exc:
+                raise ConfigError(source, key + ".secret_file", f"cannot read a secret from {path}: {exc}") from exc
+            return value
+        return self.secret
+
+
+@dataclass
+class Config:
+    server: ServerConfig = doc("The XMPP server we connect to.", factory=ServerConfig)
+    state_dir: str = doc("Folder for the SQLite database and other state (relative to the config file).", "state")
+    admins: list[str] = doc("Global administrators (bare JIDs).", factory=list)
+    database: DatabaseConfig = doc("Storage.", factory=DatabaseConfig)
+    logging: LoggingConfig = doc("Logging.", factory=LoggingConfig)
+    services: list[ServiceConfig] = doc("One XEP-0114 stream per service domain.", factory=list)
+
+    #: Where the file was read from; relative paths resolve against its folder.
+    source: str = field(default="<config>", metadata={"internal": True})
+    base_dir: Path = field(default_factory=Path.cwd, metadata={"internal": True})
+    #: Resolved secrets, by domain (never logged).
+    secrets: dict[str, str] = field(default_factory=dict, repr=False, metadata={"internal": True})
+
+    @property
+    def state_path(self) -> Path:
+        path = Path(self.state_dir)
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url_env:
+            value = os.environ.get(self.database.url_env, "")
+            if value:
+                return value
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{self.state_path / 'switchboard.db'}"
+
+    def service(self, domain: str) -> ServiceConfig:
+        for service in self.services:
+            if service.domain == domain:
+                return service
+        raise KeyError(domain)
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(v) for v in typing.get_args(tp))
+    if origin in (list, tuple):
+        return "a list"
+    if origin is dict:
+        return "a table"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))
+
+
+def convert(tp: Any, value: Any, source: str, key: str) -> Any:
+    """Check ``value`` against the type annotation ``tp``; return the typed value."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return convert(arg, value, source, key)
+            except ConfigError as exc:
+                errors.append(exc.message)
+        raise ConfigError(source, key, " or ".join(errors))
+    if tp is Any:
+        return value
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(source, key, f"expected {_type_name(tp)}, got {value!r}")
+        return value
+    if origin is list:
+        (item_type,) = typing.get_args(tp) or (Any,)
+        if not isinstance(value, list):
+            raise ConfigError(source, key, f"expected a list, got {value!r}")
+        return [convert(item_type, item, source, f"{key}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        key_type, value_type = typing.get_args(tp) or (str, Any)
+        if not isinstance(value, dict):
+            raise ConfigError(source, key, f"expected a table, got {value!r}")
+        return {k: convert(value_type, v, source, f"{key}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, source, key)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(source, key, f"expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(source, key, f"expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(source, key, f"expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(source, key, f"expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported option type {tp!r} at {key}")
+
+
+def from_dict(cls: type, data: Any, source: str, key: str = "") -> Any:
+    """Build dataclass ``cls`` from a TOML table, refusing unknown and missing keys."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, key, f"expected a table, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        where = f"{key}.{unknown[0]}" if key else unknown[0]
+        raise ConfigError(source, where, f"unknown key (known: {', '.join(sorted(fields))})")
+    values = {}
+    for name, f in fields.items():
+        sub = f"{key}.{name}" if key else name
+        if name in data:
+            values[name] = convert(hints[name], data[name], source, sub)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(source, sub, "required key is missing")
+    return cls(**values)
+
+
+def options_doc(cls: type) -> list[tuple[str, str, str]]:
+    """(name, type, doc) for each documented option of a dataclass."""
+    hints = typing.get_type_hints(cls)
+    return [(f.name, _type_name(hints[f.name]), f.metadata.get("doc", ""))
+            for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
+
+
+def _check_jid(source: str, key: str, value: str, bare: bool = True, domain_only: bool = False) -> None:
+    try:
+        jid = JID(value)
+    except InvalidJID as exc:
+        raise ConfigError(source, key, f"not a valid JID: {value!r} ({exc})") from exc
+    if domain_only and (jid.user or jid.resource):
+        raise ConfigError(source, key, f"expected a bare domain, got {value!r}")
+    if bare and jid.resource:
+        raise ConfigError(source, key, f"expected a bare JID, got {value!r}")
+
+
+def parse(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "", f"not valid TOML: {exc}") from exc
+    config = from_dict(Config, data, source)
+    config.source = source
+    config.base_dir = base_dir or Path.cwd()
+    for i, admin in enumerate(config.admins):
+        _check_jid(source, f"admins[{i}]", admin)
+    if not config.services:
+        raise ConfigError(source, "services", "at least one [[services]] entry is required")
+    seen: set[str] = set()
+    for i, service in enumerate(config.services):
+        key = f"services[{i}]"
+        _check_jid(source, key + ".domain", service.domain, domain_only=True)
+        if service.domain in seen:
+            raise ConfigError(source, key + ".domain", f"domain {service.domain} is configured twice")
+        seen.add(service.domain)
+        config.secrets[service.domain] = service.resolve_secret(source, key)
+        if not config.secrets[service.domain]:
+            raise ConfigError(source, key + ".secret", "the secret is empty")
+    if not 0 < config.server.port < 65536:
+        raise ConfigError(source, "server.port", f"not a TCP port: {config.server.port}")
+    return config
+
+
+def load(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc.strerror or exc}") from exc
+    return parse(text, str(path), path.resolve().parent)
+
+
+def world_readable(path: str | Path) -> bool:
+    """True when others may read the file, which matters when it holds secrets."""
+    try:
+        return bool(Path(path).stat().st_mode & stat.S_IROTH)
+    except OSError:
+        return False

@@ -1,0 +1,67 @@
+"""Stanza errors (RFC 6120 section 8.3) and the guard that turns failures into them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slixmpp.exceptions import XMPPError
+
+log = logging.getLogger(__name__)
+
+#: RFC 6120 section 8.3.3: the error type that goes with each defined condition.
+CONDITION_TYPES: dict[str, str] = {
+    "bad-request": "modify",
+    "conflict": "cancel",
+    "feature-not-implemented": "cancel",
+    "forbidden": "auth",
+    "gone": "cancel",
+    "internal-server-error": "wait",
+    "item-not-found": "cancel",
+    "jid-malformed": "modify",
+    "not-acceptable": "modify",
+    "not-allowed": "cancel",
+    "not-authorized": "auth",
+    "payment-required": "auth",
+    "policy-violation": "modify",
+    "recipient-unavailable": "wait",
+    "redirect": "modify",
+    "registration-required": "auth",
+    "remote-server-not-found": "cancel",
+    "remote-server-timeout": "wait",
+    "resource-constraint": "wait",
+    "service-unavailable": "cancel",
+    "subscription-required": "auth",
+    "undefined-condition": "cancel",
+    "unexpected-request": "wait",
+}
+
+
+class StanzaError(XMPPError):
+    """An error to answer a stanza with; the type follows the condition by default.
+
+    ``app`` is an optional application-specific condition element
+    (an ``xml.etree`` element), e.g. XEP-0050's ``<bad-sessionid/>``.
+    """
+
+    def __init__(self, condition: str, text: str = "", etype: str | None = None,
+                 app: Any = None, lang: str | None = None) -> None:
+        if condition not in CONDITION_TYPES:
+            raise ValueError(f"unknown stanza error condition {condition!r}")
+        super().__init__(condition=condition, text=text,
+                         etype=etype or CONDITION_TYPES[condition])
+        self.app = app
+        self.lang = lang
+
+
+def fill_error(reply: Any, error: XMPPError) -> Any:
+    """Put ``error`` into the error child of ``reply`` (a stanza of type error)."""
+    reply["type"] = "error"
+    reply["error"]["condition"] = error.condition
+    reply["error"]["type"] = error.etype
+    if error.text:
+        reply["error"]["text"] = error.text
+    app = getattr(error, "app", None)
+    if app is not None:
+        reply["error"].xml.append(app)
+    return reply

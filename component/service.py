@@ -1,0 +1,269 @@
+"""One service domain: its XEP-0114 stream, its plugins, and the stanza router.
+
+Routing goes through the hook bus:
+- an IQ get/set fires ``iq:<type>:<{ns}name of its child>``; a handler returns a
+  reply stanza, ``True`` (it answered itself) or ``None`` (not mine);
+  nobody answering means ``service-unavailable`` (RFC 6120 8.3.3.19);
+- messages fire ``message``, presences fire ``presence``; a handler returns
+  non-None when it took the stanza.
+Every handler failure is answered with a stanza error and logged; the service
+keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from slixmpp import JID, ComponentXMPP, Iq, Message, Presence
+from slixmpp.exceptions import XMPPError
+from slixmpp.xmlstream import register_stanza_plugin, tostring
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+
+from .config import ServiceConfig
+from .errors import StanzaError, fill_error
+from .hooks import HookBus
+from .plugin import Plugin
+
+if TYPE_CHECKING:
+    from .app import App
+
+log = logging.getLogger("switchboard.service")
+
+StanzaHandler = Callable[[Any], Awaitable[Any] | Any]
+
+
+class FatalConnectionError(Exception):
+    """The server refused us for good (e.g. wrong secret)."""
+
+
+class Service:
+    def __init__(self, app: "App", config: ServiceConfig, secret: str) -> None:
+        self.app = app
+        self.config = config
+        self.domain = config.domain
+        self.jid = JID(config.domain)
+        self.hooks = HookBus()
+        self.plugins: dict[str, Plugin] = {}
+        self.stanzas_in = 0
+        self.stanzas_out = 0
+        self.connected_at: float | None = None
+        self.connected = asyncio.Event()
+        self.fatal: FatalConnectionError | None = None
+        self._stopping = False
+        self._reconnect_delay = 0.5
+        self._reconnect_handle: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task] = set()
+        server = app.config.server
+        self.xmpp = ComponentXMPP(config.domain, secret, server.host, server.port)
+        self._prepare_stream()
+        from .adhoc import Commands
+        from .disco import Disco
+        self.commands = Commands(self)
+        self.disco = Disco(self)
+
+    # -- properties -------------------------------------------------------
+    @property
+    def db(self):  # type: ignore[no-untyped-def]
+        return self.app.db
+
+    def is_admin(self, jid: JID | str) -> bool:
+        return JID(jid).bare in self.app.admins
+
+    # -- stream -----------------------------------------------------------
+    def _prepare_stream(self) -> None:
+        xmpp = self.xmpp
+        # A component has no roster: drop slixmpp's client-side message and
+        # presence processing so that only our router sees those stanzas.
+        for name in ("IM", "IMError", "Presence"):
+            xmpp.remove_handler(name)
+        xmpp.del_event_handler("presence_probe", xmpp._handle_probe)
+        ns = xmpp.default_ns
+        xmpp.register_handler(Callback("switchboard iq", MatchXPath(f"{{{ns}}}iq"), self._on_iq))
+        xmpp.register_handler(Callback("switchboard message", MatchXPath(f"{{{ns}}}message"), self._on_message))
+        xmpp.register_handler(Callback("switchboard presence", MatchXPath(f"{{{ns}}}presence"), self._on_presence))
+        xmpp.add_event_handler("session_start", self._on_session_start)
+        xmpp.add_event_handler("disconnected", self._on_disconnected)
+        xmpp.add_event_handler("connection_failed", self._on_connection_failed)
+        xmpp.add_event_handler("stream_error", self._on_stream_error)
+        # Unhandled slixmpp exceptions inside stanza objects end up here.
+        xmpp.exception = lambda exc: log.error("stream exception", exc_info=exc,
+                                               extra={"domain": self.domain})
+
+    def connect(self) -> None:
+        self._stopping = False
+        log.info("connecting", extra={"domain": self.domain,
+                                      "server": f"{self.xmpp.server_host}:{self.xmpp.server_port}"})
+        self.xmpp.connect()
+
+    def _schedule_reconnect(self, why: str) -> None:
+        if self._stopping or self.fatal or self._reconnect_handle:
+            return
+        delay = self._reconnect_delay
+        self._reconnect_delay = min(self._reconnect_delay * 2, 5.0)
+        log.warning("connection lost, reconnecting", extra={"domain": self.domain, "reason": why,
+                                                             "retry_in_s": delay})
+
+        def again() -> None:
+            self._reconnect_handle = None
+            if not self._stopping and not self.fatal:
+                self.xmpp.connect()
+
+        self._reconnect_handle = asyncio.get_running_loop().call_later(delay, again)
+
+    def _on_connection_failed(self, error: Any) -> None:
+        # slixmpp's own retry backs off to minutes; ours stays within seconds
+        # so a restarted server is served again quickly.
+        self.xmpp.cancel_connection_attempt()
+        self._schedule_reconnect(f"connection failed: {error}")
+
+    def _on_stream_error(self, error: Any) -> None:
+        condition = error["condition"]
+        if condition == "not-authorized":
+            self.fatal = FatalConnectionError(
+                f"the server refused the component secret for {self.domain} (stream error not-authorized)")
+        elif condition in ("host-unknown", "improper-addressing"):
+            self.fatal = FatalConnectionError(
+                f"the server does not know the component domain {self.domain} (stream error {condition})")
+        elif condition == "conflict":
+            self.fatal = FatalConnectionError(
+                f"another component is already connected as {self.domain} (stream error conflict)")
+        if self.fatal:
+            log.error(str(self.fatal), extra={"domain": self.domain})
+            self.app.fatal_error(self.fatal)
+        else:
+            log.warning("stream error", extra={"domain": self.domain, "condition": condition})
+
+    def _on_session_start(self, _event: Any) -> None:
+        self._reconnect_delay = 0.5
+        self.connected_at = time.time()
+        self.connected.set()
+        log.info("connected and authenticated", extra={"domain": self.domain})
+        for plugin in self.plugins.values():
+            self._spawn(plugin.on_connected())
+
+    def _on_disconnected(self, reason: Any) -> None:
+        was_connected = self.connected.is_set()
+        self.connected.clear()
+        self.connected_at = None
+        if was_connected or not self._stopping:
+            self._spawn(self.hooks.fire("service.disconnected"))
+        self._schedule_reconnect(str(reason or "stream closed"))
+
+    async def disconnect(self) -> None:
+        self._stopping = True
+        if self._reconnect_handle:
+            self._reconnect_handle.cancel()
+            self._reconnect_handle = None
+        self.xmpp.cancel_connection_attempt()
+        if self.xmpp.transport is not None:
+            try:
+                await asyncio.wait_for(self.xmpp.disconnect(wait=1.0), 3)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - best effort on the way out
+                self.xmpp.abort()
+        self.connected.clear()
+
+    # -- sending ----------------------------------------------------------
+    def send(self, stanza: Any) -> None:
+        """Serialize and write a stanza now (keeps order with :meth:`send_raw`)."""
+        self.send_raw(tostring(stanza.xml, xmlns=self.xmpp.default_ns, stream=self.xmpp, top_level=True))
+
+    def send_raw(self, data: str | bytes, count: int = 1) -> None:
+        """Write serialized stanzas; ``count`` is how many the data holds (for statistics)."""
+        transport = self.xmpp.transport
+        if transport is None:
+            log.warning("not connected, stanza dropped", extra={"domain": self.domain})
+            return
+        transport.write(data.encode("utf-8") if isinstance(data, str) else data)
+        self.stanzas_out += count
+
+    def send_error(self, stanza: Any, error: XMPPError) -> None:
+        """Answer ``stanza`` with ``error`` (never an error to an error)."""
+        if stanza["type"] == "error":
+            return
+        reply = stanza.reply(clear=True) if not isinstance(stanza, Presence) else stanza.reply()
+        if isinstance(stanza, Presence):
+            reply.clear()
+            reply["to"], reply["from"] = stanza["from"], stanza["to"]
+            reply["id"] = stanza["id"]
+        self.send(fill_error(reply, error))
+
+    def make_iq(self, ifrom: JID | str, ito: JID | str, itype: str = "set") -> Iq:
+        iq = self.xmpp.make_iq(ito=ito, ifrom=ifrom, itype=itype)
+        return iq
+
+    async def request(self, iq: Iq, timeout: float = 30) -> Iq:
+        """Send an IQ and await its result (raises IqError / IqTimeout)."""
+        return await iq.send(timeout=timeout)
+
+    # -- receiving --------------------------------------------------------
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _on_iq(self, iq: Iq) -> None:
+        self.stanzas_in += 1
+        if iq["type"] in ("get", "set"):
+            self._spawn(self._dispatch_iq(iq))
+
+    def _on_message(self, msg: Message) -> None:
+        self.stanzas_in += 1
+        self._spawn(self._dispatch(msg, "message"))
+
+    def _on_presence(self, pres: Presence) -> None:
+        self.stanzas_in += 1
+        self._spawn(self._dispatch(pres, "presence"))
+
+    async def _dispatch_iq(self, iq: Iq) -> None:
+        try:
+            children = list(iq.xml)
+            payload = [c for c in children if not c.tag.endswith("}error")]
+            if len(payload) != 1:
+                raise StanzaError("bad-request", "an IQ get or set carries exactly one payload element")
+            result = await self.hooks.fire(f"iq:{iq['type']}:{payload[0].tag}", iq)
+            if result is None:
+                raise StanzaError("service-unavailable", "this service does not answer that request")
+            if result is not True:
+                self.send(result)
+        except XMPPError as error:
+            self.send_error(iq, error)
+        except Exception:  # noqa: BLE001 - the service must survive any handler bug
+            log.exception("IQ handler failed", extra={"domain": self.domain, "to": str(iq["to"]),
+                                                      "payload": payload[0].tag if payload else ""})
+            self.send_error(iq, StanzaError("internal-server-error", "the request failed on our side"))
+
+    async def _dispatch(self, stanza: Any, kind: str) -> None:
+        try:
+            handled = await self.hooks.fire(kind, stanza)
+            if handled is None and kind == "message" and stanza["type"] not in ("error", "groupchat", "headline"):
+                raise StanzaError("service-unavailable", "nobody here receives messages at this address")
+        except XMPPError as error:
+            self.send_error(stanza, error)
+        except Exception:  # noqa: BLE001
+            log.exception(f"{kind} handler failed", extra={"domain": self.domain, "to": str(stanza["to"])})
+            self.send_error(stanza, StanzaError("internal-server-error", "the stanza failed on our side"))
+
+    # -- registration helpers for plugins ---------------------------------
+    def on_iq(self, tag: str, handler: StanzaHandler, types: tuple[str, ...] = ("get", "set"),
+              priority: int = 0, stanza_plugins: tuple[type, ...] = ()) -> None:
+        """Answer IQs whose payload is ``tag`` (``{namespace}name``)."""
+        for stanza_plugin in stanza_plugins:
+            register_stanza_plugin(Iq, stanza_plugin)
+        for itype in types:
+            self.hooks.on(f"iq:{itype}:{tag}", handler, priority)
+
+    def on_message(self, handler: StanzaHandler, priority: int = 0) -> None:
+        self.hooks.on("message", handler, priority)
+
+    def on_presence(self, handler: StanzaHandler, priority: int = 0) -> None:
+        self.hooks.on("presence", handler, priority)
+
+    async def idle(self) -> None:
+        """Wait until the handlers already started have finished (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,146 @@
+"""Storage: one SQLAlchemy declarative base, one async engine, per-plugin migrations.
+
+SQLite (aiosqlite, WAL) is the default; PostgreSQL (asyncpg) takes the same code.
+
+Migrations: each plugin owns an ordered list of steps and a version number in
+``core_schema_versions``. Plugins are optional and independent, so a single
+linear Alembic history over all of them would tie unrelated plugins together;
+per-plugin step lists keep each plugin's schema its own and still run at start,
+in one transaction per step, so a failed step leaves nothing half-applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator, Callable, Sequence
+
+from sqlalchemy import Connection, MetaData, String, Integer, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """The one declarative base; tables are prefixed with their plugin's name."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class SchemaVersion(Base):
+    __tablename__ = "core_schema_versions"
+
+    plugin: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+#: A migration step runs on a synchronous connection inside a transaction.
+MigrationStep = Callable[[Connection], None]
+
+
+@dataclass
+class Migrations:
+    """The schema history of one plugin: steps[i] brings it to version i + 1."""
+
+    plugin: str
+    steps: Sequence[MigrationStep]
+
+
+def create_tables(*tables: str) -> MigrationStep:
+    """A step that creates the named tables of the shared metadata as they are declared now.
+
+    Only right for a plugin's first step; later changes need explicit ALTER steps.
+    """
+
+    def step(connection: Connection) -> None:
+        Base.metadata.create_all(connection, tables=[Base.metadata.tables[name] for name in tables])
+
+    return step
+
+
+class Database:
+    def __init__(self, url: str, sqlite_synchronous: str = "normal", echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        kwargs: dict = {"echo": echo}
+        if self.is_sqlite:
+            database = self.url.database or ""
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # One writer at a time anyway; a generous timeout turns lock contention into waiting.
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["pool_size"] = 10
+            kwargs["pool_pre_ping"] = True
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            self._configure_sqlite(sqlite_synchronous)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def _configure_sqlite(self, synchronous: str) -> None:
+        @event.listens_for(self.engine.sync_engine, "connect")
+        def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            # WAL: readers never block the writer; with synchronous=NORMAL a
+            # committed transaction survives a crash of this process.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session
+
+    async def migrate(self, histories: Sequence[Migrations]) -> dict[str, tuple[int, int]]:
+        """Bring every plugin's schema to its latest version; returns {plugin: (from, to)}."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(lambda c: Base.metadata.create_all(
+                c, tables=[SchemaVersion.__table__]))
+        applied: dict[str, tuple[int, int]] = {}
+        for history in histories:
+            async with self.engine.begin() as connection:
+                row = (await connection.execute(
+                    select(SchemaVersion.version).where(SchemaVersion.plugin == history.plugin))).first()
+                current = row[0] if row else 0
+            target = len(history.steps)
+            if current > target:
+                raise RuntimeError(
+                    f"database schema of plugin {history.plugin} is version {current}, "
+                    f"newer than this code knows ({target}); refusing to run")
+            for version in range(current + 1, target + 1):
+                step = history.steps[version - 1]
+                async with self.engine.begin() as connection:
+                    await connection.run_sync(step)
+                    if version == 1:
+                        await connection.execute(SchemaVersion.__table__.insert().values(
+                            plugin=history.plugin, version=1))
+                    else:
+                        await connection.execute(SchemaVersion.__table__.update().where(
+                            SchemaVersion.plugin == history.plugin).values(version=version))
+                log.info("migrated schema", extra={"plugin": history.plugin, "version": version})
+            applied[history.plugin] = (current, target)
+        return applied
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Switchboard capabilities, one package per plugin."""

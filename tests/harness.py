@@ -1,0 +1,157 @@
+"""Test harness: a real Prosody, the component in-process, real client libraries.
+
+Prosody is started once per test session with a fixed set of component domains
+(each test connects the plugins it needs to one of them); every test gets a
+fresh database, so tests do not see each other's rooms or tickets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import slixmpp
+from slixmpp import JID
+
+from component.app import App
+from component.config import parse
+
+HOST = "localhost"
+PASSWORD = "secret-{user}"
+USERS = ("alice", "bob", "carol", "dave", "eve", "admin", "agent1", "agent2", "agent3", "super", "cust1",
+         "cust2", "cust3")
+#: Component domains declared in Prosody for the whole session.
+DOMAINS = ("rooms.localhost", "support.localhost", "test.localhost", "extra.localhost")
+SECRET = "component-secret-{domain}"
+
+
+def password(user: str) -> str:
+    return PASSWORD.format(user=user)
+
+
+def secret(domain: str) -> str:
+    return SECRET.format(domain=domain)
+
+
+def database_url(tmp_path: Path) -> str:
+    """SQLite in the test's folder, or the PostgreSQL server named by SWITCHBOARD_TEST_DB."""
+    return os.environ.get("SWITCHBOARD_TEST_DB") or f"sqlite+aiosqlite:///{tmp_path / 'switchboard.db'}"
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(value)
+
+
+def make_config_text(port: int, services: dict[str, dict[str, dict]], state_dir: Path, db_url: str,
+                     admins: tuple[str, ...] = (f"admin@{HOST}",), secrets: dict[str, str] | None = None) -> str:
+    lines = [f"state_dir = {toml_value(str(state_dir))}", f"admins = {toml_value(list(admins))}",
+             "[server]", 'host = "127.0.0.1"', f"port = {port}",
+             "[database]", f"url = {toml_value(db_url)}", "[logging]", 'level = "debug"']
+    for domain, plugins in services.items():
+        lines += ["[[services]]", f"domain = {toml_value(domain)}",
+                  f"secret = {toml_value((secrets or {}).get(domain, secret(domain)))}"]
+        for name, options in plugins.items():
+            lines.append(f"[services.plugins.{name}]")
+            lines += [f"{k} = {toml_value(v)}" for k, v in options.items()]
+    return "\n".join(lines) + "\n"
+
+
+async def start_app(port: int, services: dict[str, dict[str, dict]], tmp_path: Path,
+                    db_url: str | None = None, **kwargs: Any) -> App:
+    text = make_config_text(port, services, tmp_path / "state", db_url or database_url(tmp_path), **kwargs)
+    config = parse(text, str(tmp_path / "switchboard.toml"), tmp_path)
+    app = App(config)
+    await app.start()
+    try:
+        await app.wait_connected(20)
+    except BaseException:
+        await app.stop()
+        raise
+    return app
+
+
+def new_client(user: str, resource: str = "test", cls: type = slixmpp.ClientXMPP,
+               plugins: tuple[str, ...] = ()) -> slixmpp.ClientXMPP:
+    client = cls(f"{user}@{HOST}/{resource}", password(user))
+    # Loopback Prosody without TLS (see the project's pitfalls notes).
+    client.enable_starttls = False
+    client.enable_direct_tls = False
+    client.enable_plaintext = True
+    client.plugin["feature_mechanisms"].unencrypted_plain = True
+    client.plugin["feature_mechanisms"].unencrypted_scram = True
+    for plugin in ("xep_0030", "xep_0199", *plugins):
+        client.register_plugin(plugin)
+    return client
+
+
+@contextlib.asynccontextmanager
+async def slix_client(port: int, user: str, resource: str = "test", plugins: tuple[str, ...] = (),
+                      presence: bool = True) -> AsyncIterator[slixmpp.ClientXMPP]:
+    """A logged-in slixmpp client (yields after session start)."""
+    client = new_client(user, resource, plugins=plugins)
+    started = asyncio.get_running_loop().create_future()
+    client.add_event_handler("session_start", lambda _e: started.done() or started.set_result(True))
+    client.add_event_handler("failed_auth", lambda _e: started.done() or started.set_exception(
+        RuntimeError(f"login failed for {user}")))
+    client.connect("127.0.0.1", port)
+    try:
+        await asyncio.wait_for(started, 15)
+        if presence:
+            client.send_presence()
+        yield client
+    finally:
+        client.disconnect(wait=0.5)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.disconnected, 3)
+
+
+class Inbox:
+    """Collects stanzas a client receives, to await the next one matching a predicate."""
+
+    def __init__(self, client: slixmpp.ClientXMPP, kinds: tuple[str, ...] = ("message",)) -> None:
+        from slixmpp.xmlstream.handler import Callback
+        from slixmpp.xmlstream.matcher import MatchXPath
+
+        self.items: list[Any] = []
+        self._changed = asyncio.Event()
+        for kind in kinds:
+            client.register_handler(Callback(f"inbox {kind} {id(self)}",
+                                             MatchXPath(f"{{{client.default_ns}}}{kind}"), self._add))
+
+    def _add(self, stanza: Any) -> None:
+        self.items.append(stanza)
+        self._changed.set()
+
+    async def next(self, predicate: Any = lambda s: True, timeout: float = 10) -> Any:
+        """The first stanza matching ``predicate`` (removed from the inbox)."""
+        async def find() -> Any:
+            while True:
+                for i, item in enumerate(self.items):
+                    if predicate(item):
+                        return self.items.pop(i)
+                self._changed.clear()
+                await self._changed.wait()
+        return await asyncio.wait_for(find(), timeout)
+
+    async def quiet(self, predicate: Any = lambda s: True, wait: float = 0.5) -> None:
+        """Assert nothing matching arrives within ``wait`` seconds."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            item = await self.next(predicate, wait)
+            raise AssertionError(f"unexpected stanza: {item}")
+
+
+def bare(jid: str | JID) -> str:
+    return JID(jid).bare
