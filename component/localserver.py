@@ -1,0 +1,474 @@
+"""Run a throw-away Prosody for `make run`, tests and benchmarks.
+
+`LocalProsody` renders ``prosody-config/dev.cfg.lua.in`` into a state folder
+(config, data, pid file and logs all live there), runs ``prosody`` as a
+foreground child process and waits until its ports accept connections.
+
+Standard library only, synchronous: it is used from pytest fixtures, scripts
+and the Makefile alike.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+__all__ = ["ProsodyPorts", "free_port", "LocalProsody", "TEMPLATE_PATH"]
+
+TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "prosody-config" / "dev.cfg.lua.in"
+
+_DEBIAN_HINT = "install the Debian packages: apt-get install prosody prosody-modules lua-dbi-sqlite3"
+# Not "warn" or "error": start() reads info lines to know the ports are up.
+_LOG_LEVELS = ("debug", "info")
+_STORAGES = ("internal", "sql")
+# Logged by Prosody when a listener cannot bind; the process keeps running,
+# so without this check a port taken by someone else would look "ready".
+_BIND_FAILURE = "Failed to open server port"
+# portmanager's line once a service listens, e.g.
+#   "Activated service 'c2s' on [127.0.0.1]:5222"
+_ACTIVATED = re.compile(r"\tActivated service '([\w-]+)' on ([^\n]*)")
+
+
+@dataclass
+class ProsodyPorts:
+    c2s: int
+    component: int
+    http: int
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _free_ports(count: int) -> list[int]:
+    # Hold every socket until all are chosen so the ports are distinct.
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _find_binary(name: str) -> str:
+    path = shutil.which(name)
+    if path:
+        return path
+    fallback = Path("/usr/bin") / name
+    if fallback.is_file() and os.access(fallback, os.X_OK):
+        return str(fallback)
+    raise RuntimeError(f"{name} not found; {_DEBIAN_HINT}")
+
+
+def _lua_str(value: str) -> str:
+    """A Lua string literal for `value`."""
+    out = ['"']
+    for ch in value:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ord(ch) < 32 or ord(ch) == 127:
+            # Three digits, so a following digit cannot extend the escape.
+            out.append(f"\\{ord(ch):03d}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _lua_list(values: list[str]) -> str:
+    return "{ " + ", ".join(_lua_str(v) for v in values) + " }" if values else "{ }"
+
+
+_PLACEHOLDER = re.compile(r"@@([A-Z][A-Z0-9_]*)@@")
+
+
+def _block_re(name: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"^--@@BEGIN {name}@@[^\n]*\n(.*?)^--@@END {name}@@[^\n]*\n?", re.MULTILINE | re.DOTALL
+    )
+
+
+def _substitute(text: str, values: dict[str, str]) -> str:
+    """Replace placeholders in code lines; comment lines are left verbatim."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if not line.lstrip().startswith("--"):
+
+            def repl(m: re.Match[str]) -> str:
+                try:
+                    return values[m.group(1)]
+                except KeyError:
+                    raise ValueError(f"unknown placeholder @@{m.group(1)}@@ in {line!r}") from None
+
+            line = _PLACEHOLDER.sub(repl, line)
+        lines.append(line)
+    return "".join(lines)
+
+
+def render_config(template: str, values: dict[str, str], blocks: dict[str, list[dict[str, str]]]) -> str:
+    """Expand blocks then placeholders.
+
+    `blocks` maps a block name to the list of its instances, each with extra
+    placeholder values: an empty list drops the block, one entry keeps it.
+    Blocks are expanded in the order given, so an inner block must come after
+    the block that contains it.
+    """
+    for name in blocks:
+        if not _block_re(name).search(template):
+            raise ValueError(f"block {name} not found in the template")
+    for name, instances in blocks.items():
+        pattern = _block_re(name)
+
+        def expand(m: re.Match[str]) -> str:
+            body = m.group(1)
+            return "".join(_substitute(body, {**values, **inst}) if inst else body for inst in instances)
+
+        # A block nested in a dropped block is already gone: nothing to do.
+        template = pattern.sub(expand, template)
+    return _substitute(template, values)
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    # Last resort at garbage collection / interpreter exit: never leave a
+    # Prosody running behind a crashed test session.
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+class LocalProsody:
+    """A Prosody on loopback whose whole state lives in `state_dir`."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        host: str = "localhost",
+        components: dict[str, str] = {},  # noqa: B006 - never mutated, copied below
+        admins: list[str] = [],  # noqa: B006 - never mutated, copied below
+        ports: ProsodyPorts | None = None,
+        native_muc: bool = False,
+        native_storage: str = "internal",
+        log_level: str = "info",
+        *,
+        allow_registration: bool = False,
+    ) -> None:
+        if native_storage not in _STORAGES:
+            raise ValueError(f"native_storage must be one of {_STORAGES}, not {native_storage!r}")
+        if log_level not in _LOG_LEVELS:
+            raise ValueError(f"log_level must be one of {_LOG_LEVELS}, not {log_level!r}")
+        self.state_dir = Path(state_dir).resolve()
+        self.host = host
+        self.components = dict(components)
+        self.admins = list(admins)
+        self.native_muc = native_muc
+        self.native_storage = native_storage
+        self.log_level = log_level
+        self.allow_registration = allow_registration
+        if ports is None:
+            ports = ProsodyPorts(*_free_ports(3))
+        self.ports = ports
+
+        self.config_path = self.state_dir / "prosody.cfg.lua"
+        self.log_path = self.state_dir / "prosody.log"
+        # Whatever Prosody prints before its logging is set up (config syntax
+        # errors, missing Lua libraries) ends up here.
+        self.console_path = self.state_dir / "prosody.console.log"
+        self.pid_path = self.state_dir / "prosody.pid"
+        self.data_path = self.state_dir / "data"
+        self.certs_path = self.state_dir / "certs"
+        self.sql_path = self.state_dir / "prosody.sqlite"
+        self.muc_domain = f"conference.{host}" if native_muc else None
+
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._console: IO[bytes] | None = None
+        self._finalizer: weakref.finalize | None = None
+        self._log_start = 0  # log offset where the current run begins
+
+    # ---- config ---------------------------------------------------------
+
+    def render(self) -> str:
+        template = TEMPLATE_PATH.read_text(encoding="utf-8")
+        values = {
+            "HOST": _lua_str(self.host),
+            "ADMINS": _lua_list(self.admins),
+            "DATA_PATH": _lua_str(str(self.data_path)),
+            "PID_FILE": _lua_str(str(self.pid_path)),
+            "CERTS_PATH": _lua_str(str(self.certs_path)),
+            "LOG_FILE": _lua_str(str(self.log_path)),
+            "LOG_LEVEL": _lua_str(self.log_level),
+            "C2S_PORT": str(int(self.ports.c2s)),
+            "COMPONENT_PORT": str(int(self.ports.component)),
+            "HTTP_PORT": str(int(self.ports.http)),
+            "ALLOW_REGISTRATION": "true" if self.allow_registration else "false",
+            "MUC_DOMAIN": _lua_str(self.muc_domain or ""),
+            "NATIVE_STORAGE": _lua_str(self.native_storage),
+            "SQL_DATABASE": _lua_str(str(self.sql_path)),
+        }
+        blocks = {
+            "COMPONENT": [
+                {"COMPONENT_DOMAIN": _lua_str(domain), "COMPONENT_SECRET": _lua_str(secret)}
+                for domain, secret in self.components.items()
+            ],
+            "NATIVE_MUC": [{}] if self.native_muc else [],
+            "SQL": [{}] if self.native_muc and self.native_storage == "sql" else [],
+        }
+        return render_config(template, values, blocks)
+
+    def write_config(self) -> Path:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        # Prosody's umask is 027; keep the folder private to the same degree.
+        self.data_path.mkdir(mode=0o750, exist_ok=True)
+        self.certs_path.mkdir(mode=0o750, exist_ok=True)
+        text = self.render()
+        # Secrets inside: readable by the owner (and group) only.
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return self.config_path
+
+    # ---- lifecycle ------------------------------------------------------
+
+    def start(self, timeout: float = 30) -> None:
+        if self.is_running():
+            return
+        if self._proc is not None:
+            # Died on its own (or was killed from outside) since the last start.
+            self._proc.wait()
+            self._cleanup()
+        prosody = _find_binary("prosody")
+        self.write_config()
+        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        console_start = self.console_path.stat().st_size if self.console_path.exists() else 0
+        self._console = open(self.console_path, "ab")
+        self._proc = subprocess.Popen(
+            [prosody, "--config", str(self.config_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=self._console,
+            stderr=subprocess.STDOUT,
+            cwd=self.state_dir,
+            # Own process group: Ctrl-C in a terminal running `make run` or
+            # pytest must not reach Prosody before we stop it in order.
+            start_new_session=True,
+        )
+        self._finalizer = weakref.finalize(self, _reap, self._proc)
+
+        # Readiness comes from Prosody's own "Activated service" lines: a TCP
+        # probe alone would be fooled by another process holding a port
+        # (Prosody only logs a bind failure and keeps running).
+        wanted = {"c2s": self.ports.c2s, "http": self.ports.http}
+        # Prosody opens the component port only when at least one external
+        # component is configured (mod_component provides the listener).
+        if self.components:
+            wanted["component"] = self.ports.component
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._proc.poll() is not None:
+                rc = self._proc.returncode
+                self._cleanup()
+                raise RuntimeError(
+                    f"prosody exited with status {rc} during start-up\n{self._diagnostics(console_start)}"
+                )
+            log = self._log_since(self._log_start)
+            if _BIND_FAILURE in log:
+                self.kill()
+                raise RuntimeError(f"prosody could not bind its ports {wanted}\n{self._diagnostics(console_start)}")
+            activated = {m.group(1): m.group(2) for m in _ACTIVATED.finditer(log)}
+            pending = {
+                name: port for name, port in wanted.items() if f"[127.0.0.1]:{port}" not in activated.get(name, "")
+            }
+            # Hosts and their modules load one after another before the event
+            # loop starts, so a port can listen while later hosts (the native
+            # MUC) are still loading. A c2s stream answered means the loop runs
+            # and start-up is over.
+            if (
+                not pending
+                and all(_accepts(port) for name, port in wanted.items() if name != "c2s")
+                and _answers_c2s(self.ports.c2s)
+            ):
+                return
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(
+                    f"prosody did not open {pending or wanted} within {timeout} s\n{self._diagnostics(console_start)}"
+                )
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 10) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                proc.wait()
+        self._cleanup()
+
+    def restart(self) -> None:
+        # Same object, so the same ports, config and data folder.
+        self.stop()
+        self.start()
+
+    def kill(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            self._signal(signal.SIGKILL)
+            proc.wait()
+        self._cleanup()
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self.is_running() else None
+
+    def __enter__(self) -> LocalProsody:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- accounts -------------------------------------------------------
+
+    def register(self, user: str, password: str) -> None:
+        """Create `user`@host, or reset its password if it already exists."""
+        prosodyctl = _find_binary("prosodyctl")
+        # prosodyctl reads data_path from the rendered config, so it works
+        # before start() and while the server runs alike.
+        if not self.is_running():
+            self.write_config()
+        result = subprocess.run(
+            [prosodyctl, "--config", str(self.config_path), "register", user, self.host, password],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        output = (result.stdout + result.stderr).strip()
+        # internal_hashed overwrites an existing account, so this is rarely
+        # hit; other auth backends may refuse instead.
+        if result.returncode != 0 and "exist" not in output.lower():
+            raise RuntimeError(f"prosodyctl register {user}@{self.host} failed ({result.returncode}): {output}")
+
+    # ---- logs -----------------------------------------------------------
+
+    def log_position(self) -> int:
+        """Current end of the log, to pass as `since` to wait_for_log."""
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_tail(self, lines: int = 40) -> str:
+        return _tail(self.log_path, lines)
+
+    def wait_for_log(self, needle: str, timeout: float = 10, *, since: int | None = None) -> bool:
+        """Wait for a log line containing `needle`.
+
+        Only the log written since the current run started is searched (or
+        since `since`, from log_position()), so a line left by a previous run
+        does not count.
+        """
+        start = self._log_start if since is None else since
+        deadline = time.monotonic() + timeout
+        while True:
+            if needle in self._log_since(start):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+    # ---- internals ------------------------------------------------------
+
+    def _signal(self, sig: int) -> None:
+        assert self._proc is not None
+        try:
+            os.killpg(self._proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _cleanup(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if self._console is not None:
+            self._console.close()
+            self._console = None
+        self._proc = None
+
+    def _log_since(self, offset: int) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def _diagnostics(self, console_start: int) -> str:
+        parts = [f"--- {self.log_path} (tail) ---", self.log_tail()]
+        try:
+            with open(self.console_path, "rb") as f:
+                f.seek(console_start)
+                console = f.read().decode("utf-8", "replace").strip()
+        except FileNotFoundError:
+            console = ""
+        if console:
+            parts += [f"--- {self.console_path} ---", console[-4000:]]
+        return "\n".join(parts)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _answers_c2s(port: int) -> bool:
+    # No "to": Prosody answers with a stream header and an
+    # improper-addressing error, which is all this needs.
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(
+                b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+            )
+            return b"<stream:stream" in s.recv(4096)
+    except OSError:
+        return False
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            # Logs are small in tests; reading the last 64 kB is plenty.
+            f.seek(max(0, size - 65536))
+            data = f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(data.splitlines()[-lines:])
