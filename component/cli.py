@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="start a local Prosody and the component with demo accounts (make run)")
     dev.add_argument("--state", default="state/dev", help="folder for Prosody's and our state")
     dev.add_argument("--host", default="localhost", help="the XMPP domain of the local server")
+    dev.add_argument("--c2s-port", type=int, default=5222, help="client port of the local Prosody")
+    dev.add_argument("--component-port", type=int, default=5347, help="XEP-0114 port of the local Prosody")
+    dev.add_argument("--http-port", type=int, default=5280, help="BOSH/WebSocket port of the local Prosody")
     dev.set_defaults(func=cmd_dev)
     return parser
 

@@ -74,7 +74,7 @@ class ServiceConfig:
     plugins: dict[str, dict[str, Any]] = doc(
         "Plugins this service runs, each with its options table.", factory=dict)
 
-    def resolve_secret(self, source: str, key: str) -> str:
+    def resolve_secret(self, source: str, key: str, base_dir: Path | None = None) -> str:
         provided = [k for k in ("secret", "secret_env", "secret_file") if getattr(self, k)]
         if len(provided) != 1:
             raise ConfigError(source, key, "give exactly one of secret, secret_env, secret_file")
@@ -86,6 +86,8 @@ class ServiceConfig:
             return value
         if self.secret_file:
             path = Path(self.secret_file)
+            if not path.is_absolute() and base_dir is not None:
+                path = base_dir / path
             try:
                 value = path.read_text(encoding="utf-8").splitlines()[0].strip()
             except (OSError, IndexError) as exc:
@@ -255,7 +257,7 @@ def parse(text: str, source: str = "<config>", base_dir: Path | None = None) -> 
         if service.domain in seen:
             raise ConfigError(source, key + ".domain", f"domain {service.domain} is configured twice")
         seen.add(service.domain)
-        config.secrets[service.domain] = service.resolve_secret(source, key)
+        config.secrets[service.domain] = service.resolve_secret(source, key, config.base_dir)
         if not config.secrets[service.domain]:
             raise ConfigError(source, key + ".secret", "the secret is empty")
     if not 0 < config.server.port < 65536:

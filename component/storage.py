@@ -100,6 +100,13 @@ class Database:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # The sqlite3 module commits implicitly before DDL; take over
+            # transaction control so a migration step is all-or-nothing.
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(self.engine.sync_engine, "begin")
+        def on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+            connection.exec_driver_sql("BEGIN")
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

@@ -1,0 +1,47 @@
+# Switchboard: `make run` (local Prosody + component + demo accounts) and `make test`.
+# Both install what is missing first: Debian packages (as root) and a virtualenv.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STATE  ?= state/dev
+DEBIAN_PACKAGES := prosody prosody-modules lua-dbi-sqlite3
+
+.PHONY: run test install system-deps venv bench clean help
+
+help:
+	@echo "make run    start Prosody, the component and demo accounts (foreground, Ctrl-C stops)"
+	@echo "make test   install, then run the whole test suite"
+	@echo "make bench  benchmarks side by side with Prosody's own modules"
+
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root, or: sudo apt-get install$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+install: system-deps venv
+
+run: install
+	$(VENV)/bin/switchboard dev --state $(STATE)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) state build *.egg-info .pytest_cache

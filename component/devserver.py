@@ -1,0 +1,152 @@
+"""``switchboard dev`` (what ``make run`` starts): a local Prosody, the component, demo accounts.
+
+Everything lives in one state folder: Prosody's config, data and logs, our
+SQLite database, the generated secrets and demo passwords (kept, so a second
+run reuses the same accounts). Ctrl-C stops the component, then Prosody.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from . import logs
+from .app import App
+from .config import ConfigError, parse
+from .localserver import LocalProsody, ProsodyPorts
+from .plugin import plugin_class
+
+DEMO_USERS = ("alice", "bob", "carol", "agent", "agent2", "supervisor", "admin")
+
+
+def _available(plugin: str) -> bool:
+    try:
+        plugin_class(plugin)
+    except ConfigError:
+        return False
+    return True
+
+
+def _services(host: str) -> dict[str, dict[str, dict]]:
+    """Rooms and support services with every plugin this checkout ships."""
+    rooms = {name: {} for name in ("muc", "mam", "recall", "admin") if _available(name)}
+    rooms.setdefault("echo", {})
+    support: dict[str, dict] = {}
+    if _available("support"):
+        support = {name: {} for name in ("mam", "support", "admin") if _available(name)}
+        support["support"] = {"queues": [{"name": "help", "agents": [f"agent@{host}", f"agent2@{host}"],
+                                          "supervisors": [f"supervisor@{host}"]}]}
+    else:
+        support = {"echo": {}}
+    return {f"rooms.{host}": rooms, f"support.{host}": support}
+
+
+def _load_or_create_secrets(state: Path, domains: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    path = state / "dev-secrets.json"
+    data = json.loads(path.read_text()) if path.exists() else {"components": {}, "users": {}}
+    for domain in domains:
+        data["components"].setdefault(domain, secrets.token_urlsafe(18))
+    for user in DEMO_USERS:
+        data["users"].setdefault(user, secrets.token_urlsafe(9))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+    return data["components"], data["users"]
+
+
+def _toml(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)  # JSON strings/arrays are valid TOML here
+
+
+def _inline(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_inline(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return _toml(value)
+
+
+def write_config(state: Path, host: str, port: int, services: dict[str, dict[str, dict]],
+                 component_secrets: dict[str, str]) -> Path:
+    lines = ['state_dir = "."', f'admins = ["admin@{host}"]', "[server]", 'host = "127.0.0.1"',
+             f"port = {port}", "[logging]", 'level = "info"']
+    for domain, plugins in services.items():
+        lines += ["[[services]]", f"domain = {_toml(domain)}", 'secret_file = "secrets/' + domain + '"']
+        for name, options in plugins.items():
+            lines.append(f"[services.plugins.{name}]")
+            lines += [f"{k} = {_inline(v)}" for k, v in options.items()]
+    secret_dir = state / "secrets"
+    secret_dir.mkdir(mode=0o700, exist_ok=True)
+    for domain, value in component_secrets.items():
+        fd = os.open(secret_dir / domain, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value + "\n")
+    path = state / "switchboard.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.chmod(path, 0o640)
+    return path
+
+
+def banner(server: LocalProsody, users: dict[str, str], services: dict[str, dict[str, dict]],
+           config: Path) -> str:
+    host = server.host
+    rows = [
+        "",
+        "Switchboard is running.",
+        f"  XMPP server   {host} on 127.0.0.1:{server.ports.c2s} (no TLS on loopback: allow plain login)",
+        f"  WebSocket     ws://127.0.0.1:{server.ports.http}/xmpp-websocket",
+        f"  BOSH          http://127.0.0.1:{server.ports.http}/http-bind",
+        "  Services      " + "; ".join(f"{d} ({', '.join(p)})" for d, p in services.items()),
+        "  Demo accounts (password):",
+        *[f"    {(user + '@' + host):<28} {password}" for user, password in users.items()],
+        f"  Rooms: join any room@rooms.{host}; support: write to help@support.{host}",
+        f"  Config {config}; logs in {server.state_dir}",
+        "  Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(rows)
+
+
+async def _serve(config_path: Path) -> int:
+    from .config import load
+
+    app = App(load(config_path))
+    return await app.run()
+
+
+def main(args: argparse.Namespace) -> int:
+    state = Path(args.state).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    host = args.host
+    services = _services(host)
+    component_secrets, users = _load_or_create_secrets(state, list(services))
+    ports = ProsodyPorts(args.c2s_port, args.component_port, args.http_port)
+    server = LocalProsody(state / "prosody", host=host, components=component_secrets,
+                          admins=[f"admin@{host}"], ports=ports)
+    logs.setup("info")
+    log = logging.getLogger("switchboard.dev")
+    try:
+        server.start()
+    except RuntimeError as error:
+        print(f"switchboard dev: Prosody did not start: {error}")
+        return 1
+    try:
+        for user, password in users.items():
+            server.register(user, password)
+        config_path = write_config(state, host, ports.component, services, component_secrets)
+        parse(config_path.read_text(), str(config_path), state)  # fail early on a bad config
+        print(banner(server, users, services, config_path), flush=True)
+        log.info("starting the component", extra={"config": str(config_path)})
+        return asyncio.run(_serve(config_path))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+        print("Stopped Prosody and the component.", flush=True)

@@ -1,0 +1,165 @@
+"""Unit tests of the core: hook bus, plugin resolution, migrations, ids, forms."""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import inspect as sa_inspect, text
+
+from component.config import ConfigError, doc
+from component.hooks import HookBus
+from component.ids import new_id, timestamp_of
+from component.plugin import Plugin, resolve
+from component.storage import Database, Migrations
+
+
+async def test_hooks_run_by_priority_and_first_result_wins():
+    bus = HookBus()
+    calls = []
+
+    def low(x):
+        calls.append("low")
+        return "low"
+
+    async def high(x):
+        calls.append("high")
+        return None
+
+    async def middle(x):
+        calls.append("middle")
+        return f"middle:{x}"
+
+    bus.on("e", low, priority=-5)
+    bus.on("e", high, priority=10)
+    bus.on("e", middle)
+    assert await bus.fire("e", 1) == "middle:1"
+    assert calls == ["high", "middle"]  # low never ran: the chain stopped
+
+
+async def test_hooks_collect_and_equal_priority_keeps_subscription_order():
+    bus = HookBus()
+    bus.on("e", lambda: "a")
+    bus.on("e", lambda: None)
+    bus.on("e", lambda: "b")
+    assert await bus.collect("e") == ["a", "b"]
+    assert await bus.fire("nobody") is None
+
+
+async def test_hooks_unsubscribe_and_providers():
+    bus = HookBus()
+    off = bus.on("e", lambda: "x")
+    off()
+    assert await bus.fire("e") is None
+    bus.provide("thing", 42)
+    assert bus.service("thing") == 42
+    assert bus.service("missing", None) is None
+    with pytest.raises(LookupError):
+        bus.service("missing")
+    with pytest.raises(ValueError):
+        bus.provide("thing", 43)
+
+
+def _register(name: str, depends=(), optional=(), options=None) -> None:
+    cls = type(f"P_{name}", (Plugin,), {"name": name, "depends": tuple(depends),
+                                        "optional_depends": tuple(optional)})
+    if options:
+        cls.Options = options
+    module = types.ModuleType(f"plugins.{name}")
+    module.PLUGIN = cls
+    sys.modules[f"plugins.{name}"] = module
+
+
+@pytest.fixture
+def fake_plugins():
+    before = set(sys.modules)
+    yield _register
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
+
+
+def test_plugin_dependency_order(fake_plugins):
+    fake_plugins("zz_base")
+    fake_plugins("zz_archive", optional=["zz_rooms"])
+    fake_plugins("zz_rooms", depends=["zz_base"])
+    order = [cls.name for cls, _ in resolve({"zz_archive": {}, "zz_rooms": {}, "zz_base": {}})]
+    assert order == ["zz_base", "zz_rooms", "zz_archive"]
+
+
+def test_plugin_missing_dependency_and_cycle(fake_plugins):
+    fake_plugins("zz_needy", depends=["zz_absent"])
+    with pytest.raises(ConfigError, match="requires plugin 'zz_absent'"):
+        resolve({"zz_needy": {}})
+    fake_plugins("zz_a", depends=["zz_b"])
+    fake_plugins("zz_b", depends=["zz_a"])
+    with pytest.raises(ConfigError, match="cycle"):
+        resolve({"zz_a": {}, "zz_b": {}})
+
+
+def test_plugin_options_are_validated(fake_plugins):
+    @dataclass
+    class Opts:
+        size: int = doc("a size", 3)
+
+    fake_plugins("zz_opts", options=Opts)
+    [(cls, options)] = resolve({"zz_opts": {"size": 7}})
+    assert options.size == 7
+    with pytest.raises(ConfigError, match=r"plugins.zz_opts.size: expected an integer"):
+        resolve({"zz_opts": {"size": "big"}})
+    with pytest.raises(ConfigError, match=r"plugins.zz_opts.colour: unknown key"):
+        resolve({"zz_opts": {"colour": "red"}})
+    with pytest.raises(ConfigError, match="no plugin named 'zz_nothing'"):
+        resolve({"zz_nothing": {}})
+
+
+async def test_migrations_create_schema_once_and_record_versions(tmp_path):
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+    steps_run = []
+
+    def step1(connection):
+        steps_run.append(1)
+        connection.execute(text("CREATE TABLE zz_things (id INTEGER PRIMARY KEY, name TEXT)"))
+
+    def step2(connection):
+        steps_run.append(2)
+        connection.execute(text("ALTER TABLE zz_things ADD COLUMN colour TEXT"))
+
+    assert await db.migrate([Migrations("zz", [step1])]) == {"zz": (0, 1)}
+    assert await db.migrate([Migrations("zz", [step1, step2])]) == {"zz": (1, 2)}
+    assert await db.migrate([Migrations("zz", [step1, step2])]) == {"zz": (2, 2)}
+    assert steps_run == [1, 2]
+    async with db.engine.connect() as connection:
+        columns = await connection.run_sync(
+            lambda c: [col["name"] for col in sa_inspect(c).get_columns("zz_things")])
+        mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
+    assert columns == ["id", "name", "colour"]
+    assert mode == "wal"
+    with pytest.raises(RuntimeError, match="newer than this code"):
+        await db.migrate([Migrations("zz", [step1])])
+    await db.close()
+
+
+async def test_failed_migration_step_leaves_nothing_half_applied(tmp_path):
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+
+    def broken(connection):
+        connection.execute(text("CREATE TABLE zz_half (id INTEGER)"))
+        connection.execute(text("THIS IS NOT SQL"))
+
+    with pytest.raises(Exception):
+        await db.migrate([Migrations("zz", [broken])])
+    async with db.engine.connect() as connection:
+        tables = await connection.run_sync(lambda c: sa_inspect(c).get_table_names())
+    assert "zz_half" not in tables
+    await db.close()
+
+
+def test_ids_are_time_ordered_and_unique():
+    ids = [new_id() for _ in range(5000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert abs(timestamp_of(new_id(1_700_000_000.123)) - 1_700_000_000.123) < 0.001
+    with pytest.raises(ValueError):
+        timestamp_of("not-an-id")
