@@ -5,9 +5,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STATE  ?= state/dev
-DEBIAN_PACKAGES := prosody prosody-modules lua-dbi-sqlite3
+DEBIAN_PACKAGES := prosody prosody-modules lua-dbi-sqlite3 postgresql
 
-.PHONY: run test install system-deps venv bench clean help
+
+.PHONY: run test test-sqlite test-postgresql install system-deps venv bench clean help
 
 help:
 	@echo "make run    start Prosody, the component and demo accounts (foreground, Ctrl-C stops)"
@@ -37,8 +38,17 @@ install: system-deps venv
 run: install
 	$(VENV)/bin/switchboard dev --state $(STATE)
 
+# The whole suite on SQLite, then again on a real PostgreSQL server that the
+# test session starts and throws away.
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+	SWITCHBOARD_TEST_BACKEND=postgresql $(PY) -m pytest $(PYTEST_ARGS)
+
+test-sqlite: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgresql: install
+	SWITCHBOARD_TEST_BACKEND=postgresql $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)

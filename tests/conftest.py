@@ -16,6 +16,33 @@ from component.localserver import LocalProsody
 from . import harness
 
 
+BACKEND = os.environ.get("SWITCHBOARD_TEST_BACKEND", "sqlite")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_server() -> Any:
+    """On SWITCHBOARD_TEST_BACKEND=postgresql, a real PostgreSQL server for the whole session."""
+    if BACKEND != "postgresql":
+        yield None
+        return
+    from component.localpostgres import LocalPostgres
+
+    state = Path(tempfile.mkdtemp(prefix="switchboard-pg-"))
+    server = LocalPostgres(state)
+    server.start()
+    harness.POSTGRES = server
+    try:
+        yield server
+    finally:
+        harness.POSTGRES = None
+        server.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def pytest_report_header(config: Any) -> str:
+    return f"switchboard database backend: {BACKEND}"
+
+
 @pytest.fixture(scope="session")
 def prosody() -> Any:
     state = Path(tempfile.mkdtemp(prefix="switchboard-prosody-"))

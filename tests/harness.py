@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import hashlib
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -36,9 +36,22 @@ def secret(domain: str) -> str:
     return SECRET.format(domain=domain)
 
 
+#: The PostgreSQL server of this session when the suite runs on PostgreSQL
+#: (SWITCHBOARD_TEST_BACKEND=postgresql); set by the session fixture.
+POSTGRES: Any = None
+
+
 def database_url(tmp_path: Path) -> str:
-    """SQLite in the test's folder, or the PostgreSQL server named by SWITCHBOARD_TEST_DB."""
-    return os.environ.get("SWITCHBOARD_TEST_DB") or f"sqlite+aiosqlite:///{tmp_path / 'switchboard.db'}"
+    """A fresh database for this test: SQLite in its folder, or one PostgreSQL database per folder.
+
+    The same folder gives the same database, so a test can restart the component on it.
+    """
+    if POSTGRES is None:
+        return f"sqlite+aiosqlite:///{tmp_path / 'switchboard.db'}"
+    name = "t_" + hashlib.sha1(str(tmp_path).encode()).hexdigest()[:20]
+    if not POSTGRES.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'").strip():
+        POSTGRES.create_database(name)
+    return POSTGRES.url(name)
 
 
 def toml_value(value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 from slixmpp.exceptions import IqError
@@ -89,6 +90,8 @@ async def test_message_to_nobody_is_service_unavailable(component, prosody):
 
 async def test_echo_hook_veto(component, prosody):
     app = await component({DOMAIN: ECHO})
+    # The suite runs on the backend it was asked for (make test runs both).
+    assert app.db.is_sqlite == (os.environ.get("SWITCHBOARD_TEST_BACKEND", "sqlite") == "sqlite")
     service = app.services[DOMAIN]
     seen = []
 
