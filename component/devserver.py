@@ -29,16 +29,26 @@ def _available(plugin: str) -> bool:
         plugin_class(plugin)
     except ConfigError:
         return False
+    except Exception as error:  # noqa: BLE001 - a broken plugin should not stop the demo
+        print(f"switchboard dev: skipping plugin {plugin}: {error}")
+        return False
     return True
+
+
+def _pick(*names: str) -> dict[str, dict]:
+    """The named plugins this checkout ships whose dependencies are picked too (in order)."""
+    picked: dict[str, dict] = {}
+    for name in names:
+        if _available(name) and all(dep in picked for dep in plugin_class(name).depends):
+            picked[name] = {}
+    return picked
 
 
 def _services(host: str) -> dict[str, dict[str, dict]]:
     """Rooms and support services with every plugin this checkout ships."""
-    rooms = {name: {} for name in ("muc", "mam", "recall", "admin") if _available(name)}
-    rooms.setdefault("echo", {})
-    support: dict[str, dict] = {}
-    if _available("support"):
-        support = {name: {} for name in ("mam", "support", "admin") if _available(name)}
+    rooms = _pick("muc", "mam", "recall", "admin", "echo")
+    support = _pick("mam", "support", "support_bot", "admin")
+    if "support" in support:
         support["support"] = {"queues": [{"name": "help", "agents": [f"agent@{host}", f"agent2@{host}"],
                                           "supervisors": [f"supervisor@{host}"]}]}
     else:
