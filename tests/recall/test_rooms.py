@@ -1,0 +1,330 @@
+"""Retraction and moderation in rooms, end to end: real Prosody, MUC + MAM + recall, standard clients.
+
+Clients use slixmpp's own XEP-0424 / XEP-0425 / XEP-0313 plugins; the older
+XEP-0422 forms are sent as raw stanzas, the way older clients send them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from xml.etree.ElementTree import fromstring
+
+import pytest
+from slixmpp import JID
+from slixmpp.exceptions import IqError
+
+from component.errors import StanzaError
+from component.ids import new_id
+from plugins.mam.hooks import ArchiveRecord
+
+from .. import harness
+from .roomkit import (DOMAIN, NS_RETRACT, database_file, database_trace, mam_messages, member, new_room,
+                      retract_of, services, sql_trace, stanza_id)
+
+pytestmark = pytest.mark.integration
+
+NS_MODERATE = "urn:xmpp:message-moderate:1"
+NS_OCCUPANT = "urn:xmpp:occupant-id:0"
+
+
+def marker(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:12]}"
+
+
+def recall_of(app):
+    return app.services[DOMAIN].plugins["recall"].recall
+
+
+async def test_self_retraction_reaches_everyone_and_leaves_only_a_tombstone(component, prosody):
+    app = await component(services(window_seconds=120))
+    room = new_room()
+    port = prosody.ports.c2s
+    typo = marker("TYPO")
+    async with member(port, "carol", room) as carol, member(port, "alice", room) as alice, \
+            member(port, "bob", room) as bob:
+        _, sid = await alice.say(f"I hate {typo}")
+        await bob.groupchat(lambda m: typo in m["body"])
+        retraction = alice.client.plugin["xep_0424"].send_retraction(JID(room), sid, mtype="groupchat")
+        for someone in (bob, carol, alice):
+            notice = await someone.groupchat(lambda m: retract_of(m) is not None)
+            assert retract_of(notice).get("id") == sid
+            assert notice["from"] == JID(f"{room}/alice")
+            assert notice["id"] == retraction["id"]
+        # MAM: the original is a tombstone, the retraction is archived too.
+        archived = dict(await mam_messages(bob.client, room))
+        tomb = archived[sid]
+        assert typo not in str(tomb.itertext()) and tomb.find("{jabber:client}body") is None
+        retracted = tomb.find(f"{{{NS_RETRACT}}}retracted")
+        assert retracted is not None and retracted.get("id") == retraction["id"] and retracted.get("stamp")
+        assert any(m.find(f"{{{NS_RETRACT}}}retract") is not None for m in archived.values())
+        assert not any(typo in "".join(m.itertext()) for m in archived.values())
+    # Someone joining later gets the tombstone in history, never the text.
+    history = await join_history(port, "eve", room)
+    assert history and not any(typo in str(m) for m in history)
+    assert any(m.xml.find(f"{{{NS_RETRACT}}}retracted") is not None for m in history)
+    entries = await recall_of(app).store.audit_entries(room)
+    assert [(e.actor, e.author, e.moderated) for e in entries] == [("alice@localhost", "alice@localhost", False)]
+
+
+async def join_history(port: int, user: str, room: str) -> list:
+    async with harness.slix_client(port, user, plugins=("xep_0045",)) as client:
+        _, _, _, history = await client.plugin["xep_0045"].join_muc_wait(JID(room), user, maxstanzas=50, timeout=10)
+        return history
+
+
+async def test_legacy_fastening_retraction_by_origin_id(component, prosody):
+    await component(services())
+    room = new_room()
+    port = prosody.ports.c2s
+    text = marker("OLDCLIENT")
+    async with member(port, "carol", room) as carol, member(port, "alice", room) as alice:
+        _, sid = await alice.say(text, origin_id="origin-42")
+        await carol.groupchat(lambda m: text in m["body"])
+        mid = alice.send_raw_message(
+            "<apply-to xmlns='urn:xmpp:fasten:0' id='origin-42'><retract xmlns='urn:xmpp:message-retract:0'/>"
+            "</apply-to><fallback xmlns='urn:xmpp:fallback:0'/><body>retracted</body>")
+        notice = await carol.groupchat(lambda m: m["id"] == mid)
+        assert notice.xml.find("{urn:xmpp:fasten:0}apply-to").get("id") == "origin-42"
+        archived = dict(await mam_messages(carol.client, room))
+        assert archived[sid].find(f"{{{NS_RETRACT}}}retracted") is not None
+        assert text not in "".join(archived[sid].itertext())
+
+
+@pytest.mark.parametrize("case", ["someone_else", "unknown", "twice", "a_retraction", "forged_moderation"])
+async def test_refused_retractions_change_nothing(component, prosody, case):
+    await component(services())
+    room = new_room()
+    port = prosody.ports.c2s
+    text = marker("KEEP")
+    async with member(port, "carol", room) as carol, member(port, "alice", room) as alice, \
+            member(port, "bob", room) as bob:
+        _, sid = await alice.say(text)
+        await bob.groupchat(lambda m: text in m["body"])
+        await carol.groupchat(lambda m: text in m["body"])
+        sender, target = bob, sid
+        if case == "unknown":
+            sender, target = alice, "01J0000000000000000000000X"
+        elif case in ("twice", "a_retraction"):
+            first = alice.send_raw_message(f"<retract xmlns='{NS_RETRACT}' id='{sid}'/>")
+            reflected = await alice.groupchat(lambda m: m["id"] == first)
+            await carol.groupchat(lambda m: m["id"] == first)
+            await bob.groupchat(lambda m: m["id"] == first)
+            sender = alice
+            if case == "a_retraction":
+                target = stanza_id(reflected, room)
+        before = dict(await mam_messages(carol.client, room))
+        if case == "forged_moderation":
+            mid = bob.send_raw_message(
+                f"<retract xmlns='{NS_RETRACT}' id='{sid}'><moderated xmlns='{NS_MODERATE}' by='{room}/carol'/>"
+                "</retract>")
+        else:
+            mid = sender.send_raw_message(f"<retract xmlns='{NS_RETRACT}' id='{target}'/>")
+        error = await sender.error(mid)
+        expected = {"someone_else": ("forbidden", "auth"), "unknown": ("item-not-found", "cancel"),
+                    "twice": ("not-allowed", "cancel"), "a_retraction": ("not-allowed", "cancel"),
+                    "forged_moderation": ("forbidden", "auth")}[case]
+        assert (error["error"]["condition"], error["error"]["type"]) == expected
+        assert error["error"]["text"]
+        for someone in (carol, alice, bob):
+            await someone.quiet_groupchat(0.3)
+        assert dict(await mam_messages(carol.client, room)).keys() == before.keys()
+        if case != "twice" and case != "a_retraction":
+            assert text in "".join(before[sid].itertext())
+            assert text in "".join(dict(await mam_messages(carol.client, room))[sid].itertext())
+
+
+async def test_window_applies_to_participants_not_to_owners(component, prosody):
+    await component(services(window_seconds=1))
+    room = new_room()
+    port = prosody.ports.c2s
+    async with member(port, "carol", room) as carol, member(port, "alice", room) as alice:
+        _, alice_sid = await alice.say(marker("LATE"))
+        _, carol_sid = await carol.say(marker("OWNER"))
+        _, quick_sid = await alice.say(marker("QUICK"))
+        quick = alice.send_raw_message(f"<retract xmlns='{NS_RETRACT}' id='{quick_sid}'/>")
+        await carol.groupchat(lambda m: m["id"] == quick)
+        await asyncio.sleep(1.2)
+        late = alice.send_raw_message(f"<retract xmlns='{NS_RETRACT}' id='{alice_sid}'/>", lang="zh")
+        error = await alice.error(late)
+        assert (error["error"]["condition"], error["error"]["type"]) == ("not-allowed", "cancel")
+        assert "1 秒" in error["error"]["text"]
+        await carol.quiet_groupchat(0.3)
+        owner = carol.send_raw_message(f"<retract xmlns='{NS_RETRACT}' id='{carol_sid}'/>")
+        notice = await alice.groupchat(lambda m: m["id"] == owner)
+        assert retract_of(notice).get("id") == carol_sid
+
+
+async def test_room_setting_overrides_the_service_window(component, prosody):
+    app = await component(services(window_seconds=1))
+    room = new_room()
+    port = prosody.ports.c2s
+    async with member(port, "carol", room) as carol, member(port, "alice", room) as alice:
+        muc = carol.client.plugin["xep_0045"]
+        form = await muc.get_room_config(JID(room))
+        field = form.get_fields()["urn:switchboard:recall:0#window"]
+        assert field["type"] == "list-single" and field["value"] == "default"
+        assert {"0", "120", "default"} <= {option["value"] for option in field["options"]}
+        # A value that is not seconds refuses the whole form.
+        bad = form.copy()
+        bad["type"] = "submit"
+        bad.set_values({"urn:switchboard:recall:0#window": "soon"})
+        with pytest.raises(IqError) as err:
+            await muc.set_room_config(JID(room), bad)
+        assert (err.value.condition, err.value.etype) == ("not-acceptable", "modify")
+        assert recall_of(app).window_for(room) == 1
+        good = form.copy()
+        good["type"] = "submit"
+        good.set_values({"urn:switchboard:recall:0#window": "0"})
+        await muc.set_room_config(JID(room), good)
+        assert recall_of(app).window_for(room) is None
+        _, sid = await alice.say(marker("SLOW"))
+        await asyncio.sleep(1.2)
+        mid = alice.send_raw_message(f"<retract xmlns='{NS_RETRACT}' id='{sid}'/>")
+        await carol.groupchat(lambda m: m["id"] == mid)
+        again = await muc.get_room_config(JID(room))
+        assert again.get_fields()["urn:switchboard:recall:0#window"]["value"] == "0"
+
+
+async def test_moderation_with_xep_0425(component, prosody):
+    app = await component(services())
+    room = new_room()
+    port = prosody.ports.c2s
+    spam = marker("SPAM")
+    async with member(port, "carol", room, "mod") as carol, member(port, "alice", room) as alice, \
+            member(port, "bob", room) as bob:
+        _, sid = await bob.say(f"buy {spam}")
+        await alice.groupchat(lambda m: spam in m["body"])
+        await carol.client.plugin["xep_0425"].moderate(JID(room), sid, "spam", timeout=10)
+        for someone in (alice, bob, carol):
+            notice = await someone.groupchat(lambda m: retract_of(m) is not None)
+            assert notice["from"] == JID(room)
+            retract = retract_of(notice)
+            assert retract.get("id") == sid
+            moderated = retract.find(f"{{{NS_MODERATE}}}moderated")
+            assert moderated.get("by") == f"{room}/mod"
+            assert moderated.find(f"{{{NS_OCCUPANT}}}occupant-id").get("id")
+            assert retract.findtext(f"{{{NS_RETRACT}}}reason") == "spam"
+            assert notice.xml.find("{urn:xmpp:fasten:0}apply-to") is None  # asked in the current form
+        archived = dict(await mam_messages(alice.client, room))
+        tomb = archived[sid].find(f"{{{NS_RETRACT}}}retracted")
+        assert tomb.find(f"{{{NS_MODERATE}}}moderated").get("by") == f"{room}/mod"
+        assert tomb.findtext(f"{{{NS_RETRACT}}}reason") == "spam"
+        assert not any(spam in "".join(m.itertext()) for m in archived.values())
+    [entry] = await recall_of(app).store.audit_entries(room)
+    assert (entry.actor, entry.author, entry.moderated, entry.reason) == (
+        "carol@localhost", "bob@localhost", True, "spam")
+
+
+async def test_legacy_moderation_is_answered_in_its_form(component, prosody):
+    await component(services())
+    room = new_room()
+    port = prosody.ports.c2s
+    spam = marker("OLDSPAM")
+    async with member(port, "carol", room, "mod") as carol, member(port, "bob", room) as bob:
+        _, sid = await bob.say(spam)
+        iq = carol.client.make_iq_set(ito=room)
+        iq.append(fromstring(
+            f"<apply-to xmlns='urn:xmpp:fasten:0' id='{sid}'><moderate xmlns='urn:xmpp:message-moderate:0'>"
+            "<retract xmlns='urn:xmpp:message-retract:0'/><reason>old client</reason></moderate></apply-to>"))
+        await iq.send(timeout=10)
+        notice = await bob.groupchat(lambda m: m.xml.find("{urn:xmpp:fasten:0}apply-to") is not None)
+        apply_to = notice.xml.find("{urn:xmpp:fasten:0}apply-to")
+        assert apply_to.get("id") == sid
+        moderated = apply_to.find("{urn:xmpp:message-moderate:0}moderated")
+        assert moderated.get("by") == f"{room}/mod"
+        assert moderated.find("{urn:xmpp:message-retract:0}retract") is not None
+        assert moderated.findtext("{urn:xmpp:message-moderate:0}reason") == "old client"
+        archived = dict(await mam_messages(bob.client, room))
+        assert spam not in "".join(archived[sid].itertext())
+
+
+@pytest.mark.parametrize("case", ["participant", "unknown_id", "no_room"])
+async def test_moderation_refusals(component, prosody, case):
+    await component(services())
+    room = new_room()
+    port = prosody.ports.c2s
+    text = marker("STAYS")
+    async with member(port, "carol", room, "mod") as carol, member(port, "alice", room) as alice, \
+            member(port, "bob", room) as bob:
+        _, sid = await alice.say(text)
+        await bob.groupchat(lambda m: text in m["body"])
+        requester, target_room, target = bob, room, sid
+        if case == "unknown_id":
+            requester, target = carol, "01J0000000000000000000000X"
+        elif case == "no_room":
+            requester, target_room = carol, f"nowhere-{uuid.uuid4().hex[:6]}@{DOMAIN}"
+        with pytest.raises(IqError) as err:
+            await requester.client.plugin["xep_0425"].moderate(JID(target_room), target, "x", timeout=10)
+        expected = {"participant": ("forbidden", "auth"), "unknown_id": ("item-not-found", "cancel"),
+                    "no_room": ("item-not-found", "cancel")}[case]
+        assert (err.value.condition, err.value.etype) == expected
+        await alice.quiet_groupchat(0.3)
+        archived = dict(await mam_messages(alice.client, room))
+        assert text in "".join(archived[sid].itertext())
+
+
+async def test_room_disco_advertises_retraction_and_moderation(component, prosody):
+    await component(services())
+    room = new_room()
+    async with member(prosody.ports.c2s, "carol", room) as carol:
+        info = await carol.client.plugin["xep_0030"].get_info(jid=room, timeout=10)
+        features = set(info["disco_info"]["features"])
+        assert {"urn:xmpp:message-retract:1", "urn:xmpp:message-retract:1#tombstone",
+                "urn:xmpp:message-moderate:1", "urn:xmpp:message-moderate:0"} <= features
+
+
+async def test_no_trace_of_removed_text_in_storage(component, prosody, tmp_path):
+    app = await component(services())
+    room = new_room()
+    port = prosody.ports.c2s
+    typo, spam, payload, control = marker("TYPO"), marker("SPAM"), marker("PAYLOAD"), marker("CONTROL")
+    async with member(port, "carol", room, "mod") as carol, member(port, "alice", room) as alice, \
+            member(port, "bob", room) as bob:
+        _, typo_sid = await alice.say(typo, extra=f"<x xmlns='urn:example:card'><note>{payload}</note></x>")
+        _, spam_sid = await bob.say(spam)
+        await alice.say(control)
+        alice.client.plugin["xep_0424"].send_retraction(JID(room), typo_sid, mtype="groupchat")
+        await bob.groupchat(lambda m: retract_of(m) is not None)
+        await carol.client.plugin["xep_0425"].moderate(JID(room), spam_sid, "spam", timeout=10)
+        await alice.groupchat(lambda m: retract_of(m) is not None and retract_of(m).get("id") == spam_sid)
+        await recall_of(app).flush()
+        # The control message proves the searches find text where it is.
+        assert any(place.startswith("mam_") for place in await sql_trace(app.db, control))
+        for removed in (typo, spam, payload):
+            assert await sql_trace(app.db, removed) == [], removed
+        if app.db.is_sqlite:
+            path = database_file(tmp_path)
+            assert {"file (main)", "file-wal"} & set(database_trace(path, control))
+            for removed in (typo, spam, payload):
+                assert database_trace(path, removed) == [], removed
+    await app.stop()
+    if app.db.is_sqlite:
+        for removed in (typo, spam, payload):
+            assert database_trace(database_file(tmp_path), removed) == [], removed
+
+
+async def test_recall_service_for_direct_conversations(component, prosody):
+    """The support queue's seam: a 1:1 message in the archive retracted through hooks.service("recall")."""
+    app = await component(services(window_seconds=60))
+    service = app.services[DOMAIN]
+    archive, recall = service.hooks.service("archive"), service.hooks.service("recall")
+    conversation = f"t-{uuid.uuid4().hex[:8]}@{DOMAIN}"
+    secret = marker("PRIVATE")
+    record = ArchiveRecord(
+        archive=conversation, stanza_id=new_id(), timestamp=time.time(),
+        stanza=fromstring(f"<message xmlns='jabber:client' type='chat' id='c-1'><body>{secret}</body>"
+                          "<origin-id xmlns='urn:xmpp:sid:0' id='c-1'/></message>"),
+        author="cust1@localhost", with_jid="cust1@localhost", origin_id="c-1", client_id="c-1", kind="chat")
+    await archive.store(record)
+    with pytest.raises(StanzaError) as err:
+        await recall.retract_direct(conversation, "c-1", "agent1@localhost")
+    assert err.value.condition == "forbidden"
+    removal = await recall.retract_direct(conversation, "c-1", "cust1@localhost", tombstone_id="r-1")
+    assert removal.record.stanza_id == record.stanza_id
+    stored = await archive.get(conversation, record.stanza_id)
+    assert stored.retracted and secret not in "".join(stored.stanza.itertext())
+    assert stored.stanza.find(f"{{{NS_RETRACT}}}retracted").get("id") == "r-1"
+    [payload, *_] = removal.retract_payload("c-1")
+    assert payload.get("id") == "c-1"
