@@ -1,0 +1,102 @@
+"""Room archives: the archive hooked into MUC's events (active only where the muc plugin runs).
+
+MUC knows nothing of this module (the decoupling of Prosody's mod_muc_mam):
+- ``muc.message``: store before the broadcast; a failed store refuses the
+  message (the sender gets the error, nobody gets the message);
+- ``muc.get_history``: history on join from the archive;
+- ``muc.disco_features``: MAM features on rooms that archive;
+- ``muc.room_destroyed``: the archive goes with the room (option);
+- ``mam.access``: who may read a room's archive and see real JIDs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import OperationalError
+
+from component.errors import StanzaError
+from plugins.muc import hooks as muc
+
+from . import stanza as wire
+from .hooks import ACCESS, AccessRequest, ArchiveAccess, ArchiveRecord
+
+if TYPE_CHECKING:
+    from .plugin import MamPlugin
+
+ARCHIVING = "muc#roomconfig_enablearchiving"
+
+
+class MucBridge:
+    def __init__(self, plugin: "MamPlugin") -> None:
+        self.plugin = plugin
+        self.archive = plugin.archive
+        self.hooks = plugin.hooks
+        self.muc: muc.MucService = plugin.hooks.service(muc.SERVICE)
+        self.log = plugin.log
+
+    def setup(self) -> None:
+        self.hooks.on(muc.MESSAGE, self.on_message, owner="mam")
+        self.hooks.on(muc.GET_HISTORY, self.on_history, owner="mam")
+        self.hooks.on(muc.DISCO_FEATURES, self.on_disco_features, owner="mam")
+        self.hooks.on(muc.ROOM_DESTROYED, self.on_room_destroyed, owner="mam")
+        self.hooks.on(ACCESS, self.on_access, owner="mam")
+
+    def archives(self, room: str) -> bool:
+        return bool(self.muc.room_config(room).get(ARCHIVING))
+
+    async def on_message(self, message: muc.GroupchatMessage) -> Any:
+        if not message.archive or not wire.should_archive(message.stanza):
+            return None
+        record = ArchiveRecord(
+            archive=message.room, stanza_id=message.stanza_id, timestamp=message.timestamp,
+            stanza=message.stanza, author=message.real_jid.partition("/")[0],
+            with_jid=f"{message.room}/{message.nick}" if message.nick else message.room,
+            occupant_id=message.occupant_id, origin_id=message.origin_id, client_id=message.client_id,
+            kind="groupchat")
+        try:
+            await self.archive.store(record)
+        except (asyncio.TimeoutError, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and "locked" not in str(exc):
+                self.log.exception("archiving failed; message refused", extra={"room": message.room})
+                raise StanzaError("internal-server-error",
+                                  "the message could not be archived, so it was not sent") from exc
+            self.log.warning("archive busy; message refused", extra={"room": message.room})
+            raise StanzaError("resource-constraint",
+                              "the archive is busy, so the message was not sent; try again") from exc
+        except Exception as exc:
+            self.log.exception("archiving failed; message refused", extra={"room": message.room})
+            raise StanzaError("internal-server-error",
+                              "the message could not be archived, so it was not sent") from exc
+        return None
+
+    async def on_history(self, request: muc.HistoryRequest) -> Any:
+        if not self.archives(request.room):
+            return None  # MUC's in-memory history has what was said while archiving was off
+        maxstanzas = request.default_max if request.maxstanzas is None else request.maxstanzas
+        found = await self.archive.history(request.room, maxstanzas=maxstanzas, maxchars=request.maxchars,
+                                           since=request.since, seconds=request.seconds)
+        return [muc.HistoryItem(stanza=element, timestamp=ts) for element, ts in found]
+
+    async def on_disco_features(self, room: str) -> Any:
+        return (wire.NS, wire.NS_EXTENDED) if self.archives(room) else None
+
+    async def on_room_destroyed(self, event: muc.RoomEvent) -> Any:
+        if self.plugin.options.delete_with_room:
+            await self.archive.delete_archive(event.room)
+        return None
+
+    async def on_access(self, request: AccessRequest) -> ArchiveAccess | None:
+        room = request.to
+        if "@" not in room or not self.muc.room_exists(room):
+            return None
+        who = request.requester.bare
+        admin = self.plugin.service.is_admin(who)
+        allowed = admin or self.muc.can_read_history(room, who)
+        reason = ""
+        if not allowed:
+            reason = ("you are banned from this room" if self.muc.affiliation(room, who) == "outcast"
+                      else "only members may read this room's archive")
+        return ArchiveAccess(archive=room, allowed=allowed, real_jids=admin or self.muc.can_see_real_jids(room, who),
+                             reason=reason)
