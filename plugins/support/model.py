@@ -1,0 +1,90 @@
+"""In-memory state of the engine: tickets, agents' presence. Persisted by store.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+OPEN_STATES = ("bot", "queued", "offered", "active")
+WAITING_STATES = ("queued", "offered")
+
+#: show value -> routing tier (lower is preferred); None = never routed.
+SHOW_TIERS: dict[str, int | None] = {"": 0, "chat": 0, "away": 1, "dnd": 2, "xa": None}
+
+
+@dataclass
+class Ticket:
+    id: str
+    queue: str                  #: queue name (local part of its JID) currently serving it
+    customer: str               #: bare JID
+    customer_jid: str           #: full JID last seen writing or joining
+    lang: str
+    created_at: float
+    entry: str = ""             #: queue name the customer writes to (stays across transfers)
+    state: str = "bot"
+    queued_at: float | None = None
+    priority: int = 0
+    via: str = "chat"           #: how the customer joined: chat | iq
+    notify: bool = True         #: the customer wants queue-status updates
+    agent: str = ""             #: bare JID of the agent holding it
+    agent_jid: str = ""         #: full JID that accepted it
+    accepted_at: float | None = None
+    first_response_at: float | None = None
+    closed_at: float | None = None
+    close_reason: str = ""
+    offers: dict[str, str] = field(default_factory=dict)  #: agent full JID -> iq | chat | pending
+    offer_deadline: float | None = None
+    declined: list[str] = field(default_factory=list)     #: agents (bare) who let this ticket go
+    agents_seen: list[str] = field(default_factory=list)  #: every agent who held it
+    target_agent: str = ""      #: a transfer named this agent (bare)
+    form: dict[str, str] = field(default_factory=dict)
+    # Transient, never stored.
+    offline_since: float | None = None
+    last_status: tuple[int, int] | None = None
+    last_status_at: float = 0.0
+    status_pending: bool = False
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def sort_key(self) -> tuple[int, float, str]:
+        return (-self.priority, self.queued_at or self.created_at, self.id)
+
+    def offered_to(self, bare: str) -> list[str]:
+        return [full for full in self.offers if full.split("/", 1)[0] == bare]
+
+
+@dataclass
+class Resource:
+    jid: str                    #: full JID
+    show: str                   #: "" | chat | away | xa | dnd
+    max_chats: int | None
+    updated: float
+
+
+@dataclass
+class Agent:
+    jid: str                    #: bare JID
+    resources: dict[str, Resource] = field(default_factory=dict)
+    last_assigned: float = 0.0
+
+    def best(self) -> Resource | None:
+        """The resource to route to: the best show, then the most recent."""
+        ranked = [(SHOW_TIERS.get(r.show), -r.updated, r.jid, r) for r in self.resources.values()
+                  if SHOW_TIERS.get(r.show) is not None]
+        if not ranked:
+            return None
+        return min(ranked, key=lambda x: (x[0], x[1], x[2]))[3]
+
+    def tier(self) -> int | None:
+        best = self.best()
+        return None if best is None else SHOW_TIERS[best.show]
+
+    @property
+    def online(self) -> bool:
+        return bool(self.resources)
+
+    def capacity(self, default: int) -> int:
+        best = self.best()
+        asked = best.max_chats if best else None
+        return min(asked, default) if asked else default

@@ -1,0 +1,294 @@
+"""Delivery: the engine's :class:`~plugins.support.service.Outbox` built on stanzas, and the relay.
+
+Customers hear from the queue JID they wrote to; agents and supervisors hear
+from the conversation JID ``t-<ticket>@<domain>``, so each customer is a
+separate chat window in any client. Offers go as XEP-0142 ``offer`` IQs to
+clients that announce the workgroup feature in disco#info, and as a chat
+message to every other client (and to one that answers the IQ with an error).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+from xml.etree.ElementTree import Element
+
+from slixmpp import Message
+from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.xmlstream import tostring
+
+from component.errors import StanzaError
+from component.ids import new_id
+
+from . import stanza
+from .model import Ticket
+from .texts import label
+
+if TYPE_CHECKING:
+    from component.service import Service
+
+    from .service import SupportEngine
+
+log = logging.getLogger("switchboard.plugins.support")
+
+CLIENT = "jabber:client"
+COMPONENT = "jabber:component:accept"
+DISCO_TIMEOUT = 5.0
+OFFER_TIMEOUT = 5.0
+
+
+def body_of(el: Element) -> str:
+    for child in el:
+        if child.tag.endswith("}body") or child.tag == "body":
+            return child.text or ""
+    return ""
+
+
+def as_client(el: Element) -> Element:
+    """A copy in the jabber:client namespace (how archived and forwarded stanzas are written)."""
+    out = copy.deepcopy(el)
+    for node in out.iter():
+        if isinstance(node.tag, str) and node.tag.startswith(f"{{{COMPONENT}}}"):
+            node.tag = f"{{{CLIENT}}}" + node.tag[len(COMPONENT) + 2:]
+    return out
+
+
+class StanzaOutbox:
+    def __init__(self, service: "Service", options: Any) -> None:
+        self.service = service
+        self.options = options
+        self.engine: "SupportEngine | None" = None
+        self._features: dict[str, bool] = {}  # full JID -> speaks XEP-0142 offers
+
+    # -- building ----------------------------------------------------------------
+    def message(self, mfrom: str, mto: str, body: str = "", lang: str = "",
+                children: list[Element] = ()) -> Message:  # type: ignore[assignment]
+        msg = self.service.xmpp.make_message(mto=mto, mbody=body or None, mtype="chat", mfrom=mfrom)
+        msg["id"] = new_id().lower()
+        if lang:
+            msg["lang"] = lang
+        for child in children:
+            msg.append(child)
+        return msg
+
+    def _ticket_el(self, t: Ticket, state: str | None = None) -> Element:
+        assert self.engine is not None
+        return stanza.ticket(t.id, self.engine.queue_jid(t.queue), state or t.state, self.engine.session_jid(t.id))
+
+    def _entry_jid(self, t: Ticket) -> str:
+        assert self.engine is not None
+        return self.engine.queue_jid(t.entry or t.queue)
+
+    # -- the engine's Outbox ---------------------------------------------------------
+    def customer_notice(self, t: Ticket, body: str, status: tuple[int, int] | None = None) -> None:
+        children = [self._ticket_el(t)]
+        if status is not None and t.notify:
+            children.insert(0, stanza.queue_status(*status))
+        self.service.send(self.message(self._entry_jid(t), t.customer_jid, body, t.lang, children))
+
+    def customer_departed(self, t: Ticket, body: str) -> None:
+        self.service.send(self.message(self._entry_jid(t), t.customer_jid, body, t.lang,
+                                       [stanza.depart_queue(), self._ticket_el(t)]))
+
+    def customer_closed(self, t: Ticket, body: str, by: str) -> None:
+        self.service.send(self.message(self._entry_jid(t), t.customer_jid, body, t.lang,
+                                       [stanza.closed(t.id), self._ticket_el(t)]))
+
+    def session_notice(self, t: Ticket, to: str, body: str, marker: Any = None) -> None:
+        assert self.engine is not None
+        children = [self._ticket_el(t)]
+        if marker == "closed":
+            children.append(stanza.closed(t.id))
+        elif isinstance(marker, tuple) and marker[0] == "transferred":
+            children.append(stanza.transferred(t.id, marker[1]))
+        self.service.send(self.message(self.engine.session_jid(t.id), to, body, self.engine.agent_lang(t), children))
+
+    async def supports_offers(self, jid: str) -> bool:
+        if jid not in self._features:
+            features = await self._disco(jid)
+            self._features[jid] = bool(features) and stanza.WG in features
+        return self._features[jid]
+
+    async def _disco(self, jid: str) -> set[str] | None:
+        assert self.engine is not None
+        iq = self.service.make_iq(ifrom=self.engine.domain, ito=jid, itype="get")
+        iq["disco_info"]  # creates the query element
+        try:
+            result = await self.service.request(iq, timeout=DISCO_TIMEOUT)
+        except IqError:
+            return None
+        except IqTimeout:
+            return set()
+        return set(result["disco_info"]["features"])
+
+    async def probe(self, jid: str) -> bool:
+        """Is this full JID online? A client answers disco#info; the server answers for an absent one."""
+        return await self._disco(jid) is not None
+
+    async def offer(self, t: Ticket, agent_jid: str, timeout: float, body: str) -> str:
+        assert self.engine is not None
+        if await self.supports_offers(agent_jid):
+            iq = self.service.make_iq(ifrom=self.engine.queue_jid(t.queue), ito=agent_jid, itype="set")
+            iq.append(stanza.offer(t.customer_jid, timeout, [self._ticket_el(t, "offered")]))
+            try:
+                await self.service.request(iq, timeout=OFFER_TIMEOUT)
+                return "iq"
+            except (IqError, IqTimeout) as error:
+                # It announced the feature but refused the IQ: talk to it in plain chat from now on.
+                log.info("offer IQ refused, falling back to chat", extra={"ticket": t.id, "error": str(error)})
+                self._features[agent_jid] = False
+        self.service.send(self.message(self.engine.session_jid(t.id), agent_jid, body, self.engine.agent_lang(t),
+                                       [self._ticket_el(t, "offered")]))
+        return "chat"
+
+    def revoke(self, t: Ticket, agent_jid: str, via: str, reason: str) -> None:
+        assert self.engine is not None
+        if via == "command":
+            return
+        if via == "iq":
+            iq = self.service.make_iq(ifrom=self.engine.queue_jid(t.queue), ito=agent_jid, itype="set")
+            iq.append(stanza.offer_revoke(t.customer_jid, reason))
+            self.engine._spawn(self._fire_and_forget(iq))
+            return
+        from .texts import text
+        self.service.send(self.message(self.engine.session_jid(t.id), agent_jid,
+                                       text("offer_revoked", self.engine.agent_lang(t), ticket=t.id, reason=reason),
+                                       self.engine.agent_lang(t), [self._ticket_el(t)]))
+
+    async def _fire_and_forget(self, iq: Any) -> None:
+        try:
+            await self.service.request(iq, timeout=OFFER_TIMEOUT)
+        except (IqError, IqTimeout):
+            pass
+
+    async def connect_agent(self, t: Ticket, agent_jid: str, intro: str) -> None:
+        """Send the transcript so far, then the introduction, to the agent who took the ticket."""
+        await self.send_history(t, agent_jid)
+        self.service.send(self.message(self.engine.session_jid(t.id), agent_jid, intro, self.engine.agent_lang(t),
+                                       [self._ticket_el(t), stanza.offer_marker(t.customer_jid)]))
+
+    async def send_history(self, t: Ticket, to: str) -> int:
+        assert self.engine is not None
+        archive = self.service.hooks.service("archive", None)
+        if archive is None:
+            return 0
+        session = self.engine.session_jid(t.id)
+        items = await archive.history(session, maxstanzas=self.options.history_max, maxchars=None, since=None,
+                                      seconds=None)
+        lang = self.engine.agent_lang(t)
+        for el, ts in items:
+            body = body_of(el)
+            if not body:
+                continue
+            who = el.find(f"{{{stanza.NS}}}speaker")
+            role = who.get("role", "customer") if who is not None else "customer"
+            name = who.get("name", "") if who is not None else ""
+            if role != "customer":
+                body = f"[{name or label(role, lang)}] {body}"
+            children = [stanza.delay(ts, session)]
+            if who is not None:
+                children.append(copy.deepcopy(who))
+            self.service.send(self.message(session, to, body, lang, children))
+        return len(items)
+
+    # -- relay -------------------------------------------------------------------------
+    def _payload(self, msg: Message) -> list[Element]:
+        """The sender's children worth passing on (body, chat states, receipts, corrections, links…)."""
+        kept = []
+        ours = self.service.domain
+        for child in msg.xml:
+            if child.tag in (f"{{{stanza.SID}}}stanza-id",) and (child.get("by") or "").endswith(ours):
+                continue  # never let a sender forge our archive ids
+            if child.tag.startswith(f"{{{stanza.NS}}}"):
+                continue  # our own annotations are ours to add
+            if child.tag == f"{{{COMPONENT}}}error":
+                continue
+            kept.append(copy.deepcopy(child))
+        return kept
+
+    async def relay(self, t: Ticket, msg: Message, role: str, name: str) -> None:
+        """Pass a message of the conversation on: archive it first (when it has content), then deliver.
+
+        ``role`` is who wrote it: customer, agent or supervisor (joined openly).
+        """
+        assert self.engine is not None
+        session = self.engine.session_jid(t.id)
+        entry = self._entry_jid(t)
+        payload = self._payload(msg)
+        body = msg["body"]
+        archived = bool(body) or stanza.retraction_target(msg.xml) is not None
+        sid = new_id()
+        if archived:
+            await self._archive(t, msg, payload, role, name, sid)
+        client_id = msg["id"] or new_id().lower()
+        if role == "customer":
+            targets = [(t.agent_jid or t.agent, session)] if t.agent else []
+        else:
+            targets = [(t.customer_jid, entry)]
+            if role == "supervisor" and t.agent:
+                targets.append((t.agent_jid or t.agent, session))
+        for to, mfrom in targets:
+            out = self.message(mfrom, to)
+            out["id"] = client_id
+            prefix = role == "supervisor" and to != t.customer_jid
+            for child in payload:
+                if prefix and child.tag.endswith("}body"):
+                    child = copy.deepcopy(child)
+                    child.text = f"[{name}] {child.text or ''}"
+                out.append(child)
+            if archived:
+                out.append(stanza.stanza_id(sid, mfrom))
+            self.service.send(out)
+        if body:
+            self.copy_to_watchers(t, body, role, name, exclude=msg["from"].bare)
+
+    def copy_to_watchers(self, t: Ticket, body: str, role: str, name: str, exclude: str = "") -> None:
+        assert self.engine is not None
+        lang = self.engine.agent_lang(t)
+        for jid, _mode in self.engine.watchers.get(t.id, {}).items():
+            if jid == exclude:
+                continue
+            self.service.send(self.message(self.engine.session_jid(t.id), jid,
+                                           f"[{name or label(role, lang)}] {body}", lang,
+                                           [stanza.speaker(role, name), self._ticket_el(t)]))
+
+    async def archive_only(self, t: Ticket, msg: Message, role: str, name: str) -> None:
+        if msg["body"] or stanza.retraction_target(msg.xml) is not None:
+            await self._archive(t, msg, self._payload(msg), role, name, new_id())
+
+    async def _archive(self, t: Ticket, msg: Message, payload: list[Element], role: str, name: str,
+                       sid: str) -> None:
+        """Store the message as the customer sees the conversation: with the queue JID as the other side."""
+        assert self.engine is not None
+        archive = self.service.hooks.service("archive", None)
+        if archive is None:
+            return
+        from plugins.mam.hooks import ArchiveRecord  # the archive's public contract
+
+        entry = self._entry_jid(t)
+        record_xml = Element(f"{{{CLIENT}}}message", {"type": "chat"})
+        if role == "customer":
+            record_xml.set("from", t.customer_jid)
+            record_xml.set("to", entry)
+        else:
+            record_xml.set("from", entry)
+            record_xml.set("to", t.customer_jid)
+        if msg["id"]:
+            record_xml.set("id", msg["id"])
+        for child in payload:
+            record_xml.append(child)
+        record_xml.append(stanza.speaker(role, name if role != "customer" else ""))
+        record_xml = as_client(record_xml)
+        origin = msg.xml.find(f"{{{stanza.SID}}}origin-id")
+        record = ArchiveRecord(archive=self.engine.session_jid(t.id), stanza_id=sid, timestamp=time.time(),
+                               stanza=tostring(record_xml), author=msg["from"].bare, with_jid=t.customer,
+                               origin_id=origin.get("id", "") if origin is not None else "",
+                               client_id=msg["id"] or "", kind="chat")
+        try:
+            await archive.store(record)
+        except Exception as exc:  # noqa: BLE001 - nothing is relayed that is not archived
+            log.exception("archiving a support message failed", extra={"ticket": t.id})
+            raise StanzaError("internal-server-error", "the message could not be stored; it was not delivered") \
+                from exc

@@ -1,0 +1,71 @@
+"""Routing: which agents a waiting ticket is offered to (pure functions, no I/O).
+
+Tiers follow XEP-0142's meaning of ``show``: chat (or plain available) is free,
+away is busy (offered only when nobody free can take it), dnd gets urgent
+tickets only, xa is never routed. Capacity is the agent's ``max-chats`` bounded
+by the queue's limit; a pending offer counts as a conversation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Agent, Ticket
+
+
+@dataclass
+class Candidate:
+    agent: Agent
+    resource: str       #: full JID the offer goes to
+    load: int           #: conversations held + offers pending
+    capacity: int
+    tier: int
+
+
+def candidates(ticket: Ticket, agents: list[Agent], loads: dict[str, int], offered: set[str],
+               default_max: int, urgent: bool) -> list[Candidate]:
+    """Agents that may be offered ``ticket`` now, best tier only."""
+    found: list[Candidate] = []
+    for agent in agents:
+        best = agent.best()
+        if best is None or agent.jid in ticket.declined or agent.jid in offered:
+            continue
+        if ticket.target_agent and agent.jid != ticket.target_agent:
+            continue
+        tier = agent.tier()
+        if tier is None or (tier == 2 and not urgent):
+            continue
+        capacity = agent.capacity(default_max)
+        load = loads.get(agent.jid, 0)
+        if load >= capacity:
+            continue
+        found.append(Candidate(agent, best.jid, load, capacity, tier))
+    if not found:
+        return []
+    top = min(c.tier for c in found)
+    return [c for c in found if c.tier == top]
+
+
+def choose(strategy: str, found: list[Candidate], order: list[str], last: str) -> list[Candidate]:
+    """Pick among candidates: all (broadcast), the next after ``last`` in ``order`` (round-robin),
+    or the least loaded relative to capacity, then the longest idle (least-busy)."""
+    if not found:
+        return []
+    if strategy == "broadcast":
+        return found
+    if strategy == "least-busy":
+        return [min(found, key=lambda c: (c.load / c.capacity, c.load, c.agent.last_assigned,
+                                          order.index(c.agent.jid) if c.agent.jid in order else len(order)))]
+    position = {jid: i for i, jid in enumerate(order)}
+    start = position.get(last, -1)
+
+    def distance(c: Candidate) -> int:
+        index = position.get(c.agent.jid, len(order))
+        return (index - start - 1) % max(1, len(order) + 1)
+
+    return [min(found, key=distance)]
+
+
+def estimate_wait(ahead: int, per_customer: float, agents_online: int) -> int:
+    """Seconds until a customer with ``ahead`` entries before them is routed (rough, never negative)."""
+    return int(round((ahead + 1) * per_customer / max(1, agents_online)))

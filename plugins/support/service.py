@@ -1,0 +1,690 @@
+"""The support engine: queues, tickets, agents, offers, transfer and close (no stanzas here).
+
+Everything that reaches the network goes through an :class:`Outbox`; the
+plugin implements it with stanzas, unit tests with a recorder. State lives in
+memory for routing and is written through to the database on every change, so
+a restarted component resumes queued customers, pending offers and active
+conversations. Mutations run under one lock: routing decisions never see a
+half-applied change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Any, Awaitable, Callable, Protocol
+
+from component.errors import StanzaError
+from component.hooks import HookBus
+from component.ids import new_id
+
+from . import hooks as events
+from . import routing
+from .model import WAITING_STATES, Agent, Resource, Ticket
+from .options import QueueOptions, SupportOptions
+from .store import SupportStore
+from .texts import text
+
+log = logging.getLogger("switchboard.plugins.support")
+
+SESSION_PREFIX = "t-"
+
+
+class JoinRefused(StanzaError):
+    """A customer may not join: ``reason`` is closed | full | conflict | form."""
+
+    def __init__(self, reason: str, condition: str, message: str) -> None:
+        super().__init__(condition, message)
+        self.reason = reason
+
+
+class Outbox(Protocol):
+    """What the engine asks the network layer to deliver."""
+
+    def customer_notice(self, ticket: Ticket, body: str, status: tuple[int, int] | None = None) -> None: ...
+    def customer_departed(self, ticket: Ticket, body: str) -> None: ...
+    def customer_closed(self, ticket: Ticket, body: str, by: str) -> None: ...
+    def session_notice(self, ticket: Ticket, to: str, body: str, marker: Any = None) -> None: ...
+    async def offer(self, ticket: Ticket, agent_jid: str, timeout: float, body: str) -> str: ...
+    def revoke(self, ticket: Ticket, agent_jid: str, via: str, reason: str) -> None: ...
+    async def connect_agent(self, ticket: Ticket, agent_jid: str, intro: str) -> None: ...
+    async def probe(self, jid: str) -> bool: ...
+
+
+class SupportEngine:
+    def __init__(self, options: SupportOptions, domain: str, store: SupportStore, outbox: Outbox,
+                 hooks: HookBus, is_admin: Callable[[str], bool] = lambda jid: False,
+                 now: Callable[[], float] = time.time) -> None:
+        self.options = options
+        self.domain = domain
+        self.store = store
+        self.outbox = outbox
+        self.hooks = hooks
+        self.is_admin = is_admin
+        self.now = now
+        self.queues: dict[str, QueueOptions] = {q.name: q for q in options.queues}
+        self.tickets: dict[str, Ticket] = {}          # open tickets only
+        self.agents: dict[str, dict[str, Agent]] = {name: {} for name in self.queues}
+        self.watchers: dict[str, dict[str, str]] = {}  # ticket -> {bare: silent|open}
+        self._rr_last: dict[str, str] = {}
+        self._wait_samples: dict[str, list[float]] = {}
+        self._lock = asyncio.Lock()
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._liveness: asyncio.Task | None = None
+
+    # -- addresses and roles ---------------------------------------------------
+    def queue_jid(self, name: str) -> str:
+        return f"{name}@{self.domain}"
+
+    def session_jid(self, ticket_id: str) -> str:
+        return f"{SESSION_PREFIX}{ticket_id}@{self.domain}"
+
+    def ticket_id_of(self, local: str) -> str | None:
+        return local[len(SESSION_PREFIX):] if local.startswith(SESSION_PREFIX) else None
+
+    def queue_title(self, name: str) -> str:
+        q = self.queues.get(name)
+        return (q.title if q and q.title else self.queue_jid(name))
+
+    def is_agent(self, queue: str, bare: str) -> bool:
+        q = self.queues.get(queue)
+        return bool(q) and bare in q.agents
+
+    def is_supervisor(self, queue: str, bare: str) -> bool:
+        q = self.queues.get(queue)
+        return (bool(q) and bare in q.supervisors) or self.is_admin(bare)
+
+    def role(self, ticket: Ticket, bare: str) -> str | None:
+        """customer | agent | supervisor | offered | None, for ``bare`` in ``ticket``."""
+        if ticket.agent and bare == ticket.agent:
+            return "agent"
+        if self.is_supervisor(ticket.queue, bare) or self.is_supervisor(ticket.entry, bare):
+            return "supervisor"
+        if ticket.offered_to(bare):
+            return "offered"
+        if bare == ticket.customer:
+            return "customer"
+        return None
+
+    def open_ticket(self, entry: str, customer: str) -> Ticket | None:
+        for t in self.tickets.values():
+            if t.entry == entry and t.customer == customer:
+                return t
+        return None
+
+    def customer_tickets(self, customer: str) -> list[Ticket]:
+        return [t for t in self.tickets.values() if t.customer == customer]
+
+    async def ticket(self, ticket_id: str) -> Ticket | None:
+        """An open ticket from memory, or any ticket from the database."""
+        return self.tickets.get(ticket_id) or await self.store.ticket(ticket_id)
+
+    def pending_offers(self, agent_bare: str) -> list[Ticket]:
+        return [t for t in self.tickets.values() if t.state == "offered" and t.offered_to(agent_bare)]
+
+    def agent_lang(self, ticket: Ticket) -> str:
+        q = self.queues.get(ticket.queue)
+        return q.default_lang if q else "en"
+
+    # -- lifecycle -------------------------------------------------------------
+    async def load(self) -> None:
+        for t in await self.store.open_tickets():
+            self.tickets[t.id] = t
+        self.watchers = await self.store.watchers()
+        for queue, resource in await self.store.presences():
+            bare = resource.jid.split("/", 1)[0]
+            if self.is_agent(queue, bare):
+                self.agents[queue].setdefault(bare, Agent(bare)).resources[resource.jid] = resource
+        log.info("support state loaded", extra={"open_tickets": len(self.tickets),
+                                                "queues": ",".join(self.queues)})
+
+    async def resume(self) -> None:
+        """(Re)connected: restart offer clocks, check agents are still there, route."""
+        async with self._lock:
+            for t in self.tickets.values():
+                if t.state == "offered" and t.offer_deadline is not None:
+                    self._schedule_offer_timeout(t)
+        self._spawn(self._verify_agents())
+        async with self._lock:
+            for name in self.queues:
+                await self._route(name)
+                self._refresh(name)
+        if self.options.liveness_interval > 0 and (self._liveness is None or self._liveness.done()):
+            self._liveness = self._spawn(self._liveness_loop())
+
+    async def stop(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        if self._liveness:
+            self._liveness.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
+        task = asyncio.ensure_future(self._guard(coro))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _guard(self, coro: Awaitable[Any]) -> Any:
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a timer's failure must not stop the engine
+            log.exception("support background task failed")
+            return None
+
+    def _later(self, key: tuple[str, str], delay: float, factory: Callable[[], Awaitable[Any]]) -> None:
+        self._cancel(key)
+
+        def fire() -> None:
+            self._timers.pop(key, None)
+            self._spawn(factory())
+
+        self._timers[key] = asyncio.get_running_loop().call_later(max(0.0, delay), fire)
+
+    def _cancel(self, key: tuple[str, str]) -> None:
+        handle = self._timers.pop(key, None)
+        if handle:
+            handle.cancel()
+
+    async def _record(self, ticket: Ticket, kind: str, actor: str = "", **data: Any) -> None:
+        at = self.now()
+        await self.store.save(ticket, [(kind, at, actor, data)])
+        log.info("ticket event", extra={"ticket": ticket.id, "queue": ticket.queue, "kind": kind,
+                                        "state": ticket.state})
+        await self.hooks.collect(events.TICKET_EVENT, events.TicketEvent(ticket.id, ticket.queue, kind, at,
+                                                                          actor, data))
+
+    # -- customers ---------------------------------------------------------------
+    async def join(self, queue: str, customer_jid: str, lang: str, via: str = "chat", notify: bool = True,
+                   body: str = "", form: dict[str, str] | None = None, priority: int = 0) -> Ticket:
+        """Open a ticket for a customer; raises :class:`JoinRefused`."""
+        customer = customer_jid.split("/", 1)[0]
+        async with self._lock:
+            q = self.queues.get(queue)
+            if q is None:
+                raise StanzaError("item-not-found", "there is no queue at this address")
+            if not q.open:
+                raise JoinRefused("closed", "service-unavailable", "this queue does not accept customers now")
+            if self.open_ticket(queue, customer):
+                raise JoinRefused("conflict", "conflict", "you are already in this queue")
+            waiting = sum(1 for t in self.tickets.values() if t.queue == queue and t.state in WAITING_STATES)
+            if q.max_waiting and waiting >= q.max_waiting:
+                raise JoinRefused("full", "service-unavailable", "too many customers are waiting in this queue")
+            t = Ticket(id=new_id().lower(), queue=queue, entry=queue, customer=customer, customer_jid=customer_jid,
+                       lang=lang, created_at=self.now(), via=via, notify=notify, priority=priority,
+                       form=dict(form or {}))
+            if body:
+                t.form.setdefault("message", body[:200])
+            self.tickets[t.id] = t
+            await self._record(t, "created", customer, via=via)
+        kept = await self.hooks.fire(events.BEFORE_QUEUE, events.BeforeQueue(t.id, queue, customer_jid, body, lang))
+        if kept is not None:
+            async with self._lock:
+                t.state = "bot"
+                await self._record(t, "bot")
+            return t
+        await self.enqueue(t.id)
+        return t
+
+    async def enqueue(self, ticket_id: str, priority: int | None = None) -> Ticket:
+        """Put a ticket in its queue (a new one, or one the bot hands off)."""
+        async with self._lock:
+            t = self._open(ticket_id)
+            if t.state != "bot":
+                raise StanzaError("unexpected-request", "this ticket is already queued")
+            if priority is not None:
+                t.priority = priority
+            t.state = "queued"
+            t.queued_at = t.queued_at or self.now()
+            await self._record(t, "queued")
+            q = self.queues[t.queue]
+            greeting = (q.greeting_zh if t.lang == "zh" else q.greeting_en) or text(
+                "greeting", t.lang, queue=self.queue_title(t.queue))
+            self.outbox.customer_notice(t, greeting)
+            if not self._routable_agents(t.queue):
+                self.outbox.customer_notice(t, text("no_agent", t.lang))
+            await self._route(t.queue)
+            self._refresh(t.queue)
+            return t
+
+    async def leave(self, ticket_id: str, reason: str, actor: str = "") -> Ticket:
+        """A waiting customer leaves (bye, depart-queue, offline past the grace period): abandoned."""
+        async with self._lock:
+            t = self._open(ticket_id)
+            if t.state not in ("bot", "queued", "offered"):
+                raise StanzaError("not-allowed", "this conversation is already with an agent")
+            self._revoke_all(t, "revoke_left")
+            t.state = "abandoned"
+            t.closed_at = self.now()
+            t.close_reason = reason
+            self._forget(t)
+            await self._record(t, "abandoned", actor, reason=reason)
+            self.outbox.customer_departed(t, text("left_queue", t.lang))
+            await self._route(t.queue)
+            self._refresh(t.queue)
+            return t
+
+    async def customer_seen(self, customer_jid: str, available: bool) -> None:
+        """Presence (or a failed probe) of a customer: start or stop the grace period."""
+        customer = customer_jid.split("/", 1)[0]
+        async with self._lock:
+            for t in self.customer_tickets(customer):
+                if t.state not in ("bot", "queued", "offered"):
+                    continue
+                if available:
+                    t.offline_since = None
+                    t.customer_jid = customer_jid
+                    self._cancel(("grace", t.id))
+                elif t.customer_jid == customer_jid and t.offline_since is None:
+                    t.offline_since = self.now()
+                    grace = self.queues[t.queue].grace_period if t.queue in self.queues else 60.0
+                    self._later(("grace", t.id), grace, lambda tid=t.id: self._grace_over(tid))
+
+    async def _grace_over(self, ticket_id: str) -> None:
+        t = self.tickets.get(ticket_id)
+        if t is None or t.offline_since is None:
+            return
+        if await self.outbox.probe(t.customer_jid):
+            t.offline_since = None
+            return
+        if t.offline_since is not None and t.id in self.tickets and t.state in ("bot", "queued", "offered"):
+            await self.leave(t.id, "offline")
+
+    async def _liveness_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.liveness_interval)
+            for t in [t for t in self.tickets.values() if t.state in WAITING_STATES and t.offline_since is None]:
+                if not await self.outbox.probe(t.customer_jid):
+                    await self.customer_seen(t.customer_jid, False)
+
+    # -- agents ------------------------------------------------------------------
+    async def agent_presence(self, queue: str, agent_jid: str, show: str | None,
+                             max_chats: int | None = None) -> None:
+        """An agent's presence to a queue; ``show`` None means unavailable."""
+        bare = agent_jid.split("/", 1)[0]
+        async with self._lock:
+            if not self.is_agent(queue, bare):
+                return
+            agent = self.agents[queue].setdefault(bare, Agent(bare))
+            if show is None:
+                agent.resources.pop(agent_jid, None)
+                await self.store.set_presence(queue, None, agent_jid)
+                for t in [t for t in self.tickets.values() if t.state == "offered" and agent_jid in t.offers]:
+                    await self._drop_offer(t, agent_jid, "offer_revoked", "revoke_offline")
+            else:
+                resource = Resource(agent_jid, show, max_chats, self.now())
+                agent.resources[agent_jid] = resource
+                await self.store.set_presence(queue, resource, agent_jid)
+            await self._route(queue)
+            self._refresh(queue)
+
+    async def _verify_agents(self) -> None:
+        """After a restart, agents may have left while we were away: ask their clients."""
+        for queue, agents in list(self.agents.items()):
+            for agent in list(agents.values()):
+                for jid in list(agent.resources):
+                    if not await self.outbox.probe(jid):
+                        await self.agent_presence(queue, jid, None)
+
+    def _routable_agents(self, queue: str) -> list[Agent]:
+        return [a for a in self.agents.get(queue, {}).values() if a.tier() is not None]
+
+    def _loads(self) -> dict[str, int]:
+        loads: dict[str, int] = {}
+        for t in self.tickets.values():
+            if t.state == "active" and t.agent:
+                loads[t.agent] = loads.get(t.agent, 0) + 1
+            elif t.state == "offered":
+                for full in t.offers:
+                    bare = full.split("/", 1)[0]
+                    loads[bare] = loads.get(bare, 0) + 1
+        return loads
+
+    def load_of(self, agent_bare: str) -> int:
+        return self._loads().get(agent_bare, 0)
+
+    # -- routing and offers ---------------------------------------------------------
+    async def _route(self, queue: str) -> None:
+        q = self.queues.get(queue)
+        if q is None:
+            return
+        loads = self._loads()
+        busy = {full.split("/", 1)[0] for t in self.tickets.values() if t.state == "offered" for full in t.offers}
+        agents = [self.agents[queue][jid] for jid in q.agents if jid in self.agents[queue]]
+        waiting = sorted((t for t in self.tickets.values() if t.queue == queue and t.state == "queued"),
+                         key=Ticket.sort_key)
+        for t in waiting:
+            urgent = t.priority >= q.urgent_priority
+            found = routing.candidates(t, agents, loads, busy, q.max_chats, urgent)
+            if not found and t.target_agent:
+                t.target_agent = ""  # the named agent cannot take it: back to the queue
+                found = routing.candidates(t, agents, loads, busy, q.max_chats, urgent)
+            if not found:
+                if t.declined and ("retry", t.id) not in self._timers:
+                    saved = list(t.declined)
+                    t.declined = []
+                    if routing.candidates(t, agents, loads, busy, q.max_chats, urgent):
+                        # Everyone free let it go once: ask again after a pause, not in a loop.
+                        self._later(("retry", t.id), q.offer_timeout, lambda tid=t.id: self._retry(tid))
+                    t.declined = saved
+                continue
+            chosen = routing.choose(q.strategy, found, q.agents, self._rr_last.get(queue, ""))
+            self._rr_last[queue] = chosen[-1].agent.jid
+            t.state = "offered"
+            t.offers = {c.resource: "pending" for c in chosen}
+            t.offer_deadline = self.now() + q.offer_timeout
+            for c in chosen:
+                loads[c.agent.jid] = loads.get(c.agent.jid, 0) + 1
+                busy.add(c.agent.jid)
+            await self._record(t, "offered", agents=[c.agent.jid for c in chosen])
+            self._schedule_offer_timeout(t)
+            for c in chosen:
+                body = text("offer", self.agent_lang(t), customer=t.customer, queue=self.queue_title(queue),
+                            ticket=t.id, timeout=int(round(q.offer_timeout)),
+                            first=(f": “{t.form['message']}”" if t.form.get("message") else ""))
+                self._spawn(self._send_offer(t, c.resource, q.offer_timeout, body))
+
+    async def _retry(self, ticket_id: str) -> None:
+        async with self._lock:
+            t = self.tickets.get(ticket_id)
+            if t and t.state == "queued":
+                t.declined = []
+                await self._route(t.queue)
+                self._refresh(t.queue)
+
+    async def _send_offer(self, t: Ticket, agent_jid: str, timeout: float, body: str) -> None:
+        via = await self.outbox.offer(t, agent_jid, timeout, body)
+        async with self._lock:
+            if t.state == "offered" and t.offers.get(agent_jid) == "pending":
+                t.offers[agent_jid] = via
+                await self.store.save(t)
+
+    def _schedule_offer_timeout(self, t: Ticket) -> None:
+        deadline = t.offer_deadline or self.now()
+        self._later(("offer", t.id), deadline - self.now(),
+                    lambda tid=t.id, d=deadline: self._offer_expired(tid, d))
+
+    async def _offer_expired(self, ticket_id: str, deadline: float) -> None:
+        async with self._lock:
+            t = self.tickets.get(ticket_id)
+            if t is None or t.state != "offered" or t.offer_deadline != deadline:
+                return
+            declined = sorted({full.split("/", 1)[0] for full in t.offers})
+            self._revoke_all(t, "revoke_timeout")
+            t.declined = sorted(set(t.declined) | set(declined))
+            t.target_agent = ""
+            t.state = "queued"
+            await self._record(t, "offer_timeout", agents=declined)
+            await self._route(t.queue)
+            self._refresh(t.queue)
+
+    def _revoke_all(self, t: Ticket, reason_key: str, keep: str = "") -> None:
+        for full, via in t.offers.items():
+            if keep and full.split("/", 1)[0] == keep:
+                continue
+            self.outbox.revoke(t, full, via, text(reason_key, self.agent_lang(t)))
+        t.offers = {}
+        t.offer_deadline = None
+        self._cancel(("offer", t.id))
+
+    async def _drop_offer(self, t: Ticket, agent_jid: str, kind: str, reason_key: str | None) -> None:
+        via = t.offers.pop(agent_jid, "pending")
+        if reason_key:
+            self.outbox.revoke(t, agent_jid, via, text(reason_key, self.agent_lang(t)))
+        bare = agent_jid.split("/", 1)[0]
+        if bare not in t.declined:
+            t.declined.append(bare)
+        if not t.offers:
+            t.state = "queued"
+            t.offer_deadline = None
+            t.target_agent = ""
+            self._cancel(("offer", t.id))
+        await self._record(t, kind, bare)
+
+    async def accept(self, ticket_id: str, agent_jid: str) -> Ticket:
+        bare = agent_jid.split("/", 1)[0]
+        async with self._lock:
+            t = self._open(ticket_id)
+            if not (self.is_agent(t.queue, bare) or t.offered_to(bare)):
+                raise StanzaError("forbidden", "only the queue's agents accept offers")
+            if t.state != "offered" or not t.offered_to(bare):
+                raise StanzaError("item-not-found", "there is no pending offer of this ticket to you")
+            self._revoke_all(t, "revoke_taken", keep=bare)
+            now = self.now()
+            if t.queued_at:
+                samples = self._wait_samples.setdefault(t.queue, [])
+                samples.append(now - t.queued_at)
+                del samples[:-20]
+            t.state = "active"
+            t.agent, t.agent_jid, t.accepted_at = bare, agent_jid, now
+            t.target_agent, t.declined = "", []
+            if bare not in t.agents_seen:
+                t.agents_seen.append(bare)
+            self.agents[t.queue].setdefault(bare, Agent(bare)).last_assigned = now
+            await self._record(t, "accepted", bare)
+            self.outbox.customer_notice(t, text("agent_joined", t.lang, agent=bare.split("@", 1)[0]))
+            await self.outbox.connect_agent(t, agent_jid, text("connected", self.agent_lang(t), customer=t.customer,
+                                                               ticket=t.id))
+            await self._route(t.queue)
+            self._refresh(t.queue)
+            return t
+
+    async def reject(self, ticket_id: str, agent_jid: str) -> Ticket:
+        bare = agent_jid.split("/", 1)[0]
+        async with self._lock:
+            t = self._open(ticket_id)
+            if not (self.is_agent(t.queue, bare) or t.offered_to(bare)):
+                raise StanzaError("forbidden", "only the queue's agents answer offers")
+            if t.state != "offered" or not t.offered_to(bare):
+                raise StanzaError("item-not-found", "there is no pending offer of this ticket to you")
+            for full in t.offered_to(bare):
+                await self._drop_offer(t, full, "offer_rejected", None)
+            await self._route(t.queue)
+            self._refresh(t.queue)
+            return t
+
+    async def take_next(self, queue: str, agent_jid: str) -> Ticket | None:
+        """An agent asks for the next waiting customer (ad-hoc 'accept next')."""
+        bare = agent_jid.split("/", 1)[0]
+        async with self._lock:
+            if not self.is_agent(queue, bare):
+                raise StanzaError("forbidden", "only the queue's agents take customers")
+            waiting = sorted((t for t in self.tickets.values() if t.queue == queue and t.state in WAITING_STATES
+                              and not t.target_agent), key=Ticket.sort_key)
+            if not waiting:
+                return None
+            t = waiting[0]
+            self._revoke_all(t, "revoke_taken")
+            t.state = "offered"
+            t.offers = {agent_jid: "command"}
+        return await self.accept(t.id, agent_jid)
+
+    # -- the conversation --------------------------------------------------------------
+    async def first_response(self, t: Ticket) -> None:
+        if t.first_response_at is None and t.state == "active":
+            async with self._lock:
+                if t.first_response_at is None:
+                    t.first_response_at = self.now()
+                    await self._record(t, "first_response", t.agent)
+
+    async def close(self, ticket_id: str, actor: str, reason: str = "resolved") -> Ticket:
+        async with self._lock:
+            t = self._open(ticket_id)
+            self._revoke_all(t, "revoke_closed")
+            t.state = "closed"
+            t.closed_at = self.now()
+            t.close_reason = reason
+            self._forget(t)
+            await self._record(t, "closed", actor, reason=reason)
+            self.outbox.customer_closed(t, text("ticket_closed", t.lang), actor)
+            notice = text("closed_for_agent", self.agent_lang(t), ticket=t.id)
+            for jid in self._staff(t):
+                self.outbox.session_notice(t, jid, notice, marker="closed")
+            for jid in list(self.watchers.pop(t.id, {})):
+                await self.store.set_watcher(t.id, jid, None)
+            await self._route(t.queue)
+            self._refresh(t.queue)
+            return t
+
+    def _staff(self, t: Ticket) -> list[str]:
+        """Who hears about the ticket on the agents' side: its agent and its watchers."""
+        found = [t.agent] if t.agent else []
+        return found + [jid for jid in self.watchers.get(t.id, {}) if jid not in found]
+
+    def resolve_target(self, t: Ticket, target: str) -> tuple[str, str]:
+        """A transfer target -> (queue name, agent bare or "")."""
+        target = target.strip()
+        if not target:
+            raise StanzaError("bad-request", "name a queue or an agent to transfer to")
+        local, _, host = target.partition("@")
+        if not host or host == self.domain:
+            if local in self.queues:
+                return local, ""
+            raise StanzaError("item-not-found", f"there is no queue {target}")
+        bare = target.split("/", 1)[0]
+        queues = [name for name, q in self.queues.items() if bare in q.agents]
+        if not queues:
+            raise StanzaError("item-not-found", f"{bare} is not an agent here")
+        queue = t.queue if t.queue in queues else queues[0]
+        agent = self.agents[queue].get(bare)
+        if agent is None or agent.tier() is None:
+            raise StanzaError("recipient-unavailable", f"{bare} is not available now")
+        return queue, bare
+
+    async def transfer(self, ticket_id: str, actor: str, target: str) -> Ticket:
+        async with self._lock:
+            t = self._open(ticket_id)
+            queue, agent = self.resolve_target(t, target)
+            if agent and agent == t.agent:
+                raise StanzaError("bad-request", "the ticket is already yours")
+            if t.state == "bot":
+                raise StanzaError("unexpected-request", "the ticket is not queued yet")
+            old_queue, old_agent = t.queue, t.agent
+            self._revoke_all(t, "revoke_taken")
+            t.queue, t.state, t.agent, t.agent_jid = queue, "queued", "", ""
+            t.target_agent = agent
+            t.declined = [old_agent] if old_agent and not agent else []
+            t.queued_at = t.queued_at or self.now()
+            await self._record(t, "transferred", actor, from_queue=old_queue, to_queue=queue, to_agent=agent,
+                               from_agent=old_agent)
+            shown = agent.split("@", 1)[0] if agent else self.queue_title(queue)
+            self.outbox.customer_notice(t, text("transferring", t.lang, target=shown))
+            if old_agent:
+                self.outbox.session_notice(t, old_agent, text("transferred_away", self.agent_lang(t), ticket=t.id,
+                                                                target=agent or self.queue_jid(queue)),
+                                           marker=("transferred", agent or self.queue_jid(queue)))
+            await self._route(queue)
+            self._refresh(queue)
+            if old_queue != queue:
+                await self._route(old_queue)
+                self._refresh(old_queue)
+            return t
+
+    async def note(self, ticket_id: str, actor: str, body: str) -> None:
+        t = await self.ticket(ticket_id)
+        if t is None:
+            raise StanzaError("item-not-found", "no such ticket")
+        if not body.strip():
+            raise StanzaError("bad-request", "a note needs a text")
+        await self.store.add_note(t.id, actor, body.strip(), self.now())
+        async with self._lock:
+            await self._record(t, "note", actor)
+
+    async def watch(self, ticket_id: str, supervisor: str, mode: str | None) -> Ticket:
+        """Follow a conversation silently (``silent``), openly (``open``), or stop (None)."""
+        async with self._lock:
+            t = self._open(ticket_id)
+            if not self.is_supervisor(t.queue, supervisor) and not self.is_supervisor(t.entry, supervisor):
+                raise StanzaError("forbidden", "only supervisors of this queue watch its conversations")
+            if mode is None:
+                self.watchers.get(t.id, {}).pop(supervisor, None)
+            else:
+                self.watchers.setdefault(t.id, {})[supervisor] = mode
+            await self.store.set_watcher(t.id, supervisor, mode)
+            await self._record(t, {"silent": "watch", "open": "join", None: "unwatch"}[mode], supervisor)
+            if mode == "open":
+                self.outbox.customer_notice(t, text("supervisor_joined", t.lang, name=supervisor.split("@", 1)[0]))
+            return t
+
+    # -- queue status ----------------------------------------------------------------
+    def per_customer_wait(self, queue: str) -> float:
+        samples = self._wait_samples.get(queue)
+        return sum(samples) / len(samples) if samples else self.options.expected_wait
+
+    def status(self, t: Ticket) -> tuple[int, int]:
+        """(entries ahead, estimated seconds) for a waiting ticket; (0, 0) when being routed."""
+        if t.state == "offered":
+            return 0, 0
+        key = t.sort_key()
+        ahead = sum(1 for o in self.tickets.values()
+                    if o.queue == t.queue and o.state in WAITING_STATES and o.sort_key() < key)
+        online = len(self._routable_agents(t.queue))
+        return ahead, routing.estimate_wait(ahead, self.per_customer_wait(t.queue), online)
+
+    def summary(self, queue: str) -> dict[str, Any]:
+        waiting = [t for t in self.tickets.values() if t.queue == queue and t.state in WAITING_STATES]
+        agents = self._routable_agents(queue)
+        loads = self._loads()
+        q = self.queues[queue]
+        return {
+            "count": len(waiting),
+            "oldest": min((t.queued_at or t.created_at for t in waiting), default=None),
+            "time": int(round(self.per_customer_wait(queue))),
+            "status": "open" if q.open else "closed",
+            "available": len(agents),
+            "current_chats": sum(loads.get(a.jid, 0) for a in agents),
+            "max_chats": sum(a.capacity(q.max_chats) for a in agents),
+        }
+
+    def _refresh(self, queue: str) -> None:
+        for t in self.tickets.values():
+            if t.queue == queue and t.state in WAITING_STATES and t.last_status != self.status(t):
+                self._schedule_status(t)
+
+    def _schedule_status(self, t: Ticket) -> None:
+        if t.status_pending:
+            return
+        delay = t.last_status_at + self.options.status_interval - self.now()
+        if t.last_status is None or delay <= 0:
+            self._send_status(t)
+        else:
+            t.status_pending = True
+            self._later(("status", t.id), delay, lambda tid=t.id: self._deferred_status(tid))
+
+    async def _deferred_status(self, ticket_id: str) -> None:
+        t = self.tickets.get(ticket_id)
+        if t is None:
+            return
+        t.status_pending = False
+        if t.state in WAITING_STATES and t.last_status != self.status(t):
+            self._send_status(t)
+
+    def _send_status(self, t: Ticket) -> None:
+        ahead, seconds = self.status(t)
+        t.last_status, t.last_status_at = (ahead, seconds), self.now()
+        if t.state == "offered":
+            body = text("routing", t.lang)
+        else:
+            body = text("position", t.lang, number=ahead + 1, ahead=ahead, minutes=max(1, math.ceil(seconds / 60)))
+        self.outbox.customer_notice(t, body, status=(ahead, seconds))
+
+    # -- helpers ---------------------------------------------------------------------
+    def _open(self, ticket_id: str) -> Ticket:
+        t = self.tickets.get(ticket_id)
+        if t is None:
+            raise StanzaError("item-not-found", "no open ticket with this id")
+        return t
+
+    def _forget(self, t: Ticket) -> None:
+        self.tickets.pop(t.id, None)
+        for kind in ("offer", "grace", "status", "retry"):
+            self._cancel((kind, t.id))

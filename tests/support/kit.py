@@ -1,0 +1,88 @@
+"""Helpers for the support queue tests: configuration, agents' presence, waiting on engine state."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Callable
+from xml.etree.ElementTree import Element, SubElement
+
+from component.app import App
+
+from .. import harness
+from ..schema import validate_children
+
+DOMAIN = "support.localhost"
+HELP = f"help@{DOMAIN}"
+SALES = f"sales@{DOMAIN}"
+WG = "http://jabber.org/protocol/workgroup"
+NS = "urn:switchboard:support:0"
+
+
+def jid(user: str) -> str:
+    return f"{user}@{harness.HOST}"
+
+
+def queue(name: str = "help", **options: Any) -> dict[str, Any]:
+    base = {"name": name, "agents": [jid("agent1"), jid("agent2")], "supervisors": [jid("super")],
+            "offer_timeout": 5.0, "grace_period": 0.5}
+    base.update(options)
+    return base
+
+
+def config(*queues: dict[str, Any], **options: Any) -> dict[str, dict[str, dict]]:
+    support = {"queues": list(queues) or [queue()], "status_interval": 0.3, "liveness_interval": 0.0}
+    support.update(options)
+    return {DOMAIN: {"mam": {}, "support": support}}
+
+
+def engine(app: App) -> Any:
+    return app.services[DOMAIN].plugins["support"].engine
+
+
+def agent_presence(client: Any, to: str = HELP, show: str = "chat", max_chats: int | None = None,
+                   ptype: str | None = None) -> None:
+    pres = client.make_presence(pto=to, pshow=show if show else None, ptype=ptype)
+    status = SubElement(pres.xml, f"{{{WG}}}agent-status")
+    if max_chats is not None:
+        SubElement(status, f"{{{WG}}}max-chats").text = str(max_chats)
+    pres.send()
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Wait for in-process state to reach ``predicate`` (polls the engine; no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def agent_ready(app: App, user: str, queue_name: str = "help") -> None:
+    await until(lambda: (a := engine(app).agents[queue_name].get(jid(user))) is not None and a.tier() is not None,
+                what=f"{user} available")
+
+
+def body_has(*words: str) -> Callable[[Any], bool]:
+    return lambda m: m["type"] != "error" and all(w in (m["body"] or "") for w in words)
+
+
+def has_child(tag: str) -> Callable[[Any], bool]:
+    return lambda m: m.xml.find(tag) is not None
+
+
+def checked(stanza: Any) -> Any:
+    """Validate our custom children of a received stanza against the XSDs; return it."""
+    validate_children(stanza)
+    for child in stanza.xml:
+        validate_children(child)
+    return stanza
+
+
+def ticket_of(msg: Any) -> Element:
+    el = msg.xml.find(f"{{{NS}}}ticket")
+    assert el is not None, f"no ticket element in {msg}"
+    return el
