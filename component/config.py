@@ -65,6 +65,16 @@ class LoggingConfig:
 
 
 @dataclass
+class LimitsConfig:
+    message_rate: float = doc("Messages per second a sender (bare JID) may send to this service; 0 = no limit.",
+                              10.0)
+    message_burst: int = doc("Messages a sender may send at once before the rate applies.", 30)
+    max_body_chars: int = doc("Longest message body accepted, in characters; 0 = no limit.", 20000)
+    max_depth: int = doc("Deepest element nesting accepted in a stanza.", 32)
+    max_children: int = doc("Most child elements accepted in one stanza (all levels).", 500)
+
+
+@dataclass
 class ServiceConfig:
     domain: str = doc("The component domain the server routes to us, e.g. rooms.example.com.")
     secret: str = doc("The component secret shared with the server.", "")
@@ -73,6 +83,7 @@ class ServiceConfig:
     name: str = doc("Human name shown in service discovery.", "")
     plugins: dict[str, dict[str, Any]] = doc(
         "Plugins this service runs, each with its options table.", factory=dict)
+    limits: LimitsConfig = doc("Input limits checked before any plugin sees a stanza.", factory=LimitsConfig)
 
     def resolve_secret(self, source: str, key: str, base_dir: Path | None = None) -> str:
         provided = [k for k in ("secret", "secret_env", "secret_file") if getattr(self, k)]

@@ -6,6 +6,11 @@ import logging
 from typing import Any
 
 from slixmpp.exceptions import XMPPError
+from slixmpp.stanza.error import Error
+
+# slixmpp's list of defined conditions lacks RFC 6120's policy-violation, and
+# silently drops a condition it does not know; complete it.
+Error.conditions = Error.conditions | {"policy-violation"}
 
 log = logging.getLogger(__name__)
 

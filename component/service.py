@@ -26,6 +26,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 from .config import ServiceConfig
 from .errors import StanzaError, fill_error
 from .hooks import HookBus
+from .limits import Limiter
 from .plugin import Plugin
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class Service:
         self.domain = config.domain
         self.jid = JID(config.domain)
         self.hooks = HookBus()
+        self.limiter = Limiter(config.limits)
         self.plugins: dict[str, Plugin] = {}
         self.stanzas_in = 0
         self.stanzas_out = 0
@@ -57,6 +59,7 @@ class Service:
         self._reconnect_delay = 0.5
         self._reconnect_handle: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._sender_locks: dict[str, asyncio.Lock] = {}
         server = app.config.server
         self.xmpp = ComponentXMPP(config.domain, secret, server.host, server.port)
         self._prepare_stream()
@@ -200,24 +203,56 @@ class Service:
         return await iq.send(timeout=timeout)
 
     # -- receiving --------------------------------------------------------
+    async def _in_order(self, sender: str, coro: Awaitable[Any]) -> None:
+        """Run handlers for one sender one at a time, in arrival order (RFC 6120 10.1).
+
+        Tasks start in creation order and asyncio.Lock is FIFO, so stanzas from
+        one full JID are processed in the order they arrived, even when a
+        handler awaits storage.
+        """
+        lock = self._sender_locks.get(sender)
+        if lock is None:
+            lock = self._sender_locks[sender] = asyncio.Lock()
+        try:
+            async with lock:
+                await coro
+        finally:
+            if not lock.locked() and self._sender_locks.get(sender) is lock and not getattr(lock, "_waiters", None):
+                del self._sender_locks[sender]
+
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def _admit(self, stanza: Any, is_message: bool = False) -> bool:
+        """Apply the input limits; answer and drop what exceeds them."""
+        try:
+            self.limiter.check_shape(stanza.xml)
+            if is_message and stanza["type"] != "error":
+                self.limiter.check_message(stanza["from"].bare, stanza["body"])
+        except XMPPError as error:
+            log.info("stanza refused by limits", extra={"domain": self.domain, "from": stanza["from"].bare,
+                                                        "condition": error.condition})
+            self.send_error(stanza, error)
+            return False
+        return True
+
     def _on_iq(self, iq: Iq) -> None:
         self.stanzas_in += 1
-        if iq["type"] in ("get", "set"):
-            self._spawn(self._dispatch_iq(iq))
+        if iq["type"] in ("get", "set") and self._admit(iq):
+            self._spawn(self._in_order(iq["from"].full, self._dispatch_iq(iq)))
 
     def _on_message(self, msg: Message) -> None:
         self.stanzas_in += 1
-        self._spawn(self._dispatch(msg, "message"))
+        if self._admit(msg, is_message=True):
+            self._spawn(self._in_order(msg["from"].full, self._dispatch(msg, "message")))
 
     def _on_presence(self, pres: Presence) -> None:
         self.stanzas_in += 1
-        self._spawn(self._dispatch(pres, "presence"))
+        if pres["type"] == "error" or self._admit(pres):
+            self._spawn(self._in_order(pres["from"].full, self._dispatch(pres, "presence")))
 
     async def _dispatch_iq(self, iq: Iq) -> None:
         try:

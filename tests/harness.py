@@ -68,14 +68,20 @@ def toml_value(value: Any) -> str:
     raise TypeError(value)
 
 
+#: Tests send bursts on purpose; flood control is tested on its own with explicit limits.
+NO_RATE_LIMIT = {"message_rate": 0}
+
+
 def make_config_text(port: int, services: dict[str, dict[str, dict]], state_dir: Path, db_url: str,
-                     admins: tuple[str, ...] = (f"admin@{HOST}",), secrets: dict[str, str] | None = None) -> str:
+                     admins: tuple[str, ...] = (f"admin@{HOST}",), secrets: dict[str, str] | None = None,
+                     limits: dict[str, Any] | None = None) -> str:
     lines = [f"state_dir = {toml_value(str(state_dir))}", f"admins = {toml_value(list(admins))}",
              "[server]", 'host = "127.0.0.1"', f"port = {port}",
              "[database]", f"url = {toml_value(db_url)}", "[logging]", 'level = "debug"']
     for domain, plugins in services.items():
         lines += ["[[services]]", f"domain = {toml_value(domain)}",
-                  f"secret = {toml_value((secrets or {}).get(domain, secret(domain)))}"]
+                  f"secret = {toml_value((secrets or {}).get(domain, secret(domain)))}",
+                  f"limits = {toml_value(NO_RATE_LIMIT if limits is None else limits)}"]
         for name, options in plugins.items():
             lines.append(f"[services.plugins.{name}]")
             lines += [f"{k} = {toml_value(v)}" for k, v in options.items()]

@@ -133,3 +133,31 @@ async def test_command_listing_filtered_by_rights(component, prosody):
         result = await iq.send(timeout=10)
         assert result["command"]["status"] == "completed"
         assert result["command"]["form"]["type"] == "result"
+
+
+async def test_input_limits_refuse_floods_big_bodies_and_deep_nesting(component, prosody):
+    await component({DOMAIN: ECHO}, limits={"message_rate": 0.5, "message_burst": 3, "max_body_chars": 100,
+                                            "max_depth": 8})
+    async with harness.slix_client(prosody.ports.c2s, "alice") as alice:
+        inbox = harness.Inbox(alice)
+        alice.send_message(mto=f"echo@{DOMAIN}", mbody="x" * 101, mtype="chat")
+        error = await inbox.next(lambda m: m["type"] == "error")
+        assert error["error"]["condition"] == "policy-violation"
+        assert error["error"]["type"] == "modify"
+        from xml.etree.ElementTree import Element, SubElement
+        msg = alice.make_message(mto=f"echo@{DOMAIN}", mbody="deep", mtype="chat")
+        node = msg.xml
+        for _ in range(12):
+            node = SubElement(node, "{urn:example:deep}x")
+        msg.send()
+        error = await inbox.next(lambda m: m["type"] == "error")
+        assert error["error"]["condition"] == "policy-violation", error
+        for i in range(3):  # the burst allowance (the two refusals above took none)
+            alice.send_message(mto=f"echo@{DOMAIN}", mbody=f"m{i}", mtype="chat")
+        for i in range(3):
+            assert (await inbox.next(lambda m: m["type"] == "chat"))["body"] == f"echo: m{i}"
+        alice.send_message(mto=f"echo@{DOMAIN}", mbody="one too many", mtype="chat")
+        error = await inbox.next(lambda m: m["type"] == "error")
+        assert error["error"]["condition"] == "resource-constraint"
+        assert error["error"]["type"] == "wait"
+        await inbox.quiet(lambda m: m["type"] == "chat")
