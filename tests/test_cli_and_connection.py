@@ -112,3 +112,53 @@ async def test_reconnects_after_server_restart(tmp_path):
             await app.stop()
     finally:
         server.stop()
+
+
+@pytest.mark.integration
+async def test_default_log_level_shows_no_secret_and_no_body(prosody, tmp_path):
+    domain = "extra.localhost"
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(harness.secret(domain) + "\n")
+    text = harness.make_config_text(prosody.ports.component, {domain: {"echo": {}}}, tmp_path / "state",
+                                    harness.database_url(tmp_path))
+    text = text.replace(f'secret = "{harness.secret(domain)}"', f'secret_file = "{secret_file}"')
+    text = text.replace('level = "debug"', 'level = "info"')
+    path = tmp_path / "switchboard.toml"
+    path.write_text(text)
+    path.chmod(0o644)  # world-readable but holds no secret itself: no warning expected
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "component.cli", "run", "--config", str(path), cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert await asyncio.to_thread(prosody.wait_for_log, f"{domain}:component", 20)
+        await asyncio.sleep(0.3)
+        async with harness.slix_client(prosody.ports.c2s, "alice") as alice:
+            inbox = harness.Inbox(alice)
+            alice.send_message(mto=f"echo@{domain}", mbody="very private words 4711", mtype="chat")
+            reply = await inbox.next(lambda m: m["type"] == "chat")
+            assert reply["body"] == "very private words 4711"
+    finally:
+        process.terminate()
+        _, stderr = await asyncio.wait_for(process.communicate(), 20)
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "connected and authenticated" in log
+    assert "very private words" not in log
+    assert harness.secret(domain) not in log
+    assert "readable by everyone" not in log
+
+
+async def test_world_readable_config_with_secret_warns(tmp_path, caplog):
+    from component.app import App
+    from component.config import load
+
+    path = tmp_path / "open.toml"
+    path.write_text(f'state_dir = "{tmp_path}"\n[[services]]\ndomain = "a.example"\nsecret = "s3cr3t"\n')
+    for mode, warned in ((0o644, True), (0o640, False)):
+        path.chmod(mode)
+        caplog.clear()
+        app = App(load(path))
+        await app.start(connect=False)
+        await app.stop()
+        assert ("readable by everyone" in caplog.text) is warned
+        assert "s3cr3t" not in caplog.text
