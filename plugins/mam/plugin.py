@@ -140,7 +140,11 @@ class MamPlugin(Plugin):
         if parts:
             self.service.send_raw("".join(parts), count=len(parts))
         reply = iq.reply()
-        reply.xml.append(wire.fin(page.complete, page.first, page.last, page.count, page.first_index))
+        # Pages fetched backwards carry no index: slixmpp's RSM iterator (1.17) stops
+        # as soon as index + page size == count, which a backward pager reaches on
+        # its very first (last) page. The index is optional (XEP-0313 section 4.3.2).
+        first_index = None if spec.before is not None else page.first_index
+        reply.xml.append(wire.fin(page.complete, page.first, page.last, page.count, first_index))
         self.log.debug("mam query", extra={"archive": access.archive, "results": len(parts),
                                            "complete": page.complete})
         return reply
