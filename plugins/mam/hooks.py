@@ -63,3 +63,22 @@ class ArchiveAccess:
     allowed: bool           #: may the requester read it
     real_jids: bool         #: may the requester see the authors' real JIDs
     reason: str = ""        #: why not (the forbidden error's text)
+
+
+@dataclass
+class QuerySpec:
+    """A MAM query: form filters plus RSM paging (what ``ArchiveService.query`` takes)."""
+
+    queryid: str = ""
+    with_jid: str | None = None   #: full JID: exactly that occupant/peer; bare: all its resources
+                                  #: (and, for requesters allowed real JIDs, that author)
+    start: float | None = None    #: seconds since the epoch, inclusive
+    end: float | None = None      #: seconds since the epoch, inclusive
+    before_id: str | None = None  #: exclusive bound (#extended)
+    after_id: str | None = None   #: exclusive bound (#extended)
+    ids: list[str] | None = None  #: only these archive ids (#extended)
+    max: int | None = None        #: RSM page size (capped by the service)
+    after: str | None = None      #: RSM: the page after this id
+    before: str | None = None     #: RSM: the page before this id; "" = the last page
+    index: int | None = None      #: RSM: skip this many results
+    flip: bool = False            #: send the page newest first (#extended)

@@ -25,7 +25,7 @@ from component.ids import timestamp_of
 
 from . import stanza as wire
 from .hooks import ArchiveRecord
-from .stanza import QuerySpec
+from .hooks import QuerySpec
 from .store import ArchiveStore, Filters
 
 log = logging.getLogger("switchboard.plugins.mam")

@@ -8,7 +8,6 @@ only the stored text plus a few escaped attributes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from xml.etree import ElementTree as ET
 from xml.etree.ElementTree import Element
@@ -17,6 +16,8 @@ from slixmpp import JID
 from slixmpp.jid import InvalidJID
 
 from component.errors import StanzaError
+
+from .hooks import QuerySpec
 
 NS = "urn:xmpp:mam:2"
 NS_EXTENDED = "urn:xmpp:mam:2#extended"
@@ -176,25 +177,6 @@ def parse_stamp(text: str) -> float:
 
 
 # -- query parsing ----------------------------------------------------------
-@dataclass
-class QuerySpec:
-    """A parsed MAM query: form filters plus RSM paging."""
-
-    queryid: str = ""
-    with_jid: str | None = None
-    start: float | None = None
-    end: float | None = None
-    before_id: str | None = None
-    after_id: str | None = None
-    ids: list[str] | None = None
-    max: int | None = None
-    after: str | None = None
-    before: str | None = None  #: "" = the last page
-    index: int | None = None
-    flip: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
-
-
 def _values(field_el: Element) -> list[str]:
     return [(v.text or "").strip() for v in field_el.findall(f"{{{NS_DATA}}}value")]
 
