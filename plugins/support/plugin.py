@@ -34,6 +34,20 @@ COMMANDS = "http://jabber.org/protocol/commands"
 MAM = "urn:xmpp:mam:2"
 
 
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def message_lang(msg: Message) -> str:
+    """The language the customer wrote in: the body's xml:lang, else the message's own attribute.
+
+    Not slixmpp's ``msg["lang"]``, which falls back to the stream's default.
+    """
+    for child in msg.xml:
+        if child.tag.endswith("}body") and child.get(XML_LANG):
+            return child.get(XML_LANG) or ""
+    return msg.xml.get(XML_LANG) or ""
+
+
 class SupportPlugin(Plugin):
     name = "support"
     depends = ("mam",)
@@ -120,7 +134,7 @@ class SupportPlugin(Plugin):
         if t is None:
             if not body or body.lower() in BYE_WORDS:
                 return  # chat states, receipts, a goodbye: nothing to open a ticket for
-            lang = pick_lang(msg["lang"], engine.queues[queue].default_lang)
+            lang = pick_lang(message_lang(msg), engine.queues[queue].default_lang)
             try:
                 t = await engine.join(queue, str(sender), lang, "chat", True, body)
             except JoinRefused as refused:
@@ -320,7 +334,7 @@ class SupportPlugin(Plugin):
         if queue is None:
             return None
         q = self.engine.queues[queue]
-        lang = pick_lang(iq["lang"], q.default_lang)
+        lang = pick_lang(iq.xml.get(XML_LANG), q.default_lang)
         payload = iq.xml.find(f"{{{stanza.WG}}}join-queue")
         if iq["type"] == "get":
             reply = iq.reply()
@@ -334,10 +348,10 @@ class SupportPlugin(Plugin):
         if q.join_form:
             if submitted is None:
                 raise StanzaError("not-acceptable", "this queue needs a form: fetch it with an IQ get of join-queue")
-            form = Form(xml=submitted)
-            fields = form.get_fields()
+            given = {f.get("var"): f.findtext(f"{{{stanza.DATA}}}value") or ""
+                     for f in submitted.findall(f"{{{stanza.DATA}}}field")}
             for var in q.join_form:
-                value = str(fields[var]["value"]).strip() if var in fields and fields[var]["value"] else ""
+                value = str(given.get(var) or "").strip()
                 if not value:
                     raise StanzaError("not-acceptable", f"the field {var} is required")
                 values[var] = value[:200]

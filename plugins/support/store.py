@@ -127,7 +127,10 @@ class SupportStore:
     async def save(self, ticket: Ticket, events: list[tuple[str, float, str, dict]] = ()) -> None:  # type: ignore[assignment]
         """Write the ticket and its new events (kind, at, actor, data) in one transaction."""
         async with self.db.session() as session:
-            await session.merge(_to_row(ticket))
+            # Write first (no read-then-write): a SQLite transaction that starts by reading
+            # cannot take the write lock while another connection commits.
+            await session.execute(delete(SupportTicket).where(SupportTicket.id == ticket.id))
+            session.add(_to_row(ticket))
             for kind, at, actor, data in events:
                 session.add(SupportEvent(id=new_id(), ticket=ticket.id, queue=ticket.queue, kind=kind, at=at,
                                          actor=actor, data=json.dumps(data, ensure_ascii=False)))
@@ -174,11 +177,10 @@ class SupportStore:
 
     async def set_watcher(self, ticket_id: str, jid: str, mode: str | None) -> None:
         async with self.db.session() as session:
-            if mode is None:
-                await session.execute(delete(SupportWatcher).where(SupportWatcher.ticket == ticket_id,
-                                                                   SupportWatcher.jid == jid))
-            else:
-                await session.merge(SupportWatcher(ticket=ticket_id, jid=jid, mode=mode))
+            await session.execute(delete(SupportWatcher).where(SupportWatcher.ticket == ticket_id,
+                                                               SupportWatcher.jid == jid))
+            if mode is not None:
+                session.add(SupportWatcher(ticket=ticket_id, jid=jid, mode=mode))
 
     async def watchers(self) -> dict[str, dict[str, str]]:
         async with self.db.session() as session:
@@ -189,11 +191,10 @@ class SupportStore:
 
     async def set_presence(self, queue: str, resource: Resource | None, jid: str) -> None:
         async with self.db.session() as session:
-            if resource is None:
-                await session.execute(delete(SupportAgentPresence).where(
-                    SupportAgentPresence.queue == queue, SupportAgentPresence.jid == jid))
-            else:
-                await session.merge(SupportAgentPresence(queue=queue, jid=jid, show=resource.show,
+            await session.execute(delete(SupportAgentPresence).where(
+                SupportAgentPresence.queue == queue, SupportAgentPresence.jid == jid))
+            if resource is not None:
+                session.add(SupportAgentPresence(queue=queue, jid=jid, show=resource.show,
                                                          max_chats=resource.max_chats, updated=resource.updated))
 
     async def presences(self) -> list[tuple[str, Resource]]:

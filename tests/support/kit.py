@@ -76,9 +76,8 @@ def has_child(tag: str) -> Callable[[Any], bool]:
 
 def checked(stanza: Any) -> Any:
     """Validate our custom children of a received stanza against the XSDs; return it."""
-    validate_children(stanza)
-    for child in stanza.xml:
-        validate_children(child)
+    count = validate_children(stanza)
+    assert count, f"no element of our namespaces in {stanza}"
     return stanza
 
 
