@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--component-port", type=int, default=5347, help="XEP-0114 port of the local Prosody")
     dev.add_argument("--http-port", type=int, default=5280, help="BOSH/WebSocket port of the local Prosody")
     dev.set_defaults(func=cmd_dev)
+
+    from .admin_cli import register as register_admin
+    register_admin(sub)
     return parser
 
 

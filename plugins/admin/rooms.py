@@ -61,6 +61,25 @@ class RoomRights:
         return [room for room in muc.rooms() if muc.affiliation(room, query.requester) == "owner"]
 
 
+async def room_row(muc: Any, archive: Any, room: str) -> dict[str, Any]:
+    """One line of the room list (shared by the command and the CLI)."""
+    config = muc.room_config(room)
+    return {"room": room, "name": config.get("muc#roomconfig_roomname", ""),
+            "occupants": len(muc.occupants(room)),
+            "persistent": bool(config.get("muc#roomconfig_persistentroom")),
+            "public": bool(config.get("muc#roomconfig_publicroom")),
+            "archiving": bool(config.get("muc#roomconfig_enablearchiving")),
+            "archive": None if archive is None else await archive.count(room)}
+
+
+async def message_counts(archive: Any, room: str, now: float) -> dict[str, int]:
+    """Archived messages: all, and in the last day, week and 30 days."""
+    return {"total": await archive.count(room),
+            "day": await archive_export.count(archive, room, start=now - 86400),
+            "week": await archive_export.count(archive, room, start=now - 7 * 86400),
+            "month": await archive_export.count(archive, room, start=now - 30 * 86400)}
+
+
 async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
@@ -149,13 +168,9 @@ class RoomsListCommand(RoomCommand):
         _, rooms = await self.rooms_in_scope(ctx)
         rows = []
         for room in rooms[:TABLE_LIMIT]:
-            config = self.muc.room_config(room)
-            count = await self.archive_count(room)
-            rows.append({"room": room, "name": config.get("muc#roomconfig_roomname", ""),
-                         "occupants": len(self.muc.occupants(room)),
-                         "persistent": _yes(ctx, config.get("muc#roomconfig_persistentroom")),
-                         "public": _yes(ctx, config.get("muc#roomconfig_publicroom")),
-                         "archive": "-" if count is None else count})
+            row = await room_row(self.muc, self.archive, room)
+            rows.append({**row, "persistent": _yes(ctx, row["persistent"]), "public": _yes(ctx, row["public"]),
+                         "archive": "-" if row["archive"] is None else row["archive"]})
         columns = [("room", ctx.text("Room", "房间")), ("name", ctx.text("Name", "名称")),
                    ("occupants", ctx.text("Occupants", "在线人数")),
                    ("persistent", ctx.text("Persistent", "持久")), ("public", ctx.text("Public", "公开")),
@@ -182,18 +197,21 @@ class RoomInfoCommand(RoomCommand):
         self.room_field(form, ctx, rooms)
         return FormStep(form, self.show, final=True)
 
-    def _affiliations(self, room: str, config: dict[str, Any]) -> dict[str, list[str]]:
-        listed = getattr(self.muc, "affiliations", None)
+    def _affiliations(self, room: str, config: dict[str, Any]) -> dict[str, list[str]] | None:
+        """Affiliated JIDs by affiliation, when the MUC service can list them (else None)."""
         found: dict[str, list[str]] = {a: [] for a in AFFILIATIONS if a != "none"}
+        listed = getattr(self.muc, "affiliations", None)
         if listed is not None:
             items = listed(room)
             pairs = items.items() if isinstance(items, dict) else items
             for jid, affiliation in pairs:
                 if affiliation in found:
                     found[affiliation].append(str(jid))
-        else:
+        elif "muc#roomconfig_roomowners" in config:
             found["owner"] = list(config.get("muc#roomconfig_roomowners") or [])
             found["admin"] = list(config.get("muc#roomconfig_roomadmins") or [])
+        else:
+            return None
         return {k: sorted(v) for k, v in found.items()}
 
     async def show(self, ctx: Context, values: dict[str, Any]) -> Done:
@@ -222,7 +240,7 @@ class RoomInfoCommand(RoomCommand):
         put("occupants", t("Occupants", "在线人数"), len(occupants))
         put("occupant_list", t("Who is here", "在线成员"),
             "\n".join(f"{o.nick} ({o.role}, {o.affiliation})" for o in occupants), "text-multi")
-        for affiliation, jids in self._affiliations(room, config).items():
+        for affiliation, jids in (self._affiliations(room, config) or {}).items():
             label = {"owner": t("Owners", "所有者"), "admin": t("Admins", "管理员"),
                      "member": t("Members", "成员"), "outcast": t("Banned", "已封禁")}[affiliation]
             put(f"{affiliation}s", label, "\n".join(jids), "text-multi")
@@ -251,12 +269,6 @@ class RoomStatsCommand(RoomCommand):
         self.room_field(form, ctx, rooms, all_label=ctx.text("All my rooms (table)", "我的所有房间（表格）"))
         return FormStep(form, self.show, final=True)
 
-    async def _counts(self, room: str, now: float) -> dict[str, int]:
-        return {"total": await self.archive.count(room),
-                "day": await archive_export.count(self.archive, room, start=now - 86400),
-                "week": await archive_export.count(self.archive, room, start=now - 7 * 86400),
-                "month": await archive_export.count(self.archive, room, start=now - 30 * 86400)}
-
     async def show(self, ctx: Context, values: dict[str, Any]) -> Done:
         t = ctx.text
         room = await self.resolve(ctx, values.get("room"), allow_all=True)
@@ -265,14 +277,14 @@ class RoomStatsCommand(RoomCommand):
             _, rooms = await self.rooms_in_scope(ctx)
             rows = []
             for each in rooms[:TABLE_LIMIT]:
-                counts = await self._counts(each, now)
+                counts = await message_counts(self.archive, each, now)
                 rows.append({"room": each, "occupants": len(self.muc.occupants(each)), **counts})
             rows.sort(key=lambda r: (-r["week"], r["room"]))
             columns = [("room", t("Room", "房间")), ("occupants", t("Occupants", "在线人数")),
                        ("day", t("Messages, 24 h", "24 小时消息")), ("week", t("Messages, 7 days", "7 天消息")),
                        ("month", t("Messages, 30 days", "30 天消息")), ("total", t("Messages, all", "全部消息"))]
             return Done(form=table(columns, rows, title=self.title(ctx.lang)))
-        counts = await self._counts(room, now)
+        counts = await message_counts(self.archive, room, now)
         first, last = await self.archive.bounds(room)
         occupants = self.muc.occupants(room)
         form = new_form(title=f"{self.title(ctx.lang)}: {room}", form_type="result")

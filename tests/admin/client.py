@@ -99,7 +99,7 @@ def labels(step: Iq) -> dict[str, str]:
 def rows(step: Iq) -> list[dict[str, str]]:
     """The items of a <reported/> table."""
     form = step["command"]["form"]
-    return [{var: f["value"] for var, f in item.items()} for item in form["items"]]
+    return [{var: value for var, value in item.items()} for item in form["items"]]
 
 
 def options(step: Iq, var: str) -> list[str]:
