@@ -27,6 +27,11 @@ Events (awaited, in priority order; the first non-None result stops the chain):
     raise ``StanzaError('not-acceptable', ...)`` to refuse the whole form.
 ``muc.disco_features`` (room JID as str)
     Collect: handlers return an iterable of extra room features.
+
+Stanzas handed to handlers (``GroupchatMessage.stanza``) are ``xml.etree`` elements
+in the ``jabber:client`` namespace; ``plugins.muc.stanza.serialize(element)`` gives
+their compact XML. ``HistoryItem.stanza`` may be in ``jabber:client`` or carry no
+namespace; a ``to`` attribute on it is ignored.
 """
 
 from __future__ import annotations

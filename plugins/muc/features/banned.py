@@ -1,0 +1,13 @@
+"""Outcasts (XEP-0045 7.2.8): a banned user cannot enter (forbidden)."""
+
+from __future__ import annotations
+
+from component.errors import StanzaError
+
+from . import Feature, JoinRequest
+
+
+class Banned(Feature):
+    def check_join(self, join: JoinRequest) -> None:
+        if join.affiliation == "outcast":
+            raise StanzaError("forbidden", "you are banned from this room")

@@ -1,0 +1,142 @@
+"""Groupchat messages: stamping, the ``muc.message`` hook, and the broadcast (XEP-0045 7.4, XEP-0359, XEP-0421).
+
+Order of one message: stamp ``<stanza-id>`` and ``<occupant-id>`` -> fire
+``muc.message`` (the archive stores it; a StanzaError refuses it, non-None
+swallows it) -> serialize once -> write to every occupant in one burst ->
+fire ``muc.broadcast``. Messages of one room leave in the order they came in
+even when the hook awaits (the archive's group commit), through a per-room
+chain of futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+from xml.etree.ElementTree import Element
+
+from component.errors import StanzaError
+from component.ids import new_id
+
+from .. import hooks
+from ..room import Occupant, Room
+from ..stanza import (NS_CLIENT, NS_OCCUPANT_ID, NS_SID, XML_LANG, Addressed, child, normalize_namespace,
+                      serialize)
+from . import Feature
+
+if TYPE_CHECKING:
+    from ..plugin import MucPlugin
+
+_STANZA_ID = f"{{{NS_SID}}}stanza-id"
+_ORIGIN_ID = f"{{{NS_SID}}}origin-id"
+_OCCUPANT_ID = f"{{{NS_OCCUPANT_ID}}}occupant-id"
+_MESSAGE = f"{{{NS_CLIENT}}}message"
+
+
+class Messages(Feature):
+    def __init__(self, muc: "MucPlugin") -> None:
+        super().__init__(muc)
+
+    def occupant_message(self, room: Room, occupant: Occupant, xml: Element, mtype: str,
+                         stanza_id: str = "") -> Element:
+        """The message as the room sends it: from the occupant JID, ids stamped, forgeries removed."""
+        attrs = {"from": f"{room.jid}/{occupant.nick}", "type": mtype}
+        client_id = xml.get("id")
+        if client_id:
+            attrs["id"] = client_id  # muc#stable_id: the sender's id is reflected
+        lang = xml.get(XML_LANG)
+        if lang:
+            attrs[XML_LANG] = lang
+        elem = Element(_MESSAGE, attrs)
+        for item in xml:
+            tag = item.tag
+            if tag == _OCCUPANT_ID:
+                continue  # only the room says who an occupant is
+            if tag == _STANZA_ID and item.get("by") == room.jid:
+                continue  # a client cannot pose as the room's archive
+            if tag.endswith("}error"):
+                continue
+            elem.append(item)
+        normalize_namespace(elem)
+        if stanza_id:
+            elem.append(Element(_STANZA_ID, {"id": stanza_id, "by": room.jid}))
+        elem.append(Element(_OCCUPANT_ID, {"id": occupant.occupant_id}))
+        return elem
+
+    async def on_groupchat(self, room: Room, msg: Any) -> Any:
+        sender = msg["from"].full
+        occupant = room.by_jid.get(sender)
+        if occupant is None:
+            raise StanzaError("not-acceptable", "only occupants can send messages to this room; join it first")
+        if occupant.role not in ("participant", "moderator"):
+            raise StanzaError("forbidden", "you do not have voice in this room")
+        xml = msg.xml
+        body = child(xml, "body")
+        subject = child(xml, "subject")
+        if subject is not None and body is None:
+            await self.muc.subject.change(room, occupant, xml)
+            return True
+        now = time.time()
+        stanza_id = new_id(now)
+        elem = self.occupant_message(room, occupant, xml, "groupchat", stanza_id)
+        origin = xml.find(_ORIGIN_ID)
+        event = hooks.GroupchatMessage(
+            room=room.jid, stanza_id=stanza_id, nick=occupant.nick, real_jid=sender,
+            occupant_id=occupant.occupant_id, stanza=elem, timestamp=now, archive=room.config.archiving,
+            origin_id=origin.get("id", "") if origin is not None else "", client_id=xml.get("id") or "")
+        await self.publish(room, event, remember=body is not None)
+        return True
+
+    async def from_room(self, room: Room, payload: list[Element], archive: bool = True) -> str:
+        """A message from the room's bare JID (moderation notices and the like)."""
+        now = time.time()
+        stanza_id = new_id(now)
+        elem = Element(_MESSAGE, {"from": room.jid, "type": "groupchat", "id": stanza_id})
+        elem.extend(payload)
+        elem.append(Element(_STANZA_ID, {"id": stanza_id, "by": room.jid}))
+        event = hooks.GroupchatMessage(room=room.jid, stanza_id=stanza_id, nick="", real_jid="", occupant_id="",
+                                       stanza=elem, timestamp=now, archive=room.config.archiving and archive)
+        body = child(elem, "body")
+        sent = await self.publish(room, event, remember=body is not None)
+        return stanza_id if sent else ""
+
+    async def publish(self, room: Room, event: hooks.GroupchatMessage | None, remember: bool,
+                      elem: Element | None = None) -> bool:
+        """Run the hook, then broadcast in arrival order; True when it was broadcast.
+
+        ``event`` None: a message that is not archived (subject changes): only ordering applies.
+        """
+        previous = room.tail
+        mine = asyncio.get_running_loop().create_future()
+        room.tail = mine
+        verdict: Any = None
+        failure: BaseException | None = None
+        try:
+            try:
+                if event is not None and self.muc.hooks.has(hooks.MESSAGE):
+                    verdict = await self.muc.hooks.fire(hooks.MESSAGE, event)
+            except BaseException as exc:  # noqa: BLE001 - re-raised after keeping the order
+                failure = exc
+            if previous is not None and not previous.done():
+                await previous
+            if failure is None and verdict is None and not room.destroyed:
+                stanza = event.stanza if event is not None else elem
+                assert stanza is not None
+                xml = serialize(stanza)
+                recipients = room.all_recipients()
+                if recipients:
+                    data, count = Addressed(xml).to_many(recipients)
+                    self.muc.service.send_raw(data, count)
+                if remember and event is not None:
+                    room.remember(event.stanza_id, xml, event.timestamp)
+        finally:
+            mine.set_result(None)
+            if room.tail is mine:
+                room.tail = None
+        if failure is not None:
+            raise failure
+        if verdict is not None or room.destroyed:
+            return False
+        if event is not None and self.muc.hooks.has(hooks.BROADCAST):
+            await self.muc.hooks.fire(hooks.BROADCAST, event)
+        return True

@@ -1,0 +1,43 @@
+"""The room subject (XEP-0045 8.1): who may change it, storing it, sending it on join."""
+
+from __future__ import annotations
+
+import time
+from xml.etree.ElementTree import Element
+
+from component.errors import StanzaError
+
+from ..room import Occupant, Room, may_change_subject
+from ..stanza import child, subject_xml
+from . import ConfigField, Feature
+
+
+class Subject(Feature):
+    config_fields = (
+        ConfigField("muc#roomconfig_changesubject", "boolean", "Allow occupants to change the subject",
+                    "允许成员更改主题", "change_subject", 90),
+    )
+
+    def subject_xml(self, room: Room) -> str:
+        """What a joining client gets after the history (an empty <subject/> when none is set)."""
+        sender = f"{room.jid}/{room.subject_nick}" if room.subject_nick else room.jid
+        return subject_xml(sender, room.subject, room.subject_occupant_id if room.subject_nick else "")
+
+    async def change(self, room: Room, occupant: Occupant, xml: Element) -> None:
+        if not may_change_subject(room, occupant):
+            raise StanzaError("forbidden", "you are not allowed to change the subject of this room")
+        subject = child(xml, "subject")
+        room.subject = (subject.text or "") if subject is not None else ""
+        room.subject_nick = occupant.nick
+        room.subject_occupant_id = occupant.occupant_id
+        room.subject_time = time.time()
+        elem = self.muc.messages.occupant_message(room, occupant, xml, "groupchat")
+        await self.muc.messages.publish(room, None, remember=False, elem=elem)
+        if room.config.persistent:
+            await self.muc.store.save_subject(room.jid, room.subject, room.subject_nick,
+                                              room.subject_occupant_id, room.subject_time)
+
+    def roominfo(self, room: Room):  # type: ignore[no-untyped-def]
+        return (("muc#roominfo_subject", "text-single", "Current subject", room.subject),
+                ("muc#roominfo_changesubject", "boolean", "Occupants may change the subject",
+                 room.config.change_subject))

@@ -1,0 +1,243 @@
+"""Wiring of the MUC service: stanzas in -> room features -> stanzas and hooks out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+from xml.etree.ElementTree import Element
+
+from slixmpp import JID
+
+from component.config import doc
+from component.errors import StanzaError
+from component.plugin import Plugin
+from component.storage import create_tables
+
+from . import hooks
+from .features import Feature
+from .features.admin import Admin
+from .features.banned import Banned
+from .features.config_form import ConfigForm
+from .features.destroy import Destroy
+from .features.disco import Disco
+from .features.history import History
+from .features.iq_forwarding import FORWARDED, IqForwarding
+from .features.max_users import MaxUsers
+from .features.members_only import MembersOnly
+from .features.messages import Messages
+from .features.moderated import Moderated
+from .features.occupancy import Change, Occupancy
+from .features.password import Password
+from .features.self_ping import SelfPing
+from .features.subject import Subject
+from .room import Room, RoomConfig
+from .service import PublicMuc, Rooms, config_fields
+from .stanza import (NS_ADMIN, NS_DATA, NS_MUC, NS_OWNER, NS_PING, NS_STANZAS, REMOVED_SHUTDOWN, child, escape_attr,
+                     escape_text)
+from .store import TABLES, MucStore, StoredRoom
+
+
+@dataclass
+class MucOptions:
+    creation: Literal["anyone", "local", "admins"] = doc(
+        "Who may create rooms: anyone, local (users of local_domain), admins (service administrators).", "anyone")
+    local_domain: str = doc(
+        "The server domain whose users are 'local'. Empty: the service domain without its first label "
+        "(rooms.example.com -> example.com).", "")
+    max_rooms_per_user: int = doc("How many rooms one user may own (0: no limit; administrators are exempt).", 0)
+    lock_new_rooms: bool = doc(
+        "New rooms stay locked (others cannot enter) until the owner configures them or accepts the "
+        "default configuration (XEP-0045 10.1).", True)
+    history_length: int = doc("Messages of history sent on join when the client does not say.", 20)
+    max_history_fetch: int = doc("The most history messages a client may ask for on join.", 100)
+    default_persistent: bool = doc("New rooms are persistent.", False)
+    default_public: bool = doc("New rooms are listed in service discovery.", True)
+    default_members_only: bool = doc("New rooms are members-only.", False)
+    default_moderated: bool = doc("New rooms are moderated.", False)
+    default_whois: Literal["moderators", "anyone"] = doc(
+        "Who sees occupants' real JIDs in new rooms: moderators (semi-anonymous) or anyone.", "moderators")
+    default_allow_pm: Literal["anyone", "participants", "moderators", "none"] = doc(
+        "Who may send private messages in new rooms.", "anyone")
+    default_allow_invites: bool = doc("Occupants of new rooms may invite others.", True)
+    default_change_subject: bool = doc("Participants of new rooms may change the subject.", False)
+    default_max_users: int = doc("Occupant limit of new rooms (0: no limit).", 0)
+    default_archiving: Literal["persistent", "on", "off"] = doc(
+        "Archiving of new rooms (muc#roomconfig_enablearchiving): on for persistent rooms only, always, or never.",
+        "persistent")
+
+
+class MucPlugin(Plugin):
+    name = "muc"
+    Options = MucOptions
+    identities = (("conference", "text", "Chatrooms"),)
+    features = (NS_MUC,)
+    migrations = (create_tables(*TABLES),)
+
+    async def setup(self) -> None:
+        self.store = MucStore(self.db, self.service.domain)
+        secret = await self.store.secret()
+        self.rooms = Rooms(self.service.domain, self.options, self.service.is_admin, secret)
+        # Order matters for join checks: conflict and lock first (occupancy), then ban, members-only,
+        # password, capacity, as Prosody does.
+        self.occupancy = Occupancy(self)
+        self.messages = Messages(self)
+        self.history = History(self)
+        self.subject = Subject(self)
+        self.disco = Disco(self)
+        self.self_ping = SelfPing(self)
+        self.forwarding = IqForwarding(self)
+        self.admin = Admin(self)
+        self.config_form = ConfigForm(self)
+        self.destroyer = Destroy(self)
+        self.features: list[Feature] = [
+            self.disco, Banned(self), MembersOnly(self), Password(self), MaxUsers(self), Moderated(self),
+            self.history, self.subject, self.self_ping, self.config_form,
+        ]
+        await self.load_rooms()
+        service = self.service
+        service.on_presence(self.on_presence)
+        service.on_message(self.on_message)
+        service.on_iq("{http://jabber.org/protocol/disco#info}query", self.disco.on_info, types=("get",),
+                      priority=10)
+        service.on_iq("{http://jabber.org/protocol/disco#items}query", self.disco.on_items, types=("get",),
+                      priority=10)
+        service.on_iq(f"{{{NS_PING}}}ping", self.on_ping, types=("get",), priority=10)
+        service.on_iq(f"{{{NS_ADMIN}}}query", self.admin.on_admin, priority=10)
+        service.on_iq(f"{{{NS_OWNER}}}query", self.on_owner, priority=10)
+        for tag in FORWARDED:
+            service.on_iq(tag, self.forwarding.on_iq, priority=5)
+        self.hooks.on("disco.items", self.disco.service_items)
+        self.hooks.provide(hooks.SERVICE, PublicMuc(self.rooms, self.broadcast_from_room))
+
+    async def load_rooms(self) -> None:
+        for stored in await self.store.load_rooms():
+            room = self.rooms.new_room(stored.jid, RoomConfig.from_dict(stored.config))
+            room.created = stored.created
+            room.subject, room.subject_nick = stored.subject, stored.subject_nick
+            room.subject_occupant_id, room.subject_time = stored.subject_occupant_id, stored.subject_time
+            for jid, (affiliation, nick, reason) in stored.affiliations.items():
+                room.set_affiliation(jid, affiliation, reason, nick or None)
+        self.log.info("rooms loaded", extra={"domain": self.service.domain, "rooms": len(self.rooms)})
+
+    async def stop(self) -> None:
+        """Tell every occupant the service goes away (332) so clients know to rejoin later."""
+        if not self.service.connected.is_set():
+            return
+        for room in list(self.rooms):
+            for occupant in list(room.occupants.values()):
+                self.occupancy.fanout(room, occupant, Change(codes=(REMOVED_SHUTDOWN,), unavailable=True,
+                                                             role="none", payload=""))
+            room.occupants.clear()
+            room.by_jid.clear()
+
+    # -- shared helpers --------------------------------------------------------------
+    def config_dict(self, room: Room) -> dict[str, Any]:
+        return config_fields(room.config)
+
+    def stored(self, room: Room) -> StoredRoom:
+        return StoredRoom(room.jid, room.config.to_dict(), room.subject, room.subject_nick,
+                          room.subject_occupant_id, room.subject_time, room.created,
+                          {jid: (affiliation, room.reserved_nicks.get(jid, ""), room.affiliation_reasons.get(jid, ""))
+                           for jid, affiliation in room.affiliations.items()})
+
+    async def room_emptied(self, room: Room) -> None:
+        """A temporary (or never configured) room goes away with its last occupant."""
+        if room.occupants or room.destroyed:
+            return
+        if room.config.persistent and not room.locked:
+            return
+        self.rooms.remove(room.jid)
+        self.log.info("room removed", extra={"room": room.jid, "reason": "empty"})
+        await self.hooks.fire(hooks.ROOM_DESTROYED, hooks.RoomEvent(room.jid, config=self.config_dict(room)))
+
+    async def broadcast_from_room(self, room_jid: str, payload: list[Element], archive: bool = True) -> str:
+        room = self.rooms.get(str(room_jid))
+        if room is None:
+            raise StanzaError("item-not-found", "there is no such room")
+        return await self.messages.from_room(room, payload, archive)
+
+    # -- routing ---------------------------------------------------------------------
+    def _ours(self, to: JID) -> bool:
+        return bool(to.user) and to.domain == self.service.domain
+
+    async def on_presence(self, pres: Any) -> Any:
+        to = pres["to"]
+        if not self._ours(to):
+            return None
+        return await self.occupancy.on_presence(pres, to)
+
+    async def on_message(self, msg: Any) -> Any:
+        to = msg["to"]
+        if not self._ours(to):
+            return None
+        mtype = msg.xml.get("type") or "normal"
+        room = self.rooms.get(to.bare)
+        if mtype == "error":
+            await self.on_error_message(room, msg)
+            return True
+        try:
+            return await self.route_message(room, msg, to, mtype)
+        except StanzaError as error:
+            # Our own error reply: the core's drops the message id, which clients need to match it.
+            self.send_message_error(msg, error)
+            return True
+
+    async def route_message(self, room: Room | None, msg: Any, to: JID, mtype: str) -> Any:
+        if room is None:
+            raise StanzaError("item-not-found", "there is no such room")
+        if to.resource:
+            raise StanzaError("feature-not-implemented", "private messages are not available yet")
+        if mtype == "groupchat":
+            return await self.messages.on_groupchat(room, msg)
+        raise StanzaError("bad-request", "messages to a room must be of type groupchat")
+
+    def send_message_error(self, msg: Any, error: Any) -> None:
+        xml = msg.xml
+        attrs = f' id="{escape_attr(xml.get("id"))}"' if xml.get("id") else ""
+        text = f'<text xmlns="{NS_STANZAS}">{escape_text(error.text)}</text>' if error.text else ""
+        body = child(xml, "body")
+        echoed = f"<body>{escape_text(body.text or '')}</body>" if body is not None else ""
+        self.service.send_raw(
+            f'<message from="{escape_attr(xml.get("to", ""))}" to="{escape_attr(xml.get("from", ""))}" '
+            f'type="error"{attrs}>{echoed}<error type="{error.etype}" by="{escape_attr(msg["to"].bare)}">'
+            f'<{error.condition} xmlns="{NS_STANZAS}"/>{text}</error></message>')
+
+    async def on_error_message(self, room: Room | None, msg: Any) -> None:
+        """A bounced message: drop the occupant whose client is unreachable (status 333)."""
+        if room is None:
+            return
+        occupant = room.by_jid.get(msg["from"].full)
+        if occupant is not None and self.occupancy.is_error_to_kick(msg.xml):
+            sender = msg["from"].full
+            await self.occupancy.leave(room, occupant, sender, "",
+                                       Change(codes=("307", "333"), exclude={sender}))
+
+    async def on_owner(self, iq: Any) -> Any:
+        to = iq["to"]
+        if not self._ours(to) or to.resource:
+            return None
+        room = self.rooms.get(to.bare)
+        if room is None:
+            raise StanzaError("item-not-found", "there is no such room")
+        query = iq.xml.find(f"{{{NS_OWNER}}}query")
+        if iq["type"] == "get":
+            return await self.config_form.get(iq, room)
+        destroy = query.find(f"{{{NS_OWNER}}}destroy") if query is not None else None
+        if destroy is not None:
+            return await self.destroyer.on_destroy(iq, room, destroy)
+        form = query.find(f"{{{NS_DATA}}}x") if query is not None else None
+        if form is None:
+            raise StanzaError("bad-request", "expected a configuration form or a destroy request")
+        return await self.config_form.submit(iq, room, form)
+
+    async def on_ping(self, iq: Any) -> Any:
+        to = iq["to"]
+        if not self._ours(to):
+            return None
+        if to.resource:
+            return await self.forwarding.on_iq(iq)
+        room = self.rooms.get(to.bare)
+        if room is None:
+            raise StanzaError("item-not-found", "there is no such room")
+        return iq.reply()
+

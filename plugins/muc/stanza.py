@@ -1,0 +1,289 @@
+"""XEP-0045 namespaces, the compact serializer and the builders of what rooms send.
+
+Hot paths (groupchat broadcast, presence fan-out) never build one slixmpp
+object per recipient: a stanza is serialized once without its ``to`` attribute
+(:class:`Addressed`) and written for every recipient by putting only the
+escaped ``to`` in front of the rest.
+
+Elements in ``jabber:client`` / ``jabber:component:accept`` / no namespace are
+treated as the stream's default namespace, so an element built for other
+plugins (``{jabber:client}message``) and one parsed from our component stream
+serialize the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Iterable, Sequence
+from xml.etree.ElementTree import Element, SubElement
+
+NS_MUC = "http://jabber.org/protocol/muc"
+NS_USER = NS_MUC + "#user"
+NS_ADMIN = NS_MUC + "#admin"
+NS_OWNER = NS_MUC + "#owner"
+NS_ROOMCONFIG = NS_MUC + "#roomconfig"
+NS_ROOMINFO = NS_MUC + "#roominfo"
+NS_REQUEST = NS_MUC + "#request"
+NS_STABLE_ID = NS_MUC + "#stable_id"
+NS_SELF_PING = NS_MUC + "#self-ping-optimization"
+NS_SID = "urn:xmpp:sid:0"
+NS_OCCUPANT_ID = "urn:xmpp:occupant-id:0"
+NS_DELAY = "urn:xmpp:delay"
+NS_DATA = "jabber:x:data"
+NS_PING = "urn:xmpp:ping"
+NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+NS_CLIENT = "jabber:client"
+NS_COMPONENT = "jabber:component:accept"
+NS_XML = "http://www.w3.org/XML/1998/namespace"
+XML_LANG = f"{{{NS_XML}}}lang"
+
+#: Namespaces that mean "the stanza namespace" wherever they appear.
+_STANZA_NAMESPACES = frozenset(("", NS_CLIENT, NS_COMPONENT, "jabber:server"))
+
+# Status codes (XEP-0045 section 15.6)
+REAL_JID_PUBLIC = "100"
+SELF = "110"
+CONFIG_CHANGED = "104"
+LOGGING_ON = "170"
+LOGGING_OFF = "171"
+NON_ANONYMOUS = "172"
+SEMI_ANONYMOUS = "173"
+CREATED = "201"
+NICK_ASSIGNED = "210"
+BANNED = "301"
+NEW_NICK = "303"
+KICKED = "307"
+REMOVED_AFFILIATION = "321"
+REMOVED_MEMBERS_ONLY = "322"
+REMOVED_SHUTDOWN = "332"
+REMOVED_ERROR = "333"
+
+
+# -- serialization ---------------------------------------------------------
+def escape_text(text: str) -> str:
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if "\r" in text:
+        text = text.replace("\r", "&#13;")
+    return text
+
+
+def escape_attr(text: str) -> str:
+    text = escape_text(text)
+    if '"' in text:
+        text = text.replace('"', "&quot;")
+    if "\n" in text:
+        text = text.replace("\n", "&#10;")
+    if "\t" in text:
+        text = text.replace("\t", "&#9;")
+    return text
+
+
+def _split(tag: str) -> tuple[str, str]:
+    if tag[:1] == "{":
+        ns, _, local = tag[1:].partition("}")
+        return ns, local
+    return "", tag
+
+
+def _write(elem: Element, parent_ns: str, out: list[str]) -> None:
+    ns, local = _split(elem.tag)
+    if ns in _STANZA_NAMESPACES:
+        ns = NS_CLIENT
+    out.append("<" + local)
+    if ns != parent_ns:
+        out.append(f' xmlns="{escape_attr(ns)}"')
+    prefixes = 0
+    for key, value in elem.attrib.items():
+        if key[:1] == "{":
+            attr_ns, _, attr_local = key[1:].partition("}")
+            if attr_ns == NS_XML:
+                key = "xml:" + attr_local
+            else:  # rare: a namespaced attribute gets its own prefix declaration
+                prefixes += 1
+                out.append(f' xmlns:a{prefixes}="{escape_attr(attr_ns)}"')
+                key = f"a{prefixes}:{attr_local}"
+        out.append(f' {key}="{escape_attr(value)}"')
+    if len(elem) == 0 and not elem.text:
+        out.append("/>")
+        return
+    out.append(">")
+    if elem.text:
+        out.append(escape_text(elem.text))
+    for child in elem:
+        _write(child, ns, out)
+        if child.tail:
+            out.append(escape_text(child.tail))
+    out.append(f"</{local}>")
+
+
+def serialize(elem: Element) -> str:
+    """Compact XML of a stanza (or any element) for our stream: no whitespace, no redundant xmlns."""
+    out: list[str] = []
+    _write(elem, NS_CLIENT, out)
+    return "".join(out)
+
+
+def serialize_children(children: Iterable[Element], parent_ns: str = NS_CLIENT) -> str:
+    out: list[str] = []
+    for child in children:
+        _write(child, parent_ns, out)
+    return "".join(out)
+
+
+class Addressed:
+    """A serialized stanza written to many recipients by substituting only ``to``."""
+
+    __slots__ = ("head", "rest")
+
+    def __init__(self, xml: str) -> None:
+        # xml starts with "<message" / "<presence" / "<iq": put ' to="' right after the name.
+        cut = 1
+        while cut < len(xml) and xml[cut] not in " />":
+            cut += 1
+        self.head = xml[:cut] + ' to="'
+        self.rest = '"' + xml[cut:]
+
+    def to(self, escaped_jid: str) -> str:
+        return self.head + escaped_jid + self.rest
+
+    def to_many(self, escaped_jids: Iterable[str]) -> tuple[str, int]:
+        head, rest = self.head, self.rest
+        parts = [head + jid + rest for jid in escaped_jids]
+        return "".join(parts), len(parts)
+
+
+# -- element helpers -------------------------------------------------------
+def normalize_namespace(elem: Element) -> Element:
+    """Rewrite component-stream tags to ``jabber:client`` (in place), for elements handed to other plugins."""
+    prefix = "{" + NS_COMPONENT + "}"
+    for node in elem.iter():
+        if node.tag.startswith(prefix):
+            node.tag = "{" + NS_CLIENT + "}" + node.tag[len(prefix):]
+    return elem
+
+
+def child(elem: Element, tag: str) -> Element | None:
+    """The first child with local name/namespace ``tag`` ({ns}name); stanza namespaces are equivalent."""
+    ns, local = _split(tag)
+    if ns in _STANZA_NAMESPACES:
+        for candidate in elem:
+            cns, clocal = _split(candidate.tag)
+            if clocal == local and cns in _STANZA_NAMESPACES:
+                return candidate
+        return None
+    return elem.find(tag)
+
+
+def child_text(elem: Element, tag: str) -> str | None:
+    found = child(elem, tag)
+    if found is None:
+        return None
+    return found.text or ""
+
+
+def stamp(ts: float | None = None) -> str:
+    """XEP-0082 date-time in UTC."""
+    moment = datetime.fromtimestamp(time.time() if ts is None else ts, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_stamp(text: str) -> float | None:
+    try:
+        value = text.strip()
+        if value.endswith("Z"):
+            value = value[:-1] + "+00:00"
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.timestamp()
+    except (ValueError, AttributeError):
+        return None
+
+
+def stanza_id_xml(stanza_id: str, by: str) -> str:
+    return f'<stanza-id xmlns="{NS_SID}" id="{escape_attr(stanza_id)}" by="{escape_attr(by)}"/>'
+
+
+def occupant_id_xml(occupant_id: str) -> str:
+    return f'<occupant-id xmlns="{NS_OCCUPANT_ID}" id="{escape_attr(occupant_id)}"/>'
+
+
+def delay_xml(ts: float, by: str) -> str:
+    return f'<delay xmlns="{NS_DELAY}" stamp="{stamp(ts)}" from="{escape_attr(by)}"/>'
+
+
+def with_delay(serialized: str, ts: float, by: str) -> str:
+    """Insert a XEP-0203 delay as the last child of a serialized stanza."""
+    delay = delay_xml(ts, by)
+    if serialized.endswith("/>"):
+        cut = serialized.rfind("/>")
+        name_end = 1
+        while serialized[name_end] not in " />":
+            name_end += 1
+        name = serialized[1:name_end]
+        return serialized[:cut] + ">" + delay + f"</{name}>"
+    cut = serialized.rfind("</")
+    return serialized[:cut] + delay + serialized[cut:]
+
+
+def status_xml(codes: Sequence[str]) -> str:
+    return "".join(f'<status code="{code}"/>' for code in codes)
+
+
+def item_xml(affiliation: str, role: str, jid: str = "", nick: str = "", actor_nick: str = "",
+             reason: str = "") -> str:
+    attrs = f'affiliation="{affiliation}" role="{role}"'
+    if jid:
+        attrs += f' jid="{escape_attr(jid)}"'
+    if nick:
+        attrs += f' nick="{escape_attr(nick)}"'
+    inner = ""
+    if actor_nick:
+        inner += f'<actor nick="{escape_attr(actor_nick)}"/>'
+    if reason:
+        inner += f"<reason>{escape_text(reason)}</reason>"
+    if inner:
+        return f"<item {attrs}>{inner}</item>"
+    return f"<item {attrs}/>"
+
+
+def presence_xml(from_jid: str, payload: str, item: str, codes: Sequence[str], occupant_id: str,
+                 unavailable: bool = False, extra_user: str = "") -> str:
+    """An occupant presence without ``to``: payload, then muc#user x, then occupant-id."""
+    ptype = ' type="unavailable"' if unavailable else ""
+    return (f'<presence from="{escape_attr(from_jid)}"{ptype}>{payload}'
+            f'<x xmlns="{NS_USER}">{item}{status_xml(codes)}{extra_user}</x>'
+            f"{occupant_id_xml(occupant_id) if occupant_id else ''}</presence>")
+
+
+def subject_xml(from_jid: str, subject: str, occupant_id: str = "") -> str:
+    body = f"<subject>{escape_text(subject)}</subject>" if subject else "<subject/>"
+    oid = occupant_id_xml(occupant_id) if occupant_id else ""
+    return f'<message from="{escape_attr(from_jid)}" type="groupchat">{body}{oid}</message>'
+
+
+def status_message_xml(room: str, codes: Sequence[str], body: str = "") -> str:
+    """A message from the room itself carrying status codes (e.g. 104 config changed)."""
+    text = f"<body>{escape_text(body)}</body>" if body else ""
+    return (f'<message from="{escape_attr(room)}" type="groupchat">{text}'
+            f'<x xmlns="{NS_USER}">{status_xml(codes)}</x></message>')
+
+
+def new_element(tag: str, attrib: dict[str, str] | None = None, text: str | None = None) -> Element:
+    elem = Element(tag, attrib or {})
+    if text is not None:
+        elem.text = text
+    return elem
+
+
+def sub(parent: Element, tag: str, attrib: dict[str, str] | None = None, text: str | None = None) -> Element:
+    elem = SubElement(parent, tag, attrib or {})
+    if text is not None:
+        elem.text = text
+    return elem

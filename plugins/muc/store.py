@@ -1,0 +1,134 @@
+"""Storage of persistent rooms: configuration, affiliations and subject (never messages).
+
+Only persistent rooms are written, and only when something durable changes
+(configuration, an affiliation, the subject): nothing per message.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Float, String, Text, delete, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from component.storage import Base, Database
+
+
+class MucRoom(Base):
+    __tablename__ = "muc_rooms"
+
+    jid: Mapped[str] = mapped_column(String(3071), primary_key=True)
+    config: Mapped[str] = mapped_column(Text)  # JSON of RoomConfig
+    subject: Mapped[str] = mapped_column(Text, default="")
+    subject_nick: Mapped[str] = mapped_column(String(1023), default="")
+    subject_occupant_id: Mapped[str] = mapped_column(String(64), default="")
+    subject_time: Mapped[float] = mapped_column(Float, default=0.0)
+    created: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class MucAffiliation(Base):
+    __tablename__ = "muc_affiliations"
+
+    room: Mapped[str] = mapped_column(String(3071), primary_key=True)
+    jid: Mapped[str] = mapped_column(String(3071), primary_key=True)
+    affiliation: Mapped[str] = mapped_column(String(16))
+    nick: Mapped[str] = mapped_column(String(1023), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class MucSetting(Base):
+    __tablename__ = "muc_settings"
+
+    domain: Mapped[str] = mapped_column(String(1023), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+TABLES = ("muc_rooms", "muc_affiliations", "muc_settings")
+
+
+@dataclass
+class StoredRoom:
+    jid: str
+    config: dict[str, Any]
+    subject: str = ""
+    subject_nick: str = ""
+    subject_occupant_id: str = ""
+    subject_time: float = 0.0
+    created: float = 0.0
+    #: bare JID -> (affiliation, reserved nick, reason)
+    affiliations: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+
+
+class MucStore:
+    def __init__(self, db: Database, domain: str) -> None:
+        self.db = db
+        self.domain = domain
+
+    def _in_domain(self, column: Any) -> Any:
+        return column.like(f"%@{self.domain}")
+
+    async def load_rooms(self) -> list[StoredRoom]:
+        async with self.db.session() as session:
+            rooms = {row.jid: StoredRoom(row.jid, json.loads(row.config), row.subject or "", row.subject_nick or "",
+                                         row.subject_occupant_id or "", row.subject_time or 0.0, row.created or 0.0)
+                     for row in (await session.scalars(select(MucRoom).where(self._in_domain(MucRoom.jid))))}
+            for row in await session.scalars(select(MucAffiliation).where(self._in_domain(MucAffiliation.room))):
+                if row.room in rooms:
+                    rooms[row.room].affiliations[row.jid] = (row.affiliation, row.nick or "", row.reason or "")
+        return list(rooms.values())
+
+    async def save_room(self, room: StoredRoom) -> None:
+        """Write the whole room (config, subject, affiliations)."""
+        async with self.db.session() as session:
+            await session.merge(MucRoom(jid=room.jid, config=json.dumps(room.config), subject=room.subject,
+                                        subject_nick=room.subject_nick, subject_occupant_id=room.subject_occupant_id,
+                                        subject_time=room.subject_time, created=room.created))
+            await session.execute(delete(MucAffiliation).where(MucAffiliation.room == room.jid))
+            for jid, (affiliation, nick, reason) in room.affiliations.items():
+                session.add(MucAffiliation(room=room.jid, jid=jid, affiliation=affiliation, nick=nick, reason=reason))
+
+    async def save_config(self, jid: str, config: dict[str, Any]) -> None:
+        async with self.db.session() as session:
+            row = await session.get(MucRoom, jid)
+            if row is not None:
+                row.config = json.dumps(config)
+
+    async def save_subject(self, jid: str, subject: str, nick: str, occupant_id: str, when: float) -> None:
+        async with self.db.session() as session:
+            row = await session.get(MucRoom, jid)
+            if row is not None:
+                row.subject, row.subject_nick, row.subject_occupant_id, row.subject_time = (
+                    subject, nick, occupant_id, when)
+
+    async def save_affiliation(self, room: str, jid: str, affiliation: str, nick: str = "",
+                               reason: str = "") -> None:
+        async with self.db.session() as session:
+            if not await session.get(MucRoom, room):
+                return
+            row = await session.get(MucAffiliation, (room, jid))
+            if affiliation == "none":
+                if row is not None:
+                    await session.delete(row)
+                return
+            if row is None:
+                session.add(MucAffiliation(room=room, jid=jid, affiliation=affiliation, nick=nick, reason=reason))
+            else:
+                row.affiliation, row.nick, row.reason = affiliation, nick, reason
+
+    async def delete_room(self, jid: str) -> None:
+        async with self.db.session() as session:
+            await session.execute(delete(MucAffiliation).where(MucAffiliation.room == jid))
+            await session.execute(delete(MucRoom).where(MucRoom.jid == jid))
+
+    async def secret(self, name: str = "occupant-id") -> str:
+        """A per-domain secret, made once (occupant ids stay stable across restarts)."""
+        async with self.db.session() as session:
+            row = await session.get(MucSetting, (self.domain, name))
+            if row is None:
+                row = MucSetting(domain=self.domain, name=name, value=secrets.token_hex(32))
+                session.add(row)
+            return row.value
