@@ -6,9 +6,17 @@ from typing import Any, Iterable, Sequence
 
 from slixmpp import JID
 from slixmpp.jid import InvalidJID
-from slixmpp.plugins.xep_0004.stanza import Form, FormField
+from slixmpp.plugins.xep_0004.stanza import FieldOption, Form, FormField
+from slixmpp.xmlstream import register_stanza_plugin
 
 from .errors import StanzaError
+
+# slixmpp makes these registrations only when a client loads its xep_0004
+# plugin. A component process never does, and without them a submitted form
+# parsed from the wire has no fields (values() returned {}); tests hid it
+# because their in-process clients load xep_0004.
+register_stanza_plugin(FormField, FieldOption, iterable=True)
+register_stanza_plugin(Form, FormField, iterable=True)
 
 __all__ = ["Form", "FormField", "new_form", "table", "values", "FieldSpec"]
 
