@@ -1,0 +1,283 @@
+"""Knowledge-base retrieval: BM25 over analysed terms, with a confidence in [0, 1].
+
+Each entry is indexed as several *phrasings* (its question, each alternative
+question, its keywords) plus, with a lower weight, its answer. An entry's score
+is its best phrasing's BM25 score plus ``answer_weight`` times its answer's.
+
+BM25 ranks but its scores are unbounded and depend on the collection, so they
+cannot be compared with a threshold. The confidence of a candidate is instead
+an idf-weighted overlap between the query and the candidate's best phrasing:
+
+    recall    = weight of query terms found in the phrasing / weight of all query terms
+    precision = weight of phrasing terms found in the query / weight of all phrasing terms
+    confidence = F-beta(recall, precision), beta = 2 (what the customer asked matters most)
+
+Query terms the knowledge base has never seen weigh like the rarest terms: a
+question about something the knowledge base does not cover gets a low
+confidence even when a few of its words match.
+
+Speed: postings hold precomputed BM25 contributions (idf and length
+normalisation folded in), so a query costs one addition per posting of its
+terms. Edits only touch the analysed documents; the postings are rebuilt on the
+next search (a rebuild is proportional to the postings, not to the text).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from .analysis import is_cjk, terms as analyse
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A question/answer pair of one queue's knowledge base."""
+
+    id: str
+    queue: str
+    question: str
+    answer: str
+    alternatives: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    lang: str = ""          #: "en", "zh" or "" (any)
+
+    def phrasings(self) -> list[str]:
+        found = [self.question, *self.alternatives]
+        if self.keywords:
+            found.append(" ".join(self.keywords))
+        return [p for p in found if p.strip()]
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry: Entry
+    score: float            #: BM25 (for ranking only)
+    confidence: float       #: 0..1, comparable with thresholds
+    phrasing: str           #: the phrasing that matched best
+
+
+@dataclass
+class _Doc:
+    entry_id: str
+    terms: dict[str, int]   #: term -> frequency
+    length: int
+    is_answer: bool
+    text: str
+    weight: float = 0.0     #: sum of the idf of its terms (phrasings; set when the index is built)
+
+
+@dataclass
+class _Analysed:
+    entry: Entry
+    docs: list[_Doc] = field(default_factory=list)
+
+
+class Index:
+    """The BM25 index of one knowledge base (one queue)."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75, answer_weight: float = 0.3, beta: float = 2.0) -> None:
+        self.k1 = k1
+        self.b = b
+        self.answer_weight = answer_weight
+        self.beta2 = beta * beta
+        self._entries: dict[str, _Analysed] = {}
+        self._dirty = True
+        #: A term in more than this share of the entries (and more than common_floor) is common.
+        self.common_fraction = 0.02
+        self.common_floor = 50
+        # Built by _build():
+        self._order: list[_Analysed] = []
+        self._postings: dict[str, tuple[list[int], list[float]]] = {}
+        self._maps: dict[str, dict[int, float]] = {}
+        self._common = 0
+        self._idf: dict[str, float] = {}
+        self._unknown_idf = 0.0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, entry_id: str) -> bool:
+        return entry_id in self._entries
+
+    def entries(self) -> list[Entry]:
+        return [a.entry for a in self._entries.values()]
+
+    def get(self, entry_id: str) -> Entry | None:
+        found = self._entries.get(entry_id)
+        return found.entry if found else None
+
+    # -- editing ------------------------------------------------------------
+    def put(self, entry: Entry) -> None:
+        """Add or replace an entry."""
+        analysed = _Analysed(entry)
+        for phrasing in entry.phrasings():
+            self._add_doc(analysed, phrasing, is_answer=False)
+        if self.answer_weight > 0:
+            self._add_doc(analysed, entry.answer, is_answer=True)
+        self._entries[entry.id] = analysed
+        self._dirty = True
+
+    def put_many(self, entries: Iterable[Entry]) -> None:
+        for entry in entries:
+            self.put(entry)
+
+    def remove(self, entry_id: str) -> bool:
+        if self._entries.pop(entry_id, None) is None:
+            return False
+        self._dirty = True
+        return True
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._dirty = True
+
+    @staticmethod
+    def _add_doc(analysed: _Analysed, text: str, is_answer: bool) -> None:
+        found = analyse(text)
+        if not found:
+            return
+        counts: dict[str, int] = {}
+        for term in found:
+            counts[term] = counts.get(term, 0) + 1
+        analysed.docs.append(_Doc(analysed.entry.id, counts, len(found), is_answer, text))
+
+    # -- building -----------------------------------------------------------
+    def _build(self) -> None:
+        analysed = list(self._entries.values())
+        phrasings = [d for a in analysed for d in a.docs if not d.is_answer]
+        answers = [d for a in analysed for d in a.docs if d.is_answer]
+        idf = self._idf_of(phrasings)
+        answer_idf = self._idf_of(answers)
+        for d in phrasings:
+            d.weight = sum(idf[t] for t in d.terms)
+        n = max(1, len(phrasings))
+        self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
+        avgdl = sum(d.length for d in phrasings) / n
+        answer_avgdl = sum(d.length for d in answers) / max(1, len(answers))
+        k1, b = self.k1, self.b
+        # One posting per (term, entry): the entry's best phrasing weight for the
+        # term plus the weighted answer weight. Ranking by the sum of these
+        # bounds an entry's best phrasing score from above; the confidence is
+        # then computed on real phrasings for the few best entries only.
+        postings: dict[str, tuple[list[int], list[float]]] = {}
+        for number, a in enumerate(analysed):
+            weights: dict[str, float] = {}    # best phrasing weight per term
+            answer: dict[str, float] = {}
+            for d in a.docs:
+                if d.is_answer:
+                    factor, table, average, target = self.answer_weight, answer_idf, answer_avgdl, answer
+                else:
+                    factor, table, average, target = 1.0, idf, avgdl, weights
+                norm = k1 * (1 - b + b * d.length / average)
+                for term, tf in d.terms.items():
+                    weight = factor * table[term] * tf * (k1 + 1) / (tf + norm)
+                    if weight > target.get(term, 0.0):
+                        target[term] = weight
+            for term, weight in answer.items():
+                weights[term] = weights.get(term, 0.0) + weight
+            for term, weight in weights.items():
+                ids, values = postings.setdefault(term, ([], []))
+                ids.append(number)
+                values.append(weight)
+        # Common terms also get a map, to refine existing candidates without
+        # walking their whole posting list.
+        common = max(self.common_floor, int(len(analysed) * self.common_fraction))
+        self._maps = {t: dict(zip(ids, values)) for t, (ids, values) in postings.items() if len(ids) > common}
+        self._common = common
+        self._order = analysed
+        self._postings = postings
+        self._idf = idf
+        self._dirty = False
+
+    @staticmethod
+    def _idf_of(docs: list[_Doc]) -> dict[str, float]:
+        n = len(docs)
+        df: dict[str, int] = {}
+        for d in docs:
+            for term in d.terms:
+                df[term] = df.get(term, 0) + 1
+        return {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+
+    def idf(self, term: str) -> float:
+        """The weight of a term in confidences: its phrasing idf, the highest for unseen terms."""
+        if self._dirty:
+            self._build()
+        return self._idf.get(term, self._unknown_idf)
+
+    # -- searching ----------------------------------------------------------
+    def search(self, text: str, limit: int = 3, candidates: int = 10) -> list[Hit]:
+        """The best entries for ``text``, highest confidence first (BM25 breaks ties)."""
+        if self._dirty:
+            self._build()
+        query = set(analyse(text))
+        if not query or not self._order:
+            return []
+        postings = self._postings
+        found = sorted((len(postings[t][0]), t) for t in query if t in postings)
+        if not found:
+            return []
+        scores: dict[int, float] = {}
+        for df, term in found:
+            refine = self._maps.get(term) if scores and df > self._common else None
+            if refine is not None:
+                # A common term only adds to entries that share a selective
+                # term with the question: alone it cannot make an entry relevant.
+                for entry in scores.keys() & refine.keys():  # intersected in C
+                    scores[entry] += refine[entry]
+                continue
+            # Merge a posting list: dict building, intersection and update run
+            # in C; Python only adds where both already have a score.
+            added = dict(zip(*postings[term]))
+            if scores:
+                for entry in scores.keys() & added.keys():
+                    added[entry] += scores[entry]
+                scores.update(added)
+            else:
+                scores = added
+        # Select on bare floats (compared in C): equal scores, common in a
+        # templated knowledge base, would make tuple comparisons the hot spot.
+        floor = heapq.nlargest(candidates, scores.values())[-1]
+        best = [(number, score) for number, score in scores.items() if score >= floor]
+        if len(best) > candidates:
+            best.sort(key=lambda item: -item[1])
+            del best[candidates:]
+        query_weight = sum(self._query_weight(t) for t in query)
+        hits = []
+        for number, score in best:
+            analysed = self._order[number]
+            confidence, phrasing = self._confidence(query, query_weight, analysed)
+            hits.append(Hit(analysed.entry, score, confidence, phrasing))
+        hits.sort(key=lambda h: (-h.confidence, -h.score))
+        return hits[:limit]
+
+    def _query_weight(self, term: str) -> float:
+        found = self._idf.get(term)
+        if found is not None:
+            return found
+        # An unseen CJK bigram is usually two words meeting (修改密码 -> 改密); its
+        # characters already say whether the knowledge base covers the topic.
+        if len(term) == 2 and is_cjk(term):
+            return 0.0
+        return self._unknown_idf
+
+    def _confidence(self, query: set[str], query_weight: float, analysed: _Analysed) -> tuple[float, str]:
+        idf = self._idf
+        best, best_text = 0.0, ""
+        if query_weight <= 0:
+            return best, best_text
+        for doc in analysed.docs:
+            if doc.is_answer or doc.weight <= 0:
+                continue
+            shared_terms = query & doc.terms.keys()
+            if not shared_terms:
+                continue
+            shared = sum(idf[t] for t in shared_terms)
+            recall = shared / query_weight
+            precision = shared / doc.weight
+            f = (1 + self.beta2) * precision * recall / (self.beta2 * precision + recall)
+            if f > best:
+                best, best_text = f, doc.text
+        return min(1.0, best), best_text
