@@ -169,7 +169,7 @@ class StanzaOutbox:
         self.service.send(self.message(self.engine.session_jid(t.id), agent_jid, intro, self.engine.agent_lang(t),
                                        [self._ticket_el(t), stanza.offer_marker(t.customer_jid)]))
 
-    async def send_history(self, t: Ticket, to: str) -> int:
+    async def send_history(self, t: Ticket, to: str, label_customer: bool = False) -> int:
         assert self.engine is not None
         archive = self.service.hooks.service("archive", None)
         if archive is None:
@@ -185,7 +185,7 @@ class StanzaOutbox:
             who = el.find(f"{{{stanza.NS}}}speaker")
             role = who.get("role", "customer") if who is not None else "customer"
             name = who.get("name", "") if who is not None else ""
-            if role != "customer":
+            if role != "customer" or label_customer:
                 body = f"[{name or label(role, lang)}] {body}"
             children = [stanza.delay(ts, session)]
             if who is not None:

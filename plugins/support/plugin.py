@@ -253,7 +253,7 @@ class SupportPlugin(Plugin):
                 await engine.watch(t.id, bare, mode)
                 say(text({"watch": "watching", "join": "joined", "leave": "left_watch"}[name], lang, ticket=t.id))
                 if mode is not None:
-                    await self.outbox.send_history(t, str(sender))
+                    await self.outbox.send_history(t, str(sender), label_customer=True)
             else:
                 say(text("unknown_command", lang, command="/" + name))
         except StanzaError as error:

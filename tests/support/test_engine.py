@@ -1,0 +1,237 @@
+"""The engine without a network: routing strategies, tiers, capacity, offers, transfer, persistence.
+
+A recording outbox stands in for stanzas; the database is a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from component.hooks import HookBus
+from component.storage import Database, Migrations
+from plugins.support import hooks as events
+from plugins.support.model import Agent, Resource, Ticket
+from plugins.support.options import QueueOptions, SupportOptions
+from plugins.support.plugin import SupportPlugin
+from plugins.support.routing import candidates, choose, estimate_wait
+from plugins.support.service import JoinRefused, SupportEngine
+from plugins.support.store import SupportStore
+
+A, B, C = "a@x", "b@x", "c@x"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.online: set[str] = set()
+
+    def customer_notice(self, t, body, status=None):
+        self.calls.append(("customer", (t.customer, body, status)))
+
+    def customer_departed(self, t, body):
+        self.calls.append(("departed", t.customer))
+
+    def customer_closed(self, t, body, by):
+        self.calls.append(("closed", t.customer))
+
+    def session_notice(self, t, to, body, marker=None):
+        self.calls.append(("session", (to, body)))
+
+    async def offer(self, t, agent_jid, timeout, body):
+        self.calls.append(("offer", (t.customer, agent_jid)))
+        return "chat"
+
+    def revoke(self, t, agent_jid, via, reason):
+        self.calls.append(("revoke", (t.customer, agent_jid, reason)))
+
+    async def connect_agent(self, t, agent_jid, intro):
+        self.calls.append(("connect", (t.customer, agent_jid)))
+
+    async def probe(self, jid):
+        return jid in self.online
+
+    def of(self, kind):
+        return [args for k, args in self.calls if k == kind]
+
+
+@pytest.fixture
+async def make(tmp_path):
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    await db.migrate([Migrations("support", SupportPlugin.migrations)])
+    engines: list[SupportEngine] = []
+
+    async def build(**queue: Any) -> tuple[SupportEngine, Recorder]:
+        q = QueueOptions(name="help", agents=[A, B, C], offer_timeout=queue.pop("offer_timeout", 30.0), **queue)
+        options = SupportOptions(queues=[q], status_interval=0.0, liveness_interval=0.0)
+        rec = Recorder()
+        engine = SupportEngine(options, "support.x", SupportStore(db), rec, HookBus())
+        await engine.load()
+        engines.append(engine)
+        return engine, rec
+
+    yield build
+    for engine in engines:
+        await engine.stop()
+    await db.close()
+
+
+async def online(engine, *agents, show="chat", max_chats=None):
+    for agent in agents:
+        await engine.agent_presence("help", f"{agent}/r", show, max_chats)
+
+
+async def settle():
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_round_robin_alternates_and_least_busy_balances(make):
+    engine, rec = await make(strategy="round-robin")
+    await online(engine, A, B)
+    for n in range(4):
+        t = await engine.join("help", f"cust{n}@y/r", "en")
+        await settle()
+        agent = rec.of("offer")[-1][1]
+        await engine.accept(t.id, agent)
+    assert [a for _c, a in rec.of("offer")] == [f"{A}/r", f"{B}/r", f"{A}/r", f"{B}/r"]
+
+    engine2, rec2 = await make(strategy="least-busy")
+    await online(engine2, A, B)
+    # A already holds two conversations (from the first engine's tickets? no: fresh per engine state)
+    t1 = await engine2.join("help", "x1@y/r", "en")
+    await settle()
+    await engine2.accept(t1.id, rec2.of("offer")[-1][1])
+    t2 = await engine2.join("help", "x2@y/r", "en")
+    await settle()
+    first, second = rec2.of("offer")[0][1], rec2.of("offer")[1][1]
+    assert first != second  # the one already busy is not chosen again
+    del t2
+
+
+async def test_broadcast_first_accept_wins_and_others_are_revoked(make):
+    engine, rec = await make(strategy="broadcast")
+    await online(engine, A, B, C)
+    t = await engine.join("help", "cust@y/r", "en")
+    await settle()
+    assert sorted(a for _c, a in rec.of("offer")) == [f"{A}/r", f"{B}/r", f"{C}/r"]
+    await engine.accept(t.id, f"{B}/r")
+    assert sorted(a for _c, a, _r in rec.of("revoke")) == [f"{A}/r", f"{C}/r"]
+    with pytest.raises(Exception) as err:
+        await engine.accept(t.id, f"{A}/r")
+    assert err.value.condition == "item-not-found"
+
+
+async def test_tiers_away_only_when_nobody_free_dnd_urgent_only_xa_never(make):
+    engine, rec = await make(urgent_priority=5)
+    await online(engine, A, show="xa")
+    await online(engine, B, show="dnd")
+    t = await engine.join("help", "cust@y/r", "en")
+    await settle()
+    assert rec.of("offer") == []
+    urgent = await engine.join("help", "vip@y/r", "en", priority=5)
+    await settle()
+    assert rec.of("offer") == [("vip@y", f"{B}/r")]
+    await online(engine, C, show="away")
+    await settle()
+    assert rec.of("offer")[-1] == ("cust@y", f"{C}/r")
+    del t, urgent
+
+
+async def test_capacity_from_max_chats_bounded_by_queue(make):
+    engine, rec = await make(max_chats=2)
+    await online(engine, A, max_chats=5)   # asks 5, the queue allows 2
+    for n in range(3):
+        t = await engine.join("help", f"c{n}@y/r", "en")
+        await settle()
+        if rec.of("offer") and rec.of("offer")[-1][0] == f"c{n}@y":
+            await engine.accept(t.id, f"{A}/r")
+    assert [c for c, _a in rec.of("offer")] == ["c0@y", "c1@y"]
+    assert engine.load_of(A) == 2
+
+
+async def test_reject_reoffers_to_next_then_retries_after_a_pause(make):
+    engine, rec = await make(offer_timeout=0.2)
+    await online(engine, A, B)
+    t = await engine.join("help", "cust@y/r", "en")
+    await settle()
+    await engine.reject(t.id, f"{A}/r")
+    await settle()
+    assert [a for _c, a in rec.of("offer")] == [f"{A}/r", f"{B}/r"]
+    await engine.reject(t.id, f"{B}/r")
+    await settle()
+    assert len(rec.of("offer")) == 2          # everyone declined: no immediate loop
+    await asyncio.sleep(0.35)
+    assert len(rec.of("offer")) == 3          # asked again after the pause
+
+
+async def test_join_refusals_and_bot_hook(make):
+    engine, rec = await make(max_waiting=1)
+    await engine.join("help", "one@y/r", "en")
+    with pytest.raises(JoinRefused) as err:
+        await engine.join("help", "one@y/other", "en")
+    assert (err.value.reason, err.value.condition) == ("conflict", "conflict")
+    with pytest.raises(JoinRefused) as err:
+        await engine.join("help", "two@y/r", "en")
+    assert (err.value.reason, err.value.condition) == ("full", "service-unavailable")
+    engine.queues["help"].open = False
+    with pytest.raises(JoinRefused) as err:
+        await engine.join("help", "three@y/r", "en")
+    assert err.value.reason == "closed"
+
+    engine2, rec2 = await make()
+    seen: list[events.TicketEvent] = []
+    engine2.hooks.on(events.BEFORE_QUEUE, lambda ev: True)
+    engine2.hooks.on(events.TICKET_EVENT, lambda ev: seen.append(ev))
+    t = await engine2.join("help", "botted@y/r", "en", body="hi")
+    assert t.state == "bot" and rec2.of("customer") == []
+    await engine2.enqueue(t.id)
+    assert t.state == "queued"
+    assert [e.kind for e in seen] == ["created", "bot", "queued"]
+
+
+async def test_transfer_rules_and_state_reloaded_from_the_database(make, tmp_path):
+    engine, rec = await make()
+    await online(engine, A, B)
+    t = await engine.join("help", "cust@y/r", "en")
+    await settle()
+    await engine.accept(t.id, rec.of("offer")[-1][1])
+    holder = t.agent
+    with pytest.raises(Exception) as err:
+        await engine.transfer(t.id, holder, holder)
+    assert err.value.condition == "bad-request"
+    with pytest.raises(Exception) as err:
+        await engine.transfer(t.id, holder, C)      # known agent, offline
+    assert err.value.condition == "recipient-unavailable"
+    with pytest.raises(Exception) as err:
+        await engine.transfer(t.id, holder, "nobody@x")
+    assert err.value.condition == "item-not-found"
+    other = B if holder == A else A
+    await engine.transfer(t.id, holder, other)
+    await settle()
+    assert rec.of("offer")[-1] == ("cust@y", f"{other}/r")
+    await engine.note(t.id, holder, "private")
+    # A second engine on the same database sees the same state.
+    engine2, _rec2 = await make()
+    reloaded = engine2.tickets[t.id]
+    assert (reloaded.state, reloaded.target_agent, reloaded.agents_seen) == ("offered", other, [holder])
+    assert set(engine2.agents["help"]) == {A, B}
+    kinds = [k for k, *_ in await engine2.store.events(t.id)]
+    assert kinds == ["created", "queued", "offered", "accepted", "transferred", "offered", "note"]
+
+
+def test_routing_pure_functions():
+    agents = [Agent(A, {f"{A}/r": Resource(f"{A}/r", "chat", None, 1.0)}),
+              Agent(B, {f"{B}/r": Resource(f"{B}/r", "chat", 1, 1.0)})]
+    t = Ticket("t1", "help", "c@y", "c@y/r", "en", 0.0)
+    found = candidates(t, agents, {B: 1}, set(), 3, False)
+    assert [c.agent.jid for c in found] == [A]              # B is at its max-chats of 1
+    found = candidates(t, agents, {}, set(), 3, False)
+    assert [c.agent.jid for c in choose("round-robin", found, [A, B], A)] == [B]
+    assert [c.agent.jid for c in choose("round-robin", found, [A, B], B)] == [A]
+    assert len(choose("broadcast", found, [A, B], "")) == 2
+    t.declined = [A]
+    assert [c.agent.jid for c in candidates(t, agents, {}, set(), 3, False)] == [B]
+    assert estimate_wait(0, 60, 2) == 30 and estimate_wait(2, 60, 0) == 180

@@ -1,0 +1,74 @@
+"""State survives a restart of the component: active conversations, queued customers, agents."""
+
+from __future__ import annotations
+
+from xml.etree.ElementTree import SubElement
+
+import pytest
+
+from .. import harness
+from .kit import HELP, WG, agent_presence, agent_ready, body_has, config, engine, has_child, jid, queue, until
+
+pytestmark = pytest.mark.integration
+
+
+async def test_restart_mid_conversation_resumes(component, prosody):
+    options = config(queue(agents=[jid("agent1")]))
+    app = await component(options)
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust1") as c1, harness.slix_client(port, "cust2") as c2, \
+            harness.slix_client(port, "agent1") as agent:
+        cin1, cin2, ain = harness.Inbox(c1), harness.Inbox(c2), harness.Inbox(agent)
+        agent_presence(agent, max_chats=1)
+        await agent_ready(app, "agent1")
+        c1.send_message(mto=HELP, mbody="before restart", mtype="chat")
+        offer = await ain.next(body_has("accept"))
+        session = offer["from"].bare
+        agent.send_message(mto=session, mbody="accept", mtype="chat")
+        await cin1.next(body_has("is now with you"))
+        c2.send_message(mto=HELP, mbody="waiting", mtype="chat")
+        await cin2.next(has_child(f"{{{WG}}}queue-status"))
+        await until(lambda: len(engine(app).tickets) == 2, what="two tickets")
+
+        await app.stop()
+        app = await component(options)
+        await until(lambda: engine(app).agents["help"].get(jid("agent1")) is not None, what="agent restored")
+        states = sorted((t.customer, t.state) for t in engine(app).tickets.values())
+        assert states == [(jid("cust1"), "active"), (jid("cust2"), "queued")]
+
+        c1.send_message(mto=HELP, mbody="after restart", mtype="chat")
+        got = await ain.next(body_has("after restart"))
+        assert got["from"].bare == session
+        agent.send_message(mto=session, mbody="still here", mtype="chat")
+        await cin1.next(body_has("still here"))
+        poll = c2.make_iq_get(ito=HELP)
+        SubElement(poll.xml, f"{{{WG}}}queue-status")
+        answer = await poll.send(timeout=10)
+        assert answer.xml.findtext(f"{{{WG}}}queue-status/{{{WG}}}position") == "0"
+        # Capacity is still counted after the restart; closing frees it for the waiting customer.
+        await ain.quiet(body_has("New customer"), wait=0.5)
+        agent.send_message(mto=session, mbody="/close", mtype="chat")
+        await ain.next(body_has("New customer", jid("cust2")))
+        archive = app.services[HELP.split("@")[1]].hooks.service("archive")
+        items = await archive.history(session, maxstanzas=10, maxchars=None, since=None, seconds=None)
+        bodies = [next((c.text for c in el if c.tag.endswith("}body")), "") for el, _ in items]
+        assert bodies == ["before restart", "after restart", "still here"]
+
+
+async def test_pending_offer_survives_a_restart_and_times_out(component, prosody):
+    options = config(queue(agents=[jid("agent1"), jid("agent2")], offer_timeout=1.5))
+    app = await component(options)
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust1") as cust, harness.slix_client(port, "agent1") as a1, \
+            harness.slix_client(port, "agent2") as a2:
+        in1, in2 = harness.Inbox(a1), harness.Inbox(a2)
+        agent_presence(a1)
+        await agent_ready(app, "agent1")
+        cust.send_message(mto=HELP, mbody="hello", mtype="chat")
+        await in1.next(body_has("accept"))
+        await app.stop()
+        app = await component(options)
+        agent_presence(a2)
+        await agent_ready(app, "agent2")
+        await in1.next(body_has("withdrawn"), timeout=5)
+        await in2.next(body_has("accept"), timeout=5)
