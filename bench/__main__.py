@@ -1,0 +1,224 @@
+"""``python -m bench`` (what ``make bench`` runs): every scenario side by side, then the report.
+
+    python -m bench                 # the full run (about 15 minutes on 2 cores)
+    python -m bench --quick         # smaller sizes, no PostgreSQL
+    python -m bench --tiny          # seconds: proves the harness works (used by the smoke test)
+    python -m bench --only fanout,mam
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import traceback
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+SCENARIOS = ("ceiling", "fanout", "paced", "profile", "joins", "idle_rooms", "mam", "postgres", "support")
+
+
+def ensure_bench_dependencies(install: bool) -> None:
+    """matplotlib (the plot) and py-spy (the profile) come from the `bench` extra of pyproject.toml."""
+    missing = []
+    for module in ("matplotlib",):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if not Path(sys.executable).with_name("py-spy").exists() and not shutil.which("py-spy"):
+        missing.append("py-spy")
+    if not missing or not install:
+        return
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["bench"]
+    print(f"installing the bench extra ({', '.join(extra)}) for: {', '.join(missing)}", flush=True)
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *extra], capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"warning: could not install {extra}; the plot or the profile will be missing\n"
+              f"{result.stderr[-1000:]}", file=sys.stderr)
+
+
+def _machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    prosody = ""
+    try:
+        out = subprocess.run(["prosodyctl", "about"], capture_output=True, text=True, timeout=20).stdout
+        for line in out.splitlines():
+            if line.strip().startswith("Prosody"):
+                prosody = line.strip().split()[-1]
+                break
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_gb": mem,
+            "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()), "python": platform.python_version(),
+            "prosody": prosody}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_const", const="quick", dest="mode", help="smaller sizes, no PostgreSQL")
+    mode.add_argument("--tiny", action="store_const", const="tiny", dest="mode", help="a few seconds, for the smoke test")
+    parser.set_defaults(mode="full")
+    parser.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(SCENARIOS)}")
+    parser.add_argument("--reps", type=int, help="repetitions per side (default 3)")
+    parser.add_argument("--duration", type=float, help="seconds per load run")
+    parser.add_argument("--workers", type=int, help="load generator processes")
+    parser.add_argument("--state", help="folder for the servers' state (default: a fresh folder on tmpfs)")
+    parser.add_argument("--out", default=str(RESULTS), help="where results are written")
+    parser.add_argument("--no-latest", action="store_true", help="write only the dated JSON, not latest.md/png")
+    parser.add_argument("--keep-state", action="store_true", help="keep the state folder afterwards")
+    parser.add_argument("--no-install", action="store_true", help="do not pip-install the bench extra")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    ensure_bench_dependencies(not args.no_install and args.mode != "tiny")
+    from . import mam, report
+    from .scenarios import Bench, Settings
+    from .stack import Stack
+
+    settings = Settings.for_mode(args.mode)
+    if args.reps:
+        settings.reps = args.reps
+    if args.duration:
+        settings.duration = args.duration
+    if args.workers:
+        settings.workers = args.workers
+    wanted = [s for s in (args.only.split(",") if args.only else SCENARIOS) if s]
+    unknown = [s for s in wanted if s not in SCENARIOS]
+    if unknown:
+        print(f"unknown scenario(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    # tmpfs: the VM disk's fsync (Prosody's SQLite journal commits with synchronous=FULL) would
+    # otherwise cap the native side at a few dozen messages a second and hide every CPU cost.
+    base = "/dev/shm" if Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK) else None
+    state = Path(args.state) if args.state else Path(tempfile.mkdtemp(prefix="switchboard-bench-", dir=base))
+    now = datetime.datetime.now()
+    results: dict[str, Any] = {"meta": {"date": now.strftime("%Y-%m-%d %H:%M"), "mode": settings.mode,
+                                        "reps": settings.reps, "duration_s": settings.duration,
+                                        "settings": settings.__dict__, "scenarios": wanted,
+                                        "state_note": ("tmpfs (/dev/shm) for both servers, see the analysis"
+                                                       if str(state).startswith("/dev/shm") else str(state)),
+                                        **_machine()},
+                               "timings": {}}
+    started = time.monotonic()
+    stack = Stack(state)
+    bench = Bench(settings, stack, progress=lambda text: print(text, flush=True))
+    status = 0
+
+    def timed(name: str, fn: Any) -> None:
+        if name not in wanted:
+            return
+        print(f"== {name}", flush=True)
+        t = time.monotonic()
+        try:
+            fn()
+        finally:
+            results["timings"][name] = round(time.monotonic() - t, 1)
+
+    try:
+        bench.start()
+        results["setup"] = bench.results["setup"]
+        timed("ceiling", bench.ceiling)
+        timed("fanout", bench.fanout)
+        timed("paced", bench.paced)
+        if settings.profile:
+            timed("profile", bench.profile)
+        timed("joins", bench.joins)
+        timed("idle_rooms", bench.idle_rooms)
+        bench.close()
+        results.update({k: v for k, v in bench.results.items() if k != "setup"})
+        assert bench.comp is not None
+        timed("mam", lambda: results.__setitem__("mam", mam.run(
+            stack, bench.comp, settings.mam_sizes, settings.reps, settings.mam_queries, bench.say)))
+        if settings.postgres:
+            timed("postgres", lambda: results.__setitem__("postgres", run_postgres(bench, settings)))
+        if settings.support:
+            from .support import run as run_support
+
+            timed("support", lambda: results.__setitem__("support", run_support(stack, settings, bench.say)))
+    except BaseException as exc:  # noqa: BLE001 - write what we have, then report the failure
+        results["error"] = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
+        status = 1
+    finally:
+        results.update({k: v for k, v in bench.results.items() if k not in results})
+        bench.close()
+        stack.stop()
+        results["meta"]["elapsed_s"] = round(time.monotonic() - started, 1)
+        stamp = now.strftime("%Y-%m-%d_%H%M") + ("" if settings.mode == "full" else f"_{settings.mode}")
+        paths = report.write(results, Path(args.out), stamp, latest=not args.no_latest)
+        print("results: " + ", ".join(str(p) for p in paths.values()), flush=True)
+        if not args.keep_state and not args.state:
+            shutil.rmtree(state, ignore_errors=True)
+    return status
+
+
+def run_postgres(bench: Any, settings: Any) -> dict[str, Any]:
+    """Fan-out and MAM again with the component on a real PostgreSQL server."""
+    from . import mam
+    from .loadgen import LoadGen
+    from .scenarios import rooms_services
+
+    try:
+        from component.localpostgres import LocalPostgres
+        pg = LocalPostgres(bench.stack.state / "postgres")
+        pg.start()
+    except Exception as exc:  # noqa: BLE001 - PostgreSQL is optional on a developer machine
+        return {"skipped": f"no PostgreSQL server could be started ({exc})"}
+    out: dict[str, Any] = {}
+    try:
+        url = pg.create_database("bench")
+        assert bench.comp is not None
+        bench.comp.stop()
+        comp = bench.stack.component(rooms_services(), db_url=url, name="component-pg")
+        comp.start()
+        bench.comp = comp
+        bench.lg = LoadGen(bench.stack.c2s, settings.workers)
+        bench.clients = []
+        bench.joined = {}
+        saved = bench.results.pop("fanout", None)
+        prefix_shapes = settings.fanout_shapes
+        try:
+            # Fresh room names on both sides: the SQLite component's rooms are gone.
+            bench.room_prefix = "pg"
+            settings.fanout_shapes = prefix_shapes
+            bench.fanout()
+            out["fanout"] = bench.results.pop("fanout")
+        finally:
+            bench.room_prefix = ""
+            if saved is not None:
+                bench.results["fanout"] = saved
+            bench.close()
+        out["mam"] = mam.run(bench.stack, comp, settings.mam_sizes, settings.reps, settings.mam_queries, bench.say,
+                             prefix="pgmam")
+    finally:
+        try:
+            bench.comp.stop()
+        finally:
+            pg.stop()
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,527 @@
+"""The load generator: raw c2s sockets spread over worker processes, driven by a coordinator.
+
+Each worker owns a set of logged-in sockets and runs a plain `selectors` loop:
+no XMPP library, no XML parser. Received bytes are only scanned for the body
+marker ``<body>B w.c.s.t</body>`` that every benchmark message carries
+(worker, client, sequence number, send time in ns of the system-wide monotonic
+clock), which gives deliveries, latency and loss without parsing anything else.
+
+Senders run either *saturated* (each keeps a window of its own messages in
+flight; the reflection a MUC sends back to the sender, or the receipt by a
+1:1 peer in the same worker, frees a slot) or *paced* (a fixed rate).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import selectors
+import time
+import traceback
+from array import array
+from dataclasses import dataclass, field
+from typing import Any
+
+from .rawxmpp import STATUS_SELF, RawClient, XmppError
+
+MARK = b"<body>B "
+MARK_END = b"</body>"
+PASSWORD = "bench-password"
+
+
+@dataclass
+class Sender:
+    client: int                 #: global client index
+    to: str                     #: room JID (groupchat) or a full JID (chat)
+    kind: str = "groupchat"
+    window: int = 0             #: saturated: messages in flight (0 = paced)
+    rate: float = 0.0           #: paced: messages per second
+
+
+@dataclass
+class TrafficResult:
+    duration: float             #: measured window (s)
+    sent: int                   #: messages sent in total
+    received: int               #: deliveries in total (measured window and drain)
+    received_window: int        #: deliveries inside the measured window
+    expected: int               #: deliveries that should have happened
+    latencies_ns: array = field(repr=False, default_factory=lambda: array("q"))
+    cpu: dict[str, float] = field(default_factory=dict)   #: CPU seconds in the measured window
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.expected - self.received)
+
+    @property
+    def deliveries_per_s(self) -> float:
+        return self.received_window / self.duration if self.duration else 0.0
+
+
+# ---------------------------------------------------------------------------
+# worker side
+# ---------------------------------------------------------------------------
+
+
+class Worker:
+    def __init__(self, wid: int, port: int) -> None:
+        self.wid = wid
+        self.port = port
+        self.clients: list[RawClient] = []
+        self.sel = selectors.DefaultSelector()
+        self.out: list[bytearray] = []
+        self.tail: list[bytes] = []
+        self.handler = self._discard
+
+    # -- plumbing ---------------------------------------------------------
+    def _add(self, client: RawClient) -> None:
+        ci = len(self.clients)
+        self.clients.append(client)
+        self.out.append(bytearray())
+        self.tail.append(b"")
+        assert client.sock is not None
+        client.sock.setblocking(False)
+        self.sel.register(client.sock, selectors.EVENT_READ, ci)
+        if client.buffer:
+            # Bytes read during login belong to the loop now.
+            pending, client.buffer = client.buffer, b""
+            self.tail[ci] = pending[-64:]
+
+    def write(self, ci: int, data: bytes) -> None:
+        out = self.out[ci]
+        sock = self.clients[ci].sock
+        if not out:
+            try:
+                n = sock.send(data)
+            except BlockingIOError:
+                n = 0
+            if n == len(data):
+                return
+            out += data[n:]
+            self.sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, ci)
+        else:
+            out += data
+
+    def _flush(self, ci: int) -> None:
+        out = self.out[ci]
+        sock = self.clients[ci].sock
+        try:
+            n = sock.send(out)
+        except BlockingIOError:
+            return
+        del out[:n]
+        if not out:
+            self.sel.modify(sock, selectors.EVENT_READ, ci)
+
+    def poll(self, timeout: float) -> None:
+        for key, events in self.sel.select(timeout):
+            ci = key.data
+            if events & selectors.EVENT_WRITE:
+                self._flush(ci)
+            if events & selectors.EVENT_READ:
+                try:
+                    data = key.fileobj.recv(262144)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                if not data:
+                    raise XmppError(f"worker {self.wid}: connection of client {ci} closed by the server")
+                self.handler(ci, data)
+
+    def _discard(self, ci: int, data: bytes) -> None:
+        pass
+
+    def pump(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            self.poll(left)
+
+    def cmd_quiesce(self, quiet: float = 0.3, limit: float = 60) -> None:
+        """Read and drop everything until all sockets are silent for `quiet` seconds."""
+        last = [time.monotonic()]
+
+        def note(_ci: int, _data: bytes) -> None:
+            last[0] = time.monotonic()
+
+        self.handler = note
+        end = time.monotonic() + limit
+        while time.monotonic() - last[0] < quiet and time.monotonic() < end:
+            self.poll(quiet)
+        self.handler = self._discard
+
+    # -- commands ---------------------------------------------------------
+    def cmd_login(self, specs: list[tuple[str, str]], register: bool) -> int:
+        for user, resource in specs:
+            client = RawClient(self.port, user, PASSWORD, resource)
+            client.login(register=register)
+            self._add(client)
+        return len(self.clients)
+
+    def cmd_send(self, items: list[tuple[int, str]]) -> None:
+        for ci, data in items:
+            self.write(ci, data.encode())
+
+    def cmd_join(self, room: str, members: list[tuple[int, str]], concurrency: int = 20,
+                 timeout: float = 300) -> list[float]:
+        """Join `members` (local index, nick); returns each join's time to the self-presence (s)."""
+        waiting: dict[int, float] = {}
+        times: list[float] = []
+        todo = list(members)
+
+        def watch(ci: int, data: bytes) -> None:
+            if ci not in waiting:
+                return
+            scan = self.tail[ci] + data
+            if STATUS_SELF.search(scan):
+                times.append(time.monotonic() - waiting.pop(ci))
+                self.tail[ci] = b""
+            else:
+                self.tail[ci] = scan[-64:]
+
+        self.handler = watch
+        end = time.monotonic() + timeout
+        try:
+            while todo or waiting:
+                while todo and len(waiting) < concurrency:
+                    ci, nick = todo.pop(0)
+                    self.tail[ci] = b""
+                    waiting[ci] = time.monotonic()
+                    self.write(ci, (f"<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'>"
+                                    "<history maxstanzas='0'/></x></presence>").encode())
+                if time.monotonic() > end:
+                    raise XmppError(f"worker {self.wid}: {len(waiting)} joins to {room} unanswered")
+                self.poll(0.5)
+        finally:
+            self.handler = self._discard
+        return times
+
+    def cmd_leave(self, room: str, members: list[tuple[int, str]]) -> None:
+        for ci, nick in members:
+            self.write(ci, f"<presence type='unavailable' to='{room}/{nick}'/>".encode())
+
+    def cmd_iq_times(self, ci: int, to: str, payloads: list[str], timeout: float = 60) -> list[dict]:
+        """Send IQs one after another; for each: seconds to the answer, forwarded items, error flag."""
+        results: list[dict] = []
+        state: dict[str, Any] = {}
+
+        def watch(c: int, data: bytes) -> None:
+            if c != ci:
+                return
+            buf = state["buf"] + data
+            state["forwarded"] += data.count(b"<forwarded")
+            m = state["pattern"].search(buf)
+            if m:
+                state["done"] = time.monotonic()
+                state["answer"] = buf[m.start():m.end()]
+            else:
+                state["buf"] = buf[-4096:]
+
+        self.handler = watch
+        try:
+            for n, payload in enumerate(payloads):
+                iq_id = f"q{n}x{time.monotonic_ns()}"
+                state.update(buf=b"", forwarded=0, done=None, answer=b"",
+                             pattern=re.compile(rb"<iq[^>]*id=['\"]" + iq_id.encode() + rb"['\"][^>]*(?:/>|>.*?</iq>)",
+                                                re.DOTALL))
+                start = time.monotonic()
+                self.write(ci, f"<iq type='set' to='{to}' id='{iq_id}'>{payload}</iq>".encode())
+                end = start + timeout
+                while state["done"] is None:
+                    if time.monotonic() > end:
+                        raise XmppError(f"worker {self.wid}: IQ to {to} unanswered after {timeout} s")
+                    self.poll(end - time.monotonic())
+                answer = state["answer"]
+                results.append({"seconds": state["done"] - start, "forwarded": state["forwarded"],
+                                "error": b"type='error'" in answer[:300] or b'type="error"' in answer[:300],
+                                "answer": answer[-600:].decode("utf-8", "replace")})
+        finally:
+            self.handler = self._discard
+        return results
+
+    def cmd_join_times(self, ci: int, room: str, nick: str, reps: int, timeout: float = 120) -> list[float]:
+        """Join and leave `room` `reps` times; each value is the time to our own presence."""
+        times = []
+        for _ in range(reps):
+            times += self.cmd_join(room, [(ci, nick)], timeout=timeout)
+            self.cmd_leave(room, [(ci, nick)])
+            self.cmd_quiesce(0.2)
+        return times
+
+    def cmd_traffic(self, senders: list[dict], start_at: float, duration: float, warmup: float,
+                    ack_any: bool, drain_quiet: float, drain_limit: float) -> dict:
+        wid = self.wid
+        latencies = array("q")
+        counts = {"received": 0, "window": 0, "sent": 0}
+        inflight: dict[int, int] = {}
+        window_start = start_at + warmup
+        window_end = start_at + duration
+        last_rx = [time.monotonic()]
+        tails = self.tail
+        for i in range(len(tails)):
+            tails[i] = b""
+
+        def on_data(ci: int, data: bytes) -> None:
+            buf = tails[ci] + data if tails[ci] else data
+            now = time.monotonic_ns()
+            in_window = window_start * 1e9 <= now <= window_end * 1e9
+            pos = 0
+            n = 0
+            while True:
+                i = buf.find(MARK, pos)
+                if i < 0:
+                    tails[ci] = buf[max(pos, len(buf) - 8):]
+                    break
+                j = buf.find(MARK_END, i)
+                if j < 0:
+                    tails[ci] = buf[i:]
+                    break
+                w, c, _seq, t = buf[i + 8:j].split(b".")
+                n += 1
+                if in_window:
+                    latencies.append(now - int(t))
+                if int(w) == wid:
+                    src = int(c)
+                    if (ack_any or src == ci) and src in inflight:
+                        inflight[src] -= 1
+                pos = j + 7
+            if n:
+                counts["received"] += n
+                if in_window:
+                    counts["window"] += n
+                last_rx[0] = time.monotonic()
+
+        plans = []
+        for s in senders:
+            head = (f"<message to='{s['to']}' type='{s['kind']}' id='").encode()
+            plans.append((s["client"], head, s["window"], s["rate"]))
+            inflight[s["client"]] = 0
+        seq = {p[0]: 0 for p in plans}
+
+        def message(ci: int, head: bytes) -> bytes:
+            n = seq[ci] = seq[ci] + 1
+            return b"%s%d'><body>B %d.%d.%d.%d</body></message>" % (head, n, wid, ci, n, time.monotonic_ns())
+
+        self.handler = on_data
+        try:
+            while time.monotonic() < start_at:
+                self.poll(max(0.0, start_at - time.monotonic()))
+            next_at = {p[0]: start_at for p in plans}
+            while (now := time.monotonic()) < window_end:
+                wake = window_end
+                for ci, head, window, rate in plans:
+                    if window:
+                        room = window - inflight[ci]
+                        if room > 0:
+                            self.write(ci, b"".join(message(ci, head) for _ in range(room)))
+                            inflight[ci] += room
+                            counts["sent"] += room
+                    else:
+                        due = next_at[ci]
+                        if now >= due:
+                            burst = []
+                            while due <= now:
+                                burst.append(message(ci, head))
+                                due += 1.0 / rate
+                            self.write(ci, b"".join(burst))
+                            counts["sent"] += len(burst)
+                            next_at[ci] = due
+                        wake = min(wake, due)
+                self.poll(max(0.0, min(wake - time.monotonic(), 0.05)))
+            # Drain: stop sending, read until quiet.
+            last_rx[0] = time.monotonic()
+            drain_end = time.monotonic() + drain_limit
+            while time.monotonic() - last_rx[0] < drain_quiet and time.monotonic() < drain_end:
+                self.poll(0.05)
+        finally:
+            self.handler = self._discard
+        return {"sent": counts["sent"], "received": counts["received"], "window": counts["window"],
+                "latencies": latencies.tobytes()}
+
+    def cmd_close(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.clients.clear()
+
+
+def _worker_main(wid: int, port: int, conn: Any) -> None:
+    worker = Worker(wid, port)
+    while True:
+        try:
+            command, args = conn.recv()
+        except EOFError:
+            return
+        try:
+            if command == "exit":
+                worker.cmd_close()
+                conn.send(("ok", None))
+                return
+            result = getattr(worker, f"cmd_{command}")(*args)
+            conn.send(("ok", result))
+        except BaseException as exc:  # noqa: BLE001 - report to the coordinator, keep serving
+            conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+
+
+# ---------------------------------------------------------------------------
+# coordinator side
+# ---------------------------------------------------------------------------
+
+
+class LoadGenError(RuntimeError):
+    pass
+
+
+class LoadGen:
+    """Clients are numbered globally; client g lives in worker g % workers."""
+
+    def __init__(self, port: int, workers: int = 2) -> None:
+        # fork: quick, and the coordinator holds no threads or event loop the workers could trip on.
+        ctx = multiprocessing.get_context("fork")
+        self.port = port
+        self.n = workers
+        self.conns = []
+        self.procs = []
+        for wid in range(workers):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker_main, args=(wid, port, child), daemon=True,
+                               name=f"bench-loadgen-{wid}")
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+        self.count = 0
+        self.users: list[str] = []
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def _locate(self, g: int) -> tuple[int, int]:
+        return g % self.n, g // self.n
+
+    def _call_all(self, calls: dict[int, tuple[str, tuple]]) -> dict[int, Any]:
+        for wid, (command, args) in calls.items():
+            self.conns[wid].send((command, args))
+        results = {}
+        errors = []
+        for wid in calls:
+            status, value = self.conns[wid].recv()
+            if status == "error":
+                errors.append(f"worker {wid}: {value}")
+            results[wid] = value
+        if errors:
+            raise LoadGenError("\n".join(errors))
+        return results
+
+    def _call(self, wid: int, command: str, *args: Any) -> Any:
+        return self._call_all({wid: (command, args)})[wid]
+
+    def jid(self, g: int) -> str:
+        return f"{self.users[g]}@localhost/b{g}"
+
+    def login(self, users: list[str], register: bool = True) -> list[int]:
+        """Log in one client per user name (registering them first); returns their global indices."""
+        first = self.count
+        ids = list(range(first, first + len(users)))
+        per: dict[int, list[tuple[str, str]]] = {w: [] for w in range(self.n)}
+        for g, user in zip(ids, users):
+            per[self._locate(g)[0]].append((user, f"b{g}"))
+        self.users += users
+        self._call_all({w: ("login", (specs, register)) for w, specs in per.items() if specs})
+        self.count += len(users)
+        return ids
+
+    def send(self, items: list[tuple[int, str]]) -> None:
+        per: dict[int, list[tuple[int, str]]] = {}
+        for g, data in items:
+            w, ci = self._locate(g)
+            per.setdefault(w, []).append((ci, data))
+        self._call_all({w: ("send", (v,)) for w, v in per.items()})
+
+    def join(self, room: str, members: list[tuple[int, str]], concurrency: int = 20) -> list[float]:
+        per: dict[int, list[tuple[int, str]]] = {}
+        for g, nick in members:
+            w, ci = self._locate(g)
+            per.setdefault(w, []).append((ci, nick))
+        results = self._call_all({w: ("join", (room, v, concurrency)) for w, v in per.items()})
+        return [t for r in results.values() for t in r]
+
+    def leave(self, room: str, members: list[tuple[int, str]]) -> None:
+        per: dict[int, list[tuple[int, str]]] = {}
+        for g, nick in members:
+            w, ci = self._locate(g)
+            per.setdefault(w, []).append((ci, nick))
+        self._call_all({w: ("leave", (room, v)) for w, v in per.items()})
+
+    def quiesce(self, quiet: float = 0.3) -> None:
+        self._call_all({w: ("quiesce", (quiet,)) for w in range(self.n)})
+
+    def iq_times(self, g: int, to: str, payloads: list[str]) -> list[dict]:
+        w, ci = self._locate(g)
+        return self._call(w, "iq_times", ci, to, payloads)
+
+    def join_times(self, g: int, room: str, nick: str, reps: int) -> list[float]:
+        w, ci = self._locate(g)
+        return self._call(w, "join_times", ci, room, nick, reps)
+
+    def traffic(self, senders: list[Sender], *, duration: float, warmup: float, fanout: int,
+                cpu_pids: dict[str, int], ack_any: bool = False, drain_quiet: float = 0.5,
+                drain_limit: float = 30) -> TrafficResult:
+        """Run one load period; CPU of `cpu_pids` and of the workers is read over the measured window."""
+        from .procstat import cpu_many
+
+        per: dict[int, list[dict]] = {w: [] for w in range(self.n)}
+        for s in senders:
+            w, ci = self._locate(s.client)
+            per[w].append({"client": ci, "to": s.to, "kind": s.kind, "window": s.window, "rate": s.rate})
+        start_at = time.monotonic() + 0.3
+        for w in range(self.n):
+            self.conns[w].send(("traffic", (per[w], start_at, duration, warmup, ack_any, drain_quiet,
+                                            drain_limit)))
+        pids = {**cpu_pids, "loadgen": self.pids}
+        time.sleep(max(0.0, start_at + warmup - time.monotonic()))
+        before = cpu_many(pids)
+        time.sleep(max(0.0, start_at + duration - time.monotonic()))
+        after = cpu_many(pids)
+        sent = received = window = 0
+        latencies = array("q")
+        errors = []
+        for w in range(self.n):
+            status, value = self.conns[w].recv()
+            if status == "error":
+                errors.append(f"worker {w}: {value}")
+                continue
+            sent += value["sent"]
+            received += value["received"]
+            window += value["window"]
+            chunk = array("q")
+            chunk.frombytes(value["latencies"])
+            latencies.extend(chunk)
+        if errors:
+            raise LoadGenError("\n".join(errors))
+        return TrafficResult(duration=duration - warmup, sent=sent, received=received, received_window=window,
+                             expected=sent * fanout, latencies_ns=latencies,
+                             cpu={k: after[k] - before[k] for k in pids})
+
+    def close(self) -> None:
+        for conn, proc in zip(self.conns, self.procs):
+            try:
+                conn.send(("exit", ()))
+                conn.recv()
+            except (OSError, EOFError):
+                pass
+            proc.join(5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(2)
+
+    def __enter__(self) -> "LoadGen":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+__all__ = ["LoadGen", "Sender", "TrafficResult", "PASSWORD", "cpu_count"]

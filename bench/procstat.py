@@ -1,0 +1,33 @@
+"""CPU seconds and resident memory of a process, read from /proc (Linux only)."""
+
+from __future__ import annotations
+
+import os
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` so far (threads included)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        data = f.read()
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    fields = data[data.rindex(b")") + 2:].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / _TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of `pid` now."""
+    with open(f"/proc/{pid}/statm", "rb") as f:
+        return int(f.read().split()[1]) * _PAGE
+
+
+def cpu_many(pids: dict[str, int | list[int]]) -> dict[str, float]:
+    """CPU seconds for several named processes (a list is summed, e.g. load generator workers)."""
+    out: dict[str, float] = {}
+    for name, pid in pids.items():
+        group = pid if isinstance(pid, list) else [pid]
+        out[name] = sum(cpu_seconds(p) for p in group)
+    return out

@@ -1,0 +1,353 @@
+"""The benchmark scenarios, each run side by side: Prosody's own MUC (native) vs our rooms domain (ours).
+
+Every scenario alternates the two sides (A B A B ...) on the same Prosody, with
+the same clients and the same room size, and keeps each repetition's figures
+so the report can quote medians and ratios.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import procstat
+from .loadgen import LoadGen, Sender, TrafficResult
+from .stack import NATIVE, ROOMS, ComponentProcess, Stack
+from .stats import latency_summary_ms, median, ratio
+
+log = logging.getLogger("bench")
+
+SIDES = {"native": NATIVE, "ours": ROOMS}
+
+
+@dataclass
+class Settings:
+    mode: str = "full"
+    reps: int = 3
+    duration: float = 6.0           #: seconds of load per run (warm-up included)
+    warmup: float = 1.0
+    workers: int = 2
+    fanout_shapes: list[tuple[int, int]] = field(default_factory=lambda: [(20, 5), (100, 1)])
+    inflight: int = 25              #: saturated runs: messages in flight per room, shared by the senders
+    paced_rate: float = 200.0       #: paced run: messages per second into the room
+    paced_occupants: int = 20
+    paced_senders: int = 5
+    ceiling_pairs: int = 5
+    mam_sizes: list[int] = field(default_factory=lambda: [10_000, 100_000, 1_000_000])
+    mam_queries: int = 20           #: queries per size, kind and side in each repetition
+    join_sizes: list[int] = field(default_factory=lambda: [10, 100, 1000])
+    join_reps: int = 5
+    idle_rooms: int = 10_000
+    postgres: bool = True
+    profile: bool = True
+    support: bool = True
+
+    @classmethod
+    def for_mode(cls, mode: str) -> "Settings":
+        if mode == "full":
+            return cls()
+        if mode == "quick":
+            return cls(mode="quick", duration=3.0, mam_sizes=[10_000, 100_000], mam_queries=10,
+                       join_sizes=[10, 100], join_reps=3, idle_rooms=2000, postgres=False)
+        if mode == "tiny":
+            return cls(mode="tiny", reps=1, duration=1.2, warmup=0.3, workers=1, fanout_shapes=[(4, 2)],
+                       inflight=4, paced_rate=20, paced_occupants=4, paced_senders=2, ceiling_pairs=1,
+                       mam_sizes=[300], mam_queries=2, join_sizes=[3], join_reps=1, idle_rooms=10,
+                       postgres=False, profile=False, support=False)
+        raise ValueError(f"unknown mode {mode!r}")
+
+
+def muc_options() -> dict[str, Any]:
+    """Our MUC configured like the native one: rooms open at once, every room archived."""
+    wanted = {"lock_new_rooms": False, "default_archiving": "on", "history_length": 20}
+    try:
+        from plugins.muc.plugin import MucOptions
+    except ImportError:
+        return {}
+    known = {f.name for f in dataclasses.fields(MucOptions)}
+    return {k: v for k, v in wanted.items() if k in known}
+
+
+def rooms_services() -> dict[str, dict[str, dict]]:
+    return {ROOMS: {"muc": muc_options(), "mam": {}}}
+
+
+def _traffic_summary(result: TrafficResult, occupants: int) -> dict[str, Any]:
+    deliveries = result.received_window
+    out: dict[str, Any] = {
+        "deliveries_per_s": result.deliveries_per_s,
+        "messages_per_s": result.deliveries_per_s / occupants if occupants else 0.0,
+        "sent": result.sent,
+        "received": result.received,
+        "expected": result.expected,
+        "lost": result.lost,
+        "cpu_s": result.cpu,
+        "window_s": result.duration,
+        **latency_summary_ms(result.latencies_ns),
+    }
+    for name, seconds in result.cpu.items():
+        out[f"cpu_us_per_delivery_{name}"] = seconds / deliveries * 1e6 if deliveries else float("nan")
+        out[f"cpu_share_{name}"] = seconds / result.duration if result.duration else float("nan")
+    return out
+
+
+class Bench:
+    def __init__(self, settings: Settings, stack: Stack, progress: Callable[[str], None] = print) -> None:
+        self.s = settings
+        self.stack = stack
+        self.say = progress
+        self.lg: LoadGen | None = None
+        self.comp: ComponentProcess | None = None
+        self.clients: list[int] = []
+        self.results: dict[str, Any] = {}
+        self.joined: dict[str, int] = {}   # room local part -> clients joined so far (both sides)
+        self.room_prefix = ""                # fresh room names for a second component (PostgreSQL)
+
+    # -- set-up -----------------------------------------------------------
+    def start(self) -> None:
+        t = time.monotonic()
+        self.stack.start()
+        self.comp = self.stack.component(rooms_services())
+        self.comp.start()
+        self.lg = LoadGen(self.stack.c2s, self.s.workers)
+        self.results["setup"] = {"start_s": time.monotonic() - t,
+                                 "component_rss_start": procstat.rss_bytes(self.comp.pid),
+                                 "prosody_rss_start": procstat.rss_bytes(self.stack.prosody_pid)}
+
+    def ensure_clients(self, count: int) -> list[int]:
+        assert self.lg is not None
+        if len(self.clients) < count:
+            t = time.monotonic()
+            first = len(self.clients)
+            self.clients += self.lg.login([f"bench{i}" for i in range(first, count)], register=True)
+            self.say(f"  logged in {count - first} clients in {time.monotonic() - t:.1f} s")
+        return self.clients[:count]
+
+    def fill_room(self, local: str, count: int) -> None:
+        """Both sides' `local` room holds clients 0..count-1."""
+        assert self.lg is not None
+        have = self.joined.get(local, 0)
+        if have >= count:
+            return
+        members = [(g, f"n{g}") for g in self.ensure_clients(count)[have:]]
+        for domain in SIDES.values():
+            self.lg.join(f"{local}@{domain}", members)
+        self.lg.quiesce()
+        self.joined[local] = count
+
+    def pids(self) -> dict[str, int]:
+        assert self.comp is not None
+        return {"prosody": self.stack.prosody_pid, "component": self.comp.pid}
+
+    def close(self) -> None:
+        if self.lg is not None:
+            self.lg.close()
+            self.lg = None
+
+    # -- scenarios --------------------------------------------------------
+    def ceiling(self) -> None:
+        """1:1 headline messages through Prosody: what the load generator sustains without any MUC."""
+        assert self.lg is not None
+        n = self.lg.n
+        pairs = []
+        g = 0
+        while len(pairs) < self.s.ceiling_pairs:
+            # Peers in the same worker, so a receipt frees the sender's window slot directly.
+            if (g // n) % 2 == 0:
+                pairs.append((g, g + n))
+            g += 1
+        self.ensure_clients(max(b for _, b in pairs) + 1)
+        # headline: never archived nor stored offline, so this is routing alone.
+        senders = [Sender(a, self.lg.jid(b), kind="headline", window=max(2, self.s.inflight // len(pairs)))
+                   for a, b in pairs]
+        runs = []
+        for _ in range(self.s.reps):
+            r = self.lg.traffic(senders, duration=self.s.duration, warmup=self.s.warmup, fanout=1,
+                                cpu_pids=self.pids(), ack_any=True)
+            runs.append(_traffic_summary(r, 1))
+            self.lg.quiesce()
+        self.results["ceiling"] = {"pairs": len(pairs), "runs": runs,
+                                   "deliveries_per_s": median(r["deliveries_per_s"] for r in runs),
+                                   "loadgen_us_per_delivery": median(r["cpu_us_per_delivery_loadgen"] for r in runs),
+                                   "lost": sum(r["lost"] for r in runs)}
+        c = self.results["ceiling"]
+        self.say(f"  ceiling: {c['deliveries_per_s']:.0f} 1:1 deliveries/s, load generator "
+                 f"{c['loadgen_us_per_delivery']:.1f} µs CPU per delivery, lost {c['lost']}")
+
+    def _ab(self, name: str, run: Callable[[str, str], dict[str, Any]]) -> dict[str, Any]:
+        """Alternate native / ours `reps` times; medians per side and the ratio ours/native."""
+        runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
+        for rep in range(self.s.reps):
+            for side, domain in SIDES.items():
+                result = run(side, domain)
+                runs[side].append(result)
+                self.say(f"  {name} rep {rep + 1} {side}: " + ", ".join(
+                    f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in result.items() if k in ("deliveries_per_s", "p50_ms", "p99_ms", "lost")))
+        return {"runs": runs}
+
+    @staticmethod
+    def _medians(block: dict[str, Any], keys: list[str]) -> None:
+        block["median"] = {side: {k: median(r[k] for r in runs if k in r) for k in keys}
+                           for side, runs in block["runs"].items()}
+        block["ratio"] = {k: ratio(block["median"]["ours"][k], block["median"]["native"][k]) for k in keys}
+
+    def fanout(self) -> None:
+        assert self.lg is not None
+        out = {}
+        keys = ["deliveries_per_s", "lost", "p50_ms", "p99_ms", "cpu_us_per_delivery_prosody",
+                "cpu_us_per_delivery_component", "cpu_us_per_delivery_loadgen", "cpu_share_prosody",
+                "cpu_share_component", "cpu_share_loadgen"]
+        for occupants, nsenders in self.s.fanout_shapes:
+            local = f"{self.room_prefix}fan{occupants}"
+            self.fill_room(local, occupants)
+            window = max(1, self.s.inflight // nsenders)
+
+            def run(side: str, domain: str) -> dict[str, Any]:
+                senders = [Sender(g, f"{local}@{domain}", window=window) for g in self.clients[:nsenders]]
+                r = self.lg.traffic(senders, duration=self.s.duration, warmup=self.s.warmup, fanout=occupants,
+                                    cpu_pids=self.pids())
+                self.lg.quiesce()
+                return _traffic_summary(r, occupants)
+
+            block = self._ab(f"fan-out {occupants}x{nsenders}", run)
+            block.update(occupants=occupants, senders=nsenders, window_per_sender=window)
+            self._medians(block, keys)
+            out[f"{occupants}x{nsenders}"] = block
+        self.results["fanout"] = out
+
+    def paced(self) -> None:
+        assert self.lg is not None
+        occupants = self.s.paced_occupants
+        local = f"{self.room_prefix}fan{occupants}"
+        self.fill_room(local, occupants)
+        per_sender = self.s.paced_rate / self.s.paced_senders
+
+        def run(side: str, domain: str) -> dict[str, Any]:
+            senders = [Sender(g, f"{local}@{domain}", rate=per_sender) for g in self.clients[:self.s.paced_senders]]
+            r = self.lg.traffic(senders, duration=self.s.duration, warmup=self.s.warmup, fanout=occupants,
+                                cpu_pids=self.pids())
+            self.lg.quiesce()
+            return _traffic_summary(r, occupants)
+
+        block = self._ab(f"paced {self.s.paced_rate:.0f} msg/s", run)
+        block.update(occupants=occupants, rate=self.s.paced_rate, senders=self.s.paced_senders)
+        self._medians(block, ["p50_ms", "p90_ms", "p99_ms", "max_ms", "lost", "deliveries_per_s",
+                              "cpu_share_prosody", "cpu_share_component"])
+        self.results["paced"] = block
+
+    def profile(self, seconds: float | None = None) -> None:
+        """One extra saturated run on our side with a sampling profiler attached to the component."""
+        from .profiling import profile_component
+
+        assert self.lg is not None and self.comp is not None
+        occupants, nsenders = self.s.fanout_shapes[0]
+        local = f"{self.room_prefix}fan{occupants}"
+        self.fill_room(local, occupants)
+        window = max(1, self.s.inflight // nsenders)
+        duration = seconds or max(self.s.duration, 4.0)
+        senders = [Sender(g, f"{local}@{ROOMS}", window=window) for g in self.clients[:nsenders]]
+
+        def load() -> TrafficResult:
+            return self.lg.traffic(senders, duration=duration, warmup=0.5, fanout=occupants, cpu_pids=self.pids())
+
+        result = profile_component(self.comp.pid, duration - 0.5, load, self.stack.state / "profile")
+        self.lg.quiesce()
+        self.results["profile"] = result
+        self.say(f"  profile: {result.get('tool')} {result.get('samples', 0)} samples")
+
+    def joins(self) -> None:
+        assert self.lg is not None and self.comp is not None
+        local = "joinbench"
+        sizes = self.s.join_sizes
+        joiner = self.ensure_clients(max(sizes) + 1)[max(sizes)]
+        out: dict[str, Any] = {"sizes": {}}
+        rss = {"component": procstat.rss_bytes(self.comp.pid), "prosody": procstat.rss_bytes(self.stack.prosody_pid)}
+        deltas = {"native": 0, "ours": 0}
+        have = 0
+        for size in sizes:
+            members = [(g, f"n{g}") for g in self.clients[have:size]]
+            for side, domain in SIDES.items():
+                pid = self.comp.pid if side == "ours" else self.stack.prosody_pid
+                before = procstat.rss_bytes(pid)
+                t = time.monotonic()
+                self.lg.join(f"{local}@{domain}", members)
+                self.lg.quiesce()
+                deltas[side] += procstat.rss_bytes(pid) - before
+                self.say(f"  filled {local}@{domain} to {size} in {time.monotonic() - t:.1f} s")
+            have = size
+
+            def run(side: str, domain: str) -> dict[str, Any]:
+                times = self.lg.join_times(joiner, f"{local}@{domain}", "joiner", self.s.join_reps)
+                return {"join_ms": median(times) * 1000, "all_ms": [x * 1000 for x in times]}
+
+            block = self._ab(f"join {size}", run)
+            self._medians(block, ["join_ms"])
+            out["sizes"][str(size)] = block
+            self.say(f"  join into {size}: native {block['median']['native']['join_ms']:.1f} ms, "
+                     f"ours {block['median']['ours']['join_ms']:.1f} ms")
+        top = max(sizes)
+        out["memory"] = {"occupants": top, "rss_before": rss,
+                         "bytes_per_occupant": {side: d / top for side, d in deltas.items()}}
+        self.results["joins"] = out
+
+    def idle_rooms(self) -> None:
+        """Create N persistent rooms on each side, then read memory (and ours again after a restart)."""
+        from .rawxmpp import RawClient
+
+        assert self.comp is not None
+        count = self.s.idle_rooms
+        client = RawClient(self.stack.c2s, "roommaker", "bench-password", "maker").login(register=True)
+        out: dict[str, Any] = {"rooms": count}
+        try:
+            for side, domain in SIDES.items():
+                pid = self.comp.pid if side == "ours" else self.stack.prosody_pid
+                before = procstat.rss_bytes(pid)
+                t = time.monotonic()
+                create_rooms(client, domain, count)
+                elapsed = time.monotonic() - t
+                time.sleep(1.0)
+                after = procstat.rss_bytes(pid)
+                out[side] = {"create_s": elapsed, "rss_before": before, "rss_after": after,
+                             "bytes_per_room": (after - before) / count}
+                self.say(f"  {count} persistent rooms on {side} in {elapsed:.1f} s: "
+                         f"RSS +{(after - before) / 2**20:.1f} MB")
+        finally:
+            client.close()
+        # At rest after a restart: what idle persistent rooms cost a running component.
+        self.comp.stop()
+        self.comp.start()
+        time.sleep(2.0)
+        rest = procstat.rss_bytes(self.comp.pid)
+        out["ours"]["rss_after_restart"] = rest
+        out["ours"]["rss_fresh_start"] = self.results["setup"]["component_rss_start"]
+        out["ours"]["restart_bytes_per_room"] = (rest - self.results["setup"]["component_rss_start"]) / count
+        self.results["idle_rooms"] = out
+
+
+def create_rooms(client: Any, domain: str, count: int, batch: int = 100) -> None:
+    """Create `count` persistent rooms: join, owner form with persistence on, leave; pipelined by batches."""
+    from .rawxmpp import MUC_NS, XmppError
+
+    form = ("<x xmlns='jabber:x:data' type='submit'>"
+            "<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>"
+            "<field var='muc#roomconfig_persistentroom'><value>1</value></field></x>")
+    for start in range(0, count, batch):
+        parts = []
+        names = [f"idle{n}@{domain}" for n in range(start, min(count, start + batch))]
+        for n, room in enumerate(names):
+            parts.append(f"<presence to='{room}/maker'><x xmlns='{MUC_NS}'><history maxstanzas='0'/></x></presence>"
+                         f"<iq type='set' to='{room}' id='c{start + n}'><query xmlns='{MUC_NS}#owner'>{form}</query></iq>"
+                         f"<presence type='unavailable' to='{room}/maker'/>")
+        client.send("".join(parts))
+        data = client.read_until_iq(f"c{start + len(names) - 1}", timeout=120)
+        errors = data.count(b"<iq type='error'") + data.count(b"type='error' ") - data.count(b"<presence type='error'")
+        if b"type='error'" in data and b"<iq" in data:
+            # An error IQ means a room was not made persistent: the figures would be wrong.
+            for chunk in data.split(b"<iq")[1:]:
+                if b"type='error'" in chunk[:200] or b'type="error"' in chunk[:200]:
+                    raise XmppError(f"creating rooms on {domain} failed: <iq{chunk[:400]!r}")
+        del errors

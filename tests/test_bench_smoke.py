@@ -1,0 +1,49 @@
+"""The benchmark harness in its tiniest mode, so it cannot rot (no timing is asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+
+def test_bench_tiny_runs_every_scenario_and_writes_results(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "bench", "--tiny", "--no-install", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=220)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    [data_file] = out.glob("*_tiny.json")
+    results = json.loads(data_file.read_text())
+    assert "error" not in results
+    # Every scenario ran on both sides and nothing was lost.
+    for block in results["fanout"].values():
+        for side in ("native", "ours"):
+            assert block["runs"][side], side
+            assert all(run["lost"] == 0 and run["received"] > 0 for run in block["runs"][side])
+    assert results["ceiling"]["lost"] == 0 and results["ceiling"]["deliveries_per_s"] > 0
+    assert all(run["lost"] == 0 for runs in results["paced"]["runs"].values() for run in runs)
+    for block in results["mam"]["sizes"].values():
+        assert set(block["median"]) == {"native", "ours"}
+    assert results["mam"]["fill"]
+    assert set(results["joins"]["sizes"]) == {"3"}
+    assert results["idle_rooms"]["ours"]["rss_after_restart"] > 0
+    table = (out / "latest.md").read_text()
+    assert "| scenario | native | ours |" in table and "MUC fan-out" in table
+
+
+def test_submitted_forms_parse_in_a_fresh_process() -> None:
+    """A component process has no slixmpp client plugin loaded: forms must still read (rooms become persistent)."""
+    code = ("import xml.etree.ElementTree as ET\n"
+            "from component.forms import Form, values\n"
+            "x = ET.fromstring(\"<x xmlns='jabber:x:data' type='submit'><field var='a'><value>1</value></field>"
+            "</x>\")\n"
+            "print(values(Form(xml=x), {'a': 'boolean'}))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "{'a': True}", proc.stderr
