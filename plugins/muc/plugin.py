@@ -21,6 +21,9 @@ from .features.config_form import ConfigForm
 from .features.destroy import Destroy
 from .features.disco import Disco
 from .features.history import History
+from .features.invites import Invites
+from .features.private_messages import PrivateMessages
+from .features.voice_requests import VoiceRequests
 from .features.iq_forwarding import FORWARDED, IqForwarding
 from .features.max_users import MaxUsers
 from .features.members_only import MembersOnly
@@ -30,7 +33,7 @@ from .features.occupancy import Change, Occupancy
 from .features.password import Password
 from .features.self_ping import SelfPing
 from .features.subject import Subject
-from .room import Room, RoomConfig
+from .room import Room, RoomConfig, check_affiliation_change
 from .service import PublicMuc, Rooms, config_fields
 from .stanza import (NS_ADMIN, NS_DATA, NS_MUC, NS_OWNER, NS_PING, NS_STANZAS, REMOVED_SHUTDOWN, child, escape_attr,
                      escape_text)
@@ -89,6 +92,9 @@ class MucPlugin(Plugin):
         self.admin = Admin(self)
         self.config_form = ConfigForm(self)
         self.destroyer = Destroy(self)
+        self.private = PrivateMessages(self)
+        self.invites = Invites(self)
+        self.voice = VoiceRequests(self)
         self.features: list[Feature] = [
             self.disco, Banned(self), MembersOnly(self), Password(self), MaxUsers(self), Moderated(self),
             self.history, self.subject, self.self_ping, self.config_form,
@@ -107,7 +113,7 @@ class MucPlugin(Plugin):
         for tag in FORWARDED:
             service.on_iq(tag, self.forwarding.on_iq, priority=5)
         self.hooks.on("disco.items", self.disco.service_items)
-        self.hooks.provide(hooks.SERVICE, PublicMuc(self.rooms, self.broadcast_from_room))
+        self.hooks.provide(hooks.SERVICE, PublicMuc(self.rooms, self))
 
     async def load_rooms(self) -> None:
         for stored in await self.store.load_rooms():
@@ -156,6 +162,46 @@ class MucPlugin(Plugin):
             raise StanzaError("item-not-found", "there is no such room")
         return await self.messages.from_room(room, payload, archive)
 
+    async def create_room(self, room_jid: str, owner: str, config: dict[str, Any], actor: str) -> None:
+        room_jid = JID(room_jid).bare
+        if JID(room_jid).domain != self.service.domain or not JID(room_jid).user:
+            raise StanzaError("jid-malformed", f"{room_jid} is not a room address of {self.service.domain}")
+        if self.rooms.get(room_jid) is not None:
+            raise StanzaError("conflict", f"{room_jid} already exists")
+        owner_bare = JID(owner).bare if owner else ""
+        if not owner_bare:
+            raise StanzaError("bad-request", "a new room needs an owner")
+        room = self.rooms.new_room(room_jid)
+        room.set_affiliation(owner_bare, "owner")
+        try:
+            new_config, lists = self.config_form.parse(room, config)
+        except StanzaError:
+            self.rooms.remove(room_jid)
+            raise
+        room.config = new_config
+        for affiliation, jids in lists.items():
+            for jid in jids:
+                room.set_affiliation(jid, affiliation)
+        if new_config.persistent:
+            await self.store.save_room(self.stored(room))
+        self.log.info("room created", extra={"room": room_jid, "owner": owner_bare, "actor": actor})
+        await self.hooks.fire(hooks.ROOM_CREATED, hooks.RoomEvent(room_jid, actor=actor,
+                                                                  config=self.config_dict(room)))
+
+    async def destroy_room(self, room_jid: str, reason: str, alternate: str, actor: str) -> None:
+        room = self.rooms.get(JID(room_jid).bare)
+        if room is None:
+            raise StanzaError("item-not-found", "there is no such room")
+        await self.destroyer.destroy(room, actor, reason, alternate)
+
+    async def set_affiliation(self, room_jid: str, jid: str, affiliation: str, actor: str, reason: str) -> None:
+        room = self.rooms.get(JID(room_jid).bare)
+        if room is None:
+            raise StanzaError("item-not-found", "there is no such room")
+        target = JID(jid).bare
+        check_affiliation_change(room, "owner", target, affiliation)
+        await self.admin.set_affiliation(room, target, affiliation, "", reason)
+
     # -- routing ---------------------------------------------------------------------
     def _ours(self, to: JID) -> bool:
         return bool(to.user) and to.domain == self.service.domain
@@ -186,9 +232,11 @@ class MucPlugin(Plugin):
         if room is None:
             raise StanzaError("item-not-found", "there is no such room")
         if to.resource:
-            raise StanzaError("feature-not-implemented", "private messages are not available yet")
+            return await self.private.on_message(room, msg, to.resource)
         if mtype == "groupchat":
             return await self.messages.on_groupchat(room, msg)
+        if await self.invites.on_room_message(room, msg) or await self.voice.on_room_message(room, msg):
+            return True
         raise StanzaError("bad-request", "messages to a room must be of type groupchat")
 
     def send_message_error(self, msg: Any, error: Any) -> None:

@@ -9,7 +9,7 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 from xml.etree.ElementTree import Element
 
 from component.errors import StanzaError
@@ -108,13 +108,21 @@ def view(room: Room, occupant: Occupant, session_jid: str | None = None) -> Occu
                         occupant_id=occupant.occupant_id, role=occupant.role, affiliation=occupant.affiliation)
 
 
+class Operations(Protocol):
+    """What the public service needs from the plugin for its administrative methods."""
+
+    async def broadcast_from_room(self, room: str, payload: list[Element], archive: bool = True) -> str: ...
+    async def create_room(self, room: str, owner: str, config: dict[str, Any], actor: str) -> None: ...
+    async def destroy_room(self, room: str, reason: str, alternate: str, actor: str) -> None: ...
+    async def set_affiliation(self, room: str, jid: str, affiliation: str, actor: str, reason: str) -> None: ...
+
+
 class PublicMuc:
     """The ``hooks.service("muc")`` object other plugins use (see hooks.MucService)."""
 
-    def __init__(self, rooms: Rooms,
-                 broadcast: Callable[[str, list[Element], bool], Awaitable[str]]) -> None:
+    def __init__(self, rooms: Rooms, operations: Operations) -> None:
         self._rooms = rooms
-        self._broadcast = broadcast
+        self._operations = operations
 
     def _room(self, room: str) -> Room | None:
         return self._rooms.get(room)
@@ -172,7 +180,32 @@ class PublicMuc:
         return any(o.role == "moderator" for o in found.occupants_of(bare_jid))
 
     async def broadcast_from_room(self, room: str, payload: list[Element], archive: bool = True) -> str:
-        return await self._broadcast(room, payload, archive)
+        return await self._operations.broadcast_from_room(str(room), payload, archive)
+
+    # -- administration (service administrators' tools; rights are the caller's business) --
+    def affiliations(self, room: str) -> dict[str, str]:
+        """Every affiliated bare JID of the room (owner/admin/member/outcast)."""
+        found = self._room(room)
+        return dict(found.affiliations) if found else {}
+
+    def rooms_owned_by(self, bare_jid: str) -> list[str]:
+        return sorted(r.jid for r in self._rooms if r.affiliations.get(str(bare_jid)) == "owner")
+
+    async def create_room(self, room: str, owner: str | None = None, config: dict[str, Any] | None = None,
+                          actor: str = "") -> None:
+        """Create a room already configured (not locked); ``config`` by muc#roomconfig_* names.
+
+        Raises StanzaError conflict when it exists, not-acceptable for an invalid value.
+        """
+        await self._operations.create_room(str(room), str(owner or actor), dict(config or {}), str(actor))
+
+    async def destroy_room(self, room: str, reason: str = "", alternate: str = "", actor: str = "") -> None:
+        await self._operations.destroy_room(str(room), reason, str(alternate or ""), str(actor))
+
+    async def set_affiliation(self, room: str, jid: str, affiliation: str, actor: str = "",
+                              reason: str = "") -> None:
+        """Change an affiliation as the service would (occupants updated, last owner kept: conflict)."""
+        await self._operations.set_affiliation(str(room), str(jid), affiliation, str(actor), reason)
 
 
 def config_fields(config: RoomConfig) -> dict[str, Any]:

@@ -165,9 +165,7 @@ class ConfigForm(Feature):
         if form_type == "cancel":
             if room.locked:
                 # XEP-0045 10.1.3: cancelling the initial configuration destroys the room.
-                self.muc.service.send(iq.reply(clear=True))
                 await self.muc.destroyer.destroy(room, actor.full, "", "")
-                return True
             return iq.reply(clear=True)
         if form_type != "submit":
             raise StanzaError("bad-request", "submit the configuration form with type 'submit' or 'cancel'")

@@ -20,10 +20,9 @@ class Destroy(Feature):
         if room.affiliation(iq["from"].bare) != "owner":
             raise StanzaError("forbidden", "only owners can destroy this room")
         reason = (request.findtext(f"{{{NS_OWNER}}}reason") or "").strip()
-        self.muc.service.send(iq.reply(clear=True))
         await self.destroy(room, iq["from"].full, reason, request.get("jid") or "",
                            request.findtext(f"{{{NS_OWNER}}}password") or "")
-        return True
+        return iq.reply(clear=True)
 
     async def destroy(self, room: Room, actor: str, reason: str, alternate: str, password: str = "") -> None:
         inner = f"<reason>{escape_text(reason)}</reason>" if reason else ""
