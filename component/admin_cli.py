@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from .config import load
 
@@ -233,25 +233,25 @@ async def rooms_export(service: Any, args: argparse.Namespace, out: TextIO) -> i
     return 0
 
 
-async def _run(args: argparse.Namespace, action: Callable[..., Any], out: TextIO) -> int:
+async def execute(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run one parsed ``switchboard admin`` command; errors are reported on standard error."""
     app = None
     try:
         app, service = await _open(args.config, args.service)
-        return await action(service, args, out)
+        return await args.admin_action(service, args, out or sys.stdout)
+    except CliError as error:
+        print(f"switchboard admin: {error}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         if app is not None:
             await app.stop()
 
 
-def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def run(args: argparse.Namespace) -> int:
     from . import logs
 
     logs.setup("debug" if args.verbose else "warning")
-    try:
-        return asyncio.run(_run(args, args.admin_action, out or sys.stdout))
-    except CliError as error:
-        print(f"switchboard admin: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    return asyncio.run(execute(args))
 
 
 def register(sub: Any) -> None:

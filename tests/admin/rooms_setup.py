@@ -34,6 +34,9 @@ async def populate(prosody: Any) -> None:
         alice_in, bob_in = harness.Inbox(alice), harness.Inbox(bob)
         await alice.plugin["xep_0045"].join_muc_wait(LOBBY, "Alice", maxstanzas=0, timeout=10)
         await bob.plugin["xep_0045"].join_muc_wait(BOBS, "Bob", maxstanzas=0, timeout=10)
+        # Instant rooms (XEP-0045 10.1.2): the owners accept the default, persistent configuration.
+        for owner, room in ((alice, LOBBY), (bob, BOBS)):
+            await owner.plugin["xep_0045"].set_room_config(room, owner.plugin["xep_0004"].make_form(ftype="submit"))
         await bob.plugin["xep_0045"].join_muc_wait(LOBBY, "Bob", maxstanzas=0, timeout=10)
         for i in range(3):
             await say(alice, alice_in, LOBBY, f"alice {i}")
