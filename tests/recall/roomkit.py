@@ -21,7 +21,9 @@ NS_SID = "urn:xmpp:sid:0"
 
 
 def services(window_seconds: int = 0, **recall: Any) -> dict[str, dict[str, dict]]:
-    return {DOMAIN: {"muc": {}, "mam": {}, "recall": {"window_seconds": window_seconds, **recall}}}
+    # Instant, archived rooms: the first to join owns the room and others may enter at once.
+    muc = {"lock_new_rooms": False, "default_archiving": "on"}
+    return {DOMAIN: {"muc": muc, "mam": {}, "recall": {"window_seconds": window_seconds, **recall}}}
 
 
 def new_room() -> str:
@@ -61,6 +63,10 @@ class Member:
     async def error(self, mid: str, timeout: float = 10) -> Any:
         return await self.inbox.next(lambda m: m["type"] == "error" and m["id"] == mid, timeout)
 
+    def forget(self) -> None:
+        """Drop what was received so far (then quiet_groupchat() checks only what follows)."""
+        self.inbox.items.clear()
+
     async def quiet_groupchat(self, wait: float = 0.5) -> None:
         await self.inbox.quiet(lambda m: m["type"] == "groupchat", wait)
 
@@ -81,8 +87,15 @@ async def member(port: int, user: str, room: str, nick: str | None = None,
                  **join: Any) -> AsyncIterator[Member]:
     async with harness.slix_client(port, user, plugins=CLIENT_PLUGINS) as client:
         join.setdefault("maxstanzas", 0)
+        joined = Member(client, room, nick or user)  # its inbox sees the history too
         await client.plugin["xep_0045"].join_muc_wait(JID(room), nick or user, timeout=10, **join)
-        yield Member(client, room, nick or user)
+        yield joined
+
+
+def history_of(joined: Member) -> list[Any]:
+    """The history messages received on join (slixmpp's own join result skips those without a body)."""
+    return [m for m in joined.inbox.items if m["type"] == "groupchat"
+            and any(d.get("from") == joined.room for d in m.xml.findall("{urn:xmpp:delay}delay"))]
 
 
 async def mam_messages(client: Any, room: str) -> list[Any]:
