@@ -84,6 +84,19 @@ async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
+#: MUC refusals about the submitted values: shown next to the form, which can be corrected.
+_FIXABLE = ("bad-request", "conflict", "jid-malformed", "not-acceptable", "not-allowed")
+
+
+async def _muc_operation(value: Any) -> Any:
+    try:
+        return await _maybe_await(value)
+    except StanzaError as error:
+        if error.condition in _FIXABLE:
+            raise FormError(error.text or error.condition) from error
+        raise
+
+
 def _yes(ctx: Context, value: Any) -> str:
     return ctx.text("yes", "是") if value else ctx.text("no", "否")
 
@@ -350,7 +363,7 @@ class RoomCreateCommand(RoomCommand):
                   "muc#roomconfig_publicroom": bool(values.get("public")),
                   "muc#roomconfig_membersonly": bool(values.get("members_only")),
                   "muc#roomconfig_enablearchiving": bool(values.get("archiving"))}
-        await _maybe_await(self._muc_call(ctx, "create_room")(
+        await _muc_operation(self._muc_call(ctx, "create_room")(
             room, owner=owner.bare if owner else None, config=config, actor=ctx.requester.bare))
         self.plugin.log.info("room created by command", extra={"room": room, "actor": ctx.requester.bare})
         return Done(t(f"Room {room} created.", f"房间 {room} 已创建。"))
@@ -387,10 +400,8 @@ class RoomDestroyCommand(RoomCommand):
         form = new_form(title=self.title(ctx.lang))
         lines = [t(f"Destroy {room}?", f"确定销毁 {room}？"),
                  t(f"{occupants} occupant(s) will be removed.", f"{occupants} 位在线成员将被移出。")]
-        if count is not None:
-            lines.append(t(f"Its archive ({count} messages) will be deleted.", f"其存档（{count} 条消息）将被删除。")
-                         if ctx.state["destroy"]["delete_archive"] else
-                         t(f"Its archive ({count} messages) is kept.", f"其存档（{count} 条消息）将保留。"))
+        if count is not None and ctx.state["destroy"]["delete_archive"]:
+            lines.append(t(f"Its archive ({count} messages) will be deleted.", f"其存档（{count} 条消息）将被删除。"))
         for i, line in enumerate(lines):
             form.add_field(var=f"summary{i}", ftype="fixed", value=line)
         form.add_field(var="confirm", ftype="boolean", label=t("Yes, destroy it", "是的，销毁"), required=True,
@@ -403,12 +414,19 @@ class RoomDestroyCommand(RoomCommand):
             raise FormError(t("Tick the box to confirm, or cancel.", "请勾选确认，或取消。"))
         plan = ctx.state["destroy"]
         room = await self.resolve(ctx, plan["room"])  # rights may have changed since the first stage
+        before = await self.archive_count(room)
         await _maybe_await(self._muc_call(ctx, "destroy_room")(
             room, reason=plan["reason"], alternate=plan["alternate"], actor=ctx.requester.bare))
         note = t(f"Room {room} destroyed.", f"房间 {room} 已销毁。")
-        if plan["delete_archive"] and self.archive is not None:
-            removed = await self.archive.delete_archive(room)
-            note += " " + t(f"{removed} archived messages deleted.", f"已删除 {removed} 条存档消息。")
+        if self.archive is not None:
+            if plan["delete_archive"]:
+                await self.archive.delete_archive(room)
+            left = await self.archive.count(room)
+            # The archive may also go with the room by its own policy: say what is true now.
+            if before and not left:
+                note += " " + t(f"Its {before} archived messages were deleted.", f"其 {before} 条存档消息已删除。")
+            elif left:
+                note += " " + t(f"{left} archived messages are kept.", f"保留了 {left} 条存档消息。")
         self.plugin.log.info("room destroyed by command", extra={"room": room, "actor": ctx.requester.bare})
         return Done(note)
 
@@ -443,7 +461,7 @@ class RoomAffiliationCommand(RoomCommand):
             raise FormError(t("Give the user's JID.", "请填写用户的 JID。"))
         if affiliation not in AFFILIATIONS:
             raise FormError(t(f"Unknown affiliation {affiliation!r}.", f"未知身份 {affiliation!r}。"))
-        await _maybe_await(self._muc_call(ctx, "set_affiliation")(
+        await _muc_operation(self._muc_call(ctx, "set_affiliation")(
             room, jid.bare, affiliation, actor=ctx.requester.bare, reason=str(values.get("reason") or "")))
         return Done(t(f"{jid.bare} is now {affiliation} of {room}.", f"{jid.bare} 现在是 {room} 的 {affiliation}。"))
 

@@ -340,5 +340,5 @@ async def test_create_destroy_affiliation_call_the_muc_service(component, prosod
         assert notes(again)[0][0] == "error" and not calls
         done = await owner.complete(again, {"confirm": True})
         assert calls.pop() == ("destroy", LOBBY, "moving", BOBS, "alice@localhost")
-        assert "5 archived messages deleted" in notes(done)[0][1]
+        assert "5 archived messages were deleted" in notes(done)[0][1]
         assert await archive.count(LOBBY) == 0
