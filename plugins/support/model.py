@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-OPEN_STATES = ("bot", "queued", "offered", "active")
+#: "new" lasts while the bot hook decides whether it keeps the customer; never routed.
+OPEN_STATES = ("new", "bot", "queued", "offered", "active")
 WAITING_STATES = ("queued", "offered")
+#: Not yet with an agent: the customer may still leave the queue.
+LEAVABLE_STATES = ("new", "bot", "queued", "offered")
 
 #: show value -> routing tier (lower is preferred); None = never routed.
 SHOW_TIERS: dict[str, int | None] = {"": 0, "chat": 0, "away": 1, "dnd": 2, "xa": None}
@@ -20,7 +23,7 @@ class Ticket:
     lang: str
     created_at: float
     entry: str = ""             #: queue name the customer writes to (stays across transfers)
-    state: str = "bot"
+    state: str = "new"
     queued_at: float | None = None
     priority: int = 0
     via: str = "chat"           #: how the customer joined: chat | iq

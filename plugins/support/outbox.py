@@ -218,7 +218,10 @@ class StanzaOutbox:
         entry = self._entry_jid(t)
         payload = self._payload(msg)
         body = msg["body"]
-        archived = bool(body) or stanza.retraction_target(msg.xml) is not None
+        retracted = stanza.retraction_target(msg.xml)
+        if retracted is not None:
+            await self._recall(t, msg, retracted)
+        archived = bool(body) or retracted is not None
         sid = new_id()
         if archived:
             await self._archive(t, msg, payload, role, name, sid)
@@ -243,6 +246,17 @@ class StanzaOutbox:
             self.service.send(out)
         if body:
             self.copy_to_watchers(t, body, role, name, exclude=msg["from"].bare)
+
+    async def _recall(self, t: Ticket, msg: Message, target_id: str) -> None:
+        """XEP-0424 in a conversation: with a recall service, it checks the author and tombstones the
+        archived original (raising a StanzaError to refuse); without one the retraction is relayed as-is.
+        The other side knows the message by the same id, since the relay keeps ids."""
+        assert self.engine is not None
+        recall = self.service.hooks.service("recall", None)
+        if recall is None or not hasattr(recall, "retract_direct"):
+            return
+        await recall.retract_direct(self.engine.session_jid(t.id), target_id, msg["from"].bare,
+                                    retraction_id=msg["id"] or "", lang=t.lang)
 
     def copy_to_watchers(self, t: Ticket, body: str, role: str, name: str, exclude: str = "") -> None:
         assert self.engine is not None
@@ -284,7 +298,8 @@ class StanzaOutbox:
         origin = msg.xml.find(f"{{{stanza.SID}}}origin-id")
         record = ArchiveRecord(archive=self.engine.session_jid(t.id), stanza_id=sid, timestamp=time.time(),
                                stanza=tostring(record_xml), author=msg["from"].bare, with_jid=t.customer,
-                               origin_id=origin.get("id", "") if origin is not None else "",
+                               # 1:1 retractions name the origin-id, or the id attribute without one.
+                               origin_id=(origin.get("id", "") if origin is not None else "") or msg["id"] or "",
                                client_id=msg["id"] or "", kind="chat")
         try:
             await archive.store(record)

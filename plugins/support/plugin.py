@@ -21,7 +21,7 @@ from component.storage import create_tables
 from . import commands as cmds
 from . import hooks as events
 from . import stanza
-from .model import Ticket
+from .model import LEAVABLE_STATES, Ticket
 from .options import SupportOptions
 from .outbox import StanzaOutbox
 from .service import JoinRefused, SupportEngine
@@ -147,7 +147,7 @@ class SupportPlugin(Plugin):
                 return
             await self.outbox.archive_only(t, msg, "customer", "")
             return
-        if t.customer_jid != str(sender) and t.state in ("bot", "queued", "offered"):
+        if t.customer_jid != str(sender) and t.state in LEAVABLE_STATES:
             await engine.customer_seen(str(sender), True)
         if t.state == "active":
             await self.outbox.relay(t, msg, "customer", "")
@@ -369,7 +369,7 @@ class SupportPlugin(Plugin):
         if customer != requester.bare and not self.engine.is_supervisor(queue, requester.bare):
             raise StanzaError("not-authorized", "only supervisors remove other customers from the queue")
         t = self.engine.open_ticket(queue, customer)
-        if t is None or t.state not in ("bot", "queued", "offered"):
+        if t is None or t.state not in LEAVABLE_STATES:
             raise StanzaError("item-not-found", "this customer is not waiting in the queue")
         await self.engine.leave(t.id, "depart" if customer == requester.bare else "removed", requester.bare)
         return iq.reply()

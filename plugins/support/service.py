@@ -22,7 +22,7 @@ from component.ids import new_id
 
 from . import hooks as events
 from . import routing
-from .model import WAITING_STATES, Agent, Resource, Ticket
+from .model import LEAVABLE_STATES, WAITING_STATES, Agent, Resource, Ticket
 from .options import QueueOptions, SupportOptions
 from .store import SupportStore
 from .texts import text
@@ -239,7 +239,7 @@ class SupportEngine:
         """Put a ticket in its queue (a new one, or one the bot hands off)."""
         async with self._lock:
             t = self._open(ticket_id)
-            if t.state != "bot":
+            if t.state not in ("new", "bot"):
                 raise StanzaError("unexpected-request", "this ticket is already queued")
             if priority is not None:
                 t.priority = priority
@@ -260,7 +260,7 @@ class SupportEngine:
         """A waiting customer leaves (bye, depart-queue, offline past the grace period): abandoned."""
         async with self._lock:
             t = self._open(ticket_id)
-            if t.state not in ("bot", "queued", "offered"):
+            if t.state not in LEAVABLE_STATES:
                 raise StanzaError("not-allowed", "this conversation is already with an agent")
             self._revoke_all(t, "revoke_left")
             t.state = "abandoned"
@@ -278,7 +278,7 @@ class SupportEngine:
         customer = customer_jid.split("/", 1)[0]
         async with self._lock:
             for t in self.customer_tickets(customer):
-                if t.state not in ("bot", "queued", "offered"):
+                if t.state not in LEAVABLE_STATES:
                     continue
                 if available:
                     t.offline_since = None
@@ -296,7 +296,7 @@ class SupportEngine:
         if await self.outbox.probe(t.customer_jid):
             t.offline_since = None
             return
-        if t.offline_since is not None and t.id in self.tickets and t.state in ("bot", "queued", "offered"):
+        if t.offline_since is not None and t.id in self.tickets and t.state in LEAVABLE_STATES:
             await self.leave(t.id, "offline")
 
     async def _liveness_loop(self) -> None:

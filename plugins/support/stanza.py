@@ -20,7 +20,7 @@ RETRACT = "urn:xmpp:message-retract:1"
 FASTEN = "urn:xmpp:fasten:0"
 RETRACT_0 = "urn:xmpp:message-retract:0"
 
-TICKET_STATES = ("bot", "queued", "offered", "active", "closed", "abandoned")
+TICKET_STATES = ("new", "bot", "queued", "offered", "active", "closed", "abandoned")
 ROLES = ("customer", "agent", "supervisor", "bot", "system")
 
 

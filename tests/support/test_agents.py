@@ -318,3 +318,56 @@ async def test_transfer_to_a_named_agent_and_refusals(component, prosody):
         SubElement(mam.xml, "{urn:xmpp:mam:2}query", {"queryid": "q3"})
         assert (await mam.send(timeout=10))["type"] == "result"
         assert [m for m in results.items if m.xml.find("{urn:xmpp:mam:2}result") is not None]
+
+
+class FakeRecall:
+    """Stands in for the recall plugin's public service (it needs MUC, absent on a support domain)."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        self.refuse = refuse
+
+    async def retract_direct(self, archive, target_id, requester, **kwargs):
+        self.calls.append((archive, target_id, requester))
+        if self.refuse:
+            from component.errors import StanzaError
+            raise StanzaError("not-allowed", "too late to retract")
+        return object()
+
+
+def retraction(client, to, target):
+    msg = client.make_message(mto=to, mbody="[retracted]", mtype="chat")
+    SubElement(msg.xml, "{urn:xmpp:message-retract:1}retract", {"id": target})
+    SubElement(msg.xml, "{urn:xmpp:fallback:0}fallback", {"for": "urn:xmpp:message-retract:1"})
+    return msg
+
+
+async def test_retractions_are_relayed_and_checked_by_recall_when_present(component, prosody):
+    app = await component(config())
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust1") as cust, harness.slix_client(port, "agent1") as agent:
+        cin, ain = harness.Inbox(cust), harness.Inbox(agent)
+        agent_presence(agent)
+        await agent_ready(app, "agent1")
+        session = await start_conversation(app, cust, cin, agent, ain)
+        # Without a recall service: relayed as-is.
+        oops = cust.make_message(mto=HELP, mbody="my password is hunter2", mtype="chat")
+        oops["id"] = "m-1"
+        oops.send()
+        await ain.next(body_has("hunter2"))
+        retraction(cust, HELP, "m-1").send()
+        got = await ain.next(has_child("{urn:xmpp:message-retract:1}retract"))
+        assert got.xml.find("{urn:xmpp:message-retract:1}retract").get("id") == "m-1"
+        # With one: it is asked first, with the conversation's archive and the author.
+        recall = FakeRecall()
+        app.services[DOMAIN].hooks.provide("recall", recall)
+        retraction(agent, session, "a-7").send()
+        got = await cin.next(has_child("{urn:xmpp:message-retract:1}retract"))
+        assert recall.calls == [(session, "a-7", jid("agent1"))]
+        # Refused by recall: the author gets the error and nothing is relayed.
+        recall.refuse = True
+        errors = harness.Inbox(cust)
+        retraction(cust, HELP, "m-1").send()
+        error = await errors.next(lambda m: m["type"] == "error")
+        assert (error["error"]["condition"], error["error"]["type"]) == ("not-allowed", "cancel")
+        await ain.quiet(has_child("{urn:xmpp:message-retract:1}retract"), wait=0.5)
