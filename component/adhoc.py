@@ -95,6 +95,8 @@ class Context:
     requester: JID
     lang: str = "en"
     state: dict[str, Any] = field(default_factory=dict)
+    #: The JID the command was sent to (the domain, or a JID a plugin claims via ``commands.owns``).
+    target: JID | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -255,7 +257,7 @@ class Commands:
             command = self._commands.get(node)
             if command is None:
                 raise StanzaError("item-not-found", f"no command {node!r} here")
-            ctx = Context(self.service, iq["from"], iq["lang"] or "en")
+            ctx = Context(self.service, iq["from"], iq["lang"] or "en", target=iq["to"])
             if not await self._allowed(command, ctx):
                 raise StanzaError("forbidden", "you may not run this command")
             if action == "cancel":

@@ -108,6 +108,19 @@ def _room_figures(service: Any) -> tuple[int | None, int | None]:
     return len(rooms), sum(len(muc.occupants(room)) for room in rooms)
 
 
+#: Ticket states of customers still waiting for an agent (the support plugin's public model).
+WAITING_STATES = ("queued", "offered")
+
+
+def _queued_customers(service: Any) -> int | None:
+    """Waiting customers from the support plugin's public service, when it runs here."""
+    support = service.hooks.service("support", None)
+    open_tickets = getattr(support, "open_tickets", None)
+    if open_tickets is None:
+        return None
+    return sum(1 for ticket in open_tickets() if getattr(ticket, "state", "") in WAITING_STATES)
+
+
 def _as_stats(answer: Any) -> list[Stat]:
     if isinstance(answer, dict):
         return [Stat(str(var), value) for var, value in answer.items()]
@@ -132,8 +145,14 @@ async def gather_figures(app: "App", meter: RateMeter | None = None, lang: str =
         rooms, occupants = _room_figures(service)
         services.append(ServiceFigures(domain, service.connected.is_set(), service.stanzas_in,
                                        service.stanzas_out, list(service.plugins), rooms, occupants))
+        answers: list[Stat] = []
         for answer in await service.hooks.collect(STATS, StatsRequest(domain, lang)):
-            _merge(extra, _as_stats(answer))
+            _merge(answers, _as_stats(answer))
+        if not any(s.var == "queued_customers" for s in answers):
+            queued = _queued_customers(service)
+            if queued is not None:
+                answers.append(Stat("queued_customers", queued))
+        _merge(extra, answers)
     total_in = sum(s.stanzas_in for s in services)
     total_out = sum(s.stanzas_out for s in services)
     uptime = max(0.0, now - app.started_at)
