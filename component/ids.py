@@ -28,6 +28,8 @@ def new_id(now: float | None = None) -> str:
     last_millis, last_random = _last
     if millis <= last_millis and now is None:
         millis, rand = last_millis, last_random + 1  # same millisecond: keep increasing
+    elif millis == last_millis:
+        rand = last_random + 1  # an explicit time in the same millisecond keeps increasing too
     else:
         rand = int.from_bytes(os.urandom(10), "big") >> 1  # headroom for increments
     _last = (millis, rand)

@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import OperationalError
-
 from component.errors import StanzaError
 from plugins.muc import hooks as muc
 
@@ -57,15 +55,12 @@ class MucBridge:
             kind="groupchat")
         try:
             await self.archive.store(record)
-        except (asyncio.TimeoutError, OperationalError) as exc:
-            if isinstance(exc, OperationalError) and "locked" not in str(exc):
-                self.log.exception("archiving failed; message refused", extra={"room": message.room})
-                raise StanzaError("internal-server-error",
-                                  "the message could not be archived, so it was not sent") from exc
-            self.log.warning("archive busy; message refused", extra={"room": message.room})
-            raise StanzaError("resource-constraint",
-                              "the archive is busy, so the message was not sent; try again") from exc
         except Exception as exc:
+            # MUC answers the sender with this error and broadcasts nothing.
+            if isinstance(exc, asyncio.TimeoutError) or "database is locked" in str(exc):
+                self.log.warning("archive busy; message refused", extra={"room": message.room})
+                raise StanzaError("resource-constraint",
+                                  "the archive is busy, so the message was not sent; try again") from exc
             self.log.exception("archiving failed; message refused", extra={"room": message.room})
             raise StanzaError("internal-server-error",
                               "the message could not be archived, so it was not sent") from exc

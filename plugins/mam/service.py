@@ -184,8 +184,9 @@ class ArchiveService:
             await self._writer.write(rows)
 
     async def close(self) -> None:
-        """Wait for the writes in flight."""
+        """Wait for the writes in flight, then release the writer."""
         await self._writer.drain()
+        await self.backend.close()
 
     # -- single messages --------------------------------------------------
     async def get(self, archive: str, stanza_id: str) -> ArchiveRecord | None:

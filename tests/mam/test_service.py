@@ -395,3 +395,11 @@ def test_time_bounds_match_the_ids():
     assert exact < lower_id(ts + 0.001) and upper_id(ts - 0.001) <= exact
     assert abs(timestamp_of(lower_id(ts)) - ts) < 1e-6
     assert lower_id(-5) == "0" * 26
+
+
+def test_ids_given_the_same_millisecond_keep_increasing():
+    # Rooms stamp ids with the time they also record (new_id(now)); a burst in one
+    # millisecond must still page in the order it was broadcast.
+    ts = 1_712_345_678.5
+    made = [new_id(ts) for _ in range(50)]
+    assert made == sorted(made) and len(set(made)) == 50
