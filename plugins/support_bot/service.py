@@ -223,9 +223,9 @@ class BotEngine:
         """The decision for a conversation's first message (fast: no LLM call yet)."""
         return dlg.decide(conv, message, self.kb.index(conv.queue), self.policy)
 
-    async def reply(self, conv: Conversation, message: str,
-                    step: dlg.Step | dlg.AskLlm | None = None) -> BotReply:
-        """Decide (asking the LLM when configured), word, record and save one turn."""
+    async def reply(self, conv: Conversation, message: str, step: dlg.Step | dlg.AskLlm | None = None,
+                    silent: bool = False) -> BotReply:
+        """Decide (asking the LLM when configured), word, record and save one turn (``silent``: say nothing)."""
         if step is None:
             step = dlg.decide(conv, message, self.kb.index(conv.queue), self.policy)
         hits: list[Hit] = []
@@ -235,7 +235,7 @@ class BotEngine:
         elif isinstance(step, dlg.Handoff):
             hits = step.hits
         first = not any(t.role == "bot" for t in conv.transcript)
-        body = self.word(step, conv.lang, first)
+        body = "" if silent else self.word(step, conv.lang, first)
         dlg.apply(conv, step, message, body, self.now())
         await self.save(conv)
         reply = BotReply(step, body, hits=hits)

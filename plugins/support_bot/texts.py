@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 TEXTS: dict[str, tuple[str, str]] = {
-    "intro": ("Hi, I am the automatic assistant of {queue}.", "您好，我是{queue}的智能助手。"),
+    "intro": ("Hi, I am the automatic assistant.", "您好，我是智能助手。"),
     "welcome": ("Ask me your question, or write “human” at any time to talk to a person.",
                 "请直接输入您的问题；如需人工服务，随时回复“人工”。"),
     "answer_footer": ("Did this answer your question? If not, write “human” to talk to a person.",
