@@ -95,7 +95,7 @@ class MucPlugin(Plugin):
         self.private = PrivateMessages(self)
         self.invites = Invites(self)
         self.voice = VoiceRequests(self)
-        self.features: list[Feature] = [
+        self.room_features: list[Feature] = [
             self.disco, Banned(self), MembersOnly(self), Password(self), MaxUsers(self), Moderated(self),
             self.history, self.subject, self.self_ping, self.config_form,
         ]

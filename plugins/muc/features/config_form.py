@@ -55,7 +55,7 @@ class ConfigForm(Feature):
     config_fields = GENERAL_FIELDS
 
     def fields(self) -> list[ConfigField]:
-        found = [f for feature in self.muc.features for f in feature.config_fields]
+        found = [f for feature in self.muc.room_features for f in feature.config_fields]
         return sorted(found, key=lambda f: f.order)
 
     # -- building -------------------------------------------------------------------
@@ -209,7 +209,7 @@ class ConfigForm(Feature):
         if recipients and (not was_locked or len(codes) > 1):
             data, count = Addressed(status_message_xml(room.jid, codes)).to_many(recipients)
             self.muc.service.send_raw(data, count)
-        for feature in self.muc.features:
+        for feature in self.muc.room_features:
             await feature.config_changed(room, old, actor)
         self.muc.log.info("room configured", extra={"room": room.jid, "persistent": config.persistent,
                                                     "unlocked": was_locked})

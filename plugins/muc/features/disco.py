@@ -36,7 +36,7 @@ class Disco(Feature):
 
     async def features_of(self, room: Room) -> list[str]:
         found = list(CORE_FEATURES)
-        for feature in self.muc.features:
+        for feature in self.muc.room_features:
             for var in feature.disco_features(room):
                 if var not in found:
                     found.append(var)
@@ -48,7 +48,7 @@ class Disco(Feature):
 
     def roominfo_form(self, room: Room) -> Any:
         form = new_form(form_type="result", form_type_value=NS_ROOMINFO)
-        for feature in self.muc.features:
+        for feature in self.muc.room_features:
             for var, ftype, label, value in feature.roominfo(room):
                 form.add_field(var=var, ftype=ftype, label=label, value=value)
         return form

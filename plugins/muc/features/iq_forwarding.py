@@ -11,7 +11,7 @@ from typing import Any
 
 from slixmpp.exceptions import IqError, IqTimeout
 
-from component.errors import StanzaError
+from component.errors import StanzaError, fill_error
 
 from ..stanza import NS_PING
 from . import Feature
@@ -43,7 +43,11 @@ class IqForwarding(Feature):
             raise StanzaError("item-not-found", "there is no such room")
         sender = room.by_jid.get(iq["from"].full)
         if sender is None:
-            raise StanzaError("not-acceptable", "only occupants of this room can address its occupants")
+            # XEP-0410: a self-ping from a client that is not joined gets exactly this, by the room.
+            reply = iq.reply(clear=True)
+            fill_error(reply, StanzaError("not-acceptable", "you are not joined to this room", etype="cancel"))
+            reply["error"]["by"] = room.jid
+            return reply
         payload = [c for c in iq.xml if not c.tag.endswith("}error")]
         if payload and payload[0].tag == f"{{{NS_PING}}}ping":
             reply = self.muc.self_ping.answer(room, iq, to.resource)

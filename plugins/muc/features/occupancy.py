@@ -145,7 +145,7 @@ class Occupancy(Feature):
         reserved_by = room.nick_reserved_by(nick)
         if reserved_by is not None and reserved_by != bare:
             raise StanzaError("conflict", "that nickname is reserved by another member of this room")
-        for feature in self.muc.features:
+        for feature in self.muc.room_features:
             feature.check_join(join)
         return join
 
