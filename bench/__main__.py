@@ -87,6 +87,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-latest", action="store_true", help="write only the dated JSON, not latest.md/png")
     parser.add_argument("--keep-state", action="store_true", help="keep the state folder afterwards")
     parser.add_argument("--no-install", action="store_true", help="do not pip-install the bench extra")
+    parser.add_argument("--postgres", action="store_true", help="also run the PostgreSQL pass in --quick/--tiny")
     return parser.parse_args(argv)
 
 
@@ -104,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         settings.duration = args.duration
     if args.workers:
         settings.workers = args.workers
+    if args.postgres:
+        settings.postgres = True
     wanted = [s for s in (args.only.split(",") if args.only else SCENARIOS) if s]
     unknown = [s for s in wanted if s not in SCENARIOS]
     if unknown:
@@ -113,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     # otherwise cap the native side at a few dozen messages a second and hide every CPU cost.
     base = "/dev/shm" if Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK) else None
     state = Path(args.state) if args.state else Path(tempfile.mkdtemp(prefix="switchboard-bench-", dir=base))
+    # PostgreSQL runs as its own system user, which must be able to reach its folder inside.
+    state.mkdir(parents=True, exist_ok=True)
+    state.chmod(0o711)
     now = datetime.datetime.now()
     results: dict[str, Any] = {"meta": {"date": now.strftime("%Y-%m-%d %H:%M"), "mode": settings.mode,
                                         "reps": settings.reps, "duration_s": settings.duration,
@@ -149,8 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         bench.close()
         results.update({k: v for k, v in bench.results.items() if k != "setup"})
         assert bench.comp is not None
-        timed("mam", lambda: results.__setitem__("mam", mam.run(
-            stack, bench.comp, settings.mam_sizes, settings.reps, settings.mam_queries, bench.say)))
+        def run_mam() -> None:
+            results["mam"] = bench.results["mam_sqlite"] = mam.run(
+                stack, bench.comp, settings.mam_sizes, settings.reps, settings.mam_queries, bench.say)
+
+        timed("mam", run_mam)
         if settings.postgres:
             timed("postgres", lambda: results.__setitem__("postgres", run_postgres(bench, settings)))
         if settings.support:
@@ -162,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         status = 1
     finally:
-        results.update({k: v for k, v in bench.results.items() if k not in results})
+        results.update({k: v for k, v in bench.results.items() if k not in results and k != "mam_sqlite"})
         bench.close()
         stack.stop()
         results["meta"]["elapsed_s"] = round(time.monotonic() - started, 1)
@@ -202,16 +211,18 @@ def run_postgres(bench: Any, settings: Any) -> dict[str, Any]:
         try:
             # Fresh room names on both sides: the SQLite component's rooms are gone.
             bench.room_prefix = "pg"
-            settings.fanout_shapes = prefix_shapes
+            # One shape is enough to see what the database backend changes (the time budget is tight).
+            settings.fanout_shapes = prefix_shapes[:1]
             bench.fanout()
             out["fanout"] = bench.results.pop("fanout")
         finally:
+            settings.fanout_shapes = prefix_shapes
             bench.room_prefix = ""
             if saved is not None:
                 bench.results["fanout"] = saved
             bench.close()
         out["mam"] = mam.run(bench.stack, comp, settings.mam_sizes, settings.reps, settings.mam_queries, bench.say,
-                             prefix="pgmam")
+                             prefix="pgmam", native_from=bench.results.get("mam_sqlite"))
     finally:
         try:
             bench.comp.stop()

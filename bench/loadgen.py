@@ -72,6 +72,7 @@ class Worker:
         self.out: list[bytearray] = []
         self.tail: list[bytes] = []
         self.handler = self._discard
+        self.late = 0
 
     # -- plumbing ---------------------------------------------------------
     def _add(self, client: RawClient) -> None:
@@ -332,9 +333,36 @@ class Worker:
             while time.monotonic() - last_rx[0] < drain_quiet and time.monotonic() < drain_end:
                 self.poll(0.05)
         finally:
-            self.handler = self._discard
+            # Late deliveries (a slow server) are still counted by cmd_drain.
+            self.late = 0
+
+            def count_late(ci: int, data: bytes) -> None:
+                buf = tails[ci] + data
+                self.late += buf.count(MARK)
+                # A marker split across reads is counted once: keep only a short unscanned tail.
+                cut = buf.rfind(b">")
+                tails[ci] = buf[cut + 1:] if cut >= 0 else buf[-8:]
+                if MARK in tails[ci]:
+                    tails[ci] = b""
+
+            self.handler = count_late
         return {"sent": counts["sent"], "received": counts["received"], "window": counts["window"],
                 "latencies": latencies.tobytes()}
+
+    def cmd_drain(self, quiet: float) -> int:
+        """Deliveries of the last traffic run that arrived after it returned (until `quiet` s of silence)."""
+        before = -1
+        end = time.monotonic() + quiet
+        while time.monotonic() < end:
+            self.poll(0.05)
+            if self.late != before:
+                before = self.late
+                end = time.monotonic() + quiet
+        late, self.late = self.late, 0
+        return late
+
+    def cmd_settle(self) -> None:
+        self.handler = self._discard
 
     def cmd_close(self) -> None:
         for client in self.clients:
@@ -497,8 +525,20 @@ class LoadGen:
             latencies.extend(chunk)
         if errors:
             raise LoadGenError("\n".join(errors))
+        # A slow server may still be delivering: keep counting until everything expected arrived
+        # or nothing more comes for a while (then the difference is really lost).
+        expected = sent * fanout
+        stalled_until = time.monotonic() + drain_limit
+        while received < expected and time.monotonic() < stalled_until:
+            more = sum(self._call_all({w: ("drain", (0.5,)) for w in range(self.n)}).values())
+            if more:
+                received += more
+                stalled_until = time.monotonic() + drain_limit
+            else:
+                break
+        self._call_all({w: ("settle", ()) for w in range(self.n)})
         return TrafficResult(duration=duration - warmup, sent=sent, received=received, received_window=window,
-                             expected=sent * fanout, latencies_ns=latencies,
+                             expected=expected, latencies_ns=latencies,
                              cpu={k: after[k] - before[k] for k in pids})
 
     def close(self) -> None:

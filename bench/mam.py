@@ -40,7 +40,8 @@ def label(n: int) -> str:
     return str(n)
 
 
-def seed_rooms(stack: Stack, sizes: list[int], prefix: str = "mam") -> list[str]:
+def seed_rooms(stack: Stack, sizes: list[int], prefix: str = "mam",
+               sides: tuple[str, ...] = (NATIVE, ROOMS)) -> list[str]:
     """Create one persistent room per size on both sides, each with one real archived message."""
     client = RawClient(stack.c2s, "mamseed", "bench-password", "seed").login(register=True)
     rooms = []
@@ -48,7 +49,7 @@ def seed_rooms(stack: Stack, sizes: list[int], prefix: str = "mam") -> list[str]
         for n in sizes:
             local = f"{prefix}{label(n)}"
             rooms.append(local)
-            for domain in (NATIVE, ROOMS):
+            for domain in sides:
                 room = f"{local}@{domain}"
                 client.join(room, "seed")
                 client.make_persistent(room, iq_id=f"cfg-{local}-{domain}")
@@ -174,29 +175,41 @@ def query_times(client: RawClient, room: str, payload: str, count: int) -> list[
 
 
 def run(stack: Stack, comp: ComponentProcess, sizes: list[int], reps: int, queries: int,
-        progress: Callable[[str], None], prefix: str = "mam") -> dict[str, Any]:
-    out: dict[str, Any] = {"page": PAGE, "sizes": {}, "fill": {}}
-    rooms = seed_rooms(stack, sizes, prefix)
+        progress: Callable[[str], None], prefix: str = "mam",
+        native_from: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Seed, fill and query; `native_from` (a previous run's result) reuses its native rooms as they are."""
+    out: dict[str, Any] = {"page": PAGE, "sizes": {}, "fill": {}, "prefix": prefix}
+    rooms = seed_rooms(stack, sizes, prefix, sides=(ROOMS,) if native_from else (NATIVE, ROOMS))
     time.sleep(0.5)
     comp.stop()
     stack.prosody.stop()
     middles: dict[str, dict[str, str]] = {}
+    native_rooms: dict[str, str] = {}
     try:
         for n, local in zip(sizes, rooms):
-            native = fill_native(str(stack.prosody.sql_path), local, n, progress)
+            if native_from:
+                native_rooms[local] = native_from["native_rooms"][label(n)]
+                native = dict(native_from["fill"][label(n)]["native"], reused=True)
+                native_middle = native_from["middles"][label(n)]["native"]
+            else:
+                native_rooms[local] = local
+                native = fill_native(str(stack.prosody.sql_path), local, n, progress)
+                native_middle = native.pop("middle")
             ours = fill_ours(comp.db_url, f"{local}@{ROOMS}", n, progress)
             out["fill"][label(n)] = {"native": native, "ours": ours}
-            middles[local] = {"native": native.pop("middle"), "ours": ours.pop("middle")}
+            middles[local] = {"native": native_middle, "ours": ours.pop("middle")}
     finally:
         stack.prosody.start()
         comp.start()
+    out["native_rooms"] = {label(n): native_rooms[local] for n, local in zip(sizes, rooms)}
+    out["middles"] = {label(n): middles[local] for n, local in zip(sizes, rooms)}
     client = RawClient(stack.c2s, "mamreader", "bench-password", "reader").login(register=True)
     try:
         for n, local in zip(sizes, rooms):
             block: dict[str, Any] = {"runs": {"native": [], "ours": []}}
             for _ in range(reps):
                 for side, domain in (("native", NATIVE), ("ours", ROOMS)):
-                    room = f"{local}@{domain}"
+                    room = f"{native_rooms[local] if side == 'native' else local}@{domain}"
                     last = sorted(query_times(client, room, last_page(), queries))
                     deep = sorted(query_times(client, room, page_after(middles[local][side]), queries))
                     block["runs"][side].append({"last_p50_ms": percentile(last, 50) * 1000,

@@ -48,8 +48,9 @@ def headline(results: dict[str, Any]) -> list[dict[str, Any]]:
                          "ours": block["median"]["ours"]["cpu_us_per_delivery_prosody"],
                          "ratio": block["ratio"]["cpu_us_per_delivery_prosody"], "target": "", "met": None,
                          "digits": 1})
-    paced = results.get("paced")
-    if paced:
+    for paced in (results.get("paced"), results.get("paced_below_saturation")):
+        if not paced:
+            continue
         for k in ("p50_ms", "p99_ms"):
             rows.append({"what": f"MUC latency {k[:3]} at {paced['rate']:.0f} msg/s into {paced['occupants']}, ms",
                          "native": paced["median"]["native"][k], "ours": paced["median"]["ours"][k],
@@ -148,9 +149,13 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
                              f"{_f(m['cpu_us_per_delivery_component'])} | {_f(m['cpu_us_per_delivery_loadgen'])} | "
                              f"{_f(m['cpu_share_prosody'] * 100, 0)}% | {_f(m['cpu_share_component'] * 100, 0)}% |")
         lines += ["", "Each repetition's figures are in the JSON file.", ""]
-    paced = results.get("paced")
-    if paced:
-        lines += [f"## MUC latency, paced ({paced['rate']:.0f} messages/s into {paced['occupants']} occupants)", "",
+    for paced in (results.get("paced"), results.get("paced_below_saturation")):
+        if not paced:
+            continue
+        lines += [f"## MUC latency, paced ({paced['rate']:.0f} messages/s into {paced['occupants']} occupants)", ""]
+        if paced.get("why"):
+            lines += [f"Added because {paced['why']}: below saturation on both sides.", ""]
+        lines += [
                   "| side | p50 ms | p90 ms | p99 ms | max ms | lost | Prosody CPU | component CPU |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for side in ("native", "ours"):
@@ -194,6 +199,24 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
             lines.append(f"| {size} | {_f(block['median']['native']['join_ms'], 1)} | "
                          f"{_f(block['median']['ours']['join_ms'], 1)} | {_f(block['ratio']['join_ms'], 2)} |")
         lines.append("")
+        for skipped in joins.get("skipped", []):
+            lines += [f"Room of {skipped['size']} not measured: {skipped['why']}.", ""]
+        mem = joins["memory"]
+        lines += [f"RSS growth per occupant while filling to {mem['occupants']}: native (Prosody) "
+                  f"{_f(mem['bytes_per_occupant']['native'], 0)} B, ours (component) "
+                  f"{_f(mem['bytes_per_occupant']['ours'], 0)} B.", ""]
+    idle = results.get("idle_rooms")
+    if idle:
+        o, n = idle["ours"], idle["native"]
+        lines += ["## Idle persistent rooms", "",
+                  f"{idle['rooms']:,} persistent rooms created on each side (join, owner form, leave; pipelined): "
+                  f"native in {_f(n['create_s'])} s, RSS {_f((n['rss_after'] - n['rss_before']) / 2**20)} MB more; "
+                  f"ours in {_f(o['create_s'])} s, RSS {_f((o['rss_after'] - o['rss_before']) / 2**20)} MB more, and "
+                  f"{_f(o.get('rss_after_restart', 0) / 2**20)} MB at rest after a restart with "
+                  f"{idle.get('rooms_in_database', idle['rooms']):,} rooms in the database (fresh start: "
+                  f"{_f(o.get('rss_fresh_start', 0) / 2**20)} MB).", ""]
+        if idle.get("reduced"):
+            lines += [f"Reduced to fit the time budget: {idle['reduced']}.", ""]
     prof = results.get("profile")
     if prof and prof.get("self"):
         lines += ["## Profile of the component under fan-out load (py-spy, top by own time)", "",
