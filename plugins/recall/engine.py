@@ -135,15 +135,19 @@ class Recall:
                              now: float | None = None) -> Removal:
         """1:1 conversations: ``requester`` (real bare JID) retracts its own message.
 
-        ``target_id`` is the archive id or the sender's origin-id. ``window``
-        defaults to the service's option (-1); None or 0 means no limit. The
-        caller relays :meth:`Removal.retract_payload` to the other side.
+        ``target_id`` is the archive id or the sender's origin-id (archived
+        1:1 messages keep the message 'id' there when they carry no origin-id).
+        ``retraction_id`` is the retraction message's 'id': the tombstone
+        carries it (``tombstone_id`` overrides) and the audit records it.
+        ``window`` defaults to the service's option (-1); None or 0 means no
+        limit. Raises StanzaError to refuse; the caller then relays the
+        retraction (e.g. :meth:`Removal.retract_payload`) to the other side.
         """
         if window == -1:
             window = self.window_for(None)
         return await self.retract_own(archive, target_id, Actor(bare_jid=requester), window=window or None,
-                                      retraction_id=retraction_id, tombstone_id=tombstone_id, kind="chat",
-                                      lang=lang, now=now)
+                                      retraction_id=retraction_id, tombstone_id=tombstone_id or retraction_id,
+                                      kind="chat", lang=lang, now=now)
 
     async def moderate_direct(self, archive: str, stanza_id: str, moderator: str, *, reason: str = "",
                               by: str = "", lang: str | None = "en", now: float | None = None) -> Removal:

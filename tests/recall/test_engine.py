@@ -213,8 +213,9 @@ async def test_direct_retraction_uses_the_service_window(recall, archive, db):
     with pytest.raises(StanzaError) as err:
         await recall.retract_direct(ROOM, old.stanza_id, "cust1@localhost", now=NOW)
     assert err.value.condition == "not-allowed"
-    removal = await recall.retract_direct(ROOM, "client-7", "cust1@localhost", now=NOW, tombstone_id="r-9")
+    removal = await recall.retract_direct(ROOM, "client-7", "cust1@localhost", now=NOW, retraction_id="r-9")
     assert removal.record.stanza_id == fresh.stanza_id
+    assert removal.tombstone.get("id") == "r-9"  # the retraction message's id pairs it with the tombstone
     payload = removal.retract_payload("client-7", "retracted")
     assert payload[0].tag == "{urn:xmpp:message-retract:1}retract" and payload[0].get("id") == "client-7"
     # An explicit window overrides the service's.

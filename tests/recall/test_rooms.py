@@ -7,7 +7,6 @@ XEP-0422 forms are sent as raw stanzas, the way older clients send them.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from xml.etree.ElementTree import fromstring
 
@@ -15,10 +14,7 @@ import pytest
 from slixmpp import JID
 from slixmpp.exceptions import IqError
 
-from component.errors import StanzaError
 from component.forms import new_form
-from component.ids import new_id
-from plugins.mam.hooks import ArchiveRecord
 
 from .. import harness
 from .roomkit import (DOMAIN, NS_RETRACT, database_file, database_trace, history_of, mam_messages, member,
@@ -306,34 +302,6 @@ async def test_no_trace_of_removed_text_in_storage(component, prosody, tmp_path)
     if app.db.is_sqlite:
         for removed in (typo, spam, payload):
             assert database_trace(database_file(tmp_path), removed) == [], removed
-
-
-async def test_recall_service_for_direct_conversations(component, prosody):
-    """The support queue's seam: a 1:1 message in the archive retracted through hooks.service("recall")."""
-    app = await component(services(window_seconds=60))
-    service = app.services[DOMAIN]
-    archive, recall = service.hooks.service("archive"), service.hooks.service("recall")
-    conversation = f"t-{uuid.uuid4().hex[:8]}@{DOMAIN}"
-    secret = marker("PRIVATE")
-    record = ArchiveRecord(
-        archive=conversation, stanza_id=new_id(), timestamp=time.time(),
-        stanza=fromstring(f"<message xmlns='jabber:client' type='chat' id='c-1'><body>{secret}</body>"
-                          "<origin-id xmlns='urn:xmpp:sid:0' id='c-1'/></message>"),
-        author="cust1@localhost", with_jid="cust1@localhost", origin_id="c-1", client_id="c-1", kind="chat")
-    await archive.store(record)
-    with pytest.raises(StanzaError) as err:
-        await recall.retract_direct(conversation, record.stanza_id, "agent1@localhost")
-    assert err.value.condition == "forbidden"
-    with pytest.raises(StanzaError) as err:  # origin-ids are looked up among the requester's own messages
-        await recall.retract_direct(conversation, "c-1", "agent1@localhost")
-    assert err.value.condition == "item-not-found"
-    removal = await recall.retract_direct(conversation, "c-1", "cust1@localhost", tombstone_id="r-1")
-    assert removal.record.stanza_id == record.stanza_id
-    stored = await archive.get(conversation, record.stanza_id)
-    assert stored.retracted and secret not in "".join(stored.stanza.itertext())
-    assert stored.stanza.find(f"{{{NS_RETRACT}}}retracted").get("id") == "r-1"
-    [payload, *_] = removal.retract_payload("c-1")
-    assert payload.get("id") == "c-1"
 
 
 async def test_service_admin_moderates_without_joining_and_reads_the_audit(component, prosody):
