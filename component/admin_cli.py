@@ -81,12 +81,15 @@ async def _open(config_path: str, domain: str | None, need: str = "muc") -> tupl
     return app, app.services[candidates[0].domain]
 
 
-def _room(service: Any, text: str) -> str:
+async def _room(service: Any, text: str, archive_only: bool = False) -> str:
+    """The room named on the command line; ``archive_only``: a room gone but whose archive is left."""
     room = text if "@" in text else f"{text}@{service.domain}"
-    muc = service.hooks.service("muc")
-    if not muc.room_exists(room):
-        raise CliError(f"no room {room}")
-    return room
+    if service.hooks.service("muc").room_exists(room):
+        return room
+    archive = service.hooks.service("archive", None)
+    if archive_only and archive is not None and await archive.count(room):
+        return room
+    raise CliError(f"no room {room}")
 
 
 def _archive(service: Any) -> Any:
@@ -132,7 +135,7 @@ async def rooms_info(service: Any, args: argparse.Namespace, out: TextIO) -> int
     from plugins.admin.rooms import message_counts, room_row
     from plugins.admin.service import format_time
 
-    room = _room(service, args.room)
+    room = await _room(service, args.room)
     muc = service.hooks.service("muc")
     archive = service.hooks.service("archive", None)
     info: dict[str, Any] = await room_row(muc, archive, room)
@@ -179,7 +182,7 @@ async def purge(archive: Any, room: str, *, before: float | None, author: str | 
 async def rooms_purge(service: Any, args: argparse.Namespace, out: TextIO) -> int:
     from plugins.admin.export import count
 
-    room = _room(service, args.room)
+    room = await _room(service, args.room, archive_only=True)
     archive = _archive(service)
     before = _time(args.before, "--before")
     author = args.author
@@ -211,7 +214,7 @@ async def rooms_purge(service: Any, args: argparse.Namespace, out: TextIO) -> in
 async def rooms_export(service: Any, args: argparse.Namespace, out: TextIO) -> int:
     from plugins.admin import export
 
-    room = _room(service, args.room)
+    room = await _room(service, args.room, archive_only=True)
     archive = _archive(service)
     start, end = _time(args.start, "--start"), _time(args.end, "--end")
     total = await export.count(archive, room, start=start, end=end)

@@ -147,8 +147,11 @@ class RoomCommand(Command):
         name = self.muc.room_config(room).get("muc#roomconfig_roomname") or ""
         return f"{name} ({room})" if name else room
 
-    async def resolve(self, ctx: Context, value: Any, *, allow_all: bool = False) -> str:
-        """A submitted room: exists, belongs to this service, and is in the requester's scope."""
+    async def resolve(self, ctx: Context, value: Any, *, allow_all: bool = False, archive_only: bool = False) -> str:
+        """A submitted room: exists, belongs to this service, and is in the requester's scope.
+
+        ``archive_only``: global admins may also name a room that is gone but left an archive.
+        """
         text = str(value or "").strip()
         if allow_all and text == ALL:
             return ALL
@@ -163,7 +166,11 @@ class RoomCommand(Command):
         scope = await ctx.scope("room")
         if not scope.everything and room not in scope.names:
             raise StanzaError("forbidden", ctx.text(f"you do not own {room}", f"你不是 {room} 的所有者"))
-        if JID(room).domain != self.service.domain or not self.muc.room_exists(room):
+        if JID(room).domain != self.service.domain:
+            raise FormError(ctx.text(f"No room {room} here.", f"这里没有房间 {room}。"))
+        if not self.muc.room_exists(room):
+            if archive_only and scope.everything and self.archive is not None and await self.archive.count(room):
+                return room
             raise FormError(ctx.text(f"No room {room} here.", f"这里没有房间 {room}。"))
         return room
 
@@ -543,7 +550,7 @@ class RoomPurgeCommand(ArchiveCommand):
 
     async def preview(self, ctx: Context, values: dict[str, Any]) -> FormStep:
         t = ctx.text
-        room = await self.resolve(ctx, values.get("room"))
+        room = await self.resolve(ctx, values.get("room"), archive_only=True)
         mode = str(values.get("mode") or "")
         before = self._time(ctx, values.get("before"), t("Before", "日期"))
         author = values.get("author")
@@ -579,7 +586,7 @@ class RoomPurgeCommand(ArchiveCommand):
         if not values.get("confirm"):
             raise FormError(t("Tick the box to confirm, or cancel.", "请勾选确认，或取消。"))
         plan = ctx.state["purge"]
-        room = await self.resolve(ctx, plan["room"])
+        room = await self.resolve(ctx, plan["room"], archive_only=True)
         removed = await self._need_archive(ctx).purge(room, before=plan["before"], author=plan["author"])
         self.plugin.log.info("archive purged by command", extra={"room": room, "removed": removed,
                                                                   "actor": ctx.requester.bare})
@@ -608,7 +615,7 @@ class RoomExportCommand(ArchiveCommand):
 
     async def export(self, ctx: Context, values: dict[str, Any]) -> Done:
         t = ctx.text
-        room = await self.resolve(ctx, values.get("room"))
+        room = await self.resolve(ctx, values.get("room"), archive_only=True)
         fmt = str(values.get("format") or "")
         if fmt not in archive_export.FORMATS:
             raise FormError(t("Choose xml or json.", "请选择 xml 或 json。"))

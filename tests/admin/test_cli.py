@@ -117,6 +117,18 @@ async def test_purge_needs_confirmation_and_refuses_bad_requests(component, pros
     assert done.returncode == 0 and "deleted 3" in done.stdout and done.stderr == ""
     assert await archive.count(LOBBY) == 0 and await archive.count(BOBS) == 1
 
+    # A room that is gone but left its archive: exported and purged, not described.
+    gone = f"gone@{DOMAIN}"
+    await archive.store_many([ArchiveRecord(archive=gone, stanza_id=new_id(), timestamp=time.time(),
+                                            stanza=f"<message xmlns='jabber:client' type='groupchat' "
+                                                   f"from='{gone}/x'><body>left {i}</body></message>",
+                                            with_jid=f"{gone}/x") for i in range(3)])
+    exported = await inproc(config, "rooms", "export", "gone", "--format", "json", "--quiet")
+    assert [m["body"] for m in json.loads(exported.stdout)["messages"]] == ["left 0", "left 1", "left 2"]
+    assert (await inproc(config, "rooms", "info", "gone")).returncode == 1
+    assert (await inproc(config, "rooms", "purge", "gone", "--all", "--yes", "-q")).returncode == 0
+    assert await archive.count(gone) == 0
+
     bad = tmp_path / "bad.toml"
     bad.write_text("admins = 3\n")
     result = cli(bad, "rooms", "list")
