@@ -53,7 +53,7 @@ class Disco:
         return iq["to"].full == self.service.domain
 
     def identities(self) -> list[tuple[str, str, str]]:
-        found = [identity for plugin in self.service.plugins.values() for identity in plugin.identities]
+        found = [identity for plugin in self.service.plugins.values() for identity in type(plugin).identities]
         if not found:
             found = [("component", "generic", self.service.config.name or "Switchboard")]
         return found
@@ -61,7 +61,7 @@ class Disco:
     def features(self) -> list[str]:
         features = list(CORE_FEATURES)
         for plugin in self.service.plugins.values():
-            features.extend(f for f in plugin.features if f not in features)
+            features.extend(f for f in type(plugin).features if f not in features)
         return features
 
     async def _info(self, iq: Iq) -> Any:
