@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 WINDOW_FIELD = "urn:switchboard:recall:0#window"
 
 PRIVILEGED_AFFILIATIONS = ("owner", "admin")
+ARCHIVING = "muc#roomconfig_enablearchiving"
 
 
 class RoomRecall:
@@ -121,7 +122,8 @@ class RoomRecall:
 
     # -- room settings and disco --------------------------------------------
     def on_disco_features(self, room: str) -> Any:
-        return stanza.ROOM_FEATURES
+        # Retraction works on archived messages: rooms that do not archive cannot offer it.
+        return stanza.ROOM_FEATURES if self.muc.room_config(room).get(ARCHIVING) else None
 
     def on_config_form(self, event: muc_hooks.ConfigFormEvent) -> Any:
         lang = event.lang

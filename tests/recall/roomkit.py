@@ -20,9 +20,9 @@ NS_RETRACT = "urn:xmpp:message-retract:1"
 NS_SID = "urn:xmpp:sid:0"
 
 
-def services(window_seconds: int = 0, **recall: Any) -> dict[str, dict[str, dict]]:
+def services(window_seconds: int = 0, archiving: str = "on", **recall: Any) -> dict[str, dict[str, dict]]:
     # Instant, archived rooms: the first to join owns the room and others may enter at once.
-    muc = {"lock_new_rooms": False, "default_archiving": "on"}
+    muc = {"lock_new_rooms": False, "default_archiving": archiving}
     return {DOMAIN: {"muc": muc, "mam": {}, "recall": {"window_seconds": window_seconds, **recall}}}
 
 

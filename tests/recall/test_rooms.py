@@ -346,3 +346,23 @@ async def test_service_admin_moderates_without_joining_and_reads_the_audit(compo
         assert (cells["stanza_id"], cells["actor"], cells["author"], cells["moderated"], cells["reason"]) == (
             sid, "admin@localhost", "bob@localhost", "yes", "cleanup")
         assert spam not in str(done)
+
+
+async def test_rooms_without_archive_neither_advertise_nor_accept_retraction(component, prosody):
+    await component(services(archiving="off"))
+    room = new_room()
+    port = prosody.ports.c2s
+    text = marker("EPHEMERAL")
+    async with member(port, "carol", room) as carol, member(port, "alice", room) as alice:
+        info = await carol.client.plugin["xep_0030"].get_info(jid=room, timeout=10)
+        features = set(info["disco_info"]["features"])
+        assert not {"urn:xmpp:message-retract:1", "urn:xmpp:message-moderate:1"} & features
+        assert "http://jabber.org/protocol/muc" in features  # the room itself answers
+        _, sid = await alice.say(text)
+        await carol.groupchat(lambda m: text in m["body"])
+        carol.forget()
+        mid = alice.send_raw_message(f"<retract xmlns='{NS_RETRACT}' id='{sid}'/>")
+        error = await alice.error(mid)
+        assert (error["error"]["condition"], error["error"]["type"]) == ("item-not-found", "cancel")
+        assert "does not archive" in error["error"]["text"]
+        await carol.quiet_groupchat(0.3)

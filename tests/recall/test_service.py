@@ -127,3 +127,10 @@ def test_describe_window(seconds, lang, expected):
 def test_texts_follow_the_language():
     assert text("unknown", "en") != text("unknown", "zh")
     assert text("unknown", None) == text("unknown", "en")
+
+
+def test_room_notices_in_both_languages():
+    from plugins.recall.service import notice
+    assert notice("moderated_reason", "zh-CN", reason="广告") == "主持人删除了一条消息：广告"
+    assert notice("moderated_reason", "en", reason="spam") == "A moderator removed a message: spam"
+    assert notice("moderated", "") == "A moderator removed a message."
