@@ -117,7 +117,10 @@ class RoomRecall:
         body = (notice("moderated_reason", room_lang, reason=request.reason) if request.reason
                 else notice("moderated", room_lang))
         payload_out += stanza.build_fallback_body(body, room_lang)
-        await muc.broadcast_from_room(room, payload_out)
+        if not await muc.broadcast_from_room(room, payload_out):
+            # The content is gone already; only the notice failed (e.g. the archive refused it).
+            self.plugin.log.warning("moderation notice not broadcast", extra={"room": room,
+                                                                              "stanza_id": request.target_id})
         return iq.reply()
 
     # -- room settings and disco --------------------------------------------

@@ -44,7 +44,6 @@ _TEXTS: dict[str, tuple[str, str]] = {
 _NOTICES: dict[str, tuple[str, str]] = {
     "moderated": ("A moderator removed a message.", "主持人删除了一条消息。"),
     "moderated_reason": ("A moderator removed a message: {reason}", "主持人删除了一条消息：{reason}"),
-    "retracted": ("/me retracted a message.", "/me 撤回了一条消息。"),
     "window_label": ("Time allowed to retract one's own message (owners and admins: no limit)",
                      "成员撤回自己消息的时限（所有者和管理员不受限）"),
     "window_default": ("Service default ({window})", "服务默认（{window}）"),
