@@ -97,6 +97,8 @@ class Context:
     state: dict[str, Any] = field(default_factory=dict)
     #: The JID the command was sent to (the domain, or a JID a plugin claims via ``commands.owns``).
     target: JID | None = None
+    #: Scopes computed once per listing (None: always ask, as rights may change between stages).
+    scope_cache: dict[str, "Scope"] | None = field(default=None, repr=False)
 
     @property
     def is_admin(self) -> bool:
@@ -110,7 +112,11 @@ class Context:
         return zh if self.zh() else en
 
     async def scope(self, kind: str) -> Scope:
-        return await rights_scope(self.service, self.requester, kind)
+        if self.scope_cache is None:
+            return await rights_scope(self.service, self.requester, kind)
+        if kind not in self.scope_cache:
+            self.scope_cache[kind] = await rights_scope(self.service, self.requester, kind)
+        return self.scope_cache[kind]
 
 
 class FormError(Exception):
@@ -206,7 +212,7 @@ class Commands:
         return bool(result)
 
     async def visible_to(self, requester: JID) -> list[Command]:
-        ctx = Context(self.service, requester)
+        ctx = Context(self.service, requester, scope_cache={})
         return [c for c in self._commands.values() if await self._allowed(c, ctx)]
 
     async def node_info(self, iq: Iq, info: Any) -> bool:

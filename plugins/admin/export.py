@@ -93,8 +93,13 @@ class Writer:
         self.fmt = fmt
         self.room = room
         self.real_jids = real_jids
-        self.write = write
+        self._write = write
         self.count = 0
+        self.chars = 0
+
+    def write(self, text: str) -> None:
+        self.chars += len(text)
+        self._write(text)
 
     def begin(self) -> None:
         exported = stamp(dt.datetime.now(dt.timezone.utc).timestamp())
@@ -181,13 +186,18 @@ def _serialize(element: ET.Element, parent_ns: str | None) -> list[str]:
 
 async def export(archive: Any, room: str, fmt: str, write: Callable[[str], Any], *, real_jids: bool,
                  start: float | None = None, end: float | None = None, limit: int | None = None,
-                 progress: Callable[[int], Any] | None = None) -> int:
-    """Write a room's archive as one document; returns how many messages it holds."""
+                 max_chars: int | None = None, progress: Callable[[int], Any] | None = None) -> int:
+    """Write a room's archive as one document; returns how many messages it holds.
+
+    ``limit`` / ``max_chars``: stop after that many messages / once that much text is written.
+    """
     writer = Writer(fmt, room, real_jids, write)
     writer.begin()
     async for record in records(archive, room, start=start, end=end, limit=limit):
         writer.add(record)
         if progress is not None:
             progress(writer.count)
+        if max_chars is not None and writer.chars >= max_chars:
+            break
     writer.end()
     return writer.count

@@ -25,7 +25,9 @@ class AdminOptions:
                                 "rates are computed over the last minute.", 10.0)
     room_commands: bool = doc("Offer the room commands when the muc plugin runs on this service.", True)
     export_max_inline: int = doc("Most messages a room export returns inside the command itself; "
-                                 "larger archives: `switchboard admin rooms export`.", 1000)
+                                 "larger archives: `switchboard admin rooms export`.", 500)
+    export_max_inline_chars: int = doc("Most characters of export text inside the command (servers and "
+                                       "clients limit stanza sizes).", 200_000)
 
 
 class AdminPlugin(Plugin):

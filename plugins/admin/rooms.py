@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 LIST_LIMIT = 100
 #: Most rows a room list shows.
 TABLE_LIMIT = 500
+#: Most rooms the all-rooms statistics table counts (four counts each).
+STATS_TABLE_LIMIT = 200
 AFFILIATIONS = ("owner", "admin", "member", "none", "outcast")
 ALL = "*"
 CLIENT = "jabber:client"
@@ -296,14 +298,17 @@ class RoomStatsCommand(RoomCommand):
         if room == ALL:
             _, rooms = await self.rooms_in_scope(ctx)
             rows = []
-            for each in rooms[:TABLE_LIMIT]:
+            for each in rooms[:STATS_TABLE_LIMIT]:
                 counts = await message_counts(self.archive, each, now)
                 rows.append({"room": each, "occupants": len(self.muc.occupants(each)), **counts})
             rows.sort(key=lambda r: (-r["week"], r["room"]))
+            note = "" if len(rooms) <= STATS_TABLE_LIMIT else t(
+                f"The first {STATS_TABLE_LIMIT} of {len(rooms)} rooms by name.",
+                f"按名称列出 {len(rooms)} 个房间中的前 {STATS_TABLE_LIMIT} 个。")
             columns = [("room", t("Room", "房间")), ("occupants", t("Occupants", "在线人数")),
                        ("day", t("Messages, 24 h", "24 小时消息")), ("week", t("Messages, 7 days", "7 天消息")),
                        ("month", t("Messages, 30 days", "30 天消息")), ("total", t("Messages, all", "全部消息"))]
-            return Done(form=table(columns, rows, title=self.title(ctx.lang)))
+            return Done(note, "info", table(columns, rows, title=self.title(ctx.lang)))
         counts = await message_counts(self.archive, room, now)
         first, last = await self.archive.bounds(room)
         occupants = self.muc.occupants(room)
@@ -498,12 +503,21 @@ class RoomAnnounceCommand(RoomCommand):
         if not text:
             raise FormError(t("Write the message.", "请填写公告内容。"))
         targets = sorted(self.muc.rooms()) if room == ALL else [room]
+        sent = 0
         for target in targets:
             body = ET.Element(f"{{{CLIENT}}}body")
             body.text = text
-            await self.muc.broadcast_from_room(target, [body])
-        self.plugin.log.info("announcement sent", extra={"rooms": len(targets), "actor": ctx.requester.bare})
-        return Done(t(f"Announcement sent to {len(targets)} room(s).", f"公告已发送到 {len(targets)} 个房间。"))
+            try:
+                await self.muc.broadcast_from_room(target, [body])
+                sent += 1
+            except StanzaError as error:  # e.g. destroyed meanwhile: the others still get it
+                self.plugin.log.warning("announcement not sent", extra={"room": target,
+                                                                        "condition": error.condition})
+        self.plugin.log.info("announcement sent", extra={"rooms": sent, "actor": ctx.requester.bare})
+        if sent < len(targets):
+            return Done(t(f"Announcement sent to {sent} of {len(targets)} room(s).",
+                          f"公告已发送到 {len(targets)} 个房间中的 {sent} 个。"), "warn")
+        return Done(t(f"Announcement sent to {sent} room(s).", f"公告已发送到 {sent} 个房间。"))
 
 
 # -- archive: purge, export ------------------------------------------------
@@ -629,7 +643,8 @@ class RoomExportCommand(ArchiveCommand):
         real_jids = ctx.is_admin or self.muc.can_see_real_jids(room, ctx.requester.bare)
         chunks: list[str] = []
         exported = await archive_export.export(archive, room, fmt, chunks.append, real_jids=real_jids,
-                                               start=start, end=end, limit=limit)
+                                               start=start, end=end, limit=limit,
+                                               max_chars=self.plugin.options.export_max_inline_chars)
         form = new_form(title=f"{self.title(ctx.lang)}: {room}", form_type="result")
         form.add_field(var="room", ftype="text-single", label=t("Room", "房间"), value=room)
         form.add_field(var="format", ftype="text-single", label=t("Format", "格式"), value=fmt)

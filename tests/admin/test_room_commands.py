@@ -3,6 +3,7 @@ user, with slixmpp's XEP-0050 client against a real Prosody, MUC and archive."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from xml.etree import ElementTree as ET
@@ -192,12 +193,18 @@ async def test_export_xml_and_json(component, prosody):
 
 
 async def test_export_inline_limit_warns_and_points_to_the_cli(component, prosody):
-    await start(component, prosody, admin={"export_max_inline": 2})
+    app = await start(component, prosody, admin={"export_max_inline": 2})
     async with muc_client(prosody, "admin") as admin:
         done = await Commands(admin, DOMAIN).run("room-export", {"room": LOBBY, "format": "json"})
         kind, text = notes(done)[0]
         assert kind == "warn" and "2 of 5" in text and "switchboard admin rooms export" in text
         assert len(json.loads("\n".join(fields(done)["export"]))["messages"]) == 2
+        # The size cap too: the first message already fills a tiny budget.
+        plugin = app.services[DOMAIN].plugins["admin"]
+        plugin.options = dataclasses.replace(plugin.options, export_max_inline=100, export_max_inline_chars=10)
+        done = await Commands(admin, DOMAIN).run("room-export", {"room": LOBBY, "format": "xml"})
+        assert "1 of 5" in notes(done)[0][1]
+        assert len(ET.fromstring("\n".join(fields(done)["export"])).findall("{urn:xmpp:mam:2}result")) == 1
 
 
 async def test_room_stats(component, prosody):
