@@ -14,19 +14,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import time
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, Sequence
 from xml.etree.ElementTree import Element
 
 from component.errors import StanzaError
-from component.ids import timestamp_of
 
 from . import stanza as wire
 from .hooks import ArchiveRecord
 from .hooks import QuerySpec
-from .store import ArchiveStore, Filters
+from .store import ArchiveStore, Filters, SqlReader
 
 log = logging.getLogger("switchboard.plugins.mam")
 
@@ -38,6 +37,7 @@ HISTORY_HARD_MAX = 1000
 INDEX_COUNT_LIMIT = 5000
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ID = re.compile(f"[{_ALPHABET}]{{26}}")
 _MAX_MILLIS = (1 << 50) - 1
 
 
@@ -162,9 +162,8 @@ class ArchiveService:
         if record.kind not in ("groupchat", "chat"):
             raise ValueError(f"kind is 'groupchat' or 'chat', not {record.kind!r}")
         # Time-ordered ids are what make paging and time filters index range scans.
-        if record.stanza_id != record.stanza_id.upper():
-            raise ValueError("archive ids come from component.ids.new_id()")
-        timestamp_of(record.stanza_id)
+        if not _ID.fullmatch(record.stanza_id):
+            raise ValueError(f"archive ids come from component.ids.new_id(), not {record.stanza_id!r}")
         return {
             "archive": record.archive, "stanza_id": record.stanza_id, "timestamp": float(record.timestamp),
             "stanza": wire.sanitize(record.stanza, record.kind), "author": record.author,
@@ -214,8 +213,7 @@ class ArchiveService:
 
     # -- reading ----------------------------------------------------------
     async def count(self, archive: str) -> int:
-        async with self._read() as conn:
-            return await self.backend.archive_count(conn, archive)
+        return await self.backend.archive_count(archive)
 
     async def bounds(self, archive: str) -> tuple[ArchiveRecord | None, ArchiveRecord | None]:
         """The first and last archived messages (stanza as stored XML text)."""
@@ -254,15 +252,6 @@ class ArchiveService:
             result.append((element, row[1]))
         return result
 
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[Any]:
-        """One read snapshot for the several statements of a query."""
-        async with self.backend.connect() as conn:
-            if not self.backend.db.is_sqlite:
-                # SQLite's BEGIN already pins one snapshot for the whole transaction.
-                await conn.execution_options(isolation_level="REPEATABLE READ")
-            yield conn
-
     async def query(self, archive: str, spec: QuerySpec, *, real_jids: bool = False,
                     page_size: int | None = None) -> Page:
         """Run a MAM query; unknown ids raise item-not-found (XEP-0313 section 4.1.3)."""
@@ -294,42 +283,29 @@ class ArchiveService:
         cursor_upper = spec.before or None
         referenced = [i for i in (spec.after_id, spec.before_id, spec.after, cursor_upper) if i is not None]
         referenced += spec.ids or []
-        async with self._read() as conn:
+
+        def run(reader: SqlReader) -> Page | str:
             if referenced:
-                missing = await self.backend.missing_ids(conn, archive, referenced)
+                missing = reader.missing_ids(archive, referenced)
                 if missing:
-                    raise StanzaError("item-not-found", f"no message with id {missing[0]} in this archive")
-            if filters.narrows:
-                count = await self.backend.count(conn, filters)
-            else:
-                count = await self.backend.archive_count(conn, archive)
+                    return missing[0]
+            count = reader.count(filters) if filters.narrows else reader.archive_count(archive)
             if limit == 0:
                 return Page([], count == 0, count, None)
-            rows = await self.backend.page(conn, filters, limit + 1, backward=backward,
-                                         offset=spec.index or 0, lower=cursor_lower, upper=cursor_upper)
+            rows = reader.page(filters, limit + 1, backward=backward, offset=spec.index or 0,
+                               lower=cursor_lower, upper=cursor_upper)
             complete = len(rows) <= limit
             rows = rows[:limit]
             if backward:
                 rows.reverse()
-            first_index = await self._first_index(conn, filters, spec, rows, count, backward)
-        return Page([_record(row) for row in rows], complete, count, first_index)
+            first_index = _first_index(reader, filters, spec, rows, count, backward)
+            return Page([_record(row) for row in rows], complete, count, first_index)
 
-    async def _first_index(self, conn: Any, filters: Filters, spec: QuerySpec, rows: list[Any], count: int,
-                           backward: bool) -> int | None:
-        if not rows:
-            return None
-        if not backward and spec.after is None:
-            return spec.index or 0
-        if backward and spec.before == "":
-            return count - len(rows)
-        # Somewhere in the middle: count the nearer side, but never walk far.
-        before = await self.backend.count(conn, filters, upper=rows[0][0], at_most=INDEX_COUNT_LIMIT)
-        if before < INDEX_COUNT_LIMIT:
-            return before
-        after = await self.backend.count(conn, filters, lower=rows[-1][0], at_most=INDEX_COUNT_LIMIT)
-        if after < INDEX_COUNT_LIMIT:
-            return count - after - len(rows)
-        return None
+        # One read transaction: the count, the page and the index agree.
+        result = await self.backend.read(run)
+        if isinstance(result, str):
+            raise StanzaError("item-not-found", f"no message with id {result} in this archive")
+        return result
 
     # -- deleting ---------------------------------------------------------
     async def purge(self, archive: str, *, before: float | None = None, author: str | None = None) -> int:
@@ -382,6 +358,25 @@ class ArchiveService:
         if removed:
             log.info("retention applied", extra={"domain": self.domain, "removed": removed})
         return removed
+
+
+def _first_index(reader: SqlReader, filters: Filters, spec: QuerySpec, rows: list[Any], count: int,
+                 backward: bool) -> int | None:
+    """Where the page starts in the whole result set (RSM index), when cheap to know."""
+    if not rows:
+        return None
+    if not backward and spec.after is None:
+        return spec.index or 0
+    if backward and spec.before == "":
+        return count - len(rows)
+    # Somewhere in the middle: count the nearer side, but never walk far.
+    before = reader.count(filters, upper=rows[0][0], at_most=INDEX_COUNT_LIMIT)
+    if before < INDEX_COUNT_LIMIT:
+        return before
+    after = reader.count(filters, lower=rows[-1][0], at_most=INDEX_COUNT_LIMIT)
+    if after < INDEX_COUNT_LIMIT:
+        return count - after - len(rows)
+    return None
 
 
 def _renamespace(element: Element, namespace: str) -> None:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import (BigInteger, Boolean, ColumnElement, Float, Index, Integer, String, Text, and_, delete,
-                        func, literal_column, or_, select, update)
+from sqlalchemy import (BigInteger, Boolean, Float, Index, Integer, String, Text, delete, func, literal_column,
+                        select, text, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
@@ -70,11 +71,6 @@ class MamArchive(Base):
 M = MamMessage.__table__
 A = MamArchive.__table__
 
-#: Columns of a result row, in this order.
-ROW_COLUMNS = (M.c.stanza_id, M.c.timestamp, M.c.stanza, M.c.author, M.c.with_jid, M.c.occupant_id,
-               M.c.origin_id, M.c.client_id, M.c.kind, M.c.retracted, M.c.archive)
-
-
 @dataclass
 class Filters:
     """Conditions on one archive's rows, all optional."""
@@ -88,32 +84,121 @@ class Filters:
     author: str | None = None       #: with a bare 'with': also match the author's real JID
     ids: Sequence[str] | None = None
 
-    def where(self, *, lower: str | None = None, upper: str | None = None) -> ColumnElement[bool]:
-        conds = [M.c.archive == self.archive]
-        for bound in (self.lower, lower):
-            if bound is not None:
-                conds.append(M.c.stanza_id > bound)
-        if self.lower_incl is not None:
-            conds.append(M.c.stanza_id >= self.lower_incl)
-        for bound in (self.upper, upper):
-            if bound is not None:
-                conds.append(M.c.stanza_id < bound)
+    def sql(self, *, lower: str | None = None, upper: str | None = None) -> tuple[str, dict[str, Any]]:
+        """A WHERE clause with named parameters (understood by sqlite3 and by SQLAlchemy's text())."""
+        conds = ["archive = :archive"]
+        params: dict[str, Any] = {"archive": self.archive}
+        for name, op, value in (("lo", ">", self.lower), ("lo2", ">", lower), ("loi", ">=", self.lower_incl),
+                                ("up", "<", self.upper), ("up2", "<", upper)):
+            if value is not None:
+                conds.append(f"stanza_id {op} :{name}")
+                params[name] = value
         if self.with_full is not None:
-            conds.append(M.c.with_jid == self.with_full)
+            conds.append("with_jid = :with_full")
+            params["with_full"] = self.with_full
         if self.with_bare is not None:
-            match = M.c.with_bare == self.with_bare
+            params["with_bare"] = self.with_bare
             if self.author is not None:
-                match = or_(match, M.c.author == self.author)
-            conds.append(match)
+                conds.append("(with_bare = :with_bare OR author = :author)")
+                params["author"] = self.author
+            else:
+                conds.append("with_bare = :with_bare")
         if self.ids is not None:
-            conds.append(M.c.stanza_id.in_(list(self.ids)))
-        return and_(*conds)
+            names = []
+            for i, value in enumerate(self.ids):
+                names.append(f":id{i}")
+                params[f"id{i}"] = value
+            conds.append(f"stanza_id IN ({', '.join(names) or 'NULL'})")
+        return " AND ".join(conds), params
 
     @property
     def narrows(self) -> bool:
         """Whether the filters select less than the whole archive."""
         return any(v is not None for v in (self.lower, self.lower_incl, self.upper, self.with_full,
                                            self.with_bare, self.ids))
+
+
+Execute = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
+
+#: Columns of a result row, in this order (see service._record).
+ROW = "stanza_id, timestamp, stanza, author, with_jid, occupant_id, origin_id, client_id, kind, retracted, archive"
+
+
+class SqlReader:
+    """Every read of the archive as SQL text, run inside one read transaction.
+
+    The same statements run on a raw sqlite3 connection (in the reader
+    thread: one hand-off per query however many statements) and on an
+    SQLAlchemy connection (PostgreSQL), through ``execute(sql, params)``.
+    """
+
+    def __init__(self, execute: Execute) -> None:
+        self.execute = execute
+
+    def _scalar(self, sql: str, params: dict[str, Any]) -> Any:
+        rows = self.execute(sql, params)
+        return rows[0][0] if rows else None
+
+    def get(self, archive: str, stanza_id: str) -> tuple[Any, ...] | None:
+        rows = self.execute(f"SELECT {ROW} FROM mam_messages WHERE archive = :archive AND stanza_id = :sid",
+                            {"archive": archive, "sid": stanza_id})
+        return rows[0] if rows else None
+
+    def find_by_origin_id(self, archive: str, author: str, origin_id: str) -> tuple[Any, ...] | None:
+        rows = self.execute(f"SELECT {ROW} FROM mam_messages WHERE archive = :archive AND origin_id = :origin "
+                            "AND origin_id != '' AND author = :author ORDER BY stanza_id DESC LIMIT 1",
+                            {"archive": archive, "origin": origin_id, "author": author})
+        return rows[0] if rows else None
+
+    def missing_ids(self, archive: str, ids: Iterable[str]) -> list[str]:
+        wanted = sorted(set(ids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            where, params = Filters(archive, ids=wanted[start:start + 500]).sql()
+            found.update(r[0] for r in self.execute(f"SELECT stanza_id FROM mam_messages WHERE {where}", params))
+        return [i for i in wanted if i not in found]
+
+    def page(self, filters: Filters, limit: int, *, backward: bool, offset: int = 0, lower: str | None = None,
+             upper: str | None = None) -> list[tuple[Any, ...]]:
+        where, params = filters.sql(lower=lower, upper=upper)
+        params.update(limit=limit, offset=offset)
+        order = "DESC" if backward else "ASC"
+        return self.execute(f"SELECT {ROW} FROM mam_messages WHERE {where} ORDER BY stanza_id {order} "
+                            "LIMIT :limit OFFSET :offset", params)
+
+    def count(self, filters: Filters, *, lower: str | None = None, upper: str | None = None,
+              at_most: int | None = None) -> int:
+        """Matching rows; with ``at_most``, counting stops there (a bounded index walk)."""
+        where, params = filters.sql(lower=lower, upper=upper)
+        if at_most is None:
+            return int(self._scalar(f"SELECT count(*) FROM mam_messages WHERE {where}", params))
+        params["at_most"] = at_most
+        return int(self._scalar(f"SELECT count(*) FROM (SELECT 1 FROM mam_messages WHERE {where} "
+                                "LIMIT :at_most) AS bounded", params))
+
+    def archive_count(self, archive: str) -> int:
+        return int(self._scalar("SELECT messages FROM mam_archives WHERE archive = :archive",
+                                {"archive": archive}) or 0)
+
+    def bounds(self, archive: str) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
+        first = self.page(Filters(archive), 1, backward=False)
+        last = self.page(Filters(archive), 1, backward=True)
+        return (first[0] if first else None, last[0] if last else None)
+
+    def nth_newest(self, archive: str, n: int) -> str | None:
+        """The id of the (n+1)-th newest message (the first one beyond a count limit of n)."""
+        return self._scalar("SELECT stanza_id FROM mam_messages WHERE archive = :archive "
+                            "ORDER BY stanza_id DESC LIMIT 1 OFFSET :n", {"archive": archive, "n": n})
+
+    def policies(self, domain: str) -> list[tuple[str, int | None, int | None]]:
+        rows = self.execute("SELECT archive, retention_days, max_messages FROM mam_archives "
+                            "WHERE domain = :domain", {"domain": domain})
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def policy(self, archive: str) -> tuple[int | None, int | None]:
+        rows = self.execute("SELECT retention_days, max_messages FROM mam_archives WHERE archive = :archive",
+                            {"archive": archive})
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
 
 
 #: Columns written for each message, in this order.
@@ -181,17 +266,69 @@ class SqliteWriter:
         self._executor.shutdown(wait=False)
 
 
+class SqliteReaders:
+    """Read transactions on raw sqlite3 connections in a small thread pool (one per thread)."""
+
+    def __init__(self, path: str, threads: int = 2) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mam-reader")
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _run(self, fn: Callable[[SqlReader], Any]) -> Any:
+        conn = self._connection()
+
+        def execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+            return conn.execute(sql, params).fetchall()
+
+        conn.execute("BEGIN")  # one snapshot for all the statements of this read
+        try:
+            return fn(SqlReader(execute))
+        finally:
+            conn.execute("ROLLBACK")
+
+    async def run(self, fn: Callable[[SqlReader], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, fn)
+
+    def _close_all(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._close_all()
+
+
 class ArchiveStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, direct_sqlite: bool = True) -> None:
         self.db = db
         self._writer: SqliteWriter | None = None
+        self._readers: SqliteReaders | None = None
         path = db.url.database or ""
-        self._fast_path = db.is_sqlite and path not in ("", ":memory:") and "mode=memory" not in str(db.url)
+        # Raw sqlite3 connections need a database file they can open too.
+        self._fast_path = (direct_sqlite and db.is_sqlite and path not in ("", ":memory:")
+                           and "mode=memory" not in str(db.url))
 
     async def close(self) -> None:
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
+        if self._readers is not None:
+            await self._readers.close()
+            self._readers = None
 
     # -- writes -----------------------------------------------------------
     async def insert(self, rows: list[dict[str, Any]]) -> None:
@@ -277,78 +414,44 @@ class ArchiveStore:
             await conn.execute(stmt)
 
     # -- reads ------------------------------------------------------------
-    async def get(self, archive: str, stanza_id: str) -> Any:
+    async def read(self, fn: Callable[[SqlReader], Any]) -> Any:
+        """Run ``fn(reader)`` in one read transaction and return its result."""
+        if self._fast_path:
+            if self._readers is None:
+                self._readers = SqliteReaders(str(self.db.url.database))
+            return await self._readers.run(fn)
         async with self.db.engine.connect() as conn:
-            return (await conn.execute(select(*ROW_COLUMNS).where(
-                M.c.archive == archive, M.c.stanza_id == stanza_id))).first()
+            if not self.db.is_sqlite:
+                # One snapshot for the several statements of a query.
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+
+            def run(sync_conn: Any) -> Any:
+                def execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+                    return [tuple(r) for r in sync_conn.execute(text(sql), params)]
+                return fn(SqlReader(execute))
+
+            return await conn.run_sync(run)
+
+    async def get(self, archive: str, stanza_id: str) -> Any:
+        return await self.read(lambda r: r.get(archive, stanza_id))
 
     async def find_by_origin_id(self, archive: str, author: str, origin_id: str) -> Any:
-        async with self.db.engine.connect() as conn:
-            return (await conn.execute(select(*ROW_COLUMNS).where(
-                M.c.archive == archive, M.c.origin_id == origin_id, M.c.origin_id != "",
-                M.c.author == author).order_by(M.c.stanza_id.desc()).limit(1))).first()
-
-    async def missing_ids(self, conn: AsyncConnection, archive: str, ids: Iterable[str]) -> list[str]:
-        wanted = sorted(set(ids))
-        found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            part = wanted[start:start + 500]
-            found.update((await conn.execute(select(M.c.stanza_id).where(
-                M.c.archive == archive, M.c.stanza_id.in_(part)))).scalars())
-        return [i for i in wanted if i not in found]
-
-    async def page(self, conn: AsyncConnection, filters: Filters, limit: int, *, backward: bool,
-                   offset: int = 0, lower: str | None = None, upper: str | None = None) -> list[Any]:
-        order = M.c.stanza_id.desc() if backward else M.c.stanza_id.asc()
-        stmt = select(*ROW_COLUMNS).where(filters.where(lower=lower, upper=upper)).order_by(order).limit(limit)
-        if offset:
-            stmt = stmt.offset(offset)
-        return list((await conn.execute(stmt)).all())
-
-    async def count(self, conn: AsyncConnection, filters: Filters, *, lower: str | None = None,
-                    upper: str | None = None, at_most: int | None = None) -> int:
-        """Matching rows; with ``at_most``, counting stops there (a bounded index walk)."""
-        where = filters.where(lower=lower, upper=upper)
-        if at_most is None:
-            return (await conn.execute(select(func.count()).select_from(M).where(where))).scalar_one()
-        inner = select(literal_column("1")).select_from(M).where(where).limit(at_most).subquery()
-        return (await conn.execute(select(func.count()).select_from(inner))).scalar_one()
-
-    async def archive_count(self, conn: AsyncConnection, archive: str) -> int:
-        value = (await conn.execute(select(A.c.messages).where(A.c.archive == archive))).scalar()
-        return int(value or 0)
+        return await self.read(lambda r: r.find_by_origin_id(archive, author, origin_id))
 
     async def bounds(self, archive: str) -> tuple[Any, Any]:
-        async with self.db.engine.connect() as conn:
-            first = (await conn.execute(select(*ROW_COLUMNS).where(M.c.archive == archive)
-                                        .order_by(M.c.stanza_id.asc()).limit(1))).first()
-            last = (await conn.execute(select(*ROW_COLUMNS).where(M.c.archive == archive)
-                                       .order_by(M.c.stanza_id.desc()).limit(1))).first()
-            return first, last
+        return await self.read(lambda r: r.bounds(archive))
 
     async def newest(self, archive: str, limit: int, lower_incl: str | None) -> list[Any]:
-        async with self.db.engine.connect() as conn:
-            return await self.page(conn, Filters(archive, lower_incl=lower_incl), limit, backward=True)
+        return await self.read(lambda r: r.page(Filters(archive, lower_incl=lower_incl), limit, backward=True))
 
     async def nth_newest(self, archive: str, n: int) -> str | None:
-        """The id of the (n+1)-th newest message (the first one beyond a count limit of n)."""
-        async with self.db.engine.connect() as conn:
-            return (await conn.execute(select(M.c.stanza_id).where(M.c.archive == archive)
-                                       .order_by(M.c.stanza_id.desc()).limit(1).offset(n))).scalar()
+        return await self.read(lambda r: r.nth_newest(archive, n))
 
     async def policies(self, domain: str) -> list[tuple[str, int | None, int | None]]:
-        async with self.db.engine.connect() as conn:
-            rows = await conn.execute(select(A.c.archive, A.c.retention_days, A.c.max_messages)
-                                      .where(A.c.domain == domain))
-            return [(r[0], r[1], r[2]) for r in rows]
+        return await self.read(lambda r: r.policies(domain))
 
     async def policy(self, archive: str) -> tuple[int | None, int | None]:
-        async with self.db.engine.connect() as conn:
-            row = (await conn.execute(select(A.c.retention_days, A.c.max_messages)
-                                      .where(A.c.archive == archive))).first()
-            return (row[0], row[1]) if row else (None, None)
+        return await self.read(lambda r: r.policy(archive))
 
-    def connect(self) -> Any:
-        return self.db.engine.connect()
-
-
+    async def archive_count(self, archive: str) -> int:
+        return await self.read(lambda r: r.archive_count(archive))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -52,9 +53,15 @@ async def db(tmp_path: Path):
     await database.close()
 
 
-@pytest.fixture
-async def archive(db: Database):
-    service = ArchiveService(ArchiveStore(db), "rooms.example", max_page_size=50)
+# On SQLite the archive reads and writes through its own sqlite3 threads; the
+# SQLAlchemy path (the only one on PostgreSQL) must give the same answers.
+PATHS = ["direct", "sqlalchemy"] if os.environ.get("SWITCHBOARD_TEST_BACKEND", "sqlite") == "sqlite" else ["direct"]
+
+
+@pytest.fixture(params=PATHS)
+async def archive(db: Database, request):
+    store = ArchiveStore(db, direct_sqlite=request.param == "direct")
+    service = ArchiveService(store, "rooms.example", max_page_size=50)
     yield service
     await service.close()
 
