@@ -85,6 +85,7 @@ class SupportPlugin(Plugin):
         self.hooks.on("disco.items", self.domain_items)
         self.hooks.on("mam.access", self.mam_access)
         self.hooks.on("admin.rights", self.admin_rights)
+        self.hooks.on("admin.stats", self.admin_stats)
         for command in cmds.ALL:
             s.commands.register(command(self))
 
@@ -136,7 +137,8 @@ class SupportPlugin(Plugin):
                 return  # chat states, receipts, a goodbye: nothing to open a ticket for
             lang = pick_lang(message_lang(msg), engine.queues[queue].default_lang)
             try:
-                t = await engine.join(queue, str(sender), lang, "chat", True, body)
+                t = await engine.join(queue, str(sender), lang, "chat", True, body,
+                                      on_created=lambda new: self.outbox.archive_only(new, msg, "customer", ""))
             except JoinRefused as refused:
                 key = {"closed": "closed_queue", "full": "full_queue"}.get(refused.reason)
                 if key is None:
@@ -144,8 +146,6 @@ class SupportPlugin(Plugin):
                 reply = self.outbox.message(engine.queue_jid(queue), str(sender),
                                             text(key, lang, queue=engine.queue_title(queue)), lang)
                 self.service.send(reply)
-                return
-            await self.outbox.archive_only(t, msg, "customer", "")
             return
         if t.customer_jid != str(sender) and t.state in LEAVABLE_STATES:
             await engine.customer_seen(str(sender), True)
@@ -544,6 +544,15 @@ class SupportPlugin(Plugin):
         if getattr(query, "kind", "") != "queue":
             return None
         return [name for name, q in self.engine.queues.items() if query.requester in q.supervisors]
+
+
+    async def admin_stats(self, _request: Any) -> dict[str, int]:
+        """Figures for the admin plugin's service statistics."""
+        tickets = self.engine.tickets.values()
+        agents = {a.jid for q in self.engine.agents.values() for a in q.values() if a.tier() is not None}
+        return {"queued_customers": sum(1 for t in tickets if t.state in ("queued", "offered")),
+                "active_conversations": sum(1 for t in tickets if t.state == "active"),
+                "agents_online": len(agents)}
 
 
 class SupportFacade:

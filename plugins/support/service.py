@@ -205,8 +205,13 @@ class SupportEngine:
 
     # -- customers ---------------------------------------------------------------
     async def join(self, queue: str, customer_jid: str, lang: str, via: str = "chat", notify: bool = True,
-                   body: str = "", form: dict[str, str] | None = None, priority: int = 0) -> Ticket:
-        """Open a ticket for a customer; raises :class:`JoinRefused`."""
+                   body: str = "", form: dict[str, str] | None = None, priority: int = 0,
+                   on_created: Callable[[Ticket], Awaitable[Any]] | None = None) -> Ticket:
+        """Open a ticket for a customer; raises :class:`JoinRefused`.
+
+        ``on_created`` runs once the ticket exists, before anyone answers (the plugin archives
+        the customer's first message there, so transcripts keep their order).
+        """
         customer = customer_jid.split("/", 1)[0]
         async with self._lock:
             q = self.queues.get(queue)
@@ -226,6 +231,8 @@ class SupportEngine:
                 t.form.setdefault("message", body[:200])
             self.tickets[t.id] = t
             await self._record(t, "created", customer, via=via)
+        if on_created is not None:
+            await on_created(t)
         kept = await self.hooks.fire(events.BEFORE_QUEUE, events.BeforeQueue(t.id, queue, customer_jid, body, lang))
         if kept is not None:
             async with self._lock:

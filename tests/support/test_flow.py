@@ -52,3 +52,45 @@ async def test_plain_chat_customer_is_served_relayed_and_archived(component, pro
         items = await archive.history(session, maxstanzas=50, maxchars=None, since=None, seconds=None)
         bodies = [next((c.text for c in el if c.tag.endswith("}body")), None) for el, _ts in items]
         assert bodies == ["My printer is on fire", "Unplug it", "Done"]
+
+
+async def test_bot_seam_keeps_the_customer_then_hands_off_with_the_transcript(component, prosody):
+    """The next issue's bot plugs in through support.before_queue / support.bot_message."""
+    from plugins.support import hooks as events
+
+    app = await component(config())
+    hooks = app.services[DOMAIN].hooks
+    support = hooks.service(events.SERVICE)
+    seen: list[str] = []
+
+    async def first_line(ev: events.BeforeQueue):
+        seen.append(ev.body)
+        await support.say(ev.ticket_id, "Have you tried turning it off and on again?")
+        return True   # the bot keeps the customer
+
+    async def next_line(ev: events.CustomerMessage):
+        seen.append(ev.body)
+        return None   # nobody answers: hand off to the queue
+
+    hooks.on(events.BEFORE_QUEUE, first_line)
+    hooks.on(events.BOT_MESSAGE, next_line)
+    kinds: list[str] = []
+    hooks.on(events.TICKET_EVENT, lambda ev: kinds.append(ev.kind))
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust1") as cust, harness.slix_client(port, "agent1") as agent:
+        cin, ain = harness.Inbox(cust), harness.Inbox(agent)
+        agent_presence(agent)
+        await agent_ready(app, "agent1")
+        cust.send_message(mto=HELP, mbody="It is broken", mtype="chat")
+        await cin.next(body_has("turning it off and on"))
+        await ain.quiet(body_has("accept"), wait=0.3)
+        assert [t.state for t in engine(app).tickets.values()] == ["bot"]
+        cust.send_message(mto=HELP, mbody="human please", mtype="chat")
+        offer = await ain.next(body_has("accept"))
+        agent.send_message(mto=offer["from"].bare, mbody="accept", mtype="chat")
+        await ain.next(body_has("It is broken"))
+        await ain.next(body_has("[bot] Have you tried"))
+        await ain.next(body_has("human please"))
+        await ain.next(body_has("You are now talking with"))
+    assert seen == ["It is broken", "human please"]
+    assert kinds[:4] == ["created", "bot", "queued", "offered"]
