@@ -325,3 +325,30 @@ async def test_tombstones_and_room_destruction(component, prosody):
                 break
             await asyncio.sleep(0.05)
         assert await archive.count(room) == 0 and (await archive.bounds(room)) == (None, None)
+
+
+async def test_history_and_queries_survive_a_restart(component, prosody):
+    app, _ = await start(component, muc={"history_length": 5})
+    room = f"lasting@{DOMAIN}"
+    async with harness.slix_client(prosody.ports.c2s, "alice", plugins=("xep_0045",)) as alice:
+        alice_in = harness.Inbox(alice, kinds=("message", "presence"))
+        await join(alice, alice_in, room, "Alice")
+        submit = alice.plugin["xep_0004"].make_form(ftype="submit")
+        submit.add_field(var="muc#roomconfig_persistentroom", value=True)
+        await alice.plugin["xep_0045"].set_room_config(room, submit)
+        for i in range(8):
+            alice.send_message(mto=room, mbody=f"before restart {i}", mtype="groupchat")
+        await alice_in.next(groupchat_with("before restart 7"))
+    await app.stop()
+    await start(component, muc={"history_length": 5})
+    async with harness.slix_client(prosody.ports.c2s, "bob", plugins=("xep_0045", "xep_0313")) as bob:
+        bob_in = harness.Inbox(bob, kinds=("message", "presence"))
+        bob.plugin["xep_0045"].join_muc(room, "Bob", maxhistory="3")
+        # MUC's memory is empty after the restart: this history can only come from the archive.
+        history = [await bob_in.next(lambda s: s.xml.tag.endswith("message") and bool(s["body"]))
+                   for _ in range(3)]
+        assert [m["body"] for m in history] == [f"before restart {i}" for i in (5, 6, 7)]
+        assert all(m.xml.find("{urn:xmpp:delay}delay") is not None for m in history)
+        bodies = [m["mam_result"]["forwarded"]["stanza"]["body"]
+                  async for m in bob.plugin["xep_0313"].iterate(jid=room, rsm={"max": 3})]
+        assert bodies == [f"before restart {i}" for i in range(8)]
