@@ -530,7 +530,7 @@ class LoadGen:
         expected = sent * fanout
         stalled_until = time.monotonic() + drain_limit
         while received < expected and time.monotonic() < stalled_until:
-            more = sum(self._call_all({w: ("drain", (0.5,)) for w in range(self.n)}).values())
+            more = sum(self._call_all({w: ("drain", (2.0,)) for w in range(self.n)}).values())
             if more:
                 received += more
                 stalled_until = time.monotonic() + drain_limit

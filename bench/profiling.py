@@ -37,10 +37,17 @@ def _short(frame: str) -> str:
     return f"{function} ({path})"
 
 
+#: Leaf frames where a thread waits rather than works (the event loop's select, idle pool threads).
+IDLE_LEAVES = ("EpollSelector.select (selectors.py)", "select (selectors.py)", "Condition.wait (threading.py)",
+               "wait (threading.py)", "_worker (concurrent/futures/thread.py)", "get (queue.py)",
+               "SimpleQueue.get (queue.py)", "Queue.get (queue.py)")
+
+
 def summarize(raw: str, top: int = 25) -> dict[str, Any]:
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
     samples = 0
+    idle = 0
     for line in raw.splitlines():
         m = _LINE.match(line)
         if not m:
@@ -49,6 +56,9 @@ def summarize(raw: str, top: int = 25) -> dict[str, Any]:
         frames = [_short(f) for f in stack.split(";") if f]
         if not frames:
             continue
+        if frames[-1] in IDLE_LEAVES:
+            idle += count
+            continue
         samples += count
         own[frames[-1]] += count
         for name in set(frames):
@@ -56,6 +66,7 @@ def summarize(raw: str, top: int = 25) -> dict[str, Any]:
     pct = (lambda n: round(100.0 * n / samples, 1)) if samples else (lambda n: 0.0)
     return {
         "samples": samples,
+        "idle_samples": idle,
         "self": [{"function": name, "pct": pct(n)} for name, n in own.most_common(top)],
         "inclusive": [{"function": name, "pct": pct(n)} for name, n in total.most_common(top)],
     }
@@ -70,7 +81,7 @@ def profile_component(pid: int, seconds: float, load: Callable[[], Any], folder:
         return {"tool": None, "note": "py-spy is not installed (pip install '.[bench]')",
                 "deliveries_per_s": result.deliveries_per_s}
     out = folder / "component.pyspy.txt"
-    command = [tool, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "250",
+    command = [tool, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "500",
                "--format", "raw", "--output", str(out), "--nonblocking"]
     proc_holder: dict[str, Any] = {}
 

@@ -49,7 +49,7 @@ def headline(results: dict[str, Any]) -> list[dict[str, Any]]:
                          "ratio": block["ratio"]["cpu_us_per_delivery_prosody"], "target": "", "met": None,
                          "digits": 1})
     for paced in (results.get("paced"), results.get("paced_below_saturation")):
-        if not paced:
+        if not paced or "median" not in paced:
             continue
         for k in ("p50_ms", "p99_ms"):
             rows.append({"what": f"MUC latency {k[:3]} at {paced['rate']:.0f} msg/s into {paced['occupants']}, ms",
@@ -153,6 +153,9 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
         if not paced:
             continue
         lines += [f"## MUC latency, paced ({paced['rate']:.0f} messages/s into {paced['occupants']} occupants)", ""]
+        if paced.get("skipped"):
+            lines += [f"Not measured at this rate: {paced['skipped']}.", ""]
+            continue
         if paced.get("why"):
             lines += [f"Added because {paced['why']}: below saturation on both sides.", ""]
         lines += [
@@ -220,7 +223,7 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
     prof = results.get("profile")
     if prof and prof.get("self"):
         lines += ["## Profile of the component under fan-out load (py-spy, top by own time)", "",
-                  f"{prof['samples']} samples; component CPU per delivery while sampled "
+                  f"{prof['samples']} busy samples (waiting threads left out); component CPU per delivery while sampled "
                   f"{_f(prof.get('component_cpu_us_per_delivery'), 1)} µs ({prof.get('note', '')}).", "",
                   "| own % | function |", "|---:|---|"]
         for item in prof["self"][:20]:
@@ -250,7 +253,10 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    panels = [p for p in ("fanout", "paced", "mam", "joins") if results.get(p)]
+    if not (results.get("paced") or {}).get("median") and results.get("paced_below_saturation"):
+        results = {**results, "paced": results["paced_below_saturation"]}
+    panels = [p for p in ("fanout", "paced", "mam", "joins") if results.get(p) and
+              (p != "paced" or "median" in results[p])]
     if not panels:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.2))
