@@ -135,6 +135,7 @@ class MucPlugin(Plugin):
                                                              role="none", payload=""))
             room.occupants.clear()
             room.by_jid.clear()
+            room.sessions_changed()
 
     # -- shared helpers --------------------------------------------------------------
     def config_dict(self, room: Room) -> dict[str, Any]:

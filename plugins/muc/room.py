@@ -129,6 +129,7 @@ class Room:
         self.history_seq = 0
         #: Completion of the last message in the broadcast pipeline (keeps broadcast order).
         self.tail: asyncio.Future | None = None
+        self._recipients: list[str] | None = None
 
     def __repr__(self) -> str:
         return f"<Room {self.jid} occupants={len(self.occupants)}>"
@@ -193,7 +194,14 @@ class Room:
             yield from occupant.sessions.values()
 
     def all_recipients(self) -> list[str]:
-        return [s.to_attr for o in self.occupants.values() for s in o.sessions.values()]
+        """Every session's escaped JID; cached between joins and leaves (the broadcast hot path)."""
+        if self._recipients is None:
+            self._recipients = [s.to_attr for o in self.occupants.values() for s in o.sessions.values()]
+        return self._recipients
+
+    def sessions_changed(self) -> None:
+        """Call after adding or removing a session."""
+        self._recipients = None
 
     def session_count(self) -> int:
         return len(self.by_jid)

@@ -153,9 +153,11 @@ class Addressed:
         return self.head + escaped_jid + self.rest
 
     def to_many(self, escaped_jids: Iterable[str]) -> tuple[str, int]:
-        head, rest = self.head, self.rest
-        parts = [head + jid + rest for jid in escaped_jids]
-        return "".join(parts), len(parts)
+        jids = escaped_jids if isinstance(escaped_jids, list) else list(escaped_jids)
+        if not jids:
+            return "", 0
+        # One join: the text between two recipients' JIDs is always rest + head.
+        return self.head + (self.rest + self.head).join(jids) + self.rest, len(jids)
 
 
 # -- element helpers -------------------------------------------------------

@@ -36,6 +36,7 @@ class Destroy(Feature):
                                                              payload="", extra_user=destroy, broadcast=False))
         room.occupants.clear()
         room.by_jid.clear()
+        room.sessions_changed()
         self.muc.rooms.remove(room.jid)
         await self.muc.store.delete_room(room.jid)
         self.muc.log.info("room destroyed", extra={"room": room.jid})

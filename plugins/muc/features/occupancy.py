@@ -195,6 +195,7 @@ class Occupancy(Feature):
         others_of_occupant = list(occupant.sessions.values())
         occupant.sessions[join.real_jid] = session
         room.by_jid[join.real_jid] = occupant
+        room.sessions_changed()
         parts: list[str] = []
         count = 0
         # 1. the occupants already there, as the newcomer may see them
@@ -268,6 +269,7 @@ class Occupancy(Feature):
         moved.sessions[session.jid] = session
         room.occupants[new_nick] = moved
         room.by_jid[session.jid] = moved
+        room.sessions_changed()
         count += self.fanout(room, moved, Change(broadcast=broadcast), out=parts)
         self.muc.service.send_raw("".join(parts), count)
 
@@ -283,6 +285,7 @@ class Occupancy(Feature):
                             own_sessions=[session])
             del occupant.sessions[session_jid]
             room.by_jid.pop(session_jid, None)
+            room.sessions_changed()
             self.fanout(room, occupant, Change(broadcast=room.broadcasts_presence_of(occupant.role)))
             return
         change.unavailable = True
@@ -304,6 +307,7 @@ class Occupancy(Feature):
             room.by_jid.pop(jid, None)
         real_jid = occupant.primary.jid if occupant.sessions else ""
         occupant.sessions.clear()
+        room.sessions_changed()
         await self.muc.hooks.fire(hooks.OCCUPANT_LEFT, hooks.OccupantEvent(
             room.jid, occupant.nick, real_jid, occupant.occupant_id, "none", occupant.affiliation))
         await self.muc.room_emptied(room)
