@@ -106,9 +106,9 @@ class ReloadCommand(Command):
         if not plan.changes:
             return Done(ctx.text("The configuration file has no changes.", "配置文件没有变化。"))
         live, restart = self._describe(ctx, plan)
-        form = new_form(title=self.title(ctx.lang),
-                        instructions=ctx.text("Connections stay up. Complete to apply, cancel to leave things as they are.",
-                                              "连接不会中断。点“完成”应用，点“取消”保持现状。"))
+        instructions = ctx.text("Connections stay up. Complete to apply, cancel to leave things as they are.",
+                                "连接不会中断。点“完成”应用，点“取消”保持现状。")
+        form = new_form(title=self.title(ctx.lang), instructions=instructions)
         form.add_field(var="live", ftype="text-multi", label=ctx.text("Applied now", "立即生效"),
                        value="\n".join(live) or "-")
         form.add_field(var="restart", ftype="text-multi", label=ctx.text("Needs a restart", "需要重启"),

@@ -106,7 +106,8 @@ async def test_purge_needs_confirmation_and_refuses_bad_requests(component, pros
 
     for args, message in ((("rooms", "purge", "nowhere", "--all", "--yes"), "no room nowhere@rooms.localhost"),
                           (("rooms", "purge", "lobby", "--yes"), "say what to delete"),
-                          (("rooms", "purge", "lobby", "--all", "--before", "2020-01-01", "--yes"), "cannot be combined"),
+                          (("rooms", "purge", "lobby", "--all", "--before", "2020-01-01", "--yes"),
+                           "cannot be combined"),
                           (("rooms", "purge", "lobby", "--before", "soon", "--yes"), "--before: not a date"),
                           (("--service", "extra.localhost", "rooms", "list"), "no service extra.localhost")):
         result = await inproc(config, *args)
