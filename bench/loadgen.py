@@ -364,6 +364,102 @@ class Worker:
     def cmd_settle(self) -> None:
         self.handler = self._discard
 
+    # -- support queue ----------------------------------------------------
+    def cmd_customers_join(self, cis: list[int], queue: str, timeout: float = 120) -> float:
+        """Each customer writes to the queue; returns when every one got an answer (greeting/position)."""
+        waiting = set(cis)
+
+        def watch(ci: int, data: bytes) -> None:
+            if ci in waiting and b"<message" in data:
+                waiting.discard(ci)
+
+        self.handler = watch
+        t = time.monotonic()
+        try:
+            for ci in cis:
+                self.write(ci, (f"<message to='{queue}' type='chat' xml:lang='en'><body>Hello, I need help with "
+                                f"my order number {ci}</body></message>").encode())
+            end = t + timeout
+            while waiting and time.monotonic() < end:
+                self.poll(0.2)
+        finally:
+            self.handler = self._discard
+        if waiting:
+            raise XmppError(f"worker {self.wid}: {len(waiting)} customers got no answer from {queue}")
+        return time.monotonic() - t
+
+    def cmd_agents_run(self, cis: list[int], queue: str, max_chats: int, expected: int, quiet: float,
+                       timeout: float) -> dict:
+        """Agents come online, accept and close every offer; offer latency from the slot that freed it."""
+        iq_re = re.compile(rb"<iq\b([^>]*?)(/>|>(.*?)</iq>)", re.DOTALL)
+        msg_re = re.compile(rb"<message\b([^>]*)>(.*?)</message>", re.DOTALL)
+        attr_re = re.compile(rb"""\b(from|id|type)=(['"])(.*?)\2""")
+        accept = "\u201caccept\u201d".encode()
+        bufs = {ci: b"" for ci in cis}
+        free: dict[int, list[float]] = {}
+        latencies: list[float] = []
+        seen: set[bytes] = set()
+        last = [time.monotonic()]
+        first_offer = [0.0]
+
+        def attrs(head: bytes) -> dict[bytes, bytes]:
+            return {m.group(1): m.group(3) for m in attr_re.finditer(head)}
+
+        def on_data(ci: int, data: bytes) -> None:
+            if ci not in bufs:
+                return
+            buf = bufs[ci] + data
+            end = 0
+            for m in iq_re.finditer(buf):
+                end = max(end, m.end())
+                a = attrs(m.group(1))
+                if a.get(b"type") != b"get":
+                    continue
+                to, iq_id = a.get(b"from", b"").decode(), a.get(b"id", b"").decode()
+                if b"disco#info" in (m.group(3) or b""):
+                    # A plain client: no workgroup feature, so offers come as chat messages.
+                    reply = (f"<iq type='result' to='{to}' id='{iq_id}'><query "
+                             "xmlns='http://jabber.org/protocol/disco#info'><identity category='client' "
+                             "type='pc'/></query></iq>")
+                else:
+                    reply = (f"<iq type='error' to='{to}' id='{iq_id}'><error type='cancel'><service-unavailable "
+                             "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>")
+                self.write(ci, reply.encode())
+            for m in msg_re.finditer(buf):
+                end = max(end, m.end())
+                if accept not in m.group(2):
+                    continue
+                sender = attrs(m.group(1)).get(b"from", b"")
+                if sender in seen or not sender.startswith(b"t-"):
+                    continue
+                seen.add(sender)
+                now = time.monotonic()
+                slots = free[ci]
+                latencies.append((now - (slots.pop(0) if slots else now)) * 1000)
+                if not first_offer[0]:
+                    first_offer[0] = now
+                last[0] = now
+                jid = sender.decode()
+                self.write(ci, (f"<message to='{jid}' type='chat'><body>accept</body></message>"
+                                f"<message to='{jid}' type='chat'><body>/close</body></message>").encode())
+                free[ci].append(time.monotonic())
+            rest = buf[end:]
+            bufs[ci] = rest if len(rest) < 1 << 20 else b""
+
+        self.handler = on_data
+        start = time.monotonic()
+        try:
+            for ci in cis:
+                free[ci] = [time.monotonic()] * max_chats
+                self.write(ci, f"<presence to='{queue}'/>".encode())
+            last[0] = time.monotonic()
+            end = start + timeout
+            while time.monotonic() < end and time.monotonic() - last[0] < quiet and len(latencies) < expected:
+                self.poll(0.1)
+        finally:
+            self.handler = self._discard
+        return {"latencies_ms": latencies, "start": start, "first": first_offer[0], "last": last[0]}
+
     def cmd_close(self) -> None:
         for client in self.clients:
             client.close()
@@ -540,6 +636,26 @@ class LoadGen:
         return TrafficResult(duration=duration - warmup, sent=sent, received=received, received_window=window,
                              expected=expected, latencies_ns=latencies,
                              cpu={k: after[k] - before[k] for k in pids})
+
+    def support(self, agents: list[int], customers: list[int], queue: str, max_chats: int = 3,
+                timeout: float = 300) -> dict:
+        """Customers queue first; then agents come online and drain the queue (see bench.support)."""
+        per_c: dict[int, list[int]] = {}
+        for g in customers:
+            w, ci = self._locate(g)
+            per_c.setdefault(w, []).append(ci)
+        self._call_all({w: ("customers_join", (v, queue)) for w, v in per_c.items()})
+        self.quiesce(1.0)
+        per_a: dict[int, list[int]] = {}
+        for g in agents:
+            w, ci = self._locate(g)
+            per_a.setdefault(w, []).append(ci)
+        results = self._call_all({w: ("agents_run", (v, queue, max_chats, len(customers), 5.0, timeout))
+                                  for w, v in per_a.items()})
+        latencies = [x for r in results.values() for x in r["latencies_ms"]]
+        start = min(r["start"] for r in results.values())
+        last = max(r["last"] for r in results.values())
+        return {"latencies_ms": latencies, "elapsed_s": last - start}
 
     def close(self) -> None:
         for conn, proc in zip(self.conns, self.procs):

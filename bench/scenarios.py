@@ -48,6 +48,10 @@ class Settings:
     postgres: bool = True
     profile: bool = True
     support: bool = True
+    support_customers: int = 1000
+    support_agents: int = 50
+    support_timeout_s: float = 240.0
+    kb_entries: int = 10_000
 
     @classmethod
     def for_mode(cls, mode: str) -> "Settings":
@@ -55,12 +59,14 @@ class Settings:
             return cls()
         if mode == "quick":
             return cls(mode="quick", duration=3.0, mam_sizes=[10_000, 100_000], mam_queries=10,
-                       join_sizes=[10, 100], join_reps=3, idle_rooms=2000, postgres=False)
+                       join_sizes=[10, 100], join_reps=3, idle_rooms=2000, postgres=False, support_customers=300,
+                       support_agents=20)
         if mode == "tiny":
             return cls(mode="tiny", reps=1, duration=1.2, warmup=0.3, workers=1, fanout_shapes=[(4, 2)],
                        inflight=4, paced_rate=20, paced_occupants=4, paced_senders=2, ceiling_pairs=1,
                        mam_sizes=[300], mam_queries=2, join_sizes=[3], join_reps=1, idle_rooms=10,
-                       postgres=False, profile=False, support=False)
+                       postgres=False, profile=False, support=True, support_customers=6, support_agents=2,
+                       support_timeout_s=60, kb_entries=200)
         raise ValueError(f"unknown mode {mode!r}")
 
 
