@@ -6,7 +6,9 @@ MUC knows nothing of this module (the decoupling of Prosody's mod_muc_mam):
 - ``muc.get_history``: history on join from the archive;
 - ``muc.disco_features``: MAM features on rooms that archive;
 - ``muc.room_destroyed``: the archive goes with the room (option);
-- ``mam.access``: who may read a room's archive and see real JIDs.
+- ``mam.access``: who may read a room's archive and see real JIDs;
+- ``muc.config_form`` / ``muc.config_submitted``: owners choose their room's
+  retention, at most the service's own.
 """
 
 from __future__ import annotations
@@ -24,6 +26,29 @@ if TYPE_CHECKING:
     from .plugin import MamPlugin
 
 ARCHIVING = "muc#roomconfig_enablearchiving"
+#: Room owners' retention choice in the room configuration form (days; "default" = the service's policy).
+RETENTION_FIELD = "urn:switchboard:mam:0#retention"
+RETENTION_CHOICES = (1, 7, 30, 90, 365)
+_TEXTS = {
+    "label": ("Delete archived messages after", "存档消息保留期限"),
+    "default": ("Service default ({policy})", "服务默认（{policy}）"),
+    "days": ("{n} days", "{n} 天"),
+    "day": ("1 day", "1 天"),
+    "forever": ("Keep forever", "永久保留"),
+    "too_long": ("This service keeps messages at most {n} days.", "本服务最多保留消息 {n} 天。"),
+    "bad": ("Unknown retention choice {value!r}.", "无效的保留期限 {value!r}。"),
+}
+
+
+def _text(key: str, lang: str, **values: Any) -> str:
+    en, zh = _TEXTS[key]
+    return (zh if lang.lower().startswith("zh") else en).format(**values)
+
+
+def _days(n: int, lang: str) -> str:
+    if n == 0:
+        return _text("forever", lang)
+    return _text("day", lang) if n == 1 else _text("days", lang, n=n)
 
 
 class MucBridge:
@@ -40,6 +65,8 @@ class MucBridge:
         self.hooks.on(muc.DISCO_FEATURES, self.on_disco_features, owner="mam")
         self.hooks.on(muc.ROOM_DESTROYED, self.on_room_destroyed, owner="mam")
         self.hooks.on(ACCESS, self.on_access, owner="mam")
+        self.hooks.on(muc.CONFIG_FORM, self.on_config_form, owner="mam")
+        self.hooks.on(muc.CONFIG_SUBMITTED, self.on_config_submitted, owner="mam")
 
     def archives(self, room: str) -> bool:
         return bool(self.muc.room_config(room).get(ARCHIVING))
@@ -81,6 +108,49 @@ class MucBridge:
         if self.plugin.options.delete_with_room:
             await self.archive.delete_archive(event.room)
         return None
+
+    # -- the owners' retention setting ---------------------------------------
+    def _allowed_days(self) -> list[int]:
+        """Owners may shorten the service's retention, never lengthen it."""
+        limit = self.archive.retention_days
+        return [d for d in RETENTION_CHOICES if not limit or d <= limit] + ([] if limit else [0])
+
+    async def on_config_form(self, event: muc.ConfigFormEvent) -> Any:
+        days, _ = await self.archive.backend.policy(event.room)
+        lang = event.lang or "en"
+        choices = self._allowed_days()
+        if days is not None and days not in choices:
+            choices.append(days)  # set by an administrator: shown as it is
+        options = [{"label": _text("default", lang, policy=_days(self.archive.retention_days, lang)),
+                    "value": "default"}]
+        options += [{"label": _days(d, lang), "value": str(d)} for d in choices]
+        event.form.add_field(var=RETENTION_FIELD, ftype="list-single", label=_text("label", lang),
+                             value="default" if days is None else str(days), options=options)
+        return True
+
+    async def on_config_submitted(self, event: muc.ConfigSubmitEvent) -> Any:
+        if RETENTION_FIELD not in event.values:
+            return None
+        value = event.values[RETENTION_FIELD]
+        value = (value[0] if value else "") if isinstance(value, list) else str(value or "")
+        current_days, most = await self.archive.backend.policy(event.room)
+        if value in ("", "default"):
+            days = None
+        else:
+            try:
+                days = int(value)
+            except ValueError:
+                raise StanzaError("not-acceptable", _text("bad", "en", value=value)) from None
+            limit = self.archive.retention_days
+            if days < 0 or (days != current_days and days not in self._allowed_days()):
+                if limit and (days == 0 or days > limit):
+                    raise StanzaError("not-acceptable", _text("too_long", "en", n=limit))
+                raise StanzaError("not-acceptable", _text("bad", "en", value=value))
+        if days != current_days:
+            await self.archive.set_policy(event.room, retention_days=days, max_messages=most)
+            self.log.info("room retention changed", extra={"room": event.room, "retention_days": days,
+                                                           "actor": event.actor})
+        return True
 
     async def on_access(self, request: AccessRequest) -> ArchiveAccess | None:
         room = request.to

@@ -352,3 +352,43 @@ async def test_history_and_queries_survive_a_restart(component, prosody):
         bodies = [m["mam_result"]["forwarded"]["stanza"]["body"]
                   async for m in bob.plugin["xep_0313"].iterate(jid=room, rsm={"max": 3})]
         assert bodies == [f"before restart {i}" for i in range(8)]
+
+
+async def test_owners_choose_a_shorter_retention(component, prosody):
+    _, service = await start(component, mam={"retention_days": 30, "retention_interval": 0})
+    archive = service.hooks.service("archive")
+    room = f"brief@{DOMAIN}"
+    field = "urn:switchboard:mam:0#retention"
+    async with harness.slix_client(prosody.ports.c2s, "alice", plugins=("xep_0045",)) as alice:
+        alice_in = harness.Inbox(alice, kinds=("message", "presence"))
+        await join(alice, alice_in, room, "Alice")
+        muc = alice.plugin["xep_0045"]
+        form = await muc.get_room_config(room)
+        offered = form["fields"][field] if isinstance(form["fields"], dict) else \
+            next(f for f in form["fields"] if f["var"] == field)
+        values = [o["value"] for o in offered["options"]]
+        assert values == ["default", "1", "7", "30"]  # never longer than the service's 30 days
+        assert offered["value"] == "default"
+        too_long = alice.plugin["xep_0004"].make_form(ftype="submit")
+        too_long.add_field(var=field, value="365")
+        with pytest.raises(IqError) as err:
+            await muc.set_room_config(room, too_long)
+        assert err.value.condition == "not-acceptable" and "30 days" in err.value.text
+        assert await archive.policy(room) == (30, 0)
+        week = alice.plugin["xep_0004"].make_form(ftype="submit")
+        week.add_field(var=field, value="7")
+        await muc.set_room_config(room, week)
+        assert await archive.policy(room) == (7, 0)
+        form = await muc.get_room_config(room)
+        assert any(f["var"] == field and f["value"] == "7" for f in
+                   (form["fields"].values() if isinstance(form["fields"], dict) else form["fields"]))
+        # Applied by the retention run: a 10-day-old message goes, today's stays.
+        old = ET.Element("{jabber:client}message", {"from": f"{room}/Alice", "type": "groupchat"})
+        ET.SubElement(old, "{jabber:client}body").text = "ten days ago"
+        then = time.time() - 10 * 86400
+        await archive.store(ArchiveRecord(room, new_id(then), then, old, with_jid=f"{room}/Alice"))
+        alice.send_message(mto=room, mbody="today", mtype="groupchat")
+        await alice_in.next(groupchat_with("today"))
+        assert await archive.count(room) == 2
+        assert await archive.apply_retention() == 1
+        assert await archive.count(room) == 1
