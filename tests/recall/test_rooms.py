@@ -181,6 +181,10 @@ async def test_room_setting_overrides_the_service_window(component, prosody):
         await carol.groupchat(lambda m: m["id"] == mid)
         again = await muc.get_room_config(JID(room))
         assert again.get_fields()["urn:switchboard:recall:0#window"]["value"] == "0"
+        # The setting goes with the room.
+        await muc.destroy(JID(room), "done")
+        assert recall_of(app).window_for(room) == 1
+        assert await recall_of(app).store.room_windows() == {}
 
 
 async def test_moderation_with_xep_0425(component, prosody):
