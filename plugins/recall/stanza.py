@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from xml.etree.ElementTree import Element, SubElement
+from xml.etree.ElementTree import Element, SubElement, fromstring
 
 from component.errors import StanzaError
 
@@ -106,7 +106,7 @@ def forged_moderation(message: Element) -> bool:
 def is_retraction(message: Element | str) -> bool:
     """True for a retraction or moderation notice (those cannot be retracted themselves)."""
     if isinstance(message, str):
-        return any(ns in message for ns in (NS_RETRACT, NS_RETRACT_0, NS_MODERATE, NS_MODERATE_0))
+        message = fromstring(message)
     if message.find(f"{{{NS_RETRACT}}}retract") is not None:
         return True
     apply_to = message.find(APPLY_TO_TAG)

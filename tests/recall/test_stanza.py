@@ -70,6 +70,7 @@ def test_forged_moderation(inner, forged):
     ("<apply-to xmlns='urn:xmpp:fasten:0' id='x'><retract xmlns='urn:xmpp:message-retract:0'/></apply-to>", True),
     ("<apply-to xmlns='urn:xmpp:fasten:0' id='x'><moderated xmlns='urn:xmpp:message-moderate:0'/></apply-to>", True),
     ("<body>hello</body>", False),
+    ("<body>about urn:xmpp:message-retract:1</body>", False),
 ])
 def test_is_retraction_on_elements_and_serialized(inner, expected):
     element = msg(inner)
