@@ -30,7 +30,7 @@ class Retracted:
     by: str                 #: real bare JID of who retracted (the author, or the moderator)
     moderated: bool         #: True for a moderator's removal (XEP-0425)
     reason: str = ""        #: the moderator's reason, if any
-    retraction_id: str = "" #: archive id of the retraction message when it is archived itself ("" if not yet known)
+    retraction_id: str = "" #: the retraction message: its archive id in rooms, its 'id' in 1:1 ("" if unknown)
     author: str = ""        #: real bare JID of the original's author
     kind: str = "groupchat" #: groupchat | chat
     timestamp: float = 0.0  #: when the retraction happened
