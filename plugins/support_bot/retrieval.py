@@ -16,10 +16,12 @@ Query terms the knowledge base has never seen weigh like the rarest terms: a
 question about something the knowledge base does not cover gets a low
 confidence even when a few of its words match.
 
-Speed: postings hold precomputed BM25 contributions (idf and length
-normalisation folded in), so a query costs one addition per posting of its
-terms. Edits only touch the analysed documents; the postings are rebuilt on the
-next search (a rebuild is proportional to the postings, not to the text).
+Speed: postings hold one precomputed BM25 contribution per (term, entry)
+(idf and length normalisation folded in) and are merged with dict operations
+that run in C; a term found in many entries only refines the candidates that
+share a more selective term with the question. Edits change the analysed
+entries; searches run on an immutable snapshot that is rebuilt afterwards (see
+:class:`Index`), so a rebuild can run in a worker thread.
 """
 
 from __future__ import annotations
@@ -61,40 +63,56 @@ class Hit:
 
 @dataclass
 class _Doc:
-    entry_id: str
     terms: dict[str, int]   #: term -> frequency
     length: int
     is_answer: bool
     text: str
-    weight: float = 0.0     #: sum of the idf of its terms (phrasings; set when the index is built)
 
 
 @dataclass
 class _Analysed:
+    """An entry cut into terms: what edits change. Never modified once made."""
+
     entry: Entry
     docs: list[_Doc] = field(default_factory=list)
 
 
-class Index:
-    """The BM25 index of one knowledge base (one queue)."""
+@dataclass
+class _Snapshot:
+    """The searchable state built from a set of analysed entries. Never modified once made."""
 
-    def __init__(self, k1: float = 1.2, b: float = 0.75, answer_weight: float = 0.3, beta: float = 2.0) -> None:
+    order: list[_Analysed] = field(default_factory=list)
+    phrasing_weights: list[list[tuple[_Doc, float]]] = field(default_factory=list)  #: per entry: (doc, sum of idf)
+    postings: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
+    maps: dict[str, dict[int, float]] = field(default_factory=dict)
+    common: int = 0
+    idf: dict[str, float] = field(default_factory=dict)
+    unknown_idf: float = 0.0
+
+
+class Index:
+    """The BM25 index of one knowledge base (one queue).
+
+    Edits change the analysed entries; searches run on an immutable snapshot.
+    With ``auto_build`` the snapshot is rebuilt by the first search after an
+    edit; without it the owner builds one (e.g. in a worker thread with
+    :meth:`make_snapshot`) and installs it, and searches meanwhile use the
+    previous one.
+    """
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75, answer_weight: float = 0.3, beta: float = 2.0,
+                 auto_build: bool = True) -> None:
         self.k1 = k1
         self.b = b
         self.answer_weight = answer_weight
         self.beta2 = beta * beta
-        self._entries: dict[str, _Analysed] = {}
-        self._dirty = True
+        self.auto_build = auto_build
         #: A term in more than this share of the entries (and more than common_floor) is common.
         self.common_fraction = 0.02
         self.common_floor = 50
-        # Built by _build():
-        self._order: list[_Analysed] = []
-        self._postings: dict[str, tuple[list[int], list[float]]] = {}
-        self._maps: dict[str, dict[int, float]] = {}
-        self._common = 0
-        self._idf: dict[str, float] = {}
-        self._unknown_idf = 0.0
+        self._entries: dict[str, _Analysed] = {}
+        self._dirty = True
+        self._snap = _Snapshot()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -103,26 +121,37 @@ class Index:
         return entry_id in self._entries
 
     def entries(self) -> list[Entry]:
-        return [a.entry for a in self._entries.values()]
+        return [a.entry for a in list(self._entries.values())]
 
     def get(self, entry_id: str) -> Entry | None:
         found = self._entries.get(entry_id)
         return found.entry if found else None
 
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
     # -- editing ------------------------------------------------------------
-    def put(self, entry: Entry) -> None:
-        """Add or replace an entry."""
+    def analyse(self, entry: Entry) -> _Analysed:
+        """Cut an entry into terms (pure: may run in a worker thread)."""
         analysed = _Analysed(entry)
         for phrasing in entry.phrasings():
             self._add_doc(analysed, phrasing, is_answer=False)
         if self.answer_weight > 0:
             self._add_doc(analysed, entry.answer, is_answer=True)
-        self._entries[entry.id] = analysed
-        self._dirty = True
+        return analysed
+
+    def put(self, entry: Entry) -> None:
+        """Add or replace an entry."""
+        self.put_analysed([self.analyse(entry)])
 
     def put_many(self, entries: Iterable[Entry]) -> None:
-        for entry in entries:
-            self.put(entry)
+        self.put_analysed([self.analyse(entry) for entry in entries])
+
+    def put_analysed(self, analysed: Iterable[_Analysed]) -> None:
+        for item in analysed:
+            self._entries[item.entry.id] = item
+        self._dirty = True
 
     def remove(self, entry_id: str) -> bool:
         if self._entries.pop(entry_id, None) is None:
@@ -142,19 +171,28 @@ class Index:
         counts: dict[str, int] = {}
         for term in found:
             counts[term] = counts.get(term, 0) + 1
-        analysed.docs.append(_Doc(analysed.entry.id, counts, len(found), is_answer, text))
+        analysed.docs.append(_Doc(counts, len(found), is_answer, text))
 
     # -- building -----------------------------------------------------------
-    def _build(self) -> None:
-        analysed = list(self._entries.values())
+    def build(self) -> None:
+        """Rebuild the snapshot now, in this thread."""
+        self.install(self.make_snapshot(self.contents()))
+
+    def contents(self) -> list[_Analysed]:
+        """What a snapshot is made of (take it in the event loop, build from it anywhere)."""
+        self._dirty = False
+        return list(self._entries.values())
+
+    def install(self, snapshot: _Snapshot) -> None:
+        self._snap = snapshot
+
+    def make_snapshot(self, analysed: list[_Analysed]) -> _Snapshot:
+        """Build a searchable snapshot (pure: reads only its argument, so it may run in a worker thread)."""
         phrasings = [d for a in analysed for d in a.docs if not d.is_answer]
         answers = [d for a in analysed for d in a.docs if d.is_answer]
         idf = self._idf_of(phrasings)
         answer_idf = self._idf_of(answers)
-        for d in phrasings:
-            d.weight = sum(idf[t] for t in d.terms)
         n = max(1, len(phrasings))
-        self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
         avgdl = sum(d.length for d in phrasings) / n
         answer_avgdl = sum(d.length for d in answers) / max(1, len(answers))
         k1, b = self.k1, self.b
@@ -163,6 +201,7 @@ class Index:
         # bounds an entry's best phrasing score from above; the confidence is
         # then computed on real phrasings for the few best entries only.
         postings: dict[str, tuple[list[int], list[float]]] = {}
+        phrasing_weights: list[list[tuple[_Doc, float]]] = []
         for number, a in enumerate(analysed):
             weights: dict[str, float] = {}    # best phrasing weight per term
             answer: dict[str, float] = {}
@@ -182,15 +221,13 @@ class Index:
                 ids, values = postings.setdefault(term, ([], []))
                 ids.append(number)
                 values.append(weight)
+            phrasing_weights.append([(d, sum(idf[t] for t in d.terms)) for d in a.docs if not d.is_answer])
         # Common terms also get a map, to refine existing candidates without
         # walking their whole posting list.
         common = max(self.common_floor, int(len(analysed) * self.common_fraction))
-        self._maps = {t: dict(zip(ids, values)) for t, (ids, values) in postings.items() if len(ids) > common}
-        self._common = common
-        self._order = analysed
-        self._postings = postings
-        self._idf = idf
-        self._dirty = False
+        maps = {t: dict(zip(ids, values)) for t, (ids, values) in postings.items() if len(ids) > common}
+        return _Snapshot(order=analysed, phrasing_weights=phrasing_weights, postings=postings, maps=maps,
+                         common=common, idf=idf, unknown_idf=math.log(1 + (n + 0.5) / 0.5))
 
     @staticmethod
     def _idf_of(docs: list[_Doc]) -> dict[str, float]:
@@ -201,27 +238,25 @@ class Index:
                 df[term] = df.get(term, 0) + 1
         return {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
 
-    def idf(self, term: str) -> float:
-        """The weight of a term in confidences: its phrasing idf, the highest for unseen terms."""
-        if self._dirty:
-            self._build()
-        return self._idf.get(term, self._unknown_idf)
+    def _current(self) -> _Snapshot:
+        if self._dirty and self.auto_build:
+            self.build()
+        return self._snap
 
     # -- searching ----------------------------------------------------------
     def search(self, text: str, limit: int = 3, candidates: int = 10) -> list[Hit]:
         """The best entries for ``text``, highest confidence first (BM25 breaks ties)."""
-        if self._dirty:
-            self._build()
+        snap = self._current()
         query = set(analyse(text))
-        if not query or not self._order:
+        if not query or not snap.order:
             return []
-        postings = self._postings
+        postings = snap.postings
         found = sorted((len(postings[t][0]), t) for t in query if t in postings)
         if not found:
             return []
         scores: dict[int, float] = {}
         for df, term in found:
-            refine = self._maps.get(term) if scores and df > self._common else None
+            refine = snap.maps.get(term) if scores and df > snap.common else None
             if refine is not None:
                 # A common term only adds to entries that share a selective
                 # term with the question: alone it cannot make an entry relevant.
@@ -244,39 +279,39 @@ class Index:
         if len(best) > candidates:
             best.sort(key=lambda item: -item[1])
             del best[candidates:]
-        query_weight = sum(self._query_weight(t) for t in query)
+        query_weight = sum(self._query_weight(snap, t) for t in query)
         hits = []
         for number, score in best:
-            analysed = self._order[number]
-            confidence, phrasing = self._confidence(query, query_weight, analysed)
-            hits.append(Hit(analysed.entry, score, confidence, phrasing))
+            confidence, phrasing = self._confidence(snap, query, query_weight, number)
+            hits.append(Hit(snap.order[number].entry, score, confidence, phrasing))
         hits.sort(key=lambda h: (-h.confidence, -h.score))
         return hits[:limit]
 
-    def _query_weight(self, term: str) -> float:
-        found = self._idf.get(term)
+    @staticmethod
+    def _query_weight(snap: _Snapshot, term: str) -> float:
+        found = snap.idf.get(term)
         if found is not None:
             return found
         # An unseen CJK bigram is usually two words meeting (修改密码 -> 改密); its
         # characters already say whether the knowledge base covers the topic.
         if len(term) == 2 and is_cjk(term):
             return 0.0
-        return self._unknown_idf
+        return snap.unknown_idf
 
-    def _confidence(self, query: set[str], query_weight: float, analysed: _Analysed) -> tuple[float, str]:
-        idf = self._idf
+    def _confidence(self, snap: _Snapshot, query: set[str], query_weight: float, number: int) -> tuple[float, str]:
+        idf = snap.idf
         best, best_text = 0.0, ""
         if query_weight <= 0:
             return best, best_text
-        for doc in analysed.docs:
-            if doc.is_answer or doc.weight <= 0:
+        for doc, doc_weight in snap.phrasing_weights[number]:
+            if doc_weight <= 0:
                 continue
             shared_terms = query & doc.terms.keys()
             if not shared_terms:
                 continue
             shared = sum(idf[t] for t in shared_terms)
             recall = shared / query_weight
-            precision = shared / doc.weight
+            precision = shared / doc_weight
             f = (1 + self.beta2) * precision * recall / (self.beta2 * precision + recall)
             if f > best:
                 best, best_text = f, doc.text

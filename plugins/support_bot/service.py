@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from component.ids import new_id
 
@@ -41,9 +41,22 @@ class ImportSummary:
     total: int = 0          #: entries of the queue afterwards
 
 
+def _background_index() -> Index:
+    return Index(auto_build=False)
+
+
 class KnowledgeBase:
+    """One index per queue, written through to the store.
+
+    Cutting entries into terms and building an index's snapshot take about a
+    second for 10,000 entries: both run in a worker thread, so the event loop
+    (shared with every other service of the process) keeps serving; searches
+    use the previous snapshot until the new one is installed. Edits are
+    serialized by a lock.
+    """
+
     def __init__(self, store: BotStore, max_entries: int = 100_000,
-                 index_factory: Callable[[], Index] = Index, now: Callable[[], float] = time.time) -> None:
+                 index_factory: Callable[[], Index] = _background_index, now: Callable[[], float] = time.time) -> None:
         self.store = store
         self.max_entries = max_entries
         self.index_factory = index_factory
@@ -52,11 +65,21 @@ class KnowledgeBase:
         self._lock = asyncio.Lock()
 
     async def load(self) -> None:
-        self._indexes.clear()
-        for entry in await self.store.entries():
-            self.index(entry.queue).put(entry)
+        async with self._lock:
+            self._indexes.clear()
+            by_queue: dict[str, list[Entry]] = {}
+            for entry in await self.store.entries():
+                by_queue.setdefault(entry.queue, []).append(entry)
+            for queue, entries in by_queue.items():
+                index = self.index(queue)
+                index.put_analysed(await asyncio.to_thread(_analyse_all, index, entries))
+                await self._refresh(index)
         log.info("knowledge bases loaded", extra={"queues": len(self._indexes),
                                                    "entries": sum(len(i) for i in self._indexes.values())})
+
+    async def _refresh(self, index: Index) -> None:
+        if index.dirty:
+            index.install(await asyncio.to_thread(index.make_snapshot, index.contents()))
 
     def index(self, queue: str) -> Index:
         found = self._indexes.get(queue)
@@ -94,7 +117,9 @@ class KnowledgeBase:
                 raise KnowledgeBaseError(f"the knowledge base of {queue} is full ({self.max_entries} entries)")
             entry = self._entry(queue, draft, new_id())
             await self.store.save_entries([entry], author, self.now())
-            self.index(queue).put(entry)
+            index = self.index(queue)
+            index.put(entry)
+            await self._refresh(index)
             return entry
 
     async def update(self, entry_id: str, draft: Draft, author: str, queue: str | None = None) -> Entry:
@@ -104,7 +129,9 @@ class KnowledgeBase:
                 raise KnowledgeBaseError(f"no entry {entry_id}")
             entry = self._entry(old.queue, draft, entry_id)
             await self.store.save_entries([entry], author, self.now())
-            self.index(old.queue).put(entry)
+            index = self.index(old.queue)
+            index.put(entry)
+            await self._refresh(index)
             return entry
 
     async def delete(self, entry_ids: list[str], queues: set[str] | None = None) -> list[Entry]:
@@ -116,45 +143,58 @@ class KnowledgeBase:
             await self.store.delete_entries([e.id for e in found])
             for e in found:
                 self.index(e.queue).remove(e.id)
+            for queue in {e.queue for e in found}:
+                await self._refresh(self.index(queue))
             return found
 
     async def import_(self, queue: str, drafts: list[Draft], author: str, replace: bool = False) -> ImportSummary:
         """Merge (same id, or same question, updates) or replace a queue's knowledge base, all or nothing."""
         async with self._lock:
-            summary = ImportSummary()
             index = self.index(queue)
-            current = {} if replace else {e.id: e for e in index.entries()}
-            by_question = {normalize(e.question).strip(): e.id for e in current.values()}
-            result: dict[str, Entry] = dict(current)
-            changed: list[Entry] = []
-            for draft in drafts:
-                key = normalize(draft.question).strip()
-                entry_id = draft.id if draft.id in result else by_question.get(key, "")
-                if entry_id:
-                    summary.updated += 1
-                else:
-                    entry_id = draft.id if draft.id and self.get(draft.id) is None and len(draft.id) <= 32 \
-                        else new_id()
-                    summary.added += 1
-                entry = self._entry(queue, draft, entry_id)
-                if entry_id in result and result[entry_id].question != entry.question:
-                    by_question.pop(normalize(result[entry_id].question).strip(), None)
-                result[entry_id] = entry
-                by_question[key] = entry_id
-                changed.append(entry)
-            if len(result) > self.max_entries:
-                raise KnowledgeBaseError(f"the knowledge base of {queue} would hold {len(result)} entries "
-                                         f"(at most {self.max_entries})")
-            # Several rows may name one entry (same question twice): the last one wins.
-            unique = list({e.id: e for e in changed}.values())
+            current = [] if replace else index.entries()
+            taken = {entry_id for other in self._indexes.values() for entry_id in other._entries}
+            # Ids are made here: new_id() keeps its ordering state for the event loop's thread.
+            fresh = [new_id() for _ in drafts]
+            summary, unique, analysed = await asyncio.to_thread(
+                self._plan_import, index, queue, drafts, current, taken, fresh)
+            if len(current) + summary.added > self.max_entries:
+                raise KnowledgeBaseError(f"the knowledge base of {queue} would hold "
+                                         f"{len(current) + summary.added} entries (at most {self.max_entries})")
             if replace:
                 summary.removed = len(index)
             await self.store.save_entries(unique, author, self.now(), replace_queue=queue if replace else None)
             if replace:
                 index.clear()
-            index.put_many(unique)
+            index.put_analysed(analysed)
+            await self._refresh(index)
             summary.total = len(index)
             return summary
+
+    def _plan_import(self, index: Index, queue: str, drafts: list[Draft], current: list[Entry], taken: set[str],
+                     fresh: list[str]) -> tuple[ImportSummary, list[Entry], list[Any]]:
+        """Which drafts update which entries, and the new entries cut into terms (runs in a worker thread)."""
+        summary = ImportSummary()
+        known = {e.id for e in current}
+        by_question = {normalize(e.question).strip(): e.id for e in current}
+        planned: dict[str, Entry] = {}
+        for draft in drafts:
+            key = normalize(draft.question).strip()
+            entry_id = draft.id if draft.id in known or draft.id in planned else by_question.get(key, "")
+            if not entry_id:
+                usable = draft.id and draft.id not in taken and len(draft.id) <= 32
+                entry_id = draft.id if usable else fresh.pop()
+                summary.added += 1
+            elif entry_id not in planned:
+                summary.updated += 1 if entry_id in known else 0
+            planned[entry_id] = self._entry(queue, draft, entry_id)
+            by_question[key] = entry_id
+        # Several rows may name one entry (same question twice): the last one wins.
+        unique = list(planned.values())
+        return summary, unique, _analyse_all(index, unique)
+
+
+def _analyse_all(index: Index, entries: list[Entry]) -> list[Any]:
+    return [index.analyse(entry) for entry in entries]
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sqlalchemy import JSON, Float, Index, Integer, String, Text, delete, func, select
+from sqlalchemy import JSON, Float, Index, Integer, String, Text, delete, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from component.storage import Base, Database
@@ -17,6 +17,7 @@ from component.storage import Base, Database
 from .retrieval import Entry
 
 JID_LEN = 3071
+INSERT_CHUNK = 200
 
 
 class SupportBotEntry(Base):
@@ -88,19 +89,32 @@ class BotStore:
     async def save_entries(self, entries: Iterable[Entry], author: str, now: float,
                            replace_queue: str | None = None) -> None:
         """Insert or update entries in one transaction; ``replace_queue`` first empties that queue."""
+        entries = list(entries)
         async with self.db.session() as session:
+            existing: dict[str, SupportBotEntry] = {}
             if replace_queue is not None:
                 await session.execute(delete(SupportBotEntry).where(SupportBotEntry.queue == replace_queue))
+            else:
+                ids = [e.id for e in entries]
+                for start in range(0, len(ids), 500):
+                    rows = await session.scalars(select(SupportBotEntry).where(
+                        SupportBotEntry.id.in_(ids[start:start + 500])))
+                    existing.update({row.id: row for row in rows})
+            new: list[dict[str, Any]] = []
             for e in entries:
-                row = None if replace_queue is not None else await session.get(SupportBotEntry, e.id)
+                row = existing.get(e.id)
                 if row is None:
-                    session.add(SupportBotEntry(id=e.id, queue=e.queue, question=e.question, answer=e.answer,
-                                                alternatives=list(e.alternatives), keywords=list(e.keywords),
-                                                lang=e.lang, author=author, created_at=now, updated_at=now))
+                    new.append({"id": e.id, "queue": e.queue, "question": e.question, "answer": e.answer,
+                                "alternatives": list(e.alternatives), "keywords": list(e.keywords), "lang": e.lang,
+                                "author": author, "created_at": now, "updated_at": now})
                 else:
                     row.queue, row.question, row.answer = e.queue, e.question, e.answer
                     row.alternatives, row.keywords, row.lang = list(e.alternatives), list(e.keywords), e.lang
                     row.author, row.updated_at = author, now
+            # Chunks: SQLAlchemy prepares the parameters in the event loop's
+            # thread, so one huge statement would pause everything else.
+            for start in range(0, len(new), INSERT_CHUNK):
+                await session.execute(insert(SupportBotEntry), new[start:start + INSERT_CHUNK])
 
     async def delete_entries(self, entry_ids: Iterable[str]) -> int:
         ids = list(entry_ids)

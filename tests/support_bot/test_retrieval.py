@@ -113,3 +113,16 @@ def test_a_large_knowledge_base_still_ranks_the_right_entry():
     target = entries[1234]
     hits = index.search(target.question)
     assert hits[0].entry.id == target.id and hits[0].confidence == pytest.approx(1.0)
+
+
+def test_without_auto_build_searches_use_the_installed_snapshot_until_the_next():
+    index = Index(auto_build=False)
+    index.put(Entry("a", "q", "How do I export my data?", "Use Settings > Export."))
+    assert index.search("export data") == []   # nothing installed yet
+    index.install(index.make_snapshot(index.contents()))
+    assert index.search("export data")[0].entry.id == "a"
+    index.remove("a")
+    index.put(Entry("b", "q", "How do I delete my account?", "Use Settings > Delete."))
+    assert index.dirty and index.search("export data")[0].entry.id == "a"   # the old snapshot still answers
+    index.build()
+    assert index.search("delete my account")[0].entry.id == "b" and index.search("export data") == []
