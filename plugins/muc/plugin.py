@@ -51,6 +51,9 @@ class MucOptions:
     lock_new_rooms: bool = doc(
         "New rooms stay locked (others cannot enter) until the owner configures them or accepts the "
         "default configuration (XEP-0045 10.1).", True)
+    enforce_reserved_nicks: bool = doc(
+        "A member whose affiliation carries a nick always enters with that nick (status 210), "
+        "whatever nick the client asked for.", False)
     history_length: int = doc("Messages of history sent on join when the client does not say.", 20)
     max_history_fetch: int = doc("The most history messages a client may ask for on join.", 100)
     default_persistent: bool = doc("New rooms are persistent.", False)

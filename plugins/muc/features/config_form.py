@@ -13,7 +13,7 @@ from component.forms import Form, new_form, values as form_values
 
 from .. import hooks
 from ..room import ALLOW_PM, BROADCAST_ROLES, WHOIS, Room, RoomConfig
-from ..stanza import (CONFIG_CHANGED, LOGGING_OFF, LOGGING_ON, NON_ANONYMOUS, NS_DATA, NS_OWNER,
+from ..stanza import (CONFIG_CHANGED, LOGGING_OFF, LOGGING_ON, NON_ANONYMOUS, NS_OWNER,
                       NS_ROOMCONFIG, SEMI_ANONYMOUS, Addressed, status_message_xml)
 from ..texts import label, text
 from . import ConfigField, Feature
@@ -217,5 +217,3 @@ class ConfigForm(Feature):
             room.jid, actor=actor, config=self.muc.config_dict(room)))
         await self.muc.room_emptied(room)
 
-
-__all__ = ["ConfigForm", "NS_DATA"]

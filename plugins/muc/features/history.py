@@ -13,7 +13,7 @@ from xml.etree.ElementTree import Element
 
 from .. import hooks
 from ..room import Room
-from ..stanza import NS_MUC, NS_SID, parse_stamp, serialize, with_delay
+from ..stanza import NS_SID, parse_stamp, serialize, with_delay
 from . import ConfigField, Feature
 
 
@@ -114,5 +114,3 @@ def _without_to(elem: Element) -> Element:
     copy.extend(list(elem))
     return copy
 
-
-__all__ = ["History", "limit", "NS_MUC"]

@@ -17,9 +17,9 @@ from component.errors import StanzaError
 
 from .. import hooks
 from ..room import Occupant, Room, Session
-from ..stanza import (BANNED, CREATED, KICKED, LOGGING_ON, NEW_NICK, NS_MUC, NS_OCCUPANT_ID, NS_STANZAS, NS_USER,
-                      REAL_JID_PUBLIC, REMOVED_ERROR, SELF, Addressed, escape_attr, item_xml, presence_xml,
-                      serialize_children)
+from ..stanza import (BANNED, CREATED, KICKED, LOGGING_ON, NEW_NICK, NICK_ASSIGNED, NS_MUC, NS_OCCUPANT_ID,
+                      NS_STANZAS, NS_USER, REAL_JID_PUBLIC, REMOVED_ERROR, SELF, Addressed, escape_attr, item_xml,
+                      presence_xml, serialize_children)
 from . import Feature, JoinRequest
 
 if TYPE_CHECKING:
@@ -119,7 +119,10 @@ class Occupancy(Feature):
             if room is None or occupant is None:
                 await self.join(pres, to, sender, room)
             elif occupant.nick == to.resource:
-                self.update(room, occupant, occupant.sessions[sender], pres.xml)
+                if pres.xml.find(f"{{{NS_MUC}}}x") is not None:
+                    await self.rejoin(room, occupant, sender, pres)
+                else:
+                    self.update(room, occupant, occupant.sessions[sender], pres.xml)
             else:
                 await self.change_nick(room, occupant, occupant.sessions[sender], to.resource, pres.xml)
             return True
@@ -157,8 +160,12 @@ class Occupancy(Feature):
         if muc_x is not None:
             password = muc_x.findtext(f"{{{NS_MUC}}}password")
             history_request = muc_x.find(f"{{{NS_MUC}}}history")
-        created = False
+        created = assigned = False
         history: list[str] = []
+        if room is not None and self.muc.options.enforce_reserved_nicks:
+            reserved = room.reserved_nicks.get(bare)
+            if reserved and reserved != nick:
+                nick, assigned = reserved, True  # XEP-0045 7.12: the registered nick, said with 210
         if room is None:
             room = self.muc.rooms.create(to.bare, bare)
             created = True
@@ -173,7 +180,7 @@ class Occupancy(Feature):
                 self.update(room, occupant, occupant.sessions[sender], pres.xml)
                 return
             join = self.check_join(room, nick, sender, bare, password)
-        self.enter(room, join, payload_of(pres.xml), history, created)
+        self.enter(room, join, payload_of(pres.xml), history, created, assigned=assigned)
         if created:
             self.muc.log.info("room created", extra={"room": room.jid, "owner": bare})
             await self.muc.hooks.fire(hooks.ROOM_CREATED, hooks.RoomEvent(room.jid, actor=sender,
@@ -184,14 +191,30 @@ class Occupancy(Feature):
                 await self.muc.hooks.fire(hooks.OCCUPANT_JOINED, hooks.OccupantEvent(
                     room.jid, nick, sender, occupant.occupant_id, occupant.role, occupant.affiliation))
 
-    def enter(self, room: Room, join: JoinRequest, payload: str, history: list[str], created: bool) -> None:
+    async def rejoin(self, room: Room, occupant: Occupant, sender: str, pres: Any) -> None:
+        """A joined session joins again (its client lost track): it gets the whole room state again."""
+        muc_x = pres.xml.find(f"{{{NS_MUC}}}x")
+        history = await self.muc.history.fetch(room, sender, muc_x.find(f"{{{NS_MUC}}}history"))
+        current = room.by_jid.get(sender)
+        if current is not occupant or room.destroyed:
+            return  # it left (or was removed) while the history was fetched
+        join = JoinRequest(room, occupant.nick, sender, occupant.bare_jid, occupant.affiliation, None, False)
+        self.enter(room, join, payload_of(pres.xml), history, False, existing=occupant.sessions[sender])
+
+    def enter(self, room: Room, join: JoinRequest, payload: str, history: list[str], created: bool,
+              existing: Session | None = None, assigned: bool = False) -> None:
         """Add the session and send everything a joining client expects, in order, in one write."""
         occupant = room.occupants.get(join.nick)
         if occupant is None:
             occupant = Occupant(join.nick, join.bare_jid, room.default_role(join.affiliation), join.affiliation,
                                 self.muc.rooms.occupant_id(room.jid, join.bare_jid))
             room.occupants[join.nick] = occupant
-        session = Session(join.real_jid, escape_attr(join.real_jid), payload)
+        if existing is None:
+            session = Session(join.real_jid, escape_attr(join.real_jid), payload)
+        else:
+            session = existing
+            session.payload = payload
+            del occupant.sessions[session.jid]
         others_of_occupant = list(occupant.sessions.values())
         occupant.sessions[join.real_jid] = session
         room.by_jid[join.real_jid] = occupant
@@ -215,6 +238,8 @@ class Occupancy(Feature):
             codes.append(REAL_JID_PUBLIC)
         if created:
             codes.append(CREATED)
+        if assigned:
+            codes.append(NICK_ASSIGNED)
         if room.config.archiving:
             codes.append(LOGGING_ON)
         xml = self.presence_for(room, occupant, Change(self_codes=tuple(codes)), join.real_jid, True)
