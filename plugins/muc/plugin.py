@@ -7,6 +7,7 @@ from typing import Any, Literal
 from xml.etree.ElementTree import Element
 
 from slixmpp import JID
+from slixmpp.exceptions import XMPPError
 
 from component.config import doc
 from component.errors import StanzaError
@@ -227,9 +228,13 @@ class MucPlugin(Plugin):
             return True
         try:
             return await self.route_message(room, msg, to, mtype)
-        except StanzaError as error:
+        except XMPPError as error:
             # Our own error reply: the core's drops the message id, which clients need to match it.
             self.send_message_error(msg, error)
+            return True
+        except Exception:  # noqa: BLE001 - a bug in a hook handler must not cost the sender its answer
+            self.log.exception("message handling failed", extra={"room": to.bare})
+            self.send_message_error(msg, StanzaError("internal-server-error", "the message failed on our side"))
             return True
 
     async def route_message(self, room: Room | None, msg: Any, to: JID, mtype: str) -> Any:

@@ -11,7 +11,7 @@ from component.errors import StanzaError
 from plugins.muc import hooks
 
 from .. import harness
-from .helpers import DOMAIN, client, is_presence_from, room_jid, start
+from .helpers import DOMAIN, Member, client, error_of, is_body, is_presence_from, item, room_jid, start
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +141,77 @@ async def test_history_from_hook_and_fallback_and_disco_features(component, pros
         got = await carol_in.next(lambda s: s["body"])
         assert got["body"] == "from the archive" and got["from"].full == f"{room}/Ghost"
         assert requests[-1].maxstanzas == 5 and requests[-1].default_max == 20
+
+
+async def test_handler_bug_and_config_extension_points(component, prosody):
+    app = await start(component)
+    bus = app.services[DOMAIN].hooks
+    room = room_jid("extensions")
+    submitted: list[hooks.ConfigSubmitEvent] = []
+
+    def broken(event: hooks.GroupchatMessage):
+        if event.stanza.find("{jabber:client}body").text == "crash":
+            raise RuntimeError("a bug in some plugin")
+
+    def add_field(event: hooks.ConfigFormEvent):
+        event.form.add_field(var="x-example#window", ftype="text-single", label="Window", value="60")
+
+    def read_field(event: hooks.ConfigSubmitEvent):
+        if event.values.get("x-example#window") == "never":
+            raise StanzaError("not-acceptable", "the window must be a number")
+        submitted.append(event)
+
+    bus.on(hooks.MESSAGE, broken)
+    bus.on(hooks.CONFIG_FORM, add_field)
+    bus.on(hooks.CONFIG_SUBMITTED, read_field)
+    async with client(prosody, "alice") as a:
+        alice = Member(a)
+        await alice.create(room, "Alice")
+        alice.say(room, "crash", id="c1")
+        error = await alice.inbox.next(lambda s: s["type"] == "error" and s["id"] == "c1")
+        assert error_of(error) == ("internal-server-error", "wait")
+        await alice.inbox.quiet(is_body("crash"), 0.3)
+
+        form = await alice.muc.get_room_config(room)
+        assert form.get_fields()["x-example#window"]["value"] == "60"
+        form = a.plugin["xep_0004"].make_form(ftype="submit")
+        form.add_field(var="muc#roomconfig_roomname", value="never applied")
+        form.add_field(var="x-example#window", value="never")
+        assert await alice.expect_iq_error(alice.muc.set_room_config(room, form)) == ("not-acceptable", "modify")
+        assert bus.service(hooks.SERVICE).room_config(room)["muc#roomconfig_roomname"] == ""
+        form = a.plugin["xep_0004"].make_form(ftype="submit")
+        form.add_field(var="x-example#window", value="30")
+        await alice.muc.set_room_config(room, form)
+        assert submitted[-1].values["x-example#window"] == "30" and submitted[-1].room == room
+
+
+async def test_administration_methods(component, prosody):
+    app = await start(component)
+    bus = app.services[DOMAIN].hooks
+    muc = bus.service(hooks.SERVICE)
+    created: list[hooks.RoomEvent] = []
+    bus.on(hooks.ROOM_CREATED, created.append)
+    room = room_jid("managed")
+    await muc.create_room(room, owner="carol@localhost", actor="admin@localhost",
+                          config={"muc#roomconfig_roomname": "Managed", "muc#roomconfig_persistentroom": True,
+                                  "muc#roomconfig_membersonly": True})
+    assert created[-1].room == room and created[-1].config["muc#roomconfig_membersonly"] is True
+    with pytest.raises(StanzaError) as err:
+        await muc.create_room(room, owner="carol@localhost")
+    assert err.value.condition == "conflict"
+    assert muc.rooms_owned_by("carol@localhost") == [room]
+    await muc.set_affiliation(room, "bob@localhost", "member", actor="admin@localhost", reason="added")
+    assert muc.affiliations(room) == {"carol@localhost": "owner", "bob@localhost": "member"}
+    with pytest.raises(StanzaError) as err:
+        await muc.set_affiliation(room, "carol@localhost", "none")
+    assert err.value.condition == "conflict", "the last owner stays"
+    async with client(prosody, "bob") as b, client(prosody, "dave") as d:
+        bob = Member(b)
+        own = await bob.join(room, "Bob")
+        assert item(own)["affiliation"] == "member"
+        assert error_of(await Member(d).join(room, "Dave", expect_error=True)) == ("registration-required", "auth")
+        await muc.destroy_room(room, reason="closed by the administrator", actor="admin@localhost")
+        gone = await bob.inbox.next(lambda s: s["type"] == "unavailable")
+        assert gone.xml.find("{http://jabber.org/protocol/muc#user}x/{http://jabber.org/protocol/muc#user}destroy"
+                             ) is not None
+    assert not muc.room_exists(room)

@@ -8,6 +8,8 @@ import copy
 from typing import Any
 from xml.etree.ElementTree import Element
 
+from slixmpp import JID
+
 from component.errors import StanzaError
 from component.forms import Form, new_form, values as form_values
 
@@ -96,7 +98,7 @@ class ConfigForm(Feature):
             if spec is None:
                 continue
             if spec.attr.startswith("@"):
-                lists[spec.attr[1:]] = sorted({jid.bare for jid in value})
+                lists[spec.attr[1:]] = sorted({JID(str(jid)).bare for jid in value or ()})
                 continue
             setattr(config, spec.attr, self.convert(spec, value))
         if config.password_protected and not config.password:
