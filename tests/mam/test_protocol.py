@@ -239,3 +239,33 @@ async def test_aioxmpp_pages_both_ways(component, prosody):
         assert page.bodies == [f"body {i}" for i in range(0, 10, 2)] and page.fin.rsm.count == N // 2
         meta = await mam.metadata(CONV)
         assert meta.start.id_ == records[0].stanza_id and meta.end.id_ == records[-1].stanza_id
+
+
+async def test_periodic_retention_run(component, prosody):
+    import asyncio
+    import time
+
+    _, archive, records = await start(component, retention_days=1, retention_interval=1)
+    # The fixture's messages are from 2023: the first run, a second after start, expires them all.
+    fresh = ET.Element("{jabber:client}message", {"from": f"alice@{HOST}/phone", "type": "chat"})
+    ET.SubElement(fresh, "{jabber:client}body").text = "recent"
+    await archive.store(ArchiveRecord(CONV, new_id(), time.time(), fresh, author=f"alice@{HOST}",
+                                      with_jid=f"alice@{HOST}", kind="chat"))
+    for _ in range(100):
+        if await archive.count(CONV) == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert await archive.count(CONV) == 1
+    first, last = await archive.bounds(CONV)
+    assert first.stanza_id == last.stanza_id and "recent" in first.stanza
+
+
+def test_options_are_checked():
+    from component.config import ConfigError
+    from plugins.mam.plugin import MamOptions
+
+    assert MamOptions().max_page_size == 50
+    for bad in ({"max_page_size": 0}, {"max_page_size": 501}, {"retention_days": -1}, {"batch_max": 0}):
+        with pytest.raises(ConfigError) as err:
+            MamOptions(**bad)
+        assert next(iter(bad)) in str(err.value)
