@@ -8,6 +8,7 @@ only the stored text plus a few escaped attributes.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timezone
 from xml.etree import ElementTree as ET
 from xml.etree.ElementTree import Element
@@ -52,11 +53,19 @@ FIELD_TYPES = {
 
 
 # -- XML text ---------------------------------------------------------------
+_TEXT_SPECIAL = re.compile(r"[&<>]")
+_ATTR_SPECIAL = re.compile(r"[&<>\"\n\r\t]")
+
+
 def escape_text(text: str) -> str:
+    if not _TEXT_SPECIAL.search(text):
+        return text  # the usual case, decided at C speed
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def escape_attr(text: str) -> str:
+    if not _ATTR_SPECIAL.search(text):
+        return text
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
             .replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;"))
 
