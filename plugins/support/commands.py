@@ -198,8 +198,9 @@ class NextCommand(_SupportCommand):
         t = await self.plugin.engine.take_next(queue, str(ctx.requester))
         if t is None:
             return Done(_t(ctx, "Nobody is waiting.", "当前没有等待的客户。"))
-        return Done(_t(ctx, f"You now hold ticket {t.id} ({t.customer}); write to {self.plugin.engine.session_jid(t.id)}.",
-                             f"您已接手工单 {t.id}（{t.customer}），会话地址 {self.plugin.engine.session_jid(t.id)}。"))
+        session = self.plugin.engine.session_jid(t.id)
+        return Done(_t(ctx, f"You now hold ticket {t.id} ({t.customer}); write to {session}.",
+                       f"您已接手工单 {t.id}（{t.customer}），会话地址 {session}。"))
 
 
 class TicketsCommand(_SupportCommand):

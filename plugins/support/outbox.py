@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 from xml.etree.ElementTree import Element
 
 from slixmpp import Message
@@ -64,7 +64,7 @@ class StanzaOutbox:
 
     # -- building ----------------------------------------------------------------
     def message(self, mfrom: str, mto: str, body: str = "", lang: str = "",
-                children: list[Element] = ()) -> Message:  # type: ignore[assignment]
+                children: Sequence[Element] = ()) -> Message:
         msg = self.service.xmpp.make_message(mto=mto, mbody=body or None, mtype="chat", mfrom=mfrom)
         msg["id"] = new_id().lower()
         if lang:
@@ -147,6 +147,8 @@ class StanzaOutbox:
         assert self.engine is not None
         if via == "command":
             return
+        if via == "pending" and self._features.get(agent_jid):
+            via = "iq"  # the offer IQ is on its way: revoke the same way
         if via == "iq":
             iq = self.service.make_iq(ifrom=self.engine.queue_jid(t.queue), ito=agent_jid, itype="set")
             iq.append(stanza.offer_revoke(t.customer_jid, reason))

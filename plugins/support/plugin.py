@@ -150,6 +150,7 @@ class SupportPlugin(Plugin):
         if t.customer_jid != str(sender) and t.state in LEAVABLE_STATES:
             await engine.customer_seen(str(sender), True)
         if t.state == "active":
+            t.customer_jid = str(sender)  # answers go to the device the customer uses now
             await self.outbox.relay(t, msg, "customer", "")
             return
         if body.lower() in BYE_WORDS:
@@ -204,9 +205,7 @@ class SupportPlugin(Plugin):
             elif word in REJECT_WORDS:
                 await engine.reject(t.id, str(sender))
             elif body:
-                self.outbox.session_notice(t, str(sender), text("offer", lang, customer=t.customer,
-                                                                queue=engine.queue_title(t.queue), ticket=t.id,
-                                                                first="", timeout="…"))
+                self.outbox.session_notice(t, str(sender), text("offer_reminder", lang, ticket=t.id))
             return
         command = cmds.parse_chat_command(body) if body else None
         if command:

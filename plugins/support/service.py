@@ -273,8 +273,8 @@ class SupportEngine:
             t.state = "abandoned"
             t.closed_at = self.now()
             t.close_reason = reason
-            self._forget(t)
             await self._record(t, "abandoned", actor, reason=reason)
+            self._forget(t)
             self.outbox.customer_departed(t, text("left_queue", t.lang))
             await self._route(t.queue)
             self._refresh(t.queue)
@@ -530,8 +530,8 @@ class SupportEngine:
             t.state = "closed"
             t.closed_at = self.now()
             t.close_reason = reason
-            self._forget(t)
             await self._record(t, "closed", actor, reason=reason)
+            self._forget(t)
             self.outbox.customer_closed(t, text("ticket_closed", t.lang), actor)
             notice = text("closed_for_agent", self.agent_lang(t), ticket=t.id)
             for jid in self._staff(t):

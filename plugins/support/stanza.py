@@ -9,6 +9,7 @@ Builders return ``xml.etree`` elements; parsers take them.
 from __future__ import annotations
 
 import time
+from typing import Sequence
 from xml.etree.ElementTree import Element, SubElement
 
 WG = "http://jabber.org/protocol/workgroup"
@@ -47,7 +48,7 @@ def depart_queue() -> Element:
     return Element(f"{{{WG}}}depart-queue")
 
 
-def offer(customer: str, timeout: float, extra: list[Element] = ()) -> Element:  # type: ignore[assignment]
+def offer(customer: str, timeout: float, extra: Sequence[Element] = ()) -> Element:
     el = Element(f"{{{WG}}}offer", {"jid": customer})
     _text_child(el, f"{{{WG}}}timeout", max(1, int(round(timeout))))
     for child in extra:

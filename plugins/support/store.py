@@ -6,7 +6,7 @@ Written only by this plugin; other plugins read through the public service.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Sequence
 
 from sqlalchemy import JSON, Float, Index, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -124,7 +124,7 @@ class SupportStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def save(self, ticket: Ticket, events: list[tuple[str, float, str, dict]] = ()) -> None:  # type: ignore[assignment]
+    async def save(self, ticket: Ticket, events: Sequence[tuple[str, float, str, dict]] = ()) -> None:
         """Write the ticket and its new events (kind, at, actor, data) in one transaction."""
         async with self.db.session() as session:
             # Write first (no read-then-write): a SQLite transaction that starts by reading

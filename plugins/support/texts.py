@@ -27,6 +27,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "offer": ("New customer {customer} in {queue} (ticket {ticket}){first}. Reply “accept” or “reject” "
               "within {timeout} s.",
               "新客户 {customer}，队列 {queue}（工单 {ticket}）{first}。请在 {timeout} 秒内回复 “accept” 接受或 “reject” 拒绝。"),
+    "offer_reminder": ("Ticket {ticket} is offered to you: reply “accept” or “reject”.",
+                       "工单 {ticket} 正在分配给您：请回复 “accept” 接受或 “reject” 拒绝。"),
     "offer_revoked": ("The offer for ticket {ticket} was withdrawn: {reason}.", "工单 {ticket} 的分配已撤回：{reason}。"),
     "revoke_timeout": ("no answer in time", "超时未回复"),
     "revoke_left": ("the customer left", "客户已离开"),

@@ -4,7 +4,7 @@ transfer with history, supervisors, refusals."""
 from __future__ import annotations
 
 import asyncio
-from xml.etree.ElementTree import Element, SubElement
+from xml.etree.ElementTree import SubElement
 
 import pytest
 from slixmpp.exceptions import IqError
@@ -14,7 +14,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 from .. import harness
 from ..schema import assert_valid
 from .kit import (DOMAIN, HELP, NS, SALES, WG, agent_presence, agent_ready, body_has, checked, config, engine,
-                  has_child, jid, queue, ticket_of, until)
+                  has_child, jid, queue, ticket_of)
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from xml.etree.ElementTree import Element
 import pytest
 
 from .. import harness
-from .kit import (DOMAIN, HELP, NS, WG, agent_presence, agent_ready, body_has, checked, config, engine, jid,
+from .kit import (DOMAIN, HELP, NS, agent_presence, agent_ready, body_has, checked, config, engine, jid,
                   queue, ticket_of, until)
 
 pytestmark = pytest.mark.integration

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import Element, SubElement
+from xml.etree.ElementTree import SubElement
 
 import aioxmpp
 import pytest
@@ -10,8 +10,7 @@ from slixmpp.exceptions import IqError
 
 from .. import harness
 from .aiox import AioInbox, aioxmpp_client, body_text
-from .kit import (HELP, WG, agent_presence, agent_ready, body_has, checked, config, engine, has_child, jid, queue,
-                  until)
+from .kit import HELP, WG, body_has, checked, config, engine, has_child, jid, queue, until
 
 pytestmark = pytest.mark.integration
 
