@@ -23,8 +23,7 @@ from xml.etree.ElementTree import Element
 from component.errors import StanzaError
 
 from . import stanza as wire
-from .hooks import ArchiveRecord
-from .hooks import QuerySpec
+from .hooks import ArchiveRecord, QuerySpec
 from .store import ArchiveStore, Filters, SqlReader
 
 log = logging.getLogger("switchboard.plugins.mam")

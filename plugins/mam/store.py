@@ -8,6 +8,12 @@ range (the id encodes its millisecond). ``mam_archives`` keeps a message
 count per archive, updated in the same transaction as the rows, so the RSM
 ``<count/>`` of an unfiltered query costs one primary-key read instead of a
 scan, plus the archive's own retention policy.
+
+On a SQLite file the hot paths skip SQLAlchemy: inserts go through one writer
+thread and reads through a small pool of reader threads, each with its own
+sqlite3 connection, so a batch or a whole query costs one hand-off between the
+event loop and a thread. Elsewhere (PostgreSQL) the same SQL runs through
+SQLAlchemy.
 """
 
 from __future__ import annotations

@@ -60,7 +60,8 @@ def forwarded_message(result: ET.Element) -> ET.Element:
     return result.find("{urn:xmpp:mam:2}result/{urn:xmpp:forward:0}forwarded/{jabber:client}message")
 
 
-async def talk(senders, inbox, room: str, per_sender: int) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+async def talk(senders, inbox, room: str,  # type: ignore[no-untyped-def]
+               per_sender: int) -> list[tuple[str, str, str]]:
     """Each (client, nick) sends ``per_sender`` messages; returns (nick, body, stanza-id) in room order."""
     said = []
     for client, nick in senders:
