@@ -55,6 +55,8 @@ _SYNONYM = re.compile("|".join(sorted(map(re.escape, ZH_SYNONYMS), key=len, reve
 
 def normalize(text: str) -> str:
     """NFKC (full-width to half-width and compatibility forms) and casefold."""
+    if text.isascii():
+        return text.lower()   # the same result, without the Unicode tables
     return unicodedata.normalize("NFKC", text).casefold()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import time
@@ -113,7 +114,8 @@ def run(entries_count: int = 10_000, queries: int = 2000) -> dict[str, float]:
         index.search(text)
         cpu.append((time.thread_time() - c0) * 1000)
         wall.append((time.perf_counter() - w0) * 1000)
-    result: dict[str, float] = {"entries": entries_count, "queries": queries, "build_s": round(build_s, 3)}
+    result: dict[str, float] = {"entries": entries_count, "queries": queries, "build_s": round(build_s, 3),
+                                "load_average": round(os.getloadavg()[0], 2), "cpus": os.cpu_count() or 1}
     # Wall time includes waiting for a shared CPU; CPU time is the work itself.
     for name, timings in (("", wall), ("cpu_", cpu)):
         timings.sort()
@@ -138,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
     else:
         print(f"knowledge-base retrieval: {result['entries']} entries, {result['queries']} questions")
-        print(f"  index build {result['build_s']:.3f} s")
+        print(f"  index build {result['build_s']:.3f} s (load average {result['load_average']} on "
+              f"{result['cpus']} CPUs: wall times include waiting for a CPU)")
         for label, key in (("wall", ""), ("CPU ", "cpu_")):
             print(f"  per question ({label}): mean {result[key + 'mean_ms']:.3f} ms, "
                   f"p50 {result[key + 'p50_ms']:.3f} ms, p95 {result[key + 'p95_ms']:.3f} ms, "

@@ -39,6 +39,13 @@ log = logging.getLogger("switchboard.plugins.support_bot")
 FIRST_REPLY_WAIT = 2.0
 
 
+def policy_of(options: BotOptions) -> Policy:
+    return Policy(answer_threshold=options.answer_threshold, handoff_threshold=options.handoff_threshold,
+                  max_unanswered=options.max_unanswered, max_turns=options.max_turns, suggestions=options.suggestions,
+                  handoff_phrases=tuple(options.handoff_phrases), handoff_words=tuple(options.handoff_words),
+                  llm=options.llm.enabled, llm_min_confidence=options.llm.min_confidence)
+
+
 class Staff:
     """Who may manage a queue's knowledge base: global admins, the queue's agents and supervisors."""
 
@@ -95,13 +102,8 @@ class SupportBotPlugin(Plugin):
         self.store = BotStore(self.db)
         self.kb = KnowledgeBase(self.store, options.max_entries)
         await self.kb.load()
-        policy = Policy(answer_threshold=options.answer_threshold, handoff_threshold=options.handoff_threshold,
-                        max_unanswered=options.max_unanswered, max_turns=options.max_turns,
-                        suggestions=options.suggestions, handoff_phrases=tuple(options.handoff_phrases),
-                        handoff_words=tuple(options.handoff_words), llm=options.llm.enabled,
-                        llm_min_confidence=options.llm.min_confidence)
-        llm = LlmAnswerer(options.llm) if options.llm.enabled else None
-        self.engine = BotEngine(self.kb, self.store, policy, llm, options.answer_footer)
+        self.engine = BotEngine(self.kb, self.store, policy_of(options),
+                                LlmAnswerer(options.llm) if options.llm.enabled else None, options.answer_footer)
         await self.engine.load()
         self.staff = Staff(self)
         self._started: dict[str, asyncio.Future] = {}
@@ -110,6 +112,7 @@ class SupportBotPlugin(Plugin):
         self.hooks.on(support_hooks.BOT_MESSAGE, self.bot_message)
         self.hooks.on(support_hooks.TICKET_EVENT, self.ticket_event)
         self.hooks.on("admin.stats", self.stats)
+        self.hooks.on("admin.reconfigure", self.reconfigure)
         self.hooks.provide(events.SERVICE, SupportBotService(self))
         for command in COMMANDS:
             self.service.commands.register(command(self))
@@ -122,9 +125,10 @@ class SupportBotPlugin(Plugin):
 
     # -- which queues ------------------------------------------------------------------
     def serves(self, queue: str) -> bool:
+        """The bot answers a queue it is configured for (all by default) once it has a knowledge base."""
         if self.options.queues and queue not in self.options.queues:
             return False
-        return self.kb.size(queue) > 0 or bool(self.options.queues and self.engine.llm)
+        return self.kb.size(queue) > 0
 
     def bot_name(self, lang: str) -> str:
         return self.options.name_zh if lang.startswith("zh") else self.options.name_en
@@ -238,6 +242,21 @@ class SupportBotPlugin(Plugin):
             await self.engine.end(event.ticket_id, "handed_off", "queued")
         elif event.kind in ("abandoned", "closed"):
             await self.engine.end(event.ticket_id, "ended")
+
+    async def reconfigure(self, event: Any) -> Any:
+        """A configuration reload changed our options: every one of them applies at once."""
+        if getattr(event, "plugin", "") != self.name:
+            return None
+        options: BotOptions = event.options
+        self.options = options
+        self.kb.max_entries = options.max_entries
+        self.engine.policy = policy_of(options)
+        self.engine.llm = LlmAnswerer(options.llm) if options.llm.enabled else None
+        self.engine.answer_footer = options.answer_footer
+        log.info("options applied", extra={"answer_threshold": options.answer_threshold,
+                                           "handoff_threshold": options.handoff_threshold,
+                                           "llm": options.llm.enabled})
+        return True
 
     async def stats(self, _request: Any) -> Any:
         from plugins.admin.hooks import Stat  # the admin plugin's contract (dataclasses only)

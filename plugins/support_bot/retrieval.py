@@ -28,10 +28,17 @@ from __future__ import annotations
 
 import heapq
 import math
+from operator import add
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from .analysis import is_cjk, terms as analyse
+
+
+def _add_into(target: dict[int, float], other: dict[int, float], keys: set[int]) -> None:
+    """target[k] += other[k] for k in keys, iterated in C (map/zip/update): no bytecode per entry."""
+    if keys:
+        target.update(zip(keys, map(add, map(target.__getitem__, keys), map(other.__getitem__, keys))))
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,7 @@ class _Snapshot:
     phrasing_weights: list[list[tuple[_Doc, float]]] = field(default_factory=list)  #: per entry: (doc, sum of idf)
     postings: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
     maps: dict[str, dict[int, float]] = field(default_factory=dict)
+    tops: dict[str, list[int]] = field(default_factory=dict)  #: common term -> its best entries, best first
     common: int = 0
     idf: dict[str, float] = field(default_factory=dict)
     unknown_idf: float = 0.0
@@ -110,6 +118,8 @@ class Index:
         #: A term in more than this share of the entries (and more than common_floor) is common.
         self.common_fraction = 0.02
         self.common_floor = 50
+        #: A question with only common terms starts from this many best entries of the rarest one.
+        self.common_seed = 200
         self._entries: dict[str, _Analysed] = {}
         self._dirty = True
         self._snap = _Snapshot()
@@ -226,8 +236,9 @@ class Index:
         # walking their whole posting list.
         common = max(self.common_floor, int(len(analysed) * self.common_fraction))
         maps = {t: dict(zip(ids, values)) for t, (ids, values) in postings.items() if len(ids) > common}
+        tops = {t: sorted(m, key=m.__getitem__, reverse=True)[:self.common_seed] for t, m in maps.items()}
         return _Snapshot(order=analysed, phrasing_weights=phrasing_weights, postings=postings, maps=maps,
-                         common=common, idf=idf, unknown_idf=math.log(1 + (n + 0.5) / 0.5))
+                         tops=tops, common=common, idf=idf, unknown_idf=math.log(1 + (n + 0.5) / 0.5))
 
     @staticmethod
     def _idf_of(docs: list[_Doc]) -> dict[str, float]:
@@ -260,15 +271,17 @@ class Index:
             if refine is not None:
                 # A common term only adds to entries that share a selective
                 # term with the question: alone it cannot make an entry relevant.
-                for entry in scores.keys() & refine.keys():  # intersected in C
-                    scores[entry] += refine[entry]
+                _add_into(scores, refine, scores.keys() & refine.keys())
                 continue
-            # Merge a posting list: dict building, intersection and update run
-            # in C; Python only adds where both already have a score.
+            if not scores and df > snap.common:
+                # No selective term at all: the rarest common term's best
+                # entries are the candidates (bounded work for vague questions).
+                top, weights = snap.tops[term], snap.maps[term]
+                scores = dict(zip(top, map(weights.__getitem__, top)))
+                continue
             added = dict(zip(*postings[term]))
             if scores:
-                for entry in scores.keys() & added.keys():
-                    added[entry] += scores[entry]
+                _add_into(added, scores, scores.keys() & added.keys())
                 scores.update(added)
             else:
                 scores = added

@@ -168,3 +168,23 @@ async def test_queues_without_a_knowledge_base_are_not_answered_by_the_bot(compo
         cust.send_message(mto="sales@support.localhost", mbody="How long until I get my refund?", mtype="chat")
         first = await cin.next(lambda m: m["type"] != "error" and bool(m["body"]))
         assert "We will connect you" in first["body"]
+
+
+async def test_options_reloaded_by_the_admin_apply_at_once(component, prosody):
+    from dataclasses import replace
+
+    from plugins.admin.hooks import RECONFIGURE, Reconfigure
+
+    app = await component(bot_config())
+    await load_samples(app)
+    bot = plugin(app)
+    stricter = replace(bot.options, answer_threshold=0.99, handoff_threshold=0.9)
+    hooks = app.services["support.localhost"].hooks
+    assert await hooks.fire(RECONFIGURE, Reconfigure("echo", object(), object())) is None   # not ours
+    assert await hooks.fire(RECONFIGURE, Reconfigure("support_bot", stricter, bot.options)) is True
+    async with harness.slix_client(prosody.ports.c2s, "cust1") as cust:
+        cin = harness.Inbox(cust)
+        # Answered with the default thresholds (see the first test); now below the hand-off threshold.
+        cust.send_message(mto=HELP, mbody="How long until I get my refund?", mtype="chat")
+        first = await cin.next(lambda m: m["type"] != "error" and bool(m["body"]))
+        assert "We will connect you" in first["body"]

@@ -126,3 +126,12 @@ def test_without_auto_build_searches_use_the_installed_snapshot_until_the_next()
     assert index.dirty and index.search("export data")[0].entry.id == "a"   # the old snapshot still answers
     index.build()
     assert index.search("delete my account")[0].entry.id == "b" and index.search("export data") == []
+
+
+def test_benchmark_runs_in_its_smallest_size():
+    from plugins.support_bot.bench_retrieval import main, run
+
+    result = run(entries_count=300, queries=30)
+    assert result["entries"] == 300 and result["queries"] == 30
+    assert 0 < result["cpu_p50_ms"] <= result["cpu_max_ms"] and result["p50_ms"] <= result["max_ms"]
+    assert main(["--entries", "200", "--queries", "10", "--json"]) == 0
