@@ -149,8 +149,10 @@ async def test_scroll_through_a_room_with_slixmpp_and_aioxmpp(component, prosody
                                      harness.Inbox(eve))
         assert results == []  # a real JID is no filter for who may not see it
 
-        # Disco: the room advertises MAM (the domain's features: see test_protocol).
+        # Disco: the room and the service advertise MAM.
         info = await eve.plugin["xep_0030"].get_info(jid=room, timeout=10)
+        assert {"urn:xmpp:mam:2", "urn:xmpp:mam:2#extended"} <= set(info["disco_info"]["features"])
+        info = await eve.plugin["xep_0030"].get_info(jid=DOMAIN, timeout=10)
         assert {"urn:xmpp:mam:2", "urn:xmpp:mam:2#extended"} <= set(info["disco_info"]["features"])
         assert await service.hooks.service("archive").count(room) == 104
 
