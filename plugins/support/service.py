@@ -148,6 +148,9 @@ class SupportEngine:
                 if t.state == "offered" and t.offer_deadline is not None:
                     self._schedule_offer_timeout(t)
         self._spawn(self._verify_agents())
+        # A crash while the bot hook was deciding: nobody answered, so the customer waits in the queue.
+        for t in [t for t in self.tickets.values() if t.state == "new"]:
+            await self.enqueue(t.id)
         async with self._lock:
             for name in self.queues:
                 await self._route(name)

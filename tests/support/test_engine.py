@@ -235,3 +235,48 @@ def test_routing_pure_functions():
     t.declined = [A]
     assert [c.agent.jid for c in candidates(t, agents, {}, set(), 3, False)] == [B]
     assert estimate_wait(0, 60, 2) == 30 and estimate_wait(2, 60, 0) == 180
+
+
+async def test_resume_queues_tickets_left_undecided_and_restarts_offer_clocks(make):
+    engine, rec = await make(offer_timeout=0.2)
+    await online(engine, A)
+    deciding = asyncio.Event()
+
+    async def never_decides(_ev):
+        deciding.set()
+        await asyncio.sleep(3600)
+
+    engine.hooks.on(events.BEFORE_QUEUE, never_decides)
+    task = asyncio.ensure_future(engine.join("help", "stuck@y/r", "en"))
+    await asyncio.wait_for(deciding.wait(), 5)
+    stuck = next(iter(engine.tickets.values()))
+    assert stuck.state == "new"
+    task.cancel()
+    # A restarted engine on the same database queues it and offers it.
+    engine2, rec2 = await make(offer_timeout=0.2)
+    rec2.online.add(f"{A}/r")        # the agent's client still answers after the restart
+    await engine2.resume()
+    await settle()
+    assert engine2.tickets[stuck.id].state == "offered"
+    assert rec2.of("offer") == [("stuck@y", f"{A}/r")]
+    # The offer clock runs: unanswered, it is revoked and (A declined) retried after a pause.
+    await asyncio.sleep(0.35)
+    assert rec2.of("revoke") and rec2.of("revoke")[0][1] == f"{A}/r"
+
+
+async def test_agents_gone_during_a_restart_are_dropped(make):
+    engine, _rec = await make()
+    await online(engine, A, B)
+    engine2, rec2 = await make()
+    rec2.online.add(f"{B}/r")
+    await engine2.resume()
+    await until_true(lambda: A not in {a.jid for a in engine2._routable_agents("help")})
+    assert [a.jid for a in engine2._routable_agents("help")] == [B]
+
+
+async def until_true(predicate, timeout=5.0):
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
