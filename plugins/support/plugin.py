@@ -158,8 +158,12 @@ class SupportPlugin(Plugin):
             return
         await self.outbox.archive_only(t, msg, "customer", "")
         if t.state == "bot" and body:
-            taken = await self.hooks.fire(events.BOT_MESSAGE, events.CustomerMessage(
-                t.id, queue, str(sender), body, t.lang, msg))
+            try:
+                taken = await self.hooks.fire(events.BOT_MESSAGE, events.CustomerMessage(
+                    t.id, queue, str(sender), body, t.lang, msg))
+            except Exception:  # noqa: BLE001 - a failing bot hands the customer to the people
+                self.log.exception("bot_message handler failed", extra={"ticket": t.id})
+                taken = None
             if taken is None:
                 await engine.enqueue(t.id)
 

@@ -203,8 +203,11 @@ class SupportEngine:
         await self.store.save(ticket, [(kind, at, actor, data)])
         log.info("ticket event", extra={"ticket": ticket.id, "queue": ticket.queue, "kind": kind,
                                         "state": ticket.state})
-        await self.hooks.collect(events.TICKET_EVENT, events.TicketEvent(ticket.id, ticket.queue, kind, at,
-                                                                          actor, data))
+        try:
+            await self.hooks.collect(events.TICKET_EVENT, events.TicketEvent(ticket.id, ticket.queue, kind, at,
+                                                                              actor, data))
+        except Exception:  # noqa: BLE001 - a listener's bug must not stop the queue
+            log.exception("ticket event listener failed", extra={"ticket": ticket.id, "kind": kind})
 
     # -- customers ---------------------------------------------------------------
     async def join(self, queue: str, customer_jid: str, lang: str, via: str = "chat", notify: bool = True,
@@ -236,7 +239,12 @@ class SupportEngine:
             await self._record(t, "created", customer, via=via)
         if on_created is not None:
             await on_created(t)
-        kept = await self.hooks.fire(events.BEFORE_QUEUE, events.BeforeQueue(t.id, queue, customer_jid, body, lang))
+        try:
+            kept = await self.hooks.fire(events.BEFORE_QUEUE, events.BeforeQueue(t.id, queue, customer_jid, body,
+                                                                                  lang))
+        except Exception:  # noqa: BLE001 - a failing bot hands the customer to the people
+            log.exception("before_queue handler failed", extra={"ticket": t.id})
+            kept = None
         if kept is not None:
             async with self._lock:
                 t.state = "bot"

@@ -280,3 +280,16 @@ async def until_true(predicate, timeout=5.0):
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition not reached")
+
+
+async def test_a_failing_bot_or_listener_does_not_stop_the_queue(make, caplog):
+    engine, rec = await make()
+
+    def broken(_ev):
+        raise RuntimeError("bot bug")
+
+    engine.hooks.on(events.BEFORE_QUEUE, broken)
+    engine.hooks.on(events.TICKET_EVENT, broken)
+    t = await engine.join("help", "cust@y/r", "en")
+    assert t.state == "queued"
+    assert "before_queue handler failed" in caplog.text and "ticket event listener failed" in caplog.text
