@@ -62,6 +62,10 @@ def _has_limits() -> bool:
     return any(f.name == "limits" for f in fields(ServiceConfig))
 
 
+class ComponentExited(RuntimeError):
+    pass
+
+
 class ComponentProcess:
     """``switchboard run`` in its own process (optionally under a profiler)."""
 
@@ -75,6 +79,17 @@ class ComponentProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60, profile_to: Path | None = None) -> None:
+        # Right after a stop Prosody may still hold the previous stream for a moment and refuse
+        # the new one (stream error "conflict", the process exits with 1): try again then.
+        for attempt in range(8):
+            try:
+                return self._start(timeout, profile_to)
+            except ComponentExited:
+                if attempt == 7:
+                    raise
+                time.sleep(1.0)
+
+    def _start(self, timeout: float, profile_to: Path | None) -> None:
         text = component_config(self.stack.prosody.ports.component, self.services, self.dir / "state",
                                 self.db_url)
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -96,7 +111,9 @@ class ComponentProcess:
             if text.count("External component successfully authenticated") >= wanted:
                 return
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the component exited with {self.proc.returncode}; see {self.dir}/component.log")
+                code = self.proc.returncode
+                self.proc = None
+                raise ComponentExited(f"the component exited with {code}; see {self.dir}/component.log")
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"the component did not connect within {timeout} s; see {self.dir}")
