@@ -168,8 +168,10 @@ class EditEntry(_KbCommand):
     async def choose(self, ctx: Context, values: dict[str, Any]) -> FormStep:
         entry = self.owned_entry(ctx, str(values.get("entry") or ""))
         ctx.state["entry"] = entry.id
-        form = new_form(self.title(ctx.lang), ctx.text(f"Entry {entry.id} of {entry.queue}", f"{entry.queue} 的条目 {entry.id}"))
-        self.entry_fields(ctx, form, Draft(entry.question, entry.answer, entry.alternatives, entry.keywords, entry.lang))
+        form = new_form(self.title(ctx.lang),
+                        ctx.text(f"Entry {entry.id} of {entry.queue}", f"{entry.queue} 的条目 {entry.id}"))
+        self.entry_fields(ctx, form,
+                          Draft(entry.question, entry.answer, entry.alternatives, entry.keywords, entry.lang))
         return FormStep(form, self.save, final=True)
 
     async def save(self, ctx: Context, values: dict[str, Any]) -> Done:

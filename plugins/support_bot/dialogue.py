@@ -181,9 +181,10 @@ def after_llm(conv: Conversation, hits: list[Hit], policy: Policy, reply: str | 
     return Handoff("low_confidence", hits)
 
 
-def _unanswered(conv: Conversation, policy: Policy, otherwise: Any, hits: list[Hit] = ()) -> Step:  # type: ignore[assignment]
+def _unanswered(conv: Conversation, policy: Policy, otherwise: Any, hits: list[Hit] | None = None) -> Step:
+    """One more unanswered turn: ``otherwise()``, or the hand-off when it is one too many."""
     if conv.unanswered + 1 >= policy.max_unanswered:
-        return Handoff("unanswered", list(hits))
+        return Handoff("unanswered", list(hits or []))
     return otherwise()
 
 

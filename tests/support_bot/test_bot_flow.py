@@ -188,3 +188,18 @@ async def test_options_reloaded_by_the_admin_apply_at_once(component, prosody):
         cust.send_message(mto=HELP, mbody="How long until I get my refund?", mtype="chat")
         first = await cin.next(lambda m: m["type"] != "error" and bool(m["body"]))
         assert "We will connect you" in first["body"]
+
+
+async def test_statistics_for_the_admin_plugin(component, prosody):
+    from plugins.admin.hooks import STATS, StatsRequest
+
+    app = await component(bot_config())
+    await load_samples(app)
+    async with harness.slix_client(prosody.ports.c2s, "cust1") as cust:
+        cin = harness.Inbox(cust)
+        cust.send_message(mto=HELP, mbody="reset password", mtype="chat")
+        await cin.next(body_has("Reset password"))
+        found = await app.services["support.localhost"].hooks.collect(STATS, StatsRequest("support.localhost", "zh"))
+        stats = {s.var: s for batch in found if isinstance(batch, list) for s in batch}
+        assert stats["knowledge_base_entries"].value == 18
+        assert stats["bot_conversations"].value == 1 and stats["bot_conversations"].label_zh == "智能助手接待中"
