@@ -139,11 +139,16 @@ class SupportBotPlugin(Plugin):
         if not body or not self.serves(event.queue):
             return None  # joined by IQ (asked for the queue itself), or no knowledge base
         conv = self.engine.new(event.ticket_id, event.queue, JID(event.customer).bare, event.lang or "en")
-        step = self.engine.first_step(conv, body)
-        if isinstance(step, dlg.Handoff):
-            # Nothing to say first: support greets and queues the customer itself.
-            await self.engine.reply(conv, body, step, silent=True)
-            await self._announce_handoff(conv, step.reason)
+        try:
+            step = self.engine.first_step(conv, body)
+            if isinstance(step, dlg.Handoff):
+                # Nothing to say first: support greets and queues the customer itself.
+                await self.engine.reply(conv, body, step, silent=True)
+                await self._announce_handoff(conv, step.reason)
+                return None
+        except Exception:  # noqa: BLE001 - without the bot, the customer simply queues
+            log.exception("bot failed on a first message; queueing the customer",
+                          extra={"ticket": conv.ticket, "queue": conv.queue})
             return None
         lock = self.engine.lock(conv.ticket)
         await lock.acquire()  # released by the first reply; later messages wait for it
@@ -229,9 +234,12 @@ class SupportBotPlugin(Plugin):
             log.info("hand-off not needed", extra={"ticket": conv.ticket, "condition": error.condition})
 
     async def _announce_handoff(self, conv: Conversation, reason: str) -> None:
-        await self.hooks.collect(events.HANDOFF, events.BotHandoff(
-            conv.ticket, conv.queue, conv.customer, reason, conv.turns, [t.to_json() for t in conv.transcript],
-            self.engine.transcript_text(conv, conv.lang)))
+        try:
+            await self.hooks.collect(events.HANDOFF, events.BotHandoff(
+                conv.ticket, conv.queue, conv.customer, reason, conv.turns, [t.to_json() for t in conv.transcript],
+                self.engine.transcript_text(conv, conv.lang)))
+        except Exception:  # noqa: BLE001 - a listener's bug must not keep the customer from the queue
+            log.exception("a hand-off listener failed", extra={"ticket": conv.ticket})
 
     async def ticket_event(self, event: support_hooks.TicketEvent) -> None:
         if event.kind == "bot":

@@ -203,3 +203,36 @@ async def test_statistics_for_the_admin_plugin(component, prosody):
         stats = {s.var: s for batch in found if isinstance(batch, list) for s in batch}
         assert stats["knowledge_base_entries"].value == 18
         assert stats["bot_conversations"].value == 1 and stats["bot_conversations"].label_zh == "智能助手接待中"
+
+
+async def test_a_failing_bot_still_hands_the_customer_to_a_person(component, prosody):
+    app = await component(bot_config())
+    await load_samples(app)
+    bot = plugin(app)
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust1") as first, harness.slix_client(port, "cust2") as second:
+        fin, sin = harness.Inbox(first), harness.Inbox(second)
+        first.send_message(mto=HELP, mbody="reset password", mtype="chat")
+        await fin.next(body_has("Reset password"))
+        real_reply, real_first_step = bot.engine.reply, bot.engine.first_step
+
+        async def broken_reply(*args, **kwargs):
+            raise RuntimeError("deliberate failure")
+
+        def broken_first_step(*args, **kwargs):
+            raise RuntimeError("deliberate failure")
+
+        bot.engine.reply, bot.engine.first_step = broken_reply, broken_first_step
+        try:
+            # Mid-conversation: the turn fails, the customer is queued (no error reaches them).
+            first.send_message(mto=HELP, mbody="what does delivery cost", mtype="chat")
+            await fin.next(body_has("We will connect you"))
+            # First message: the bot cannot even start, the queue takes the customer.
+            second.send_message(mto=HELP, mbody="what does delivery cost", mtype="chat")
+            await sin.next(body_has("We will connect you"))
+        finally:
+            bot.engine.reply, bot.engine.first_step = real_reply, real_first_step
+        await fin.quiet(lambda m: m["type"] == "error", wait=0.2)
+        await sin.quiet(lambda m: m["type"] == "error", wait=0.1)
+        stored = await bot.engine.store.conversation(ticket_for(app, jid("cust1")).id)
+        assert stored.state == "handed_off" and stored.reason == "error"
