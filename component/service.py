@@ -191,7 +191,9 @@ class Service:
         if isinstance(stanza, Presence):
             reply.clear()
             reply["to"], reply["from"] = stanza["from"], stanza["to"]
-            reply["id"] = stanza["id"]
+        # The sender matches the error to its stanza by id (RFC 6120 8.2);
+        # slixmpp's Message.reply() would make a new one.
+        reply["id"] = stanza["id"]
         self.send(fill_error(reply, error))
 
     def make_iq(self, ifrom: JID | str, ito: JID | str, itype: str = "set") -> Iq:

@@ -83,9 +83,12 @@ async def test_message_to_nobody_is_service_unavailable(component, prosody):
     await component({DOMAIN: ECHO})
     async with harness.slix_client(prosody.ports.c2s, "alice") as alice:
         inbox = harness.Inbox(alice)
-        alice.send_message(mto=f"nobody@{DOMAIN}", mbody="anyone?", mtype="chat")
+        msg = alice.make_message(mto=f"nobody@{DOMAIN}", mbody="anyone?", mtype="chat")
+        msg["id"] = "question-1"
+        msg.send()
         error = await inbox.next(lambda m: m["type"] == "error")
         assert error["error"]["condition"] == "service-unavailable"
+        assert error["id"] == "question-1"  # the sender matches errors to its stanzas by id
 
 
 async def test_echo_hook_veto(component, prosody):

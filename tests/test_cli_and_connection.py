@@ -126,12 +126,14 @@ async def test_default_log_level_shows_no_secret_and_no_body(prosody, tmp_path):
     path = tmp_path / "switchboard.toml"
     path.write_text(text)
     path.chmod(0o644)  # world-readable but holds no secret itself: no warning expected
+    log_start = prosody.log_position()  # only this run's authentication counts
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "component.cli", "run", "--config", str(path), cwd=ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
-        assert await asyncio.to_thread(prosody.wait_for_log, f"{domain}:component", 20)
-        await asyncio.sleep(0.3)
+        assert await asyncio.to_thread(prosody.wait_for_log, f"{domain}:component", 30, since=log_start)
+        await asyncio.to_thread(prosody.wait_for_log, "External component successfully authenticated", 30,
+                                since=log_start)
         async with harness.slix_client(prosody.ports.c2s, "alice") as alice:
             inbox = harness.Inbox(alice)
             alice.send_message(mto=f"echo@{domain}", mbody="very private words 4711", mtype="chat")
