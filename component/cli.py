@@ -46,6 +46,32 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """List the plugins this installation ships, with their options as documented TOML."""
+    import pkgutil
+
+    import plugins as plugin_package
+
+    from .config import render_options_toml
+    from .plugin import plugin_class
+
+    names = sorted(m.name for m in pkgutil.iter_modules(plugin_package.__path__) if m.ispkg)
+    for name in names:
+        if args.name and name not in args.name:
+            continue
+        try:
+            cls = plugin_class(name)
+        except ConfigError:
+            continue
+        doc = (cls.__doc__ or (sys.modules[cls.__module__.rsplit(".", 1)[0]].__doc__ or "")).strip()
+        print(f"# --- plugin {name}" + (f" (needs: {', '.join(cls.depends)})" if cls.depends else ""))
+        if doc:
+            print("# " + doc.splitlines()[0])
+        print("\n".join(render_options_toml(cls.Options, f"services.plugins.{name}")))
+        print()
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     from .devserver import main as dev_main
 
@@ -69,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file and print what it would start")
     check.add_argument("config", help="the TOML configuration file")
     check.set_defaults(func=cmd_check_config)
+
+    plugins_cmd = sub.add_parser("plugins", help="list the plugins and their options as documented TOML")
+    plugins_cmd.add_argument("name", nargs="*", help="only these plugins")
+    plugins_cmd.set_defaults(func=cmd_plugins)
 
     dev = sub.add_parser("dev", help="start a local Prosody and the component with demo accounts (make run)")
     dev.add_argument("--state", default="state/dev", help="folder for Prosody's and our state")

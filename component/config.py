@@ -291,3 +291,63 @@ def world_readable(path: str | Path) -> bool:
         return bool(Path(path).stat().st_mode & stat.S_IROTH)
     except OSError:
         return False
+
+
+def _toml_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_literal(v)}" for k, v in value.items()) + "}"
+    return '""'
+
+
+def _wrap_comment(text: str, indent: str = "") -> list[str]:
+    import textwrap
+
+    return [f"{indent}# {line}" for line in textwrap.wrap(text, 96)] or []
+
+
+def render_options_toml(cls: type, table: str) -> list[str]:
+    """Documented TOML for an options dataclass: every key with its default and doc.
+
+    Lists of tables (e.g. support queues) are shown as one commented example entry.
+    """
+    hints = typing.get_type_hints(cls)
+    simple: list[str] = [f"[{table}]"]
+    nested: list[str] = []
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        tp = hints[f.name]
+        docline = f.metadata.get("doc", "")
+        args = typing.get_args(tp)
+        if typing.get_origin(tp) is list and args and dataclasses.is_dataclass(args[0]):
+            nested.append("")
+            nested += _wrap_comment(docline)
+            inner = render_options_toml(args[0], f"{table}.{f.name}")
+            nested.append(f"# [[{table}.{f.name}]]")
+            nested += ["# " + line if line and not line.startswith("#") else line for line in inner[1:]]
+            continue
+        if dataclasses.is_dataclass(tp):
+            nested.append("")
+            nested += _wrap_comment(docline)
+            nested += render_options_toml(tp, f"{table}.{f.name}")
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = f.default_factory()  # type: ignore[misc]
+        else:
+            default = None
+        simple += _wrap_comment(docline + (f" ({_type_name(tp)})" if typing.get_origin(tp) is Literal else ""))
+        if default is None:
+            simple.append(f"# {f.name} = ...  (required)")
+        else:
+            simple.append(f"{f.name} = {_toml_literal(default)}")
+    return simple + nested
