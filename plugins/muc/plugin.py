@@ -81,6 +81,8 @@ class MucPlugin(Plugin):
     migrations = (create_tables(*TABLES),)
 
     async def setup(self) -> None:
+        if self.service.config.name:
+            self.identities = (("conference", "text", self.service.config.name),)
         self.store = MucStore(self.db, self.service.domain)
         secret = await self.store.secret()
         self.rooms = Rooms(self.service.domain, self.options, self.service.is_admin, secret)

@@ -166,3 +166,19 @@ async def test_owner_query_without_form_is_bad_request(component, prosody):
         iq.xml.append(iq.xml.makeelement(f"{{{NS_OWNER}}}query", {}))
         assert await alice.expect_iq_error(iq.send(timeout=10)) == ("bad-request", "modify")
     assert harness.HOST == "localhost"
+
+
+async def test_unlocked_persistent_defaults(component, prosody):
+    options = {"lock_new_rooms": False, "default_persistent": True, "default_public": False}
+    app = await start(component, options)
+    room = room_jid("instant")
+    async with client(prosody, "alice") as a, client(prosody, "bob") as b:
+        alice, bob = Member(a), Member(b)
+        own = await alice.join(room, "Alice")
+        assert {"201", "170"} <= codes(own), "created, and archived because persistent"
+        await bob.join(room, "Bob")  # not locked: no configuration needed
+    await app.stop()
+    await start(component, options)
+    async with client(prosody, "carol") as c:
+        info = await c.plugin["xep_0030"].get_info(jid=room, timeout=10)
+        assert {"muc_persistent", "muc_hidden"} <= set(info["disco_info"]["features"])

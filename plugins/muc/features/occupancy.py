@@ -182,6 +182,9 @@ class Occupancy(Feature):
             join = self.check_join(room, nick, sender, bare, password)
         self.enter(room, join, payload_of(pres.xml), history, created, assigned=assigned)
         if created:
+            if room.config.persistent and not room.locked:
+                # Not locked for configuration: the defaults are the configuration, kept from now on.
+                await self.muc.store.save_room(self.muc.stored(room))
             self.muc.log.info("room created", extra={"room": room.jid, "owner": bare})
             await self.muc.hooks.fire(hooks.ROOM_CREATED, hooks.RoomEvent(room.jid, actor=sender,
                                                                           config=self.muc.config_dict(room)))
