@@ -12,6 +12,11 @@ Events (on the service's hook bus):
 ``support.ticket_event`` (:class:`TicketEvent`)
     Collect: every state change of a ticket, after it was recorded as a row
     (reports, ratings on ``closed``, live monitors). Results are ignored.
+``support.staff_command`` (:class:`StaffCommand`)
+    An agent or supervisor wrote to a queue JID something the queue itself
+    does not understand (no pending offer answered). A handler returning a
+    string has it sent back from the queue JID; ``True``: it answered itself.
+    Nobody answering: the queue's help text.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 BEFORE_QUEUE = "support.before_queue"
 BOT_MESSAGE = "support.bot_message"
 TICKET_EVENT = "support.ticket_event"
+STAFF_COMMAND = "support.staff_command"
 
 #: The name of the public service on the hook bus.
 SERVICE = "support"
@@ -59,3 +65,12 @@ class TicketEvent:
     at: float               #: seconds since the epoch
     actor: str = ""         #: bare JID who caused it ("" for the service)
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StaffCommand:
+    queue: str              #: queue name
+    sender: str             #: full JID of the agent or supervisor
+    body: str               #: the message text, stripped
+    lang: str               #: en | zh (the message's xml:lang, else the queue's default)
+    supervisor: bool        #: the sender supervises this queue (or is a global admin)

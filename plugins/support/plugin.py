@@ -182,8 +182,13 @@ class SupportPlugin(Plugin):
                 else:
                     await engine.reject(pending[0].id, str(msg["from"]))
                 return
-        self.service.send(self.outbox.message(engine.queue_jid(queue), str(msg["from"]),
-                                              text("queue_help", lang, queue=engine.queue_title(queue)), lang))
+        lang = pick_lang(message_lang(msg), lang)
+        answer = await self.hooks.fire(events.STAFF_COMMAND, events.StaffCommand(
+            queue, str(msg["from"]), body, lang, engine.is_supervisor(queue, msg["from"].bare)))
+        if answer is True:
+            return
+        reply = answer if isinstance(answer, str) else text("queue_help", lang, queue=engine.queue_title(queue))
+        self.service.send(self.outbox.message(engine.queue_jid(queue), str(msg["from"]), reply, lang))
 
     async def _session_message(self, msg: Message, ticket_id: str) -> None:
         engine = self.engine
@@ -582,6 +587,33 @@ class SupportFacade:
 
     def summary(self, queue: str) -> dict[str, Any]:
         return self.engine.summary(queue)
+
+    def queue_title(self, name: str) -> str:
+        return self.engine.queue_title(name)
+
+    def agents(self, queue: str) -> list[dict[str, Any]]:
+        """The queue's agents now (read-only, for monitors): presence, capacity and load.
+
+        ``show`` is the routed (else latest) resource's show ("" = available), None when offline;
+        ``routable``: offers may go to them; ``load``: conversations held or offered.
+        """
+        q = self.engine.queues[queue]
+        present = self.engine.agents.get(queue, {})
+        rows = []
+        for jid in q.agents:
+            agent = present.get(jid)
+            latest = max(agent.resources.values(), key=lambda r: r.updated) if agent and agent.resources else None
+            best = (agent.best() if agent else None) or latest
+            rows.append({"jid": jid, "online": bool(agent and agent.online),
+                         "show": best.show if best else None, "routable": bool(agent and agent.tier() is not None),
+                         "capacity": agent.capacity(q.max_chats) if agent else q.max_chats,
+                         "load": self.engine.load_of(jid), "resources": len(agent.resources) if agent else 0})
+        return rows
+
+    async def ticket_events(self, since: float, until: float, queue: str | None = None,
+                            starts: tuple[str, ...] = ("created",)) -> list[tuple[str, str, str, float, str, dict]]:
+        """Every recorded event of the tickets started in [since, until) (see SupportStore.ticket_events)."""
+        return await self.engine.store.ticket_events(since, until, queue, starts)
 
     def waiting_count(self) -> int:
         return sum(1 for t in self.engine.tickets.values() if t.state in ("queued", "offered"))

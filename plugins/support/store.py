@@ -165,6 +165,25 @@ class SupportStore:
                                          .order_by(SupportEvent.id))
             return [(r.kind, r.at, r.actor, json.loads(r.data or "{}")) for r in rows]
 
+    async def ticket_events(self, since: float, until: float, queue: str | None = None,
+                            starts: Sequence[str] = ("created",)) -> list[tuple[str, str, str, float, str, dict]]:
+        """Every event of the tickets that started (an event of a kind in ``starts``) in [since, until).
+
+        Rows are (ticket, queue, kind, at, actor, data) in the order they were recorded; ``queue``
+        filters on the queue the ticket started in. Read-only, for reports.
+        """
+        started = select(SupportEvent.ticket).where(SupportEvent.kind.in_(list(starts)),
+                                                     SupportEvent.at >= since, SupportEvent.at < until)
+        if queue is not None:
+            started = started.where(SupportEvent.queue == queue)
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(SupportEvent.ticket, SupportEvent.queue, SupportEvent.kind, SupportEvent.at,
+                       SupportEvent.actor, SupportEvent.data)
+                .where(SupportEvent.ticket.in_(started.distinct().scalar_subquery()))
+                .order_by(SupportEvent.at, SupportEvent.id))
+            return [(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "{}")) for r in rows]
+
     async def add_note(self, ticket_id: str, author: str, text: str, at: float) -> None:
         async with self.db.session() as session:
             session.add(SupportNote(id=new_id(), ticket=ticket_id, at=at, author=author, text=text))
