@@ -32,7 +32,7 @@ def test_help_documents_every_command():
 
 def test_example_config_is_valid(monkeypatch):
     result = run_cli("check-config", "switchboard.example.toml",
-                     env={"SWITCHBOARD_ROOMS_SECRET": "example-secret"})
+                     env={"SWITCHBOARD_ROOMS_SECRET": "example-secret", "SWITCHBOARD_SUPPORT_SECRET": "s2"})
     assert result.returncode == 0, result.stderr
     assert "rooms.example.com" in result.stdout
     assert "example-secret" not in result.stdout + result.stderr

@@ -18,17 +18,21 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "switchboard.example.toml"
 SHIPPED = sorted(m.name for m in pkgutil.iter_modules(plugin_package.__path__) if m.ispkg)
 
 
-def option_names(cls: type) -> set[str]:
-    names = set()
+def option_patterns(cls: type) -> dict[str, str]:
+    """Option name -> how it must appear: a key line, or a table header for nested tables."""
+    patterns = {}
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        names.add(f.name)
         args = typing.get_args(hints[f.name])
         if args and dataclasses.is_dataclass(args[0]):
-            names |= option_names(args[0])
-        if dataclasses.is_dataclass(hints[f.name]):
-            names |= option_names(hints[f.name])
-    return names
+            patterns[f.name] = rf"^#? ?\[\[[\w.]*\.{f.name}\]\]"
+            patterns.update(option_patterns(args[0]))
+        elif dataclasses.is_dataclass(hints[f.name]):
+            patterns[f.name] = rf"^#? ?\[[\w.]*\.{f.name}\]"
+            patterns.update(option_patterns(hints[f.name]))
+        else:
+            patterns[f.name] = rf"^#? ?{f.name} = "
+    return patterns
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -36,7 +40,7 @@ def test_every_plugin_option_is_documented_in_the_example(name):
     text = EXAMPLE.read_text(encoding="utf-8")
     cls = plugin_class(name)
     assert re.search(rf"^#? ?\[services\.plugins\.{name}\]", text, re.M), f"no section for plugin {name}"
-    missing = [opt for opt in option_names(cls.Options) if not re.search(rf"^#? ?{opt} = ", text, re.M)]
+    missing = [opt for opt, pattern in option_patterns(cls.Options).items() if not re.search(pattern, text, re.M)]
     assert not missing, f"plugin {name}: options not documented in {EXAMPLE.name}: {missing}"
 
 
