@@ -1,4 +1,4 @@
-"""The customer-service queue (issue 6): queues, agents, routing, offers, relay, transfer, close.
+"""The customer-service queue: queues, agents, routing, offers, relay, transfer, close.
 
 Customers write to ``<queue>@<service domain>`` from any client (or use
 XEP-0142 IQs); agents see each customer as ``t-<ticket>@<service domain>``.
