@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from component.app import App
 from plugins.support_bot.kb_import import parse
@@ -12,6 +12,11 @@ from .kbdata import read
 
 DELAY = "{urn:xmpp:delay}delay"
 SPEAKER = "{urn:switchboard:support:0}speaker"
+
+
+def live(predicate: Callable[[Any], bool] = lambda m: True) -> Callable[[Any], bool]:
+    """Sent during this test: Prosody delivers messages kept for an earlier, offline session with <delay/>."""
+    return lambda m: m.xml.find(DELAY) is None and m["type"] != "error" and bool(m["body"]) and predicate(m)
 
 
 def bot_config(*queues: dict[str, Any], **bot: Any) -> dict[str, dict[str, dict]]:
