@@ -34,8 +34,8 @@ from .store import TABLES, BotStore
 
 log = logging.getLogger("switchboard.plugins.support_bot")
 
-#: How long the first reply waits for support to record the ticket as the bot's
-#: (so the customer's first message is archived before the bot's answer).
+#: How long the first reply waits for support to record the ticket as the bot's,
+#: so the ticket's events stay in order (bot, then queued on a quick hand-off).
 FIRST_REPLY_WAIT = 2.0
 
 
