@@ -1,4 +1,4 @@
-"""The bot first line of the support queue (issue 7): answers from a knowledge base before queueing.
+"""The bot first line of the support queue: answers from a knowledge base before queueing.
 
 Retrieval handles Chinese and English (BM25 over words and CJK character
 n-grams, with a confidence); the bot hands off to the queue below its
