@@ -116,6 +116,10 @@ class Person:
     # -- rooms ----------------------------------------------------------------------------
     async def join(self, room: str, nick: str, maxstanzas: int = 0, timeout: float = 10) -> str:
         """Enter a room; the outcome is "ok" on the self-presence (110) or the presence error."""
+        return (await self.enter(room, nick, maxstanzas, timeout))[0]
+
+    async def enter(self, room: str, nick: str, maxstanzas: int = 0, timeout: float = 10) -> tuple[str, Any]:
+        """Enter a room; returns (outcome, the self-presence or the error presence)."""
         occupant = f"{room}/{nick}"
         self.drop_presences(occupant)
         self.client.send_raw(f"<presence xmlns='jabber:client' to='{occupant}'><x xmlns='{NS_MUC}'>"
@@ -123,7 +127,7 @@ class Person:
         got = await self.inbox.next(
             lambda s: s.xml.tag.endswith("}presence") and s["from"].full == occupant
             and (s["type"] == "error" or "110" in status_codes(s)), timeout)
-        return error_outcome(got) if got["type"] == "error" else OK
+        return (error_outcome(got) if got["type"] == "error" else OK), got
 
     async def leave(self, room: str, nick: str, timeout: float = 10) -> None:
         occupant = f"{room}/{nick}"
@@ -164,11 +168,12 @@ class Person:
             outcome, answer = await self.iq(archive, f"<query xmlns='{NS_MAM}' queryid='{queryid}'>"
                                                      f"<set xmlns='{NS_RSM}'>{rsm}</set></query>")
             assert outcome == OK, f"archive query of {archive} by {self.user}: {outcome}"
-            results = [m for m in self.inbox.items if m.xml.tag.endswith("}message")
-                       and (r := m.xml.find(f"{{{NS_MAM}}}result")) is not None and r.get("queryid") == queryid]
-            for message in results:
-                self.inbox.items.remove(message)
-                result = message.xml.find(f"{{{NS_MAM}}}result")
+            mine = [(m, r) for m in self.inbox.items if m.xml.tag.endswith("}message")
+                    and (r := m.xml.find(f"{{{NS_MAM}}}result")) is not None and r.get("queryid") == queryid]
+            taken = {id(m) for m, _ in mine}
+            # By identity: stanza objects compare by value, which is slow on a full inbox.
+            self.inbox.items = [m for m in self.inbox.items if id(m) not in taken]
+            for _, result in mine:
                 forwarded = result.find("{urn:xmpp:forward:0}forwarded")
                 inner = next(c for c in forwarded if c.tag.endswith("}message"))
                 found.append((result.get("id"), inner))
