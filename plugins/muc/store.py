@@ -11,7 +11,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Float, String, Text, delete, select
+from sqlalchemy import Float, String, Text, delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from component.storage import Base, Database
@@ -81,43 +82,35 @@ class MucStore:
                     rooms[row.room].affiliations[row.jid] = (row.affiliation, row.nick or "", row.reason or "")
         return list(rooms.values())
 
+    # Every write transaction starts with a write: a SQLite transaction that begins by reading
+    # cannot take the write lock while another connection holds it, and fails at once instead of waiting.
     async def save_room(self, room: StoredRoom) -> None:
         """Write the whole room (config, subject, affiliations)."""
         async with self.db.session() as session:
-            await session.merge(MucRoom(jid=room.jid, config=json.dumps(room.config), subject=room.subject,
-                                        subject_nick=room.subject_nick, subject_occupant_id=room.subject_occupant_id,
-                                        subject_time=room.subject_time, created=room.created))
             await session.execute(delete(MucAffiliation).where(MucAffiliation.room == room.jid))
+            await session.execute(delete(MucRoom).where(MucRoom.jid == room.jid))
+            session.add(MucRoom(jid=room.jid, config=json.dumps(room.config), subject=room.subject,
+                                subject_nick=room.subject_nick, subject_occupant_id=room.subject_occupant_id,
+                                subject_time=room.subject_time, created=room.created))
             for jid, (affiliation, nick, reason) in room.affiliations.items():
                 session.add(MucAffiliation(room=room.jid, jid=jid, affiliation=affiliation, nick=nick, reason=reason))
 
     async def save_config(self, jid: str, config: dict[str, Any]) -> None:
         async with self.db.session() as session:
-            row = await session.get(MucRoom, jid)
-            if row is not None:
-                row.config = json.dumps(config)
+            await session.execute(update(MucRoom).where(MucRoom.jid == jid).values(config=json.dumps(config)))
 
     async def save_subject(self, jid: str, subject: str, nick: str, occupant_id: str, when: float) -> None:
         async with self.db.session() as session:
-            row = await session.get(MucRoom, jid)
-            if row is not None:
-                row.subject, row.subject_nick, row.subject_occupant_id, row.subject_time = (
-                    subject, nick, occupant_id, when)
+            await session.execute(update(MucRoom).where(MucRoom.jid == jid).values(
+                subject=subject, subject_nick=nick, subject_occupant_id=occupant_id, subject_time=when))
 
     async def save_affiliation(self, room: str, jid: str, affiliation: str, nick: str = "",
                                reason: str = "") -> None:
         async with self.db.session() as session:
-            if not await session.get(MucRoom, room):
-                return
-            row = await session.get(MucAffiliation, (room, jid))
-            if affiliation == "none":
-                if row is not None:
-                    await session.delete(row)
-                return
-            if row is None:
+            await session.execute(delete(MucAffiliation).where(MucAffiliation.room == room,
+                                                               MucAffiliation.jid == jid))
+            if affiliation != "none" and await session.get(MucRoom, room) is not None:
                 session.add(MucAffiliation(room=room, jid=jid, affiliation=affiliation, nick=nick, reason=reason))
-            else:
-                row.affiliation, row.nick, row.reason = affiliation, nick, reason
 
     async def delete_room(self, jid: str) -> None:
         async with self.db.session() as session:
@@ -128,7 +121,14 @@ class MucStore:
         """A per-domain secret, made once (occupant ids stay stable across restarts)."""
         async with self.db.session() as session:
             row = await session.get(MucSetting, (self.domain, name))
-            if row is None:
-                row = MucSetting(domain=self.domain, name=name, value=secrets.token_hex(32))
-                session.add(row)
+            if row is not None:
+                return row.value
+        try:
+            async with self.db.session() as session:
+                session.add(MucSetting(domain=self.domain, name=name, value=secrets.token_hex(32)))
+        except IntegrityError:
+            pass  # another process made it first: use theirs
+        async with self.db.session() as session:
+            row = await session.get(MucSetting, (self.domain, name))
+            assert row is not None
             return row.value
