@@ -78,6 +78,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return dev_main(args)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from plugins.support_reports.cli import run as run_report
+
+    return run_report(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="switchboard",
@@ -107,6 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--component-port", type=int, default=5347, help="XEP-0114 port of the local Prosody")
     dev.add_argument("--http-port", type=int, default=5280, help="BOSH/WebSocket port of the local Prosody")
     dev.set_defaults(func=cmd_dev)
+
+    report = sub.add_parser("report", help="support figures (conversations, wait, first response, CSAT...) "
+                                           "as CSV, JSON or an HTML page with charts")
+    report.add_argument("--config", "-c", required=True, help="the TOML configuration file")
+    report.add_argument("--since", help="first day (YYYY-MM-DD) or time (ISO 8601); default: a week ago")
+    report.add_argument("--until", help="last day, included (YYYY-MM-DD), or an exclusive end time; default: today")
+    report.add_argument("--queue", help="only this queue (its name, e.g. help)")
+    report.add_argument("--format", choices=("csv", "json", "html"), default="csv", help="default csv")
+    report.add_argument("--output", "-o", help="write to this file instead of standard output")
+    report.add_argument("--group", choices=("queue", "agent", "total"), default="queue",
+                        help="rows per queue, agent or in total (CSV and JSON; default queue)")
+    report.add_argument("--period", choices=("day", "week", "all"), default="day",
+                        help="rows per day, ISO week or over the whole range (default day)")
+    report.add_argument("--lang", choices=("en", "zh"), help="language of labels (default: the plugin's option)")
+    report.add_argument("--tz", help="time zone of days and weeks (default: the plugin's option, else UTC)")
+    report.set_defaults(func=cmd_report)
 
     from .admin_cli import register as register_admin
     register_admin(sub)
