@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STATE  ?= state/dev
-DEBIAN_PACKAGES := prosody prosody-modules lua-dbi-sqlite3 postgresql
+DEBIAN_PACKAGES := prosody prosody-modules lua-dbi-sqlite3 postgresql chromium
 
 
 .PHONY: run test test-sqlite test-postgresql install system-deps venv bench clean help
