@@ -1,4 +1,4 @@
-"""Live monitor and reports of the support queue (issue 7).
+"""Live monitor and reports of the support queue.
 
 Reads only the support plugin's public service: its live state for the
 monitor, its recorded ticket events for reports (metrics.py). Supervisors see
