@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: "new" lasts while the bot hook decides whether it keeps the customer; never routed.
-OPEN_STATES = ("new", "bot", "queued", "offered", "active")
+#: Tickets the engine keeps in memory. "new" lasts while the bot hook decides whether it keeps the
+#: customer; "prechat" while the customer answers the pre-chat form; "offline" is a message left out of
+#: business hours, waiting for an agent to take it; "pending" waits for the customer's reply. Only
+#: "queued" tickets are routed.
+OPEN_STATES = ("new", "bot", "prechat", "queued", "offered", "active", "offline", "pending")
 WAITING_STATES = ("queued", "offered")
 #: Not yet with an agent: the customer may still leave the queue.
-LEAVABLE_STATES = ("new", "bot", "queued", "offered")
+LEAVABLE_STATES = ("new", "bot", "prechat", "queued", "offered")
+#: Closed, but the customer writing again within the queue's reopen window reopens it.
+RESOLVED = "resolved"
+#: States after which nothing happens any more.
+FINAL_STATES = ("closed", "abandoned")
 
 #: show value -> routing tier (lower is preferred); None = never routed.
 SHOW_TIERS: dict[str, int | None] = {"": 0, "chat": 0, "away": 1, "dnd": 2, "xa": None}
@@ -40,6 +47,14 @@ class Ticket:
     agents_seen: list[str] = field(default_factory=list)  #: every agent who held it
     target_agent: str = ""      #: a transfer named this agent (bare)
     form: dict[str, str] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    resolved_at: float | None = None
+    pending_at: float | None = None   #: when it became pending (the customer's turn)
+    reopened: int = 0                 #: how many times the customer reopened it
+    rating: int | None = None         #: 1-5
+    rating_comment: str = ""
+    rated_at: float | None = None
+    rating_requested_at: float | None = None
     # Transient, never stored.
     offline_since: float | None = None
     last_status: tuple[int, int] | None = None

@@ -22,9 +22,12 @@ from slixmpp.xmlstream import tostring
 from component.errors import StanzaError
 from component.ids import new_id
 
-from . import stanza
+from component.forms import new_form
+
+from . import prechat, ratings, stanza
 from .model import Ticket
-from .texts import label
+from .texts import label, text
+from .tickets import status_of
 
 if TYPE_CHECKING:
     from component.service import Service
@@ -95,6 +98,70 @@ class StanzaOutbox:
     def customer_closed(self, t: Ticket, body: str, by: str) -> None:
         self.service.send(self.message(self._entry_jid(t), t.customer_jid, body, t.lang,
                                        [stanza.closed(t.id), self._ticket_el(t)]))
+        if t.rating_requested_at is not None and t.rating is None:
+            # The question in the text for every client, the same as a form for those that render one.
+            ask = self.message(self._entry_jid(t), t.customer_jid, text("rating_question", t.lang), t.lang,
+                               [ratings.build_form(t.lang).xml, self._ticket_el(t)])
+            ask["thread"] = t.id
+            self.service.send(ask)
+
+    def held(self, t: Ticket, reason: str, note: str = "") -> None:
+        assert self.engine is not None
+        if reason == "prechat":
+            q = self.engine.queues[t.queue]
+            missing = prechat.missing(q.join_form, t.form)
+            if not missing:
+                return
+            fresh = not any(var in t.form for var in q.join_form)
+            lines = [text("prechat_intro", t.lang)] if fresh else []
+            if note:
+                lines.append(text(note, t.lang))
+            lines.append(prechat.question(missing[0], t.lang, missing[0] in q.join_form_optional))
+            children = [self._ticket_el(t)]
+            if fresh or note:
+                children.insert(0, prechat.build_form(q.join_form, q.join_form_optional, t.form, t.lang).xml)
+            msg = self.message(self._entry_jid(t), t.customer_jid, "\n".join(lines), t.lang, children)
+            msg["thread"] = t.id
+            self.service.send(msg)
+            return
+        lines = [self.out_of_hours(t.queue, t.lang)]
+        lines.append(text("leave_message", t.lang, ticket=t.id) if reason == "offline" else text("come_back", t.lang))
+        self.service.send(self.message(self._entry_jid(t), t.customer_jid, "\n".join(lines), t.lang,
+                                       [self._ticket_el(t)]))
+
+    def out_of_hours(self, queue: str, lang: str) -> str:
+        """The queue's out-of-hours text: its own, or the hours; and when it opens again."""
+        assert self.engine is not None
+        q = self.engine.queues[queue]
+        calendar = self.engine.calendars[queue]
+        zh = lang.startswith("zh")
+        own = q.out_of_hours_zh if zh else q.out_of_hours_en
+        lines = [own or text("out_of_hours", lang, queue=self.engine.queue_title(queue),
+                             hours=calendar.describe(lang))]
+        opens = calendar.next_open(self.engine.hours_clock())
+        if opens is not None:
+            lines.append(text("opens_at", lang, when=f"{calendar.local_time(opens, lang)} ({calendar.timezone})"))
+        return "\n".join(lines)
+
+    def ticket_form(self, t: Ticket, lang: str) -> Element:
+        """The ticket as a XEP-0004 result form, for agents whose client renders forms."""
+        assert self.engine is not None
+        zh = lang.startswith("zh")
+        form = new_form(("工单 " if zh else "Ticket ") + t.id, form_type="result",
+                        form_type_value=stanza.TICKET_FORM)
+        form.add_field(var="id", label="工单" if zh else "Ticket", value=t.id)
+        form.add_field(var="status", label="状态" if zh else "Status", value=status_of(t.state))
+        form.add_field(var="customer", ftype="jid-single", label="客户" if zh else "Customer", value=t.customer)
+        fields = self.engine.queues[t.queue].join_form if t.queue in self.engine.queues else []
+        for var in fields:
+            if t.form.get(var):
+                form.add_field(var=f"prechat#{var}", label=prechat.label(var, lang), value=t.form[var])
+        if t.form.get("message"):
+            form.add_field(var="message", label="首条消息" if zh else "First message", value=t.form["message"])
+        form.add_field(var="tags", ftype="text-multi", label="标签" if zh else "Tags", value=list(t.tags) or None)
+        form.add_field(var="priority", label="优先级" if zh else "Priority", value=str(t.priority))
+        form.add_field(var="reopened", label="重新打开次数" if zh else "Times reopened", value=str(t.reopened))
+        return form.xml
 
     def session_notice(self, t: Ticket, to: str, body: str, marker: Any = None) -> None:
         assert self.engine is not None
@@ -169,7 +236,8 @@ class StanzaOutbox:
         """Send the transcript so far, then the introduction, to the agent who took the ticket."""
         await self.send_history(t, agent_jid)
         self.service.send(self.message(self.engine.session_jid(t.id), agent_jid, intro, self.engine.agent_lang(t),
-                                       [self._ticket_el(t), stanza.offer_marker(t.customer_jid)]))
+                                       [self._ticket_el(t), stanza.offer_marker(t.customer_jid),
+                                        self.ticket_form(t, self.engine.agent_lang(t))]))
 
     async def send_history(self, t: Ticket, to: str, label_customer: bool = False) -> int:
         assert self.engine is not None

@@ -14,18 +14,19 @@ from slixmpp import JID, Iq, Message, Presence
 from slixmpp.plugins.xep_0004.stanza import Form
 
 from component.errors import StanzaError
-from component.forms import new_form
 from component.plugin import Plugin
 from component.storage import create_tables
 
 from . import commands as cmds
 from . import hooks as events
-from . import stanza
+from . import ops_commands, prechat, stanza, tickets
+from .hours import HoursError
 from .model import LEAVABLE_STATES, Ticket
+from .ops import CUSTOMER_TURN, Operations
 from .options import SupportOptions
 from .outbox import StanzaOutbox
 from .service import JoinRefused, SupportEngine
-from .store import TABLES, SupportStore
+from .store import TABLES, SupportStore, upgrade_tickets
 from .texts import ACCEPT_WORDS, BYE_WORDS, REJECT_WORDS, pick_lang, text
 
 DISCO_INFO = "http://jabber.org/protocol/disco#info"
@@ -54,17 +55,27 @@ class SupportPlugin(Plugin):
     Options = SupportOptions
     identities = (("collaboration", "workgroup", "Support"),)
     features = (stanza.WG, stanza.NS)
-    migrations = (create_tables(*TABLES),)
+    migrations = (create_tables(*TABLES), upgrade_tickets)
 
     async def setup(self) -> None:
         names = [q.name for q in self.options.queues]
         if len(set(names)) != len(names) or any(n.startswith("t-") or not n for n in names):
             raise ValueError("support queues need distinct names that do not start with 't-'")
+        for q in self.options.queues:
+            if set(q.join_form) & set(prechat.RESERVED) or len(set(q.join_form)) != len(q.join_form):
+                raise ValueError(f"support queue {q.name}: join_form fields must be distinct and not "
+                                 f"{', '.join(prechat.RESERVED)}")
+            if not set(q.join_form_optional) <= set(q.join_form):
+                raise ValueError(f"support queue {q.name}: join_form_optional names fields not in join_form")
         self.store = SupportStore(self.db)
         self.outbox = StanzaOutbox(self.service, self.options)
-        self.engine = SupportEngine(self.options, self.service.domain, self.store, self.outbox, self.hooks,
-                                    is_admin=self.service.is_admin)
+        try:
+            self.engine = SupportEngine(self.options, self.service.domain, self.store, self.outbox, self.hooks,
+                                        is_admin=self.service.is_admin)
+        except HoursError as error:
+            raise ValueError(f"support queue business hours: {error}") from error
         self.outbox.engine = self.engine
+        self.ops = Operations(self)
         await self.engine.load()
         self.hooks.provide(events.SERVICE, SupportFacade(self))
         s = self.service
@@ -86,13 +97,16 @@ class SupportPlugin(Plugin):
         self.hooks.on("mam.access", self.mam_access)
         self.hooks.on("admin.rights", self.admin_rights)
         self.hooks.on("admin.stats", self.admin_stats)
-        for command in cmds.ALL:
+        self.hooks.on(events.STAFF_COMMAND, self.ops.staff_command)
+        for command in (*cmds.ALL, *ops_commands.ALL):
             s.commands.register(command(self))
 
     async def on_connected(self) -> None:
         await self.engine.resume()
+        self.ops.start()
 
     async def stop(self) -> None:
+        await self.ops.stop()
         await self.engine.stop()
 
     # -- addressing ---------------------------------------------------------------------
@@ -133,22 +147,28 @@ class SupportPlugin(Plugin):
             await self._staff_at_queue(msg, queue, body)
             return
         if t is None:
+            lang = pick_lang(message_lang(msg), engine.queues[queue].default_lang)
+            if await self.ops.customer_without_ticket(msg, queue, body, lang):
+                return  # a rating, a thank-you, or their resolved ticket reopened
             if not body or body.lower() in BYE_WORDS:
                 return  # chat states, receipts, a goodbye: nothing to open a ticket for
-            lang = pick_lang(message_lang(msg), engine.queues[queue].default_lang)
             try:
                 t = await engine.join(queue, str(sender), lang, "chat", True, body,
                                       on_created=lambda new: self.outbox.archive_only(new, msg, "customer", ""))
             except JoinRefused as refused:
                 key = {"closed": "closed_queue", "full": "full_queue"}.get(refused.reason)
-                if key is None:
+                if refused.reason == "hours":
+                    body = self.outbox.out_of_hours(queue, lang) + "\n" + text("come_back", lang)
+                elif key is None:
                     raise
-                reply = self.outbox.message(engine.queue_jid(queue), str(sender),
-                                            text(key, lang, queue=engine.queue_title(queue)), lang)
-                self.service.send(reply)
+                else:
+                    body = text(key, lang, queue=engine.queue_title(queue))
+                self.service.send(self.outbox.message(engine.queue_jid(queue), str(sender), body, lang))
             return
         if t.customer_jid != str(sender) and t.state in LEAVABLE_STATES:
             await engine.customer_seen(str(sender), True)
+        if t.state in CUSTOMER_TURN and await self.ops.customer_message(t, msg, body):
+            return
         if t.state == "active":
             t.customer_jid = str(sender)  # answers go to the device the customer uses now
             await self.outbox.relay(t, msg, "customer", "")
@@ -262,7 +282,7 @@ class SupportPlugin(Plugin):
                 say(text({"watch": "watching", "join": "joined", "leave": "left_watch"}[name], lang, ticket=t.id))
                 if mode is not None:
                     await self.outbox.send_history(t, str(sender), label_customer=True)
-            else:
+            elif not await self.ops.chat_command(t, msg, role, name, arg, say):
                 say(text("unknown_command", lang, command="/" + name))
         except StanzaError as error:
             if error.condition in ("forbidden",):
@@ -307,9 +327,8 @@ class SupportPlugin(Plugin):
 
     def _queue_presence(self, queue: str, to: str, agent: bool = False) -> None:
         """The queue's own presence; agents also get XEP-0142 notify-queue and notify-agents."""
-        q = self.engine.queues[queue]
         pres = self.service.xmpp.make_presence(pto=to, pfrom=self.engine.queue_jid(queue))
-        if not q.open:
+        if not self.engine.accepting(queue):
             pres["show"] = "xa"
         if agent:
             summary = self.engine.summary(queue)
@@ -330,12 +349,11 @@ class SupportPlugin(Plugin):
         return queue
 
     def _join_form(self, queue: str, lang: str) -> Form:
+        q = self.engine.queues[queue]
         zh = lang.startswith("zh")
-        form = new_form("请填写以下信息" if zh else "Before you join",
-                        "请填写后再排队。" if zh else "Please fill in these fields to join the queue.")
-        for var in self.engine.queues[queue].join_form:
-            form.add_field(var=var, ftype="text-single", label=var, required=True)
-        return form
+        return prechat.build_form(q.join_form, q.join_form_optional, {}, lang,
+                                  "请填写以下信息" if zh else "Before you join",
+                                  "请填写后再排队。" if zh else "Please fill in these fields to join the queue.")
 
     async def on_join_queue(self, iq: Iq) -> Any:
         queue = self._queue_or_error(iq)
@@ -356,13 +374,26 @@ class SupportPlugin(Plugin):
         if q.join_form:
             if submitted is None:
                 raise StanzaError("not-acceptable", "this queue needs a form: fetch it with an IQ get of join-queue")
-            given = {f.get("var"): f.findtext(f"{{{stanza.DATA}}}value") or ""
+            given = {f.get("var") or "": [v.text or "" for v in f.findall(f"{{{stanza.DATA}}}value")]
                      for f in submitted.findall(f"{{{stanza.DATA}}}field")}
-            for var in q.join_form:
-                value = str(given.get(var) or "").strip()
-                if not value:
-                    raise StanzaError("not-acceptable", f"the field {var} is required")
-                values[var] = value[:200]
+            values, errors = prechat.read_form(given, q.join_form, q.join_form_optional)
+            if errors:
+                var, key = errors[0]
+                raise StanzaError("not-acceptable", f"the field {var} is required" if key == "prechat_required"
+                                  else f"the field {var}: {text(key, 'en').rstrip('.')}")
+        bare = iq["from"].bare
+        existing = self.engine.open_ticket(queue, bare)
+        if existing is not None and existing.state in ("pending", "offline"):
+            # The customer is back for a ticket that waits for them: queue it (out of hours it keeps waiting).
+            if not self.engine.accepting(queue):
+                raise JoinRefused("hours", "service-unavailable", "this queue is closed outside its business hours")
+            await self.engine.requeue(existing.id, str(iq["from"]))
+            return iq.reply()
+        reopen = None if existing is not None or not self.engine.accepting(queue) \
+            else await self.engine.reopenable(queue, bare)
+        if reopen is not None:
+            await self.engine.reopen(reopen.id, str(iq["from"]))
+            return iq.reply()
         notify = payload is not None and payload.find(f"{{{stanza.WG}}}queue-notifications") is not None
         await self.engine.join(queue, str(iq["from"]), lang, "iq", notify, "", values)
         return iq.reply()
@@ -468,6 +499,8 @@ class SupportPlugin(Plugin):
             info.add_identity("collaboration", "workgroup", name=self.engine.queue_title(queue))
             for feature in (DISCO_INFO, DISCO_ITEMS, stanza.WG, stanza.NS, COMMANDS, MAM):
                 info.add_feature(feature)
+            # XEP-0128: whether the queue is open now, its hours, when it opens next.
+            info.xml.append(self.ops.queue_info(queue, pick_lang(iq.xml.get(XML_LANG), "en")).xml)
             return reply
         ticket_id = self._ticket_of(to) or ""
         t = await self.engine.ticket(ticket_id)
@@ -643,3 +676,24 @@ class SupportFacade:
 
     async def notes(self, ticket_id: str) -> list[tuple[float, str, str]]:
         return await self.engine.store.notes(ticket_id)
+
+    # -- tickets (help-desk operations) ----------------------------------------------------------------
+    @staticmethod
+    def status_of(ticket: Ticket) -> str:
+        """The help-desk status of a ticket: open, waiting, active, pending, resolved, closed, abandoned."""
+        return tickets.status_of(ticket.state)
+
+    async def search(self, queues: list[str], search: "tickets.Search") -> list[Ticket]:
+        """Tickets of these queues, newest first (open ones as the engine holds them now)."""
+        return [self.engine.tickets.get(t.id, t) for t in await self.engine.store.search(queues, search)]
+
+    async def update(self, ticket_id: str, actor: str, add_tags: list[str] = (), remove_tags: list[str] = (),
+                     priority: int | None = None) -> Ticket:
+        return await self.engine.update(ticket_id, actor, add_tags, remove_tags, priority)
+
+    async def rate(self, ticket_id: str, rating: int, comment: str = "", actor: str = "") -> Ticket:
+        """Record the customer's rating of a closed conversation (once; recorded as a ``rated`` event)."""
+        return await self.engine.rate(ticket_id, rating, comment, actor)
+
+    async def canned(self, queue: str) -> list[Any]:
+        return await self.engine.store.canned(queue)

@@ -1,5 +1,13 @@
 """The support engine: queues, tickets, agents, offers, transfer and close (no stanzas here).
 
+The ticket life cycle (see tickets.py for the statuses agents see): a customer's first message
+opens a ticket (``new``); the bot may keep it (``bot``); before the queue the pre-chat form is
+asked (``prechat``) and, outside business hours, the ticket waits as a left message
+(``offline``); then ``queued`` -> ``offered`` -> ``active``. The agent may wait for the customer
+(``pending``: their reply queues it again) or close it (``resolved``: the customer writing within
+the reopen window reopens it; after that it is ``closed``). A customer who leaves before an agent
+took the ticket makes it ``abandoned``.
+
 Everything that reaches the network goes through an :class:`Outbox`; the
 plugin implements it with stanzas, unit tests with a recorder. State lives in
 memory for routing and is written through to the database on every change, so
@@ -14,15 +22,16 @@ import asyncio
 import logging
 import math
 import time
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 from component.errors import StanzaError
 from component.hooks import HookBus
 from component.ids import new_id
 
 from . import hooks as events
-from . import routing
-from .model import LEAVABLE_STATES, WAITING_STATES, Agent, Resource, Ticket
+from . import prechat, routing, tickets
+from .hours import Calendar
+from .model import LEAVABLE_STATES, RESOLVED, WAITING_STATES, Agent, Resource, Ticket
 from .options import QueueOptions, SupportOptions
 from .store import SupportStore
 from .texts import text
@@ -51,6 +60,10 @@ class Outbox(Protocol):
     def revoke(self, ticket: Ticket, agent_jid: str, via: str, reason: str) -> None: ...
     async def connect_agent(self, ticket: Ticket, agent_jid: str, intro: str) -> None: ...
     async def probe(self, jid: str) -> bool: ...
+    def held(self, ticket: Ticket, reason: str, note: str = "") -> None:
+        """The ticket waits before the queue: ``prechat`` (ask the next question; ``note``: why the last
+        answer was refused), ``offline`` (out of hours, a message is taken) or ``closed`` (out of hours,
+        nothing is taken)."""
 
 
 class SupportEngine:
@@ -74,6 +87,9 @@ class SupportEngine:
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task] = set()
         self._liveness: asyncio.Task | None = None
+        self.calendars = {q.name: Calendar(q.hours, q.holidays, q.timezone) for q in options.queues}
+        #: The clock business hours are read with (tests set it to a chosen moment).
+        self.hours_clock: Callable[[], float] = now
 
     # -- addresses and roles ---------------------------------------------------
     def queue_jid(self, name: str) -> str:
@@ -101,6 +117,8 @@ class SupportEngine:
         """customer | agent | supervisor | offered | None, for ``bare`` in ``ticket``."""
         if ticket.agent and bare == ticket.agent:
             return "agent"
+        if ticket.state == "pending" and ticket.agents_seen and bare == ticket.agents_seen[-1]:
+            return "agent"  # they wait for the customer, and may still write, tag or close
         if self.is_supervisor(ticket.queue, bare) or self.is_supervisor(ticket.entry, bare):
             return "supervisor"
         if ticket.offered_to(bare):
@@ -128,6 +146,19 @@ class SupportEngine:
     def agent_lang(self, ticket: Ticket) -> str:
         q = self.queues.get(ticket.queue)
         return q.default_lang if q else "en"
+
+    def entry_options(self, ticket: Ticket) -> QueueOptions:
+        """The options of the queue the customer writes to (reopen, ratings), else of the serving one."""
+        return self.queues.get(ticket.entry) or self.queues[ticket.queue]
+
+    def in_hours(self, queue: str) -> bool:
+        calendar = self.calendars.get(queue)
+        return calendar is None or calendar.is_open(self.hours_clock())
+
+    def accepting(self, queue: str) -> bool:
+        """Open in XEP-0142 terms: not closed by configuration and within business hours."""
+        q = self.queues.get(queue)
+        return bool(q) and q.open and self.in_hours(queue)
 
     # -- lifecycle -------------------------------------------------------------
     async def load(self) -> None:
@@ -225,6 +256,8 @@ class SupportEngine:
                 raise StanzaError("item-not-found", "there is no queue at this address")
             if not q.open:
                 raise JoinRefused("closed", "service-unavailable", "this queue does not accept customers now")
+            if not self.in_hours(queue) and (via != "chat" or not q.offline_messages):
+                raise JoinRefused("hours", "service-unavailable", "this queue is closed outside its business hours")
             if self.open_ticket(queue, customer):
                 raise JoinRefused("conflict", "conflict", "you are already in this queue")
             waiting = sum(1 for t in self.tickets.values() if t.queue == queue and t.state in WAITING_STATES)
@@ -254,25 +287,134 @@ class SupportEngine:
         return t
 
     async def enqueue(self, ticket_id: str, priority: int | None = None) -> Ticket:
-        """Put a ticket in its queue (a new one, or one the bot hands off)."""
+        """Put a ticket in its queue (a new one, or one the bot hands off), unless it must wait first
+        for the pre-chat form or for business hours."""
         async with self._lock:
             t = self._open(ticket_id)
-            if t.state not in ("new", "bot"):
+            if t.state not in ("new", "bot", "prechat", "offline"):
                 raise StanzaError("unexpected-request", "this ticket is already queued")
             if priority is not None:
                 t.priority = priority
-            t.state = "queued"
-            t.queued_at = t.queued_at or self.now()
-            await self._record(t, "queued")
-            q = self.queues[t.queue]
-            greeting = (q.greeting_zh if t.lang == "zh" else q.greeting_en) or text(
-                "greeting", t.lang, queue=self.queue_title(t.queue))
-            self.outbox.customer_notice(t, greeting)
-            if not self._routable_agents(t.queue):
-                self.outbox.customer_notice(t, text("no_agent", t.lang))
-            await self._route(t.queue)
-            self._refresh(t.queue)
+            if not await self._hold(t):
+                await self._queue(t, greeting=True)
             return t
+
+    async def _hold(self, t: Ticket) -> bool:
+        """Keep a ticket out of the queue while the pre-chat form is incomplete or the queue is out of hours."""
+        q = self.queues[t.queue]
+        missing = prechat.missing(q.join_form, t.form)
+        if missing:
+            if t.state != "prechat":
+                t.state = "prechat"
+                await self._record(t, "prechat", fields=missing)
+                self.outbox.held(t, "prechat")
+            return True
+        if self.in_hours(t.queue):
+            return False
+        if q.offline_messages:
+            if t.state != "offline":
+                t.state = "offline"
+                t.pending_at = None
+                await self._record(t, "offline")
+                self.outbox.held(t, "offline")
+            return True
+        # Out of hours and no messages taken (the bot handed off, or the form was finished, too late).
+        t.state = "abandoned"
+        t.closed_at = self.now()
+        t.close_reason = "out_of_hours"
+        await self._record(t, "abandoned", reason="out_of_hours")
+        self._forget(t)
+        self.outbox.held(t, "closed")
+        return True
+
+    async def _queue(self, t: Ticket, greeting: bool, notice: str = "") -> None:
+        t.state = "queued"
+        t.pending_at = None
+        t.queued_at = t.queued_at or self.now()
+        await self._record(t, "queued")
+        q = self.queues[t.queue]
+        if greeting:
+            notice = (q.greeting_zh if t.lang == "zh" else q.greeting_en) or text(
+                "greeting", t.lang, queue=self.queue_title(t.queue))
+        if notice:
+            self.outbox.customer_notice(t, notice)
+        if not self._routable_agents(t.queue):
+            self.outbox.customer_notice(t, text("no_agent", t.lang))
+        await self._route(t.queue)
+        self._refresh(t.queue)
+
+    async def prechat_answers(self, ticket_id: str, answers: dict[str, str], note: str = "") -> Ticket:
+        """Store pre-chat answers; ask the next question (with ``note`` when an answer was refused)
+        or, once complete, queue the ticket."""
+        async with self._lock:
+            t = self._open(ticket_id)
+            if t.state != "prechat":
+                raise StanzaError("unexpected-request", "this ticket does not wait for the pre-chat form")
+            t.form.update(answers)
+            if prechat.missing(self.queues[t.queue].join_form, t.form):
+                await self.store.save(t)
+                self.outbox.held(t, "prechat", note)
+                return t
+            if not await self._hold(t):
+                await self._queue(t, greeting=True)
+            return t
+
+    async def requeue(self, ticket_id: str, customer_jid: str) -> Ticket:
+        """The customer wrote on a pending ticket, or on a message left out of hours once the queue is
+        open: back to the queue (a pending one first to the agent who held it, when available)."""
+        async with self._lock:
+            t = self._open(ticket_id)
+            if t.state not in ("pending", "offline"):
+                raise StanzaError("unexpected-request", "this ticket does not wait for the customer")
+            was = t.state
+            t.customer_jid = customer_jid
+            if await self._hold(t):
+                return t
+            q = self.queues[t.queue]
+            t.target_agent = t.agents_seen[-1] if was == "pending" and q.return_to_agent and t.agents_seen else ""
+            t.declined = []
+            await self._queue(t, greeting=was == "offline", notice=text("requeued", t.lang))
+            return t
+
+    async def reopen(self, ticket_id: str, customer_jid: str) -> Ticket:
+        """A customer writes again soon after their ticket was resolved: the same ticket goes back to the queue."""
+        async with self._lock:
+            if ticket_id in self.tickets:
+                raise StanzaError("conflict", "this ticket is open")
+            t = await self.store.ticket(ticket_id)
+            if t is None or t.state != RESOLVED:
+                raise StanzaError("item-not-found", "no resolved ticket with this id")
+            if self.open_ticket(t.entry, t.customer):
+                raise StanzaError("conflict", "the customer has an open ticket in this queue")
+            if t.queue not in self.queues:
+                t.queue = t.entry  # its last queue is gone from the configuration
+            last = t.agents_seen[-1] if t.agents_seen else ""
+            t.state = "new"
+            t.customer_jid = customer_jid
+            t.reopened += 1
+            t.close_reason = ""
+            t.agent = t.agent_jid = ""
+            t.offers, t.declined, t.offer_deadline = {}, [], None
+            t.rating_requested_at = None
+            self.tickets[t.id] = t
+            await self._record(t, "reopened", t.customer, count=t.reopened)
+            if await self._hold(t):
+                return t
+            t.target_agent = last if self.queues[t.queue].return_to_agent else ""
+            await self._queue(t, greeting=False, notice=text("reopened", t.lang, ticket=t.id))
+            return t
+
+    async def reopenable(self, entry: str, customer: str) -> Ticket | None:
+        """The customer's last ticket at ``entry`` when writing now reopens it: resolved after an agent
+        held it, within the queue's reopen window."""
+        q = self.queues.get(entry)
+        if q is None or q.reopen_days <= 0:
+            return None
+        t = await self.store.latest_ticket(entry, customer)
+        if t is None or t.state != RESOLVED or not t.agents_seen:
+            return None
+        resolved = t.resolved_at or t.closed_at or 0.0
+        return t if self.now() - resolved <= q.reopen_days * 86400 else None
 
     async def leave(self, ticket_id: str, reason: str, actor: str = "") -> Ticket:
         """A waiting customer leaves (bye, depart-queue, offline past the grace period): abandoned."""
@@ -490,11 +632,24 @@ class SupportEngine:
             self.agents[t.queue].setdefault(bare, Agent(bare)).last_assigned = now
             await self._record(t, "accepted", bare)
             self.outbox.customer_notice(t, text("agent_joined", t.lang, agent=bare.split("@", 1)[0]))
-            await self.outbox.connect_agent(t, agent_jid, text("connected", self.agent_lang(t), customer=t.customer,
-                                                               ticket=t.id))
+            await self.outbox.connect_agent(t, agent_jid, self._intro(t))
             await self._route(t.queue)
             self._refresh(t.queue)
             return t
+
+    def _intro(self, t: Ticket) -> str:
+        """What the agent reads when the conversation starts: who, which ticket, and what we know."""
+        lang = self.agent_lang(t)
+        lines = [text("connected", lang, customer=t.customer, ticket=t.id)]
+        details = prechat.summary(self.queues[t.queue].join_form if t.queue in self.queues else [], t.form, lang)
+        if details:
+            lines.append(details)
+        if t.reopened:
+            lines.append(text("intro_reopened", lang, count=t.reopened))
+        if t.tags or t.priority:
+            lines.append(text("intro_tags", lang, tags=" ".join("#" + tag for tag in t.tags) or "-",
+                              priority=t.priority))
+        return "\n".join(lines)
 
     async def reject(self, ticket_id: str, agent_jid: str) -> Ticket:
         bare = agent_jid.split("/", 1)[0]
@@ -535,17 +690,28 @@ class SupportEngine:
                     await self._record(t, "first_response", t.agent)
 
     async def close(self, ticket_id: str, actor: str, reason: str = "resolved") -> Ticket:
+        """End the conversation: the ticket is resolved (reopenable for a while) and the customer may be
+        asked for a rating (``rating_requested_at``; the outbox sends the question with the notice)."""
         async with self._lock:
             t = self._open(ticket_id)
+            staff = self._staff(t)
             self._revoke_all(t, "revoke_closed")
-            t.state = "closed"
-            t.closed_at = self.now()
+            was = t.state
+            now = self.now()
+            t.state = RESOLVED if self.entry_options(t).reopen_days > 0 else "closed"
+            t.closed_at = t.resolved_at = now
             t.close_reason = reason
-            await self._record(t, "closed", actor, reason=reason)
+            t.pending_at = None
+            data: dict[str, Any] = {"reason": reason}
+            if self._wants_rating(t, was, reason):
+                t.rating_requested_at = now
+                t.rating, t.rating_comment, t.rated_at = None, "", None
+                data["rating_requested"] = True
+            await self._record(t, "closed", actor, **data)
             self._forget(t)
             self.outbox.customer_closed(t, text("ticket_closed", t.lang), actor)
             notice = text("closed_for_agent", self.agent_lang(t), ticket=t.id)
-            for jid in self._staff(t):
+            for jid in staff:
                 self.outbox.session_notice(t, jid, notice, marker="closed")
             for jid in list(self.watchers.pop(t.id, {})):
                 await self.store.set_watcher(t.id, jid, None)
@@ -554,9 +720,16 @@ class SupportEngine:
             return t
 
     def _staff(self, t: Ticket) -> list[str]:
-        """Who hears about the ticket on the agents' side: its agent and its watchers."""
-        found = [t.agent] if t.agent else []
+        """Who hears about the ticket on the agents' side: its agent (the last one while pending) and its watchers."""
+        agent = t.agent or (t.agents_seen[-1] if t.state == "pending" and t.agents_seen else "")
+        found = [agent] if agent else []
         return found + [jid for jid in self.watchers.get(t.id, {}) if jid not in found]
+
+    def _wants_rating(self, t: Ticket, was: str, reason: str) -> bool:
+        q = self.entry_options(t)
+        if not q.ratings or reason == "no_reply":
+            return False
+        return bool(t.agents_seen) or (q.rate_bot_conversations and was == "bot")
 
     def resolve_target(self, t: Ticket, target: str) -> tuple[str, str]:
         """A transfer target -> (queue name, agent bare or "")."""
@@ -584,11 +757,12 @@ class SupportEngine:
             queue, agent = self.resolve_target(t, target)
             if agent and agent == t.agent:
                 raise StanzaError("bad-request", "the ticket is already yours")
-            if t.state == "bot":
+            if t.state in ("new", "bot", "prechat"):
                 raise StanzaError("unexpected-request", "the ticket is not queued yet")
             old_queue, old_agent = t.queue, t.agent
             self._revoke_all(t, "revoke_taken")
             t.queue, t.state, t.agent, t.agent_jid = queue, "queued", "", ""
+            t.pending_at = None
             t.target_agent = agent
             t.declined = [old_agent] if old_agent and not agent else []
             t.queued_at = t.queued_at or self.now()
@@ -616,6 +790,120 @@ class SupportEngine:
         await self.store.add_note(t.id, actor, body.strip(), self.now())
         async with self._lock:
             await self._record(t, "note", actor)
+
+    # -- ticket operations (agents) -----------------------------------------------------
+    async def set_pending(self, ticket_id: str, actor: str) -> Ticket:
+        """The agent waits for the customer: capacity is freed; the customer's next message queues it again."""
+        async with self._lock:
+            t = self._open(ticket_id)
+            if t.state != "active":
+                raise StanzaError("unexpected-request", "only a conversation with an agent can wait for the customer")
+            agent = t.agent
+            t.state = "pending"
+            t.pending_at = self.now()
+            t.agent = t.agent_jid = ""
+            await self._record(t, "pending", actor, agent=agent)
+            self.outbox.customer_notice(t, text("pending_customer", t.lang))
+            notice = text("pending_agent", self.agent_lang(t), ticket=t.id)
+            for jid in self._staff(t):
+                self.outbox.session_notice(t, jid, notice)
+            await self._route(t.queue)
+            self._refresh(t.queue)
+            return t
+
+    async def take(self, ticket_id: str, agent_jid: str) -> Ticket:
+        """An agent takes a waiting ticket directly: queued, a message left out of hours, or pending."""
+        bare = agent_jid.split("/", 1)[0]
+        async with self._lock:
+            t = self._open(ticket_id)
+            if not self.is_agent(t.queue, bare):
+                raise StanzaError("forbidden", "only the queue's agents take its tickets")
+            if t.state not in ("queued", "offered", "offline", "pending"):
+                raise StanzaError("unexpected-request", "this ticket does not wait for an agent")
+            self._revoke_all(t, "revoke_taken")
+            t.state = "offered"
+            t.offers = {agent_jid: "command"}
+            t.pending_at = None
+        return await self.accept(t.id, agent_jid)
+
+    async def _any_ticket(self, ticket_id: str) -> Ticket:
+        t = self.tickets.get(ticket_id) or await self.store.ticket(ticket_id)
+        if t is None:
+            raise StanzaError("item-not-found", "no ticket with this id")
+        return t
+
+    async def update(self, ticket_id: str, actor: str, add_tags: Sequence[str] = (), remove_tags: Sequence[str] = (),
+                     priority: int | None = None) -> Ticket:
+        """Tags and priority, on open and finished tickets alike; each change is an event."""
+        async with self._lock:
+            t = await self._any_ticket(ticket_id)
+            tags = tickets.apply_tags(t.tags, add_tags, remove_tags)
+            if tags != t.tags:
+                added = [tag for tag in tags if tag not in t.tags]
+                removed = [tag for tag in t.tags if tag not in tags]
+                t.tags = tags
+                await self._record(t, "tagged", actor, added=added, removed=removed)
+            if priority is not None and priority != t.priority:
+                previous, t.priority = t.priority, priority
+                await self._record(t, "priority", actor, priority=priority, previous=previous)
+                if t.id in self.tickets and t.state in WAITING_STATES:
+                    await self._route(t.queue)
+                    self._refresh(t.queue)
+            return t
+
+    async def finish(self, ticket_id: str, actor: str) -> Ticket:
+        """Close a resolved ticket for good (it no longer reopens)."""
+        async with self._lock:
+            t = await self._any_ticket(ticket_id)
+            if t.state != RESOLVED:
+                raise StanzaError("unexpected-request", "only a resolved ticket can be closed for good")
+            t.state = "closed"
+            await self._record(t, "finalized", actor)
+            return t
+
+    async def rate(self, ticket_id: str, rating: int, comment: str, actor: str) -> Ticket:
+        """The customer's answer to the rating question (once per question)."""
+        if rating not in (1, 2, 3, 4, 5):
+            raise StanzaError("bad-request", "a rating is a whole number from 1 to 5")
+        async with self._lock:
+            t = await self._any_ticket(ticket_id)
+            if t.rating_requested_at is None:
+                raise StanzaError("not-allowed", "this conversation was not offered a rating")
+            if t.rating is not None:
+                raise StanzaError("conflict", "this conversation is rated already")
+            t.rating, t.rating_comment, t.rated_at = rating, comment.strip(), self.now()
+            data: dict[str, Any] = {"rating": rating}
+            if t.rating_comment:
+                data["comment"] = t.rating_comment
+            await self._record(t, "rated", actor, **data)
+            return t
+
+    async def sweep(self) -> int:
+        """Close resolved tickets past their reopen window; resolve pending tickets past ``pending_days``."""
+        now = self.now()
+        done = 0
+        windows = [q.reopen_days for q in self.queues.values() if q.reopen_days > 0]
+        if windows:
+            for t in await self.store.in_state_before(RESOLVED, "resolved_at", now - min(windows) * 86400):
+                q = self.queues.get(t.entry) or self.queues.get(t.queue)
+                if q is None or (t.resolved_at or now) > now - q.reopen_days * 86400:
+                    continue
+                async with self._lock:
+                    fresh = None if t.id in self.tickets else await self.store.ticket(t.id)
+                    if fresh is None or fresh.state != RESOLVED:
+                        continue  # reopened (or closed) meanwhile
+                    fresh.state = "closed"
+                    await self._record(fresh, "finalized")
+                    done += 1
+        for t in [t for t in self.tickets.values() if t.state == "pending" and t.pending_at is not None]:
+            days = self.queues[t.queue].pending_days if t.queue in self.queues else 0
+            if days > 0 and now - t.pending_at >= days * 86400:
+                try:
+                    await self.close(t.id, "", "no_reply")
+                    done += 1
+                except StanzaError:
+                    pass  # the customer answered meanwhile
+        return done
 
     async def watch(self, ticket_id: str, supervisor: str, mode: str | None) -> Ticket:
         """Follow a conversation silently (``silent``), openly (``open``), or stop (None)."""
@@ -657,7 +945,7 @@ class SupportEngine:
             "count": len(waiting),
             "oldest": min((t.queued_at or t.created_at for t in waiting), default=None),
             "time": int(round(self.per_customer_wait(queue))),
-            "status": "open" if q.open else "closed",
+            "status": "open" if self.accepting(queue) else "closed",
             "available": len(agents),
             "current_chats": sum(loads.get(a.jid, 0) for a in agents),
             "max_chats": sum(a.capacity(q.max_chats) for a in agents),

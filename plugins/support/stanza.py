@@ -21,7 +21,14 @@ RETRACT = "urn:xmpp:message-retract:1"
 FASTEN = "urn:xmpp:fasten:0"
 RETRACT_0 = "urn:xmpp:message-retract:0"
 
-TICKET_STATES = ("new", "bot", "queued", "offered", "active", "closed", "abandoned")
+#: FORM_TYPE values of the data forms we send (XEP-0068 style: our namespace plus a fragment).
+PRECHAT_FORM = f"{NS}#prechat"
+RATING_FORM = f"{NS}#rating"
+QUEUE_INFO_FORM = f"{NS}#queueinfo"
+TICKET_FORM = f"{NS}#ticket"
+
+TICKET_STATES = ("new", "bot", "prechat", "queued", "offered", "offline", "active", "pending", "resolved", "closed",
+                 "abandoned")
 ROLES = ("customer", "agent", "supervisor", "bot", "system")
 
 
@@ -170,3 +177,20 @@ def agent_list(agents: list[str]) -> Element:
     for jid in agents:
         SubElement(el, f"{{{WG}}}agent", {"jid": jid})
     return el
+
+
+def submitted_form(parent: Element, form_type: str) -> dict[str, list[str]] | None:
+    """The values of a ``jabber:x:data`` submission carried by ``parent``, or None.
+
+    A submission naming another FORM_TYPE is not ours; one without FORM_TYPE is accepted (some
+    clients drop hidden fields), the context tells which form it answers.
+    """
+    for x in parent.findall(f"{{{DATA}}}x"):
+        if x.get("type") != "submit":
+            continue
+        values = {f.get("var") or "": [v.text or "" for v in f.findall(f"{{{DATA}}}value")]
+                  for f in x.findall(f"{{{DATA}}}field")}
+        if values.get("FORM_TYPE", [form_type]) == [form_type]:
+            values.pop("FORM_TYPE", None)
+            return values
+    return None

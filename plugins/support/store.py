@@ -1,4 +1,4 @@
-"""Storage of the support plugin: tickets, their events, notes, watchers, agents' presence.
+"""Storage of the support plugin: tickets, their events, notes, watchers, agents' presence, canned replies.
 
 Written only by this plugin; other plugins read through the public service.
 """
@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from sqlalchemy import JSON, Float, Index, Integer, String, Text, delete, select
+from sqlalchemy import JSON, Connection, Float, Index, Integer, String, Text, delete, inspect, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from component.ids import new_id
 from component.storage import Base, Database
 
+from .canned import Canned
 from .model import OPEN_STATES, Resource, Ticket
+from .tickets import Search
 
 JID_LEN = 3071
 
@@ -46,6 +48,18 @@ class SupportTicket(Base):
     agents_seen: Mapped[Any] = mapped_column(JSON, default=list)
     target_agent: Mapped[str] = mapped_column(String(JID_LEN), default="")
     form: Mapped[Any] = mapped_column(JSON, default=dict)
+    # Added by migration step 2 (tickets, ratings): see upgrade_tickets().
+    tags: Mapped[str] = mapped_column(String(1000), default="", server_default="")  # ",a,b," for LIKE searches
+    resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pending_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reopened: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rating_comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    rated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rating_requested_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: Lower-case customer, pre-chat answers and first message, for searches in any language
+    #: (the JSON column escapes non-ASCII text).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class SupportEvent(Base):
@@ -93,11 +107,48 @@ class SupportAgentPresence(Base):
     updated: Mapped[float] = mapped_column(Float)
 
 
+class SupportCanned(Base):
+    """Canned replies of a queue, by shortcut."""
+
+    __tablename__ = "support_canned"
+
+    queue: Mapped[str] = mapped_column(String(1023), primary_key=True)
+    shortcut: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    text_zh: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str] = mapped_column(String(JID_LEN), default="")
+    updated_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+#: The tables of the first schema version (migration step 1 creates exactly these).
 TABLES = ("support_tickets", "support_events", "support_notes", "support_watchers", "support_agent_presence")
+#: Columns migration step 2 adds to support_tickets (a fresh database already has them).
+TICKET_COLUMNS_2 = ("tags", "resolved_at", "pending_at", "reopened", "rating", "rating_comment", "rated_at",
+                    "rating_requested_at", "search_text")
+
+
+def upgrade_tickets(connection: Connection) -> None:
+    """Migration step 2: ticket tags, timestamps and ratings; canned replies."""
+    table = SupportTicket.__table__
+    present = {c["name"] for c in inspect(connection).get_columns(table.name)}
+    for name in TICKET_COLUMNS_2:
+        if name in present:
+            continue  # created by step 1 on a database that started with this code
+        column = table.c[name]
+        ddl = f"ALTER TABLE {table.name} ADD COLUMN {name} {column.type.compile(dialect=connection.dialect)}"
+        if column.server_default is not None:
+            ddl += f" DEFAULT '{column.server_default.arg}'" if isinstance(column.type, (String, Text)) \
+                else f" DEFAULT {column.server_default.arg}"
+        if not column.nullable:
+            ddl += " NOT NULL"
+        connection.exec_driver_sql(ddl)
+    Base.metadata.create_all(connection, tables=[SupportCanned.__table__])
+
 
 _TICKET_FIELDS = ("id", "queue", "entry", "customer", "customer_jid", "lang", "state", "priority", "via", "agent",
                   "agent_jid", "created_at", "queued_at", "accepted_at", "first_response_at", "closed_at",
-                  "close_reason", "offer_deadline", "target_agent")
+                  "close_reason", "offer_deadline", "target_agent", "resolved_at", "pending_at", "rating",
+                  "rated_at", "rating_requested_at")
 
 
 def _to_row(t: Ticket) -> SupportTicket:
@@ -107,6 +158,10 @@ def _to_row(t: Ticket) -> SupportTicket:
     row.declined = list(t.declined)
     row.agents_seen = list(t.agents_seen)
     row.form = dict(t.form)
+    row.tags = "," + ",".join(t.tags) + "," if t.tags else ""
+    row.reopened = t.reopened
+    row.rating_comment = t.rating_comment
+    row.search_text = " ".join([t.customer, *(str(v) for v in t.form.values() if v)]).lower()
     return row
 
 
@@ -117,6 +172,9 @@ def _from_row(row: SupportTicket) -> Ticket:
     t.declined = list(row.declined or [])
     t.agents_seen = list(row.agents_seen or [])
     t.form = dict(row.form or {})
+    t.tags = [tag for tag in (row.tags or "").split(",") if tag]
+    t.reopened = row.reopened or 0
+    t.rating_comment = row.rating_comment or ""
     return t
 
 
@@ -220,3 +278,60 @@ class SupportStore:
         async with self.db.session() as session:
             rows = await session.scalars(select(SupportAgentPresence))
             return [(r.queue, Resource(r.jid, r.show, r.max_chats, r.updated)) for r in rows]
+
+    # -- tickets as agents search them ------------------------------------------------------------
+    async def search(self, queues: Sequence[str], search: Search) -> list[Ticket]:
+        """Tickets of ``queues`` (serving or entered there), newest first, filtered by ``search``."""
+        query = select(SupportTicket).where(or_(SupportTicket.queue.in_(list(queues)),
+                                                SupportTicket.entry.in_(list(queues))))
+        if search.statuses:
+            query = query.where(SupportTicket.state.in_(search.states))
+        for tag in search.tags:
+            query = query.where(SupportTicket.tags.contains(f",{tag},", autoescape=True))
+        if search.customer:
+            query = query.where(SupportTicket.customer.icontains(search.customer, autoescape=True))
+        if search.agent:
+            query = query.where(SupportTicket.agent.icontains(search.agent, autoescape=True))
+        for word in search.text.lower().split():
+            query = query.where(or_(SupportTicket.search_text.contains(word, autoescape=True),
+                                    SupportTicket.id.startswith(word, autoescape=True),
+                                    SupportTicket.tags.contains(f",{word.lstrip('#')},", autoescape=True)))
+        query = query.order_by(SupportTicket.id.desc()).limit(max(1, min(search.limit, 500)))
+        async with self.db.session() as session:
+            return [_from_row(r) for r in await session.scalars(query)]
+
+    async def in_state_before(self, state: str, column: str, cutoff: float, limit: int = 500) -> list[Ticket]:
+        """Tickets in ``state`` whose timestamp ``column`` is before ``cutoff`` (oldest first)."""
+        stamp = getattr(SupportTicket, column)
+        async with self.db.session() as session:
+            rows = await session.scalars(select(SupportTicket).where(
+                SupportTicket.state == state, stamp.is_not(None), stamp < cutoff).order_by(stamp).limit(limit))
+            return [_from_row(r) for r in rows]
+
+    # -- canned replies ---------------------------------------------------------------------------
+    async def canned(self, queue: str) -> list[Canned]:
+        async with self.db.session() as session:
+            rows = await session.scalars(select(SupportCanned).where(SupportCanned.queue == queue)
+                                         .order_by(SupportCanned.shortcut))
+            return [Canned(r.queue, r.shortcut, r.text, r.text_zh or "", r.updated_by or "", r.updated_at or 0.0)
+                    for r in rows]
+
+    async def canned_reply(self, queue: str, shortcut: str) -> Canned | None:
+        async with self.db.session() as session:
+            r = await session.get(SupportCanned, (queue, shortcut))
+            return Canned(r.queue, r.shortcut, r.text, r.text_zh or "", r.updated_by or "", r.updated_at or 0.0) \
+                if r else None
+
+    async def put_canned(self, reply: Canned) -> None:
+        async with self.db.session() as session:
+            await session.execute(delete(SupportCanned).where(SupportCanned.queue == reply.queue,
+                                                              SupportCanned.shortcut == reply.shortcut))
+            session.add(SupportCanned(queue=reply.queue, shortcut=reply.shortcut, text=reply.text,
+                                      text_zh=reply.text_zh, updated_by=reply.updated_by,
+                                      updated_at=reply.updated_at))
+
+    async def delete_canned(self, queue: str, shortcuts: Sequence[str]) -> int:
+        async with self.db.session() as session:
+            result = await session.execute(delete(SupportCanned).where(SupportCanned.queue == queue,
+                                                                       SupportCanned.shortcut.in_(list(shortcuts))))
+            return result.rowcount or 0

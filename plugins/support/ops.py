@@ -1,0 +1,307 @@
+"""Help-desk operations around the queue: tickets, the pre-chat form, canned replies, business hours, ratings.
+
+The plugin hands this module what the queue itself does not decide:
+- a customer writing with no open ticket: a rating reply (digit or form), a thank-you after a
+  resolved conversation, or a message that reopens their resolved ticket;
+- a customer writing while their ticket waits for them (``prechat``: the answers to the form;
+  ``pending``: the reply the agent waited for; ``offline``: more of the message left out of hours);
+- the agents' chat commands ``/pending``, ``/tag``, ``/priority``, ``/c``, ``/tickets`` in a
+  conversation and ``/tickets``, ``/take`` at a queue JID (through ``support.staff_command``);
+- the periodic work: the sweep of old resolved and pending tickets, and business-hours changes
+  announced to agents with the queue's presence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, Callable
+
+from slixmpp import JID, Message
+
+from component.errors import StanzaError
+from component.forms import new_form
+from component.ids import new_id
+
+from . import canned, hooks as events, prechat, ratings, stanza, tickets
+from .model import RESOLVED, Ticket
+from .texts import BYE_WORDS, is_thanks, text
+
+if TYPE_CHECKING:
+    from .plugin import SupportPlugin
+
+log = logging.getLogger("switchboard.plugins.support")
+
+#: Ticket states in which the customer's messages are this module's to handle.
+CUSTOMER_TURN = ("prechat", "pending", "offline")
+LISTING_MAX = 20
+
+
+class Operations:
+    def __init__(self, plugin: "SupportPlugin") -> None:
+        self.plugin = plugin
+        self.engine = plugin.engine
+        self.outbox = plugin.outbox
+        self.service = plugin.service
+        self._tasks: list[asyncio.Task] = []
+        self._open_now: dict[str, bool] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._tasks:
+            return
+        options = self.plugin.options
+        self._tasks.append(asyncio.ensure_future(self._every(options.sweep_interval, self._sweep, at_once=True)))
+        if options.hours_check_interval > 0 and any(not c.always_open for c in self.engine.calendars.values()):
+            self._open_now = {name: self.engine.accepting(name) for name in self.engine.queues}
+            self._tasks.append(asyncio.ensure_future(self._every(options.hours_check_interval, self.check_hours)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _every(self, interval: float, job: Callable[[], Any], at_once: bool = False) -> None:
+        if at_once:
+            await self._guarded(job)
+        if interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            await self._guarded(job)
+
+    async def _guarded(self, job: Callable[[], Any]) -> None:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a failed sweep is retried at the next interval
+            log.exception("periodic support job failed", extra={"job": getattr(job, "__name__", "")})
+
+    async def _sweep(self) -> None:
+        done = await self.engine.sweep()
+        if done:
+            log.info("tickets swept", extra={"count": done})
+
+    async def check_hours(self) -> None:
+        """Tell the agents online when a queue opens or closes by its business hours."""
+        for name in self.engine.queues:
+            now_open = self.engine.accepting(name)
+            if self._open_now.get(name) == now_open:
+                continue
+            self._open_now[name] = now_open
+            log.info("queue hours changed", extra={"queue": name, "open": now_open})
+            for agent in self.engine.agents.get(name, {}).values():
+                for resource in agent.resources:
+                    self.plugin._queue_presence(name, resource, agent=True)
+
+    # -- sending --------------------------------------------------------------------------------
+    def _reply(self, queue: str, to: str, body: str, lang: str) -> None:
+        self.service.send(self.outbox.message(self.engine.queue_jid(queue), to, body, lang))
+
+    # -- customers without an open ticket ---------------------------------------------------------
+    async def customer_without_ticket(self, msg: Message, queue: str, body: str, lang: str) -> bool:
+        """A rating, a thank-you or a reopening; False: the plugin opens a new ticket as usual."""
+        engine = self.engine
+        sender = msg["from"]
+        rating_form = stanza.submitted_form(msg.xml, stanza.RATING_FORM)
+        rating_text = ratings.parse_text(body) if body else None
+        latest: Ticket | None = None
+        if rating_form is not None or rating_text is not None or is_thanks(body):
+            latest = await engine.store.latest_ticket(queue, sender.bare)
+        if latest is not None and (rating_form is not None or rating_text is not None) and self._rating_open(latest):
+            await self._rate(latest, msg, rating_form, rating_text)
+            return True
+        if rating_form is not None:
+            return True  # a late or stray rating form opens nothing
+        if not body or body.lower() in BYE_WORDS:
+            return False
+        if latest is not None and is_thanks(body) and latest.state in (RESOLVED, "closed"):
+            self._reply(queue, str(sender), text("welcome", latest.lang), latest.lang)
+            return True
+        reopen = await engine.reopenable(queue, sender.bare)
+        if reopen is None:
+            return False
+        await self.outbox.archive_only(reopen, msg, "customer", "")
+        await engine.reopen(reopen.id, str(sender))
+        return True
+
+    def _rating_open(self, t: Ticket) -> bool:
+        if t.rating_requested_at is None or t.id in self.engine.tickets:
+            return False
+        window = self.engine.entry_options(t).rating_days * 86400
+        return self.engine.now() - t.rating_requested_at <= window
+
+    async def _rate(self, t: Ticket, msg: Message, form: dict[str, list[str]] | None,
+                    parsed: tuple[int, str] | None) -> None:
+        queue = t.entry or t.queue
+        if t.rating is not None:
+            self._reply(queue, str(msg["from"]), text("rating_again", t.lang), t.lang)
+            return
+        if form is not None:
+            parsed = ratings.read_form(form)
+            if parsed is None:
+                self._reply(queue, str(msg["from"]), text("rating_invalid", t.lang), t.lang)
+                return
+        assert parsed is not None
+        await self.outbox.archive_only(t, msg, "customer", "")
+        try:
+            await self.engine.rate(t.id, parsed[0], parsed[1], msg["from"].bare)
+        except StanzaError as error:
+            if error.condition != "conflict":
+                raise
+            self._reply(queue, str(msg["from"]), text("rating_again", t.lang), t.lang)
+            return
+        self._reply(queue, str(msg["from"]), text("rating_thanks", t.lang), t.lang)
+
+    # -- customers whose ticket waits for them ---------------------------------------------------------
+    async def customer_message(self, t: Ticket, msg: Message, body: str) -> bool:
+        """True when handled here; False leaves the message to the plugin (e.g. "bye" during the form)."""
+        engine = self.engine
+        sender = msg["from"]
+        bye = body.lower() in BYE_WORDS
+        if t.state == "prechat":
+            if bye:
+                return False
+            await self.outbox.archive_only(t, msg, "customer", "")
+            await self._prechat(t, msg, body)
+            return True
+        if t.state == "pending" and bye:
+            await self.outbox.archive_only(t, msg, "customer", "")
+            await engine.close(t.id, sender.bare, "customer")
+            return True
+        if t.state in ("pending", "offline"):
+            await self.outbox.archive_only(t, msg, "customer", "")
+            if body and not bye and engine.accepting(t.queue):
+                await engine.requeue(t.id, str(sender))
+            return True
+        return False
+
+    async def _prechat(self, t: Ticket, msg: Message, body: str) -> None:
+        q = self.engine.queues[t.queue]
+        submitted = stanza.submitted_form(msg.xml, stanza.PRECHAT_FORM)
+        if submitted is not None:
+            accepted, errors = prechat.read_form(submitted, prechat.missing(q.join_form, t.form),
+                                                 q.join_form_optional)
+            await self.engine.prechat_answers(t.id, accepted, errors[0][1] if errors else "")
+            return
+        missing = prechat.missing(q.join_form, t.form)
+        if not body or not missing:
+            return  # a chat state or a receipt
+        var = missing[0]
+        value, error = prechat.answer(var, body, var in q.join_form_optional)
+        await self.engine.prechat_answers(t.id, {var: value} if value is not None else {}, error or "")
+
+    # -- agents in a conversation -----------------------------------------------------------------
+    async def chat_command(self, t: Ticket, msg: Message, role: str, name: str, arg: str,
+                           say: Callable[[str], None]) -> bool:
+        """``/pending``, ``/tag``, ``/priority``, ``/c``, ``/tickets`` in a conversation window."""
+        engine = self.engine
+        bare = msg["from"].bare
+        lang = engine.agent_lang(t)
+        if name == "pending":
+            await engine.set_pending(t.id, bare)
+        elif name == "tag":
+            if arg:
+                added, removed, invalid = tickets.parse_tag_change(arg)
+                if invalid:
+                    say(text("tag_invalid", lang, words=" ".join(invalid)))
+                    return True
+                t = await engine.update(t.id, bare, added, removed)
+            say(text("tags_now", lang, ticket=t.id, tags=" ".join("#" + tag for tag in t.tags) or "-"))
+        elif name == "priority":
+            if arg:
+                priority = tickets.parse_priority(arg, engine.queues[t.queue].urgent_priority)
+                if priority is None:
+                    say(text("priority_usage", lang))
+                    return True
+                t = await engine.update(t.id, bare, priority=priority)
+            say(text("priority_now", lang, ticket=t.id, priority=t.priority))
+        elif name == "c":
+            await self._canned(t, msg, role, arg, say)
+        elif name == "tickets":
+            say(await self.listing([t.queue], arg, lang))
+        else:
+            return False
+        return True
+
+    async def _canned(self, t: Ticket, msg: Message, role: str, arg: str, say: Callable[[str], None]) -> None:
+        engine = self.engine
+        lang = engine.agent_lang(t)
+        queues = [t.queue] + ([t.entry] if t.entry and t.entry != t.queue else [])
+        if not arg:
+            shortcuts = sorted({c.shortcut for q in queues for c in await engine.store.canned(q)})
+            say(text("canned_list", lang, shortcuts=", ".join(shortcuts)) if shortcuts else text("canned_none", lang))
+            return
+        shortcut = canned.normalise_shortcut(arg.split()[0])
+        reply = None
+        for q in queues:
+            if shortcut and reply is None:
+                reply = await engine.store.canned_reply(q, shortcut)
+        if reply is None:
+            say(text("canned_unknown", lang, shortcut=arg.split()[0]))
+            return
+        sender = msg["from"]
+        agent_name = sender.bare.split("@", 1)[0]
+        body = canned.render(reply.for_lang(t.lang), {
+            "name": t.form.get("name") or t.customer.split("@", 1)[0], "agent": agent_name, "ticket": t.id,
+            "queue": engine.queue_title(t.queue)})
+        out = self.service.xmpp.make_message(mto=engine.session_jid(t.id), mfrom=sender, mbody=body, mtype="chat")
+        out["id"] = new_id().lower()
+        await self.outbox.relay(t, out, role, agent_name)
+        say(f"» {body}")  # the agent's client did not show it: they typed only the shortcut
+        if role == "agent":
+            await engine.first_response(t)
+
+    async def listing(self, queues: list[str], arg: str, lang: str) -> str:
+        search = tickets.parse_search(arg)
+        if not search.statuses and not search.text and not search.tags:
+            search.statuses = ["open", "waiting", "active", "pending"]
+        found = await self.engine.store.search(queues, search)
+        if not found:
+            return text("tickets_none", lang)
+        now = self.engine.now()
+        lines = [text("tickets_found", lang, count=len(found))]
+        lines += [tickets.line(self.engine.tickets.get(t.id, t), lang, now) for t in found[:LISTING_MAX]]
+        return "\n".join(lines)
+
+    # -- agents at a queue JID (support.staff_command) --------------------------------------------------
+    async def staff_command(self, command: events.StaffCommand) -> Any:
+        body = command.body
+        if not body.startswith("/"):
+            return None
+        name, _, arg = body[1:].partition(" ")
+        name, arg = name.lower(), arg.strip()
+        lang = command.lang
+        engine = self.engine
+        bare = JID(command.sender).bare
+        if name == "tickets":
+            return await self.listing([command.queue], arg, lang)
+        if name == "take":
+            if not arg:
+                return text("take_usage", lang)
+            if not engine.is_agent(command.queue, bare):
+                return "⚠ " + ("只有本队列的客服可以接手工单。" if lang.startswith("zh")
+                               else "Only the queue's agents take its tickets.")
+            try:
+                t = await engine.take(arg.split()[0].lower(), command.sender)
+            except StanzaError as error:
+                return f"⚠ {error.text}"
+            return text("taken", lang, ticket=t.id, jid=engine.session_jid(t.id))
+        return None
+
+    # -- discovery ----------------------------------------------------------------------------------------
+    def queue_info(self, queue: str, lang: str) -> Any:
+        """XEP-0128 extended information of a queue JID: open or closed now, hours, next opening."""
+        engine = self.engine
+        calendar = engine.calendars[queue]
+        form = new_form(form_type="result", form_type_value=stanza.QUEUE_INFO_FORM)
+        form.add_field(var="status", value="open" if engine.accepting(queue) else "closed")
+        form.add_field(var="hours", value=calendar.describe(lang))
+        form.add_field(var="timezone", value=calendar.timezone)
+        opens = calendar.next_open(engine.hours_clock())
+        if opens is not None and not engine.accepting(queue) and engine.queues[queue].open:
+            form.add_field(var="opens", value=stanza.xep0082(opens))
+        form.add_field(var="waiting", value=str(engine.summary(queue)["count"]))
+        return form
