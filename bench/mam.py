@@ -138,10 +138,31 @@ async def _fill_ours(url: str, archive: str, total: int) -> dict[str, Any]:
         elapsed = time.monotonic() - t
         ids.sort()
         count = await service.count(archive)
+        middle = ids[len(ids) // 2] if ids else None
         return {"rows": need, "seconds": elapsed, "rows_per_s": need / elapsed if elapsed else 0.0,
-                "middle": ids[len(ids) // 2] if ids else None, "count_after": count}
+                "middle": middle, "count_after": count, "service": await _service_times(service, archive, middle)}
     finally:
         await db.close()
+
+
+async def _service_times(service: Any, archive: str, middle: str | None, count: int = 30) -> dict[str, float]:
+    """The archive service's own time for the same two pages, in this process (no XMPP, no Prosody)."""
+    from plugins.mam.hooks import QuerySpec
+
+    out: dict[str, float] = {}
+    for kind, spec in (("last", QuerySpec(max=PAGE, before="")), ("deep", QuerySpec(max=PAGE, after=middle))):
+        if kind == "deep" and middle is None:
+            continue
+        times = []
+        for _ in range(count):
+            t = time.perf_counter()
+            page = await service.query(archive, spec)
+            times.append(time.perf_counter() - t)
+            if len(page.records) != PAGE:
+                raise RuntimeError(f"the archive service returned {len(page.records)} records, not {PAGE}")
+        times.sort()
+        out[f"{kind}_p50_ms"] = percentile(times, 50) * 1000
+    return out
 
 
 def fill_ours(url: str, archive: str, total: int, progress: Callable[[str], None]) -> dict[str, Any]:

@@ -73,14 +73,27 @@ def summarize(raw: str, top: int = 25) -> dict[str, Any]:
 
 
 def profile_component(pid: int, seconds: float, load: Callable[[], Any], folder: Path) -> dict[str, Any]:
-    """Run `load()` while py-spy samples `pid` for `seconds`; returns the summary and the load's result."""
+    """Run a fan-out `load()` while py-spy samples `pid` for `seconds`; the summary with the load's rates."""
+    summary, result = sample(pid, seconds, load, folder)
+    if summary.get("samples") is None:
+        return {**summary, "deliveries_per_s": result.deliveries_per_s}
+    deliveries = result.received_window
+    summary.update(deliveries_per_s=result.deliveries_per_s,
+                   component_cpu_us_per_delivery=(result.cpu.get("component", 0.0) / deliveries * 1e6
+                                                  if deliveries else float("nan")),
+                   note="sampled while under load; the profiler slows the component, so rates here are "
+                        "not the benchmark figures")
+    return summary
+
+
+def sample(pid: int, seconds: float, load: Callable[[], Any], folder: Path,
+           name: str = "component") -> tuple[dict[str, Any], Any]:
+    """Run `load()` while py-spy samples `pid` for `seconds`; (summary, what load returned)."""
     tool = _py_spy()
     folder.mkdir(parents=True, exist_ok=True)
     if tool is None:
-        result = load()
-        return {"tool": None, "note": "py-spy is not installed (pip install '.[bench]')",
-                "deliveries_per_s": result.deliveries_per_s}
-    out = folder / "component.pyspy.txt"
+        return {"tool": None, "note": "py-spy is not installed (pip install '.[bench]')"}, load()
+    out = folder / f"{name}.pyspy.txt"
     command = [tool, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "500",
                "--format", "raw", "--output", str(out), "--nonblocking"]
     proc_holder: dict[str, Any] = {}
@@ -95,12 +108,7 @@ def profile_component(pid: int, seconds: float, load: Callable[[], Any], folder:
     proc = proc_holder.get("proc")
     if proc is None or proc.returncode != 0 or not out.exists():
         error = (proc.stderr.strip()[-500:] if proc else "py-spy did not run")
-        return {"tool": "py-spy", "error": error, "deliveries_per_s": result.deliveries_per_s}
+        return {"tool": "py-spy", "error": error}, result
     summary = summarize(out.read_text(errors="replace"))
-    deliveries = result.received_window
-    summary.update(tool="py-spy", raw_file=out.name, deliveries_per_s=result.deliveries_per_s,
-                   component_cpu_us_per_delivery=(result.cpu.get("component", 0.0) / deliveries * 1e6
-                                                  if deliveries else float("nan")),
-                   note="sampled while under load; the profiler slows the component, so rates here are "
-                        "not the benchmark figures")
-    return summary
+    summary.update(tool="py-spy", raw_file=out.name)
+    return summary, result

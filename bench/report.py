@@ -181,6 +181,11 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
                          f"{_f(m['native']['deep_p50_ms'], 2)} ms | {_f(m['ours']['deep_p50_ms'], 2)} ms | "
                          f"{_f(fn.get('seconds'), 1)} s ({_f(fn.get('rows_per_s'), 0)} rows/s) | "
                          f"{_f(fo.get('seconds'), 1)} s ({_f(fo.get('rows_per_s'), 0)} rows/s) |")
+        service = {size: mam["fill"].get(size, {}).get("ours", {}).get("service") for size in mam["sizes"]}
+        if any(service.values()):
+            lines += ["", "The archive service alone (same database, same queries, in-process: no XMPP, no Prosody): " +
+                      "; ".join(f"{size}: last {_f(v.get('last_p50_ms'), 2)} ms, deep {_f(v.get('deep_p50_ms'), 2)} ms"
+                                for size, v in service.items() if v) + "."]
         lines += ["", "Last page = RSM `<before/>`; deep page = RSM `<after>` the id in the middle of the archive. "
                   "Filled in bulk through each server's own schema (see `bench/mam.py`).", ""]
     pg = results.get("postgres", {})
@@ -238,8 +243,17 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
     if support:
         lines += ["## Support queue", ""]
         for k, v in support.items():
-            lines.append(f"- {k}: {_f(v, 2) if isinstance(v, float) else v}")
+            if k != "profile":
+                lines.append(f"- {k}: {_f(v, 2) if isinstance(v, float) else v}")
         lines.append("")
+        sprof = support.get("profile") or {}
+        if sprof.get("self"):
+            lines += [f"Profile of the support component during the run (py-spy, {sprof['samples']} busy samples):", "",
+                      "| own % | function |", "|---:|---|"]
+            lines += [f"| {item['pct']} | `{item['function']}` |" for item in sprof["self"][:10]]
+            lines += ["", "| inclusive % | function |", "|---:|---|"]
+            lines += [f"| {item['pct']} | `{item['function']}` |" for item in sprof["inclusive"][10:30]]
+            lines.append("")
     if analysis.strip():
         lines += ["## Analysis", "", analysis.strip(), ""]
     return "\n".join(lines)

@@ -43,14 +43,14 @@ class Settings:
     join_sizes: list[int] = field(default_factory=lambda: [10, 100, 1000])
     join_reps: int = 5
     join_fill_budget_s: float = 90.0   #: longest a room may take to fill, per side
-    idle_budget_s: float = 60.0        #: longest the idle rooms may take to create, per side
+    idle_budget_s: float = 40.0        #: longest the idle rooms may take to create, per side
     idle_rooms: int = 10_000
     postgres: bool = True
     profile: bool = True
     support: bool = True
     support_customers: int = 1000
     support_agents: int = 50
-    support_timeout_s: float = 240.0
+    support_timeout_s: float = 60.0     #: for each phase: customers queueing, agents draining
     kb_entries: int = 10_000
 
     @classmethod

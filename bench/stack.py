@@ -91,7 +91,7 @@ class ComponentProcess:
 
     def _start(self, timeout: float, profile_to: Path | None) -> None:
         text = component_config(self.stack.prosody.ports.component, self.services, self.dir / "state",
-                                self.db_url)
+                                self.db_url, log_level=os.environ.get("BENCH_COMPONENT_LOG_LEVEL", "warning"))
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(text)

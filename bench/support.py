@@ -58,7 +58,16 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[st
         agents = lg.login(agent_names)
         customers = lg.login([f"customer{i}" for i in range(n_customers)])
         progress(f"  logged in {n_agents} agents and {n_customers} customers in {time.monotonic() - t:.1f} s")
-        result = lg.support(agents, customers, f"{QUEUE}@{SUPPORT}", MAX_CHATS, timeout=settings.support_timeout_s)
+        def load() -> dict[str, Any]:
+            return lg.support(agents, customers, f"{QUEUE}@{SUPPORT}", MAX_CHATS, timeout=settings.support_timeout_s)
+
+        if settings.profile:
+            from .profiling import sample
+
+            # Sampled from the start: customers queueing, then agents draining the queue.
+            out["profile"], result = sample(comp.pid, 30, load, stack.state / "profile", name="support")
+        else:
+            result = load()
     finally:
         lg.close()
         comp.stop()
@@ -67,7 +76,8 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[st
     out.update(customers=n_customers, agents=n_agents, offered=offered,
                offer_p50_ms=percentile(lat, 50), offer_p99_ms=percentile(lat, 99), offer_max_ms=lat[-1] if lat else None,
                routing_per_s=offered / result["elapsed_s"] if result["elapsed_s"] else 0.0,
-               elapsed_s=result["elapsed_s"], not_offered=n_customers - offered)
+               elapsed_s=result["elapsed_s"], not_offered=n_customers - offered,
+               customers_unanswered_when_queueing=result["unanswered"], queueing_s=result["queued_s"])
     progress(f"  support: {offered}/{n_customers} offered in {result['elapsed_s']:.1f} s "
              f"({out['routing_per_s']:.0f}/s), offer latency p50 {out['offer_p50_ms']:.1f} ms, "
              f"p99 {out['offer_p99_ms']:.1f} ms")
