@@ -20,8 +20,9 @@ Definitions (what a manager reads in the report):
 - *First response*: from reaching the queue to the agent's first message
   (``first_response``) - the wait the customer felt until a person wrote.
 - *Handle time*: the time agents held the conversation: from each
-  ``accepted`` to the ``transferred``/``closed``/re-queue that ended that
-  agent's turn, summed per conversation.
+  ``accepted`` to the ``transferred``/``pending``/``closed``/re-queue that
+  ended that agent's turn, summed per conversation (waiting for the
+  customer's reply does not count).
 - *Abandonment*: customers who left while queued (``abandoned`` after
   ``queued``), over conversations that reached the queue. Leaving the bot
   before being queued is not abandonment of the queue.
@@ -102,7 +103,7 @@ class Conversation:
     ticket: str
     queue: str
     started_at: float
-    stage: str = "new"          #: new | bot | queued | active | ended
+    stage: str = "new"          #: new | bot | queued | active | pending | ended
     bot: bool = False
     bot_resolved: bool = False
     bot_left: bool = False      #: the customer left while with the bot
@@ -210,6 +211,10 @@ def _apply(conv: Conversation, ev: Event) -> None:
         if conv.first_response_at is None:
             conv.first_response_at = at
             conv.first_response_by = ev.actor or conv.last_agent
+    elif kind == "pending":
+        # The agent waits for the customer's reply: their turn ends (capacity is freed); a reply queues it again.
+        conv._end_leg(at, "pending")
+        conv.stage = "pending"
     elif kind == "transferred":
         data = ev.data
         from_agent = str(data.get("from_agent") or "")

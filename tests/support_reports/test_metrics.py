@@ -123,6 +123,26 @@ def test_unknown_kinds_partial_histories_and_odd_orders_do_not_break():
     assert row["answered"] == 1 and row["handle_avg"] is None and row["abandonment_rate"] == 0.0
 
 
+def test_pending_time_is_not_handle_time_and_the_reply_waits_again():
+    events = [
+        Event("p", "help", "created", 0.0, "c@x"),
+        Event("p", "help", "queued", 0.0),
+        Event("p", "help", "accepted", 10.0, A1),
+        Event("p", "help", "first_response", 15.0, A1),
+        Event("p", "help", "pending", 70.0, A1, {"agent": A1}),       # A1 held it 60 s
+        Event("p", "help", "queued", 3670.0),                         # the customer replied an hour later
+        Event("p", "help", "accepted", 3690.0, A1),                   # 20 s of waiting again
+        Event("p", "help", "closed", 3730.0, A1, {"reason": "resolved", "rating_requested": True}),
+        Event("p", "help", "rated", 3740.0, "c@x", {"rating": 4, "comment": "fine"}),
+        Event("p", "help", "finalized", 90000.0),
+    ]
+    (p,) = conversations(events)
+    assert p.handle == 100.0 and p.wait == 10.0 and p.first_response == 15.0 and p.rating == 4
+    assert [leg.end for leg in p.legs] == ["pending", "closed"]
+    (agent,) = report([p], "agent", "all")
+    assert agent["answered"] == 2 and agent["wait_avg"] == 15.0 and agent["handle_avg"] == 100.0
+
+
 def test_empty_report_has_no_rows_and_bad_arguments_are_refused():
     assert report([], "queue", "day") == []
     with pytest.raises(ValueError):
