@@ -8,6 +8,7 @@ entries of other queues as if they did not exist.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from component.adhoc import Command, Context, Done, FormError, FormStep
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 MAX_SHOWN = 500
 PREVIEW = 5
+#: Characters of JSON an export puts in one answer (servers limit stanza sizes, often to 256 kB).
+EXPORT_LIMIT = 200_000
 
 
 def _lines(value: Any) -> list[str]:
@@ -35,6 +38,13 @@ def _lines(value: Any) -> list[str]:
 
 def _text(value: Any) -> str:
     return "\n".join(value) if isinstance(value, list) else str(value or "")
+
+
+def _matching(entries: list[Any], contains: str) -> list[Any]:
+    needle = normalize(contains).strip()
+    if not needle:
+        return entries
+    return [e for e in entries if needle in normalize(" ".join((e.question, e.answer, *e.alternatives, *e.keywords)))]
 
 
 class _KbCommand(Command):
@@ -118,11 +128,8 @@ class ListEntries(_KbCommand):
             limit = max(1, min(MAX_SHOWN, int(str(values.get("limit") or "50"))))
         except ValueError as exc:
             raise FormError(ctx.text("'At most' is a number.", "“最多显示”须为数字。")) from exc
-        needle = normalize(str(values.get("contains") or "")).strip()
-        entries = self.kb.entries(queue)
-        if needle:
-            entries = [e for e in entries if needle in normalize(
-                " ".join((e.question, e.answer, *e.alternatives, *e.keywords)))]
+        # Normalising every entry of a large knowledge base takes a while: not on the event loop.
+        entries = await asyncio.to_thread(_matching, self.kb.entries(queue), str(values.get("contains") or ""))
         rows = [{"id": e.id, "question": e.question, "alternatives": " | ".join(e.alternatives),
                  "answer": e.answer if len(e.answer) <= 200 else e.answer[:199] + "…",
                  "keywords": ", ".join(e.keywords), "lang": e.lang} for e in entries[:limit]]
@@ -277,13 +284,19 @@ class ExportEntries(_KbCommand):
     async def start(self, ctx: Context) -> FormStep:
         form = new_form(self.title(ctx.lang))
         self.queue_field(ctx, form)
+        form.add_field(var="contains", ftype="text-single", label=ctx.text("Containing (optional)", "包含文字（可选）"))
         return FormStep(form, self.export, final=True)
 
     async def export(self, ctx: Context, values: dict[str, Any]) -> Done:
         queue = self.queue_of(ctx, values)
-        entries = self.kb.entries(queue)
+        entries = await asyncio.to_thread(_matching, self.kb.entries(queue), str(values.get("contains") or ""))
+        data = await asyncio.to_thread(to_json, entries)
+        if len(data) > EXPORT_LIMIT:
+            raise FormError(ctx.text(
+                f"{len(entries)} entries make {len(data)} characters, too many for one answer; export a part "
+                f"with 'Containing'.", f"{len(entries)} 个条目共 {len(data)} 字符，超出单条消息上限；请用“包含文字”分批导出。"))
         form = new_form(self.title(ctx.lang), form_type="result")
-        form.add_field(var="data", ftype="text-multi", label="JSON", value=to_json(entries))
+        form.add_field(var="data", ftype="text-multi", label="JSON", value=data)
         return Done(note=ctx.text(f"{len(entries)} entries.", f"共 {len(entries)} 个条目。"), form=form)
 
 

@@ -130,3 +130,23 @@ async def test_refusals(component, prosody):
         step = await cmds.execute("support-bot-kb-add")
         step = await cmds.complete(step, {"queue": "sales", "question": "", "answer": "x", "lang": "any"})
         assert notes(step)[0][0] == "error" and step["command"]["status"] == "executing"
+
+
+async def test_export_is_bounded_and_can_be_filtered(component, prosody, monkeypatch):
+    from plugins.support_bot import commands
+
+    from .kit import load_samples
+
+    app = await component(two_queues())
+    await load_samples(app)
+    monkeypatch.setattr(commands, "EXPORT_LIMIT", 1500)
+    async with harness.slix_client(prosody.ports.c2s, "agent2", plugins=("xep_0050",)) as agent:
+        cmds = Commands(agent, DOMAIN)
+        step = await cmds.run("support-bot-kb-export", {"queue": "help"})
+        assert step["command"]["status"] == "executing"
+        (kind, note), = notes(step)
+        assert kind == "error" and note.startswith("18 entries make ") and "export a part with 'Containing'" in note
+        step = await cmds.complete(step, {"queue": "help", "contains": "退款"})
+        assert step["command"]["status"] == "completed"
+        exported = json.loads("\n".join(fields(step)["data"]))["entries"]
+        assert exported and all("退款" in json.dumps(e, ensure_ascii=False) for e in exported)
