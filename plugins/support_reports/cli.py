@@ -1,9 +1,9 @@
 """``switchboard report``: support figures of a time range as CSV, JSON or a self-contained HTML page.
 
-The command line itself is declared in component/cli.py (``report``). Works on the database of a configuration file, without connecting to the
-XMPP server (safe while the component runs): the support plugin's store
-reads the recorded ticket events, the same metrics code as the ad-hoc command
-computes the figures.
+The command line itself is declared in component/cli.py (``report``). It works on the
+database of a configuration file without connecting to the XMPP server (safe while the
+component runs): the support plugin's store reads the recorded ticket events and the same
+metrics code as the ad-hoc command computes the figures.
 
 Exit codes: 0 written, 1 the report could not be made (no database, bad dates), 2 configuration error.
 """

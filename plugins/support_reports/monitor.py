@@ -158,6 +158,7 @@ def as_text(snap: Snapshot, lang: str, tz: tzinfo | None = None, limit: int = 50
         lines.append(text("waiting_line", lang, position=w.position, customer=w.customer,
                           wait=duration(w.waited, lang), offered=offered, ticket=w.ticket)
                      + (f" · {w.queue}" if len(snap.queues) > 1 else ""))
+    lines += _more(len(snap.waiting), limit, lang)
     if not snap.waiting:
         lines.append(text("none", lang))
     lines.append(text("agents_header", lang))
@@ -165,6 +166,7 @@ def as_text(snap: Snapshot, lang: str, tz: tzinfo | None = None, limit: int = 50
         tickets = f" · {', '.join(a.tickets)}" if a.tickets else ""
         lines.append(text("agent_line", lang, agent=a.agent, status=_status_text(a.status, lang), load=a.load,
                           capacity=a.capacity, tickets=tickets) + (f" · {a.queue}" if len(snap.queues) > 1 else ""))
+    lines += _more(len(snap.agents), limit, lang)
     if not snap.agents:
         lines.append(text("none", lang))
     lines.append(text("conversations_header", lang))
@@ -173,9 +175,14 @@ def as_text(snap: Snapshot, lang: str, tz: tzinfo | None = None, limit: int = 50
                  else text("no_reply_yet", lang))
         lines.append(text("conversation_line", lang, ticket=c.ticket, customer=c.customer, agent=c.agent,
                           duration=duration(c.duration, lang), first=first))
+    lines += _more(len(snap.conversations), limit, lang)
     if not snap.conversations:
         lines.append(text("none", lang))
     return "\n".join(lines)
+
+
+def _more(count: int, limit: int, lang: str) -> list[str]:
+    return [text("more", lang, count=count - limit)] if count > limit else []
 
 
 def table_columns(view: str, lang: str) -> list[tuple[str, str]]:

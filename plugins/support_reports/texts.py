@@ -30,6 +30,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "first_reply": (" · first reply after {wait}", " · 首次回复用时 {wait}"),
     "no_reply_yet": (" · no reply yet", " · 尚未回复"),
     "none": ("  (none)", "  （无）"),
+    "more": ("  … and {count} more", "  ……另有 {count} 项"),
     "monitor_usage": ("Supervisor commands here: /monitor [queue] shows the live state; /report [day|week] "
                       "today's or this week's figures.",
                       "主管命令：/monitor [队列] 查看实时状态；/report [day|week] 查看今日或本周数据。"),

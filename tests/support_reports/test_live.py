@@ -266,3 +266,38 @@ async def test_report_command_counts_the_days_conversations(component, prosody):
         assert [(r["agent"], r["conversations"]) for r in rows] == [(jid("agent1"), "1")]
         assert done.find(f"{{{XDATA}}}x/{{{XDATA}}}reported/{{{XDATA}}}field[@var='conversations']").get(
             "label") == "会话数"
+
+
+async def test_bot_outcomes_reach_the_report(component, prosody):
+    """With the real bot: resolved by the bot, handed off after an answer, and queued at once."""
+    from ..support_bot.kit import load_samples
+
+    services = config()
+    services[DOMAIN]["support_bot"] = {}
+    app = await component(services)
+    await load_samples(app)
+    reports = app.services[DOMAIN].hooks.service("support_reports")
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust1") as c1, harness.slix_client(port, "cust2") as c2, \
+            harness.slix_client(port, "cust3") as c3, harness.slix_client(port, "super") as sup:
+        cin1, cin2, cin3, in_sup = harness.Inbox(c1), harness.Inbox(c2), harness.Inbox(c3), harness.Inbox(sup)
+        c1.send_message(mto=HELP, mbody="reset password", mtype="chat")
+        await cin1.next(body_has("Reset password"))
+        c1.send_message(mto=HELP, mbody="thanks!", mtype="chat")
+        await cin1.next(body_has("This conversation is closed"))
+        c2.send_message(mto=HELP, mbody="reset password", mtype="chat")
+        await cin2.next(body_has("Reset password"))
+        c2.send_message(mto=HELP, mbody="human", mtype="chat")
+        await cin2.next(body_has("We will connect you"))
+        c3.send_message(mto=HELP, mbody="Do you sell bicycles?", mtype="chat")
+        await cin3.next(body_has("We will connect you"))
+        await until(lambda: len(reports.snapshot(["help"]).waiting) == 2, what="two customers queued")
+
+        now = time.time()
+        (row,) = await reports.report(now - 3600, now + 60, "help", group="queue", period="all")
+        assert (row["conversations"], row["bot"], row["bot_resolved"], row["handed_off"], row["queued"]) == \
+            (3, 2, 1, 1, 2)
+        assert row["bot_resolved_share"] == pytest.approx(1 / 3) and row["handoff_rate"] == 0.5
+        sup.send_message(mto=HELP, mbody="/report", mtype="chat")
+        line = (await in_sup.next(body_has("Today")))["body"]
+        assert "3 conversations · bot-resolved 33.3% · hand-off 50.0%" in line
