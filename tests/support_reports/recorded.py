@@ -4,12 +4,15 @@ The events are the rows the engine records (kinds, actors, data, queues), so the
 against what the queue really writes, not against a hand-written imitation. Hand-computed figures:
 
   t1  09:00 help, queued; offered to A; A accepts 09:01 (wait 60), writes 09:01:30 (first response 90),
-            closes 09:11:30 (handle 630)
+            closes 09:11:30 (handle 630); the customer rates 4
   t2  09:30 help, the bot keeps it; hands off 09:32; A accepts 09:34 (wait 120), writes 09:35 (first
             response 180); A transfers to sales 09:40 (A: 360); C accepts 09:41 (C waited 60), closes
-            09:50 (C: 540; 900 in all). Counts in help, where it started.
+            09:50 (C: 540; 900 in all); rated 2 (for C, who held it last). Counts in help, where it started.
   t3  10:00 help, the bot keeps it and closes it at 10:01 (bot-resolved)
   t4  10:30 help, queued, offered to A who rejects at 10:31; the customer leaves at 10:35 (abandoned)
+  t1' 13:00 the customer of t1 writes again: t1 reopens (a new conversation), back to A who accepts at
+            13:02 (wait 120) and closes at 13:10 (handle 480). The engine keeps the first reply time of
+            the ticket, so a reopened conversation records no first response of its own.
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ DAY = datetime(2026, 11, 20, tzinfo=timezone.utc).timestamp()
 NEXT_DAY = DAY + 86400
 A, B, C = "a@x", "b@x", "c@x"
 
-HELP = {"conversations": 4, "bot": 2, "bot_resolved": 1, "bot_resolved_share": 0.25, "handed_off": 1,
-        "handoff_rate": 0.5, "queued": 3, "answered": 2, "abandoned": 1, "abandonment_rate": 1 / 3,
-        "wait_avg": 90.0, "wait_p90": 120.0, "first_response_avg": 135.0, "handle_avg": 765.0, "transfers": 1}
-AGENT_A = {"conversations": 2, "answered": 2, "wait_avg": 90.0, "first_response_avg": 135.0, "handle_avg": 495.0,
-           "transfers": 1}
+HELP = {"conversations": 5, "bot": 2, "bot_resolved": 1, "bot_resolved_share": 0.2, "handed_off": 1,
+        "handoff_rate": 0.5, "queued": 4, "answered": 3, "abandoned": 1, "abandonment_rate": 0.25,
+        "wait_avg": 100.0, "wait_p90": 120.0, "first_response_avg": 135.0, "handle_avg": 670.0, "transfers": 1,
+        "csat_count": 2, "csat_avg": 3.0, "csat_2": 1, "csat_4": 1}
+AGENT_A = {"conversations": 3, "answered": 3, "wait_avg": 100.0, "first_response_avg": 135.0, "handle_avg": 490.0,
+           "transfers": 1, "csat_count": 1, "csat_avg": 4.0}
 AGENT_C = {"conversations": 1, "answered": 1, "wait_avg": 60.0, "first_response_avg": None, "handle_avg": 540.0,
-           "transfers": 0}
+           "transfers": 0, "csat_count": 1, "csat_avg": 2.0}
 
 
 class QuietOutbox:
@@ -94,6 +98,8 @@ async def record_day(url: str) -> None:
         await engine.first_response(engine.tickets[t1.id])
         when(9, 11, 30)
         await engine.close(t1.id, A)
+        when(9, 12)
+        await engine.rate(t1.id, 4, "quick", "c1@y")
 
         when(9, 30)
         t2 = await engine.join("help", "c2@y/r", "en", body="bot: where is my order?")
@@ -112,6 +118,8 @@ async def record_day(url: str) -> None:
         await engine.accept(t2.id, f"{C}/r")
         when(9, 50)
         await engine.close(t2.id, C)
+        when(9, 52)
+        await engine.rate(t2.id, 2, "", "c2@y")
 
         when(10, 0)
         t3 = await engine.join("help", "c3@y/r", "en", body="bot: opening hours?")
@@ -125,6 +133,15 @@ async def record_day(url: str) -> None:
         await engine.reject(t4.id, f"{A}/r")
         when(10, 35)
         await engine.leave(t4.id, "bye", "c4@y")
+
+        when(13, 0)
+        assert (await engine.reopenable("help", "c1@y")).id == t1.id
+        await engine.reopen(t1.id, "c1@y/r")
+        await settle()
+        when(13, 2)
+        await engine.accept(t1.id, f"{A}/r")
+        when(13, 10)
+        await engine.close(t1.id, A)
     finally:
         await engine.stop()
         await db.close()

@@ -75,15 +75,15 @@ def test_cli_csv_json_html(recorded, tmp_path, capsys):
     table = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert table[0][:3] == ["Period", "Queue", "Conversations"]
     row = dict(zip(table[0], table[1]))
-    assert len(table) == 2 and row["Queue"] == "help" and row["Conversations"] == "4"
-    assert float(row["Average wait"]) == 90.0 and float(row["Handle time"]) == 765.0
-    assert float(row["Abandonment rate"]) == pytest.approx(1 / 3, abs=1e-4)
+    assert len(table) == 2 and row["Queue"] == "help" and row["Conversations"] == "5"
+    assert float(row["Average wait"]) == 100.0 and float(row["Handle time"]) == 670.0
+    assert float(row["Abandonment rate"]) == 0.25 and row["CSAT average"] == "3.0"
 
     assert main(["report", "-c", recorded, "--since", "2026-11-20", "--until", "2026-11-21", "--format", "json",
                  "--group", "agent", "--period", "all", "--lang", "zh"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["report"]["until"] == "2026-11-22T00:00:00+00:00" and doc["report"]["lang"] == "zh"
-    assert [(r["agent"], r["conversations"], r["handle_avg"]) for r in doc["rows"]] == [(A, 2, 495.0),
+    assert [(r["agent"], r["conversations"], r["handle_avg"]) for r in doc["rows"]] == [(A, 3, 490.0),
                                                                                       (C, 1, 540.0)]
     assert doc["totals"]["bot_resolved"] == 1 and doc["totals"]["transfers"] == 1
 
@@ -93,14 +93,15 @@ def test_cli_csv_json_html(recorded, tmp_path, capsys):
     assert "wrote" in capsys.readouterr().err
     html = out.read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == 6
-    assert 'data-kpi="conversations"><div class="label">Conversations</div><div class="number">4<' in html
+    assert 'data-kpi="conversations"><div class="label">Conversations</div><div class="number">5<' in html
     assert "Queue help" in html
 
 
 def test_cli_time_zone_moves_the_day(tmp_path, capsys):
     url = harness.database_url(tmp_path)
     asyncio.run(record_day(url))
-    # In Honolulu (UTC-10) t1 and t2 (09:00, 09:30 UTC) start on the 19th, t3 and t4 (10:00, 10:30) on the 20th.
+    # In Honolulu (UTC-10) t1 and t2 (09:00, 09:30 UTC) start on the 19th, t3, t4 and t1 reopened
+    # (10:00, 10:30, 13:00) on the 20th.
     config = write_config(tmp_path, url, "Pacific/Honolulu")
     assert main(["report", "-c", config, "--since", "2026-11-19", "--until", "2026-11-20", "--format", "json",
                  "--group", "total"]) == 0
@@ -108,7 +109,7 @@ def test_cli_time_zone_moves_the_day(tmp_path, capsys):
     assert doc["report"]["timezone"] == "Pacific/Honolulu"
     assert doc["report"]["since"] == "2026-11-19T00:00:00-10:00"
     assert [(r["period"], r["conversations"], r["bot_resolved"], r["abandoned"], r["transfers"])
-            for r in doc["rows"]] == [("2026-11-19", 2, 0, 0, 1), ("2026-11-20", 2, 1, 1, 0)]
+            for r in doc["rows"]] == [("2026-11-19", 2, 0, 0, 1), ("2026-11-20", 3, 1, 1, 0)]
     assert main(["report", "-c", config, "--since", "2026-11-21", "--format", "json", "--until", "2026-11-21"]) == 0
     assert json.loads(capsys.readouterr().out)["rows"] == []
 
