@@ -37,6 +37,8 @@ class QueueRow:
     oldest_wait: float | None
     with_bot: int
     active: int
+    pending: int                    #: the agent waits for the customer's reply
+    messages: int                   #: messages left out of hours, waiting for an agent to take them
     agents: int
     available: int
     load: int
@@ -108,6 +110,8 @@ def snapshot(queues: Iterable[QueueInput], now: float) -> Snapshot:
             queue=q.name, title=q.title, open=q.summary.get("status", "open") == "open", waiting=len(waiting),
             oldest_wait=None if oldest is None else max(0.0, now - oldest),
             with_bot=sum(1 for t in tickets if t.state in ("new", "bot")), active=len(active),
+            pending=sum(1 for t in tickets if t.state == "pending"),
+            messages=sum(1 for t in tickets if t.state == "offline"),
             agents=sum(1 for a in q.agents if a.get("online")),
             available=sum(1 for a in q.agents if a.get("routable")),
             load=sum(int(a.get("load") or 0) for a in q.agents if a.get("online")),
@@ -151,7 +155,9 @@ def as_text(snap: Snapshot, lang: str, tz: tzinfo | None = None, limit: int = 50
         lines.append(text("queue_line", lang, title=q.title, queue=q.queue,
                           status=text("open" if q.open else "closed", lang), waiting=q.waiting, oldest=oldest,
                           bot=q.with_bot, active=q.active, available=q.available, agents=len(
-                              [a for a in snap.agents if a.queue == q.queue]), load=q.load, capacity=q.capacity))
+                              [a for a in snap.agents if a.queue == q.queue]), load=q.load, capacity=q.capacity)
+                     + (text("queue_later", lang, pending=q.pending, messages=q.messages)
+                        if q.pending or q.messages else ""))
     lines.append(text("waiting_header", lang))
     for w in snap.waiting[:limit]:
         offered = text("offered_to", lang, agents=", ".join(w.offered_to)) if w.offered_to else ""
@@ -187,7 +193,8 @@ def _more(count: int, limit: int, lang: str) -> list[str]:
 
 def table_columns(view: str, lang: str) -> list[tuple[str, str]]:
     keys = {
-        "queues": ("queue", "title", "status", "waiting", "oldest", "bot", "active", "agents", "load"),
+        "queues": ("queue", "title", "status", "waiting", "oldest", "bot", "active", "pending", "messages", "agents",
+                   "load"),
         "waiting": ("position", "queue", "customer", "wait", "state", "priority", "offered", "ticket"),
         "agents": ("queue", "agent", "status", "load", "tickets"),
         "conversations": ("ticket", "queue", "customer", "agent", "duration", "first"),
@@ -198,10 +205,12 @@ def table_columns(view: str, lang: str) -> list[tuple[str, str]]:
 def table_rows(snap: Snapshot, view: str, lang: str, limit: int = 200) -> list[dict[str, Any]]:
     """Rows of one view for a ``<reported/>`` table (values already formatted for people)."""
     if view == "queues":
+        staff = {q.queue: sum(1 for a in snap.agents if a.queue == q.queue) for q in snap.queues}
         return [{"queue": q.queue, "title": q.title, "status": text("open" if q.open else "closed", lang),
                  "waiting": q.waiting, "oldest": duration(q.oldest_wait, lang), "bot": q.with_bot,
-                 "active": q.active, "agents": f"{q.available}/{len([a for a in snap.agents if a.queue == q.queue])}",
-                 "load": f"{q.load}/{q.capacity}"} for q in snap.queues[:limit]]
+                 "active": q.active, "pending": q.pending, "messages": q.messages,
+                 "agents": f"{q.available}/{staff[q.queue]}", "load": f"{q.load}/{q.capacity}"}
+                for q in snap.queues[:limit]]
     if view == "waiting":
         return [{"position": w.position, "queue": w.queue, "customer": w.customer,
                  "wait": duration(w.waited, lang), "state": text(f"state_{w.state}", lang),

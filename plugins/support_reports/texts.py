@@ -15,6 +15,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                    "{title}（{queue}）：{status} · 排队 {waiting} 人{oldest} · 机器人接待 {bot} 人 · "
                    "会话中 {active} 个 · 可接待客服 {available}/{agents}，负载 {load}/{capacity}"),
     "oldest": (" (longest {wait})", "（最长 {wait}）"),
+    "queue_later": (" · {pending} waiting for the customer's reply · {messages} messages left out of hours",
+                    " · 等待客户回复 {pending} 个 · 非工作时间留言 {messages} 条"),
     "open": ("open", "服务中"),
     "closed": ("closed", "暂停服务"),
     "waiting_header": ("Waiting customers:", "排队客户："),
@@ -57,6 +59,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_oldest": ("Longest wait", "最长等待"),
     "col_bot": ("With bot", "机器人接待"),
     "col_active": ("In conversation", "会话中"),
+    "col_pending": ("Waiting for the customer", "等待客户回复"),
+    "col_messages": ("Messages left", "留言"),
     "col_agents": ("Agents available", "可接待客服"),
     "col_load": ("Load", "负载"),
     "col_position": ("#", "序号"),

@@ -164,7 +164,8 @@ async def test_supervisor_sees_the_live_state_others_are_refused(component, pros
         assert rows[0]["first"] != "—"
         _columns, rows = await run_view(sup, "queues", queue="*")
         assert rows == [{"queue": "help", "title": "Help desk", "status": "open", "waiting": "1",
-                         "oldest": rows[0]["oldest"], "bot": "0", "active": "1", "agents": "1/2", "load": "1/1"}]
+                         "oldest": rows[0]["oldest"], "bot": "0", "active": "1", "pending": "0", "messages": "0",
+                         "agents": "1/2", "load": "1/1"}]
         _columns, rows = await run_view(sup, "queues", lang="zh")
         assert rows[0]["status"] == "服务中"
 

@@ -26,6 +26,9 @@ def help_queue(**summary):
         ticket("b1", "bot", "asking@x", created=NOW - 20),
         ticket("c1", "active", "served@x", queued=NOW - 900, agent="a1@x", accepted=NOW - 600, first=NOW - 880),
         ticket("c2", "active", "new@x", queued=NOW - 100, agent="a1@x", accepted=NOW - 40),
+        ticket("p1", "pending", "thinking@x", queued=NOW - 5000, accepted=NOW - 4000),
+        ticket("o1", "offline", "night@x", created=NOW - 30000),
+        ticket("o2", "offline", "night2@x", created=NOW - 20000),
     ]
     agents = [
         {"jid": "a1@x", "online": True, "show": "", "routable": True, "capacity": 3, "load": 2},
@@ -40,7 +43,7 @@ def test_snapshot_orders_waiting_by_priority_then_time_and_counts_load():
     snap = snapshot([help_queue()], NOW)
     (q,) = snap.queues
     assert (q.waiting, q.with_bot, q.active, q.agents, q.available, q.load, q.capacity) == (3, 1, 2, 3, 2, 3, 5)
-    assert q.oldest_wait == 300 and q.open
+    assert q.oldest_wait == 300 and q.open and (q.pending, q.messages) == (1, 2)
     assert [(w.position, w.ticket, w.offered_to) for w in snap.waiting] == [
         (1, "w2", ["a2@x"]), (2, "w1", []), (3, "w3", [])]
     assert [w.waited for w in snap.waiting] == [30, 300, 10]
@@ -58,7 +61,7 @@ def test_text_in_both_languages_and_limits():
     en = as_text(snap, "en", ZoneInfo("UTC"))
     assert en.splitlines()[0] == "Live monitor · 2027-01-15 08:00:00"
     assert ("Help desk (help): open · 3 waiting (longest 5 min 00 s) · 1 with the bot · 2 in conversation · "
-            "agents 2/4 available, load 3/5") in en
+            "agents 2/4 available, load 3/5 · 1 waiting for the customer's reply · 2 messages left out of hours") in en
     assert "  1. vip@x · 30 s · offered to a2@x · ticket w2" in en
     assert "  a2@x · away · 1/2" in en and "  a4@x · offline · 0/3" in en
     assert "  c1 · served@x ↔ a1@x · 10 min 00 s · first reply after 20 s" in en
