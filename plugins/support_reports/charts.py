@@ -116,7 +116,7 @@ def stacked_bars(kind: str, title: str, labels: Sequence[str], series: Sequence[
             parts.append(f'<rect class="bar" x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
                          f'fill="{colour}"><title>{escape(label)} · {escape(name)}: {escape(fmt(value))}'
                          f'</title></rect>')
-        if totals[i] > 0:
+        if totals[i] > 0 and (slot >= 20 or i % every == 0):  # crowded: the total of every n-th bar
             parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{base - 4:.1f}" text-anchor="middle" '
                          f'class="value">{escape(fmt(totals[i]))}</text>')
         if i % every == 0:
