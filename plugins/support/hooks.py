@@ -32,10 +32,28 @@ STAFF_COMMAND = "support.staff_command"
 #: The name of the public service on the hook bus.
 SERVICE = "support"
 
-#: Event kinds recorded for every ticket (``TicketEvent.kind``).
+#: Event kinds recorded for every ticket (``TicketEvent.kind``). What reports read from them:
+#:
+#: - ``created`` (data ``via``), ``reopened`` (the customer wrote again within the reopen window; data
+#:   ``count``): a conversation starts; ``bot``: the bot keeps it first.
+#: - ``prechat`` (data ``fields`` still missing): it waits for the pre-chat form; ``offline``: a message
+#:   left out of business hours, waiting for an agent to take it (no ``queued`` before it is taken).
+#: - ``queued`` (also after ``pending``, ``offline`` or a reopen), ``offered`` (data ``agents``),
+#:   ``offer_rejected`` / ``offer_timeout`` / ``offer_revoked``, ``accepted`` (actor: the agent; also when
+#:   an agent takes a waiting ticket), ``first_response`` (the agent's first message, once per ticket),
+#:   ``transferred`` (data ``from_queue``, ``to_queue``, ``from_agent``, ``to_agent``).
+#: - ``pending`` (data ``agent``: who waits for the customer; their hold of the conversation ends here).
+#: - ``closed``: the conversation ended and the ticket is resolved (data ``reason``: resolved, bot,
+#:   no_reply, customer, ...; ``rating_requested`` when the customer was asked to rate);
+#:   ``finalized``: a resolved ticket closed for good (reopen window over, or by staff).
+#: - ``abandoned`` (data ``reason``: bye, depart, removed, offline, out_of_hours).
+#: - ``rated`` (data ``rating`` 1-5 and ``comment`` when given; actor: the customer).
+#: - ``note``, ``tagged`` (data ``added``, ``removed``), ``priority`` (data ``priority``, ``previous``),
+#:   ``watch``, ``join``, ``unwatch``.
 KINDS = ("created", "bot", "queued", "offered", "offer_rejected", "offer_timeout", "offer_revoked",
          "accepted", "first_response", "transferred", "note", "watch", "join", "unwatch", "closed",
-         "abandoned", "resumed")
+         "abandoned", "resumed", "prechat", "offline", "pending", "reopened", "rated", "tagged", "priority",
+         "finalized")
 
 
 @dataclass

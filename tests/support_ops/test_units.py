@@ -4,6 +4,7 @@ replies, the wire formats against the XSD, and the schema migration from the fir
 from __future__ import annotations
 
 from datetime import datetime
+from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +18,7 @@ from plugins.support.plugin import SupportPlugin
 from plugins.support.store import TICKET_COLUMNS_2, SupportStore
 
 from .. import harness
-from ..schema import assert_valid
+from ..schema import ROOT, assert_valid
 from .kit import submit_form
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -108,12 +109,11 @@ def test_prechat_form_round_trip():
     assert form_values(form)["FORM_TYPE"] == stanza.PRECHAT_FORM and form_values(form)["name"] == "Alice"
     assert fields["name"]["label"] == "姓名"
     assert fields["email"]["required"] and not fields["order"]["required"]
-    from xml.etree.ElementTree import Element
-    message = Element("{jabber:client}message")
+    message = ET.Element("{jabber:client}message")
     submit_form(message, {"name": "Alice", "email": "a@b.c"}, stanza.PRECHAT_FORM)
     assert stanza.submitted_form(message, stanza.PRECHAT_FORM) == {"name": ["Alice"], "email": ["a@b.c"]}
     assert stanza.submitted_form(message, stanza.RATING_FORM) is None  # another form type is not ours
-    bare = Element("{jabber:client}message")
+    bare = ET.Element("{jabber:client}message")
     submit_form(bare, {"rating": "4"})
     assert stanza.submitted_form(bare, stanza.RATING_FORM) == {"rating": ["4"]}  # FORM_TYPE dropped by a client
 
@@ -204,3 +204,22 @@ async def test_a_first_version_database_is_upgraded_and_keeps_its_tickets(tmp_pa
     # Running the migrations again changes nothing.
     assert (await db.migrate([Migrations("support", SupportPlugin.migrations)]))["support"] == (2, 2)
     await db.close()
+
+
+def _form_shape(x) -> list[tuple]:
+    ns = "{jabber:x:data}"
+    return [(f.get("var"), f.get("type"), f.find(f"{ns}required") is not None,
+             [o.findtext(f"{ns}value") for o in f.findall(f"{ns}option")],
+             [v.text for v in f.findall(f"{ns}value")] if f.get("type") == "hidden" else [])
+            for f in x.findall(f"{ns}field")]
+
+
+@pytest.mark.parametrize("example,build", [
+    ("support-rating.xml", lambda: ratings.build_form("en")),
+    ("support-prechat.xml", lambda: prechat.build_form(["name", "email", "order"], ["order"], {}, "en")),
+])
+def test_the_protocol_examples_show_the_forms_we_send(example, build):
+    shown = ET.parse(ROOT / "examples" / example).getroot().find("{jabber:x:data}x")
+    sent = build().xml
+    assert _form_shape(shown) == _form_shape(sent)
+    assert shown.findtext("{jabber:x:data}title") == sent.findtext("{jabber:x:data}title")
