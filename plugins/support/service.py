@@ -269,7 +269,13 @@ class SupportEngine:
             if body:
                 t.form.setdefault("message", body[:200])
             self.tickets[t.id] = t
-            await self._record(t, "created", customer, via=via)
+            try:
+                await self._record(t, "created", customer, via=via)
+            except BaseException:
+                # Not stored (the database is away): the customer got an error and will write
+                # again, which must open a ticket, not find this one half-made.
+                del self.tickets[t.id]
+                raise
         if on_created is not None:
             await on_created(t)
         try:

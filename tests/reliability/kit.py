@@ -229,11 +229,35 @@ def ticket_of(message: Any) -> str | None:
 
 @contextlib.asynccontextmanager
 async def people(port: int, *users: str, resource: str = "test") -> AsyncIterator[dict[str, Person]]:
-    """Log in several users at once; yields {user: Person}."""
-    async with contextlib.AsyncExitStack() as stack:
-        clients = await asyncio.gather(*(stack.enter_async_context(harness.slix_client(port, user, resource))
-                                         for user in users))
-        yield {user: Person(client, user) for user, client in zip(users, clients)}
+    """Log in several users at once; yields {user: Person}. They log out together, in parallel too."""
+    sessions = [harness.slix_client(port, user, resource) for user in users]
+    entered = await asyncio.gather(*(session.__aenter__() for session in sessions), return_exceptions=True)
+    try:
+        for result in entered:
+            if isinstance(result, BaseException):
+                raise result
+        yield {user: Person(client, user) for user, client in zip(users, entered)}
+    finally:
+        await asyncio.gather(*(session.__aexit__(None, None, None)
+                               for session, result in zip(sessions, entered)
+                               if not isinstance(result, BaseException)), return_exceptions=True)
+
+
+async def reconnect(person: Person, port: int, timeout: float = 15) -> None:
+    """Log a client whose server went away in again, as clients do after a server restart."""
+    started = asyncio.get_running_loop().create_future()
+
+    def on_start(_event: Any) -> None:
+        if not started.done():
+            started.set_result(True)
+
+    person.client.add_event_handler("session_start", on_start)
+    try:
+        person.client.connect("127.0.0.1", port)
+        await asyncio.wait_for(started, timeout)
+    finally:
+        person.client.del_event_handler("session_start", on_start)
+    person.client.send_presence()
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slixmpp.xmlstream.xmlstream import NotConnectedError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -110,7 +111,11 @@ class Traffic:
         async def loop() -> None:
             n = 0
             while not self.stop.is_set():
-                person.send_message(to, f"<body>{prefix}-{n}</body>", mtype=mtype)
+                try:
+                    person.send_message(to, f"<body>{prefix}-{n}</body>", mtype=mtype)
+                except NotConnectedError:
+                    return  # the server went away under the sender
+
                 n += 1
                 self.sent += 1
                 await asyncio.sleep(pause)

@@ -1,0 +1,153 @@
+"""The database locked (SQLite) or gone (PostgreSQL): refuse with a wait-type error, broadcast nothing
+that was not stored, and recover by itself when the database is back.
+
+SQLite: another connection holds the write lock (``BEGIN EXCLUSIVE``) longer
+than the component's busy timeout, shortened for this test so a refusal takes
+a fraction of a second instead of the production 30 s. PostgreSQL: the server
+is stopped and started again. Each test runs on its own backend only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from typing import Any, AsyncIterator, Callable
+
+import pytest
+
+from .. import harness
+from ..conftest import BACKEND
+from .kit import OK, ROOMS, SUPPORT, Person, people, ticket_of, until
+from .test_crash import HELP, SERVICES, agent_available, archived, offered
+
+pytestmark = pytest.mark.integration
+
+ROOM = f"faults@{ROOMS}"
+#: RFC 6120 8.3.3: both mean "try again later", which is the truth here.
+WAIT_ERRORS = ("internal-server-error/wait", "resource-constraint/wait")
+BUSY_MS = 300
+
+
+class _ShortBusyCursor(sqlite3.Cursor):
+    def execute(self, sql: str, *args: Any) -> Any:  # type: ignore[override]
+        if sql.replace(" ", "").lower().startswith("pragmabusy_timeout="):
+            sql = f"PRAGMA busy_timeout={BUSY_MS}"
+        return super().execute(sql, *args)
+
+
+class _ShortBusyConnection(sqlite3.Connection):
+    def cursor(self, factory: Any = _ShortBusyCursor) -> Any:  # type: ignore[override]
+        return super().cursor(factory)
+
+    def execute(self, sql: str, *args: Any) -> Any:  # type: ignore[override]
+        return self.cursor().execute(sql, *args)
+
+
+def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> Callable[..., sqlite3.Connection]:
+    """Every SQLite connection opened from now on gives up on a lock after BUSY_MS; returns the real connect."""
+    real = sqlite3.connect
+
+    def connect(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        kwargs["timeout"] = BUSY_MS / 1000
+        kwargs.setdefault("factory", _ShortBusyConnection)
+        return real(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    return real
+
+
+async def prepare(app: Any, p: dict[str, Person]) -> str:
+    """A room with two occupants; a customer talking with an agent. Returns the conversation JID."""
+    alice, bob, agent1, cust1 = p["alice"], p["bob"], p["agent1"], p["cust1"]
+    assert await alice.join(ROOM, "alice") == OK
+    assert await alice.configure(ROOM, persistentroom=True, enablearchiving=True) == OK
+    assert await bob.join(ROOM, "bob") == OK
+    await agent_available(agent1, 2)
+    engine = app.services[SUPPORT].plugins["support"].engine
+    await until(lambda: engine.agents["help"].get(agent1.bare), what="the agent available")
+    cust1.send_message(HELP, "<body>hello</body>", mtype="chat")
+    ticket = await offered(agent1, cust1)
+    session = f"t-{ticket}@{SUPPORT}"
+    agent1.send_message(session, "<body>accept</body>", mtype="chat")
+    await until(lambda: engine.tickets[ticket].state == "active", what="the conversation active")
+    await alice.say(ROOM, "before the outage")
+    for person in p.values():
+        person.forget()
+    return session
+
+
+async def error_for(person: Person, mid: str) -> str:
+    error = await person.inbox.next(lambda m: m["type"] == "error" and m["id"] == mid, 15)
+    return f"{error['error']['condition']}/{error['error']['type']}"
+
+
+async def during_outage(p: dict[str, Person], session: str) -> None:
+    """Every write is refused with a wait-type error, and nobody receives what was not stored."""
+    alice, bob, agent1, cust1, cust2 = (p[u] for u in ("alice", "bob", "agent1", "cust1", "cust2"))
+    mid = alice.send_message(ROOM, "<body>said during the outage</body>")
+    assert await error_for(alice, mid) in WAIT_ERRORS
+    mid = agent1.send_message(session, "<body>agent during the outage</body>", mtype="chat")
+    assert await error_for(agent1, mid) in WAIT_ERRORS
+    mid = cust1.send_message(HELP, "<body>customer during the outage</body>", mtype="chat")
+    assert await error_for(cust1, mid) in WAIT_ERRORS
+    mid = cust2.send_message(HELP, "<body>new customer during the outage</body>", mtype="chat")
+    assert await error_for(cust2, mid) in WAIT_ERRORS
+    await bob.inbox.quiet(lambda m: m.xml.tag.endswith("}message") and "outage" in (m["body"] or ""), 0.5)
+    await cust1.inbox.quiet(lambda m: m["type"] == "chat" and "outage" in (m["body"] or ""), 0.1)
+    await agent1.inbox.quiet(lambda m: m["type"] == "chat" and "outage" in (m["body"] or ""), 0.1)
+
+
+async def after_recovery(p: dict[str, Person], session: str) -> None:
+    """Everything works again, and what was refused is nowhere in the archives."""
+    alice, bob, agent1, cust1, cust2 = (p[u] for u in ("alice", "bob", "agent1", "cust1", "cust2"))
+    said = await alice.say(ROOM, "after the outage")
+    await bob.groupchat(ROOM, lambda m: m["body"] == "after the outage")
+    room = archived(await alice.archive(ROOM))
+    assert list(room.values()) == ["before the outage", "after the outage"] and said in room
+    agent1.send_message(session, "<body>agent is back</body>", mtype="chat")
+    await cust1.inbox.next(lambda m: m["type"] == "chat" and m["body"] == "agent is back")
+    cust1.send_message(HELP, "<body>customer is back</body>", mtype="chat")
+    await agent1.inbox.next(lambda m: m["type"] == "chat" and m["body"] == "customer is back")
+    conversation = archived(await agent1.archive(session))
+    assert not [b for b in conversation.values() if "outage" in b], conversation
+    # The customer refused during the outage is welcomed and queued as if nothing happened.
+    cust2.send_message(HELP, "<body>may I try again?</body>", mtype="chat")
+    notice = await cust2.inbox.next(lambda m: m["type"] == "chat" and ticket_of(m) is not None)
+    assert notice["from"].bare == HELP
+    await offered(agent1, cust2)
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's write lock; the PostgreSQL variant stops the server")
+async def test_sqlite_locked_by_another_writer(component, prosody, tmp_path, monkeypatch):
+    connect = short_busy_timeout(monkeypatch)
+    app = await component(SERVICES)
+    async with people(prosody.ports.c2s, "alice", "bob", "agent1", "cust1", "cust2") as p:
+        session = await prepare(app, p)
+        async with exclusive_lock(connect, tmp_path / "switchboard.db"):
+            await during_outage(p, session)
+        await after_recovery(p, session)
+
+
+@contextlib.asynccontextmanager
+async def exclusive_lock(connect: Callable[..., sqlite3.Connection], path: Any) -> AsyncIterator[None]:
+    holder = connect(str(path), isolation_level=None, timeout=5)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="stops the PostgreSQL server of the session")
+async def test_postgresql_server_down(component, prosody):
+    server = harness.POSTGRES
+    app = await component(SERVICES)
+    async with people(prosody.ports.c2s, "alice", "bob", "agent1", "cust1", "cust2") as p:
+        session = await prepare(app, p)
+        server.stop()
+        try:
+            await during_outage(p, session)
+        finally:
+            server.start()
+        await after_recovery(p, session)
