@@ -14,10 +14,12 @@ import sqlite3
 from typing import Any, AsyncIterator, Callable
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from .. import harness
 from ..conftest import BACKEND
-from .kit import OK, ROOMS, SUPPORT, Person, people, ticket_of, until
+from .kit import NS_ADMIN, NS_OWNER, OK, ROOMS, SUPPORT, Person, jid, people, status_codes, ticket_of, until
 from .test_crash import HELP, SERVICES, agent_available, archived, offered
 
 pytestmark = pytest.mark.integration
@@ -60,7 +62,7 @@ async def prepare(app: Any, p: dict[str, Person]) -> str:
     """A room with two occupants; a customer talking with an agent. Returns the conversation JID."""
     alice, bob, agent1, cust1 = p["alice"], p["bob"], p["agent1"], p["cust1"]
     assert await alice.join(ROOM, "alice") == OK
-    assert await alice.configure(ROOM, persistentroom=True, enablearchiving=True) == OK
+    assert await alice.configure(ROOM, persistentroom=True, enablearchiving=True, roomname="Faults") == OK
     assert await bob.join(ROOM, "bob") == OK
     await agent_available(agent1, 2)
     engine = app.services[SUPPORT].plugins["support"].engine
@@ -86,24 +88,46 @@ async def during_outage(p: dict[str, Person], session: str) -> None:
     alice, bob, agent1, cust1, cust2 = (p[u] for u in ("alice", "bob", "agent1", "cust1", "cust2"))
     mid = alice.send_message(ROOM, "<body>said during the outage</body>")
     assert await error_for(alice, mid) in WAIT_ERRORS
+    # Room administration is refused the same way and takes no effect (nothing half-applied).
+    assert await alice.set_affiliation(ROOM, jid("bob"), "outcast") in WAIT_ERRORS
+    assert await alice.configure(ROOM, roomname="renamed during the outage") in WAIT_ERRORS
+    mid = alice.send_message(ROOM, "<subject>topic of the outage</subject>")
+    assert await error_for(alice, mid) in WAIT_ERRORS
     mid = agent1.send_message(session, "<body>agent during the outage</body>", mtype="chat")
     assert await error_for(agent1, mid) in WAIT_ERRORS
     mid = cust1.send_message(HELP, "<body>customer during the outage</body>", mtype="chat")
     assert await error_for(cust1, mid) in WAIT_ERRORS
     mid = cust2.send_message(HELP, "<body>new customer during the outage</body>", mtype="chat")
     assert await error_for(cust2, mid) in WAIT_ERRORS
-    await bob.inbox.quiet(lambda m: m.xml.tag.endswith("}message") and "outage" in (m["body"] or ""), 0.5)
+    await bob.inbox.quiet(lambda s: "outage" in (s["body"] or "") or "outage" in (s["subject"] or "")
+                          or (s.xml.tag.endswith("}presence") and s["from"].full == f"{ROOM}/bob"), 0.5)
     await cust1.inbox.quiet(lambda m: m["type"] == "chat" and "outage" in (m["body"] or ""), 0.1)
     await agent1.inbox.quiet(lambda m: m["type"] == "chat" and "outage" in (m["body"] or ""), 0.1)
 
 
-async def after_recovery(p: dict[str, Person], session: str) -> None:
+async def stored_affiliation(db_url: str, room: str, who: str) -> str | None:
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text("SELECT affiliation FROM muc_affiliations WHERE room = :room "
+                                            "AND jid = :jid"), {"room": room, "jid": who})).scalar()
+    finally:
+        await engine.dispose()
+
+
+async def after_recovery(p: dict[str, Person], session: str, db_url: str) -> None:
     """Everything works again, and what was refused is nowhere in the archives."""
     alice, bob, agent1, cust1, cust2 = (p[u] for u in ("alice", "bob", "agent1", "cust1", "cust2"))
     said = await alice.say(ROOM, "after the outage")
     await bob.groupchat(ROOM, lambda m: m["body"] == "after the outage")
     room = archived(await alice.archive(ROOM))
     assert list(room.values()) == ["before the outage", "after the outage"] and said in room
+    outcome, form = await alice.iq(ROOM, f"<query xmlns='{NS_OWNER}'/>", itype="get")
+    names = [f.findtext("{jabber:x:data}value") for f in form.xml.iter("{jabber:x:data}field")
+             if f.get("var") == "muc#roomconfig_roomname"]
+    assert outcome == OK and names == ["Faults"], names
+    outcome, bans = await alice.iq(ROOM, f"<query xmlns='{NS_ADMIN}'><item affiliation='outcast'/></query>", "get")
+    assert outcome == OK and not list(bans.xml.iter(f"{{{NS_ADMIN}}}item"))
     agent1.send_message(session, "<body>agent is back</body>", mtype="chat")
     await cust1.inbox.next(lambda m: m["type"] == "chat" and m["body"] == "agent is back")
     cust1.send_message(HELP, "<body>customer is back</body>", mtype="chat")
@@ -115,6 +139,10 @@ async def after_recovery(p: dict[str, Person], session: str) -> None:
     notice = await cust2.inbox.next(lambda m: m["type"] == "chat" and ticket_of(m) is not None)
     assert notice["from"].bare == HELP
     await offered(agent1, cust2)
+    # Room administration works again, and is stored this time.
+    assert await alice.set_affiliation(ROOM, jid("bob"), "outcast") == OK
+    await bob.inbox.next(lambda s: s.xml.tag.endswith("}presence") and "301" in status_codes(s))
+    assert await stored_affiliation(db_url, ROOM, jid("bob")) == "outcast"
 
 
 @pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's write lock; the PostgreSQL variant stops the server")
@@ -125,7 +153,7 @@ async def test_sqlite_locked_by_another_writer(component, prosody, tmp_path, mon
         session = await prepare(app, p)
         async with exclusive_lock(connect, tmp_path / "switchboard.db"):
             await during_outage(p, session)
-        await after_recovery(p, session)
+        await after_recovery(p, session, harness.database_url(tmp_path))
 
 
 @contextlib.asynccontextmanager
@@ -140,7 +168,7 @@ async def exclusive_lock(connect: Callable[..., sqlite3.Connection], path: Any) 
 
 
 @pytest.mark.skipif(BACKEND != "postgresql", reason="stops the PostgreSQL server of the session")
-async def test_postgresql_server_down(component, prosody):
+async def test_postgresql_server_down(component, prosody, tmp_path):
     server = harness.POSTGRES
     app = await component(SERVICES)
     async with people(prosody.ports.c2s, "alice", "bob", "agent1", "cust1", "cust2") as p:
@@ -150,4 +178,4 @@ async def test_postgresql_server_down(component, prosody):
             await during_outage(p, session)
         finally:
             server.start()
-        await after_recovery(p, session)
+        await after_recovery(p, session, harness.database_url(tmp_path))

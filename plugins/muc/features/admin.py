@@ -37,7 +37,19 @@ class Admin(Feature):
     # -- applying changes (also used by the config form and invitations) ------------
     async def set_affiliation(self, room: Room, bare_jid: str, affiliation: str, actor_nick: str = "",
                               reason: str = "", nick: str | None = None) -> None:
+        before = (room.affiliations.get(bare_jid, "none"), room.affiliation_reasons.get(bare_jid, ""),
+                  room.reserved_nicks.get(bare_jid))
         room.set_affiliation(bare_jid, affiliation, reason, nick)
+        if room.config.persistent and not room.locked:
+            # Stored before anyone is told: a ban the database did not take must not look done.
+            try:
+                await self.muc.store.save_affiliation(room.jid, bare_jid, room.affiliations.get(bare_jid, "none"),
+                                                      room.reserved_nicks.get(bare_jid, ""),
+                                                      room.affiliation_reasons.get(bare_jid, ""))
+            except BaseException:
+                room.set_affiliation(bare_jid, "none")
+                room.set_affiliation(bare_jid, *before)
+                raise
         effective = room.affiliation(bare_jid)
         for occupant in room.occupants_of(bare_jid):
             new_role = role_after_affiliation(room, occupant, effective)
@@ -49,10 +61,6 @@ class Admin(Feature):
             else:
                 occupant.role = new_role
                 self.muc.occupancy.fanout(room, occupant, Change(actor=actor_nick, reason=reason))
-        if room.config.persistent and not room.locked:
-            await self.muc.store.save_affiliation(room.jid, bare_jid, room.affiliations.get(bare_jid, "none"),
-                                                  room.reserved_nicks.get(bare_jid, ""),
-                                                  room.affiliation_reasons.get(bare_jid, ""))
 
     async def set_role(self, room: Room, occupant: Occupant, role: str, actor_nick: str = "",
                        reason: str = "") -> None:

@@ -198,10 +198,15 @@ class ConfigForm(Feature):
             for jid in sorted(wanted):
                 if room.affiliations.get(jid) != affiliation:
                     await self.muc.admin.set_affiliation(room, jid, affiliation, actor_nick)
-        if config.persistent:
-            await self.muc.store.save_room(self.muc.stored(room))
-        elif old.persistent and not was_locked:
-            await self.muc.store.delete_room(room.jid)
+        try:
+            if config.persistent:
+                await self.muc.store.save_room(self.muc.stored(room))
+            elif old.persistent and not was_locked:
+                await self.muc.store.delete_room(room.jid)
+        except BaseException:
+            # Not stored: the room keeps the configuration the database still has.
+            room.config, room.locked = old, was_locked
+            raise
         codes = [CONFIG_CHANGED]
         if config.archiving != old.archiving:
             codes.append(LOGGING_ON if config.archiving else LOGGING_OFF)

@@ -27,15 +27,21 @@ class Subject(Feature):
         if not may_change_subject(room, occupant):
             raise StanzaError("forbidden", "you are not allowed to change the subject of this room")
         subject = child(xml, "subject")
+        before = (room.subject, room.subject_nick, room.subject_occupant_id, room.subject_time)
         room.subject = (subject.text or "") if subject is not None else ""
         room.subject_nick = occupant.nick
         room.subject_occupant_id = occupant.occupant_id
         room.subject_time = time.time()
+        if room.config.persistent:
+            # Stored before it is broadcast: nobody sees a subject the database did not take.
+            try:
+                await self.muc.store.save_subject(room.jid, room.subject, room.subject_nick,
+                                                  room.subject_occupant_id, room.subject_time)
+            except BaseException:
+                room.subject, room.subject_nick, room.subject_occupant_id, room.subject_time = before
+                raise
         elem = self.muc.messages.occupant_message(room, occupant, xml, "groupchat")
         await self.muc.messages.publish(room, None, remember=False, elem=elem)
-        if room.config.persistent:
-            await self.muc.store.save_subject(room.jid, room.subject, room.subject_nick,
-                                              room.subject_occupant_id, room.subject_time)
 
     def roominfo(self, room: Room):  # type: ignore[no-untyped-def]
         return (("muc#roominfo_subject", "text-single", "Current subject", room.subject),
