@@ -13,7 +13,7 @@ from plugins.support.plugin import SupportPlugin
 from plugins.support.service import SupportEngine
 from plugins.support.store import SupportStore
 
-from ..support.kit import DOMAIN, HELP, NS, WG, engine  # noqa: F401 - re-exported for the tests
+from ..support.kit import engine
 
 XDATA = "jabber:x:data"
 A, B = "a@x", "b@x"

@@ -270,3 +270,30 @@ async def test_priority_moves_a_waiting_customer_ahead(make):
     assert engine.status(second)[0] == 1
     await engine.update(second.id, A, priority=5)
     assert engine.status(second)[0] == 0 and engine.status(first)[0] == 1
+
+
+async def test_waiting_states_survive_a_restart(make):
+    clock = Clock(SUNDAY)
+    engine, rec = await make(clock, join_form=["name"], **HOURS)
+    await online(engine, A)
+    asked = await engine.join("help", "form@y/r", "en", body="hi")
+    left = await engine.join("help", "left@y/r", "en", body="call me")
+    await engine.prechat_answers(left.id, {"name": "Lee"})
+    assert left.state == "offline"  # the form first, then the hours
+    clock.now = MONDAY
+    served_ticket = await engine.join("help", "served@y/r", "en", via="iq", form={"name": "Sam"})
+    await settle()
+    await engine.accept(served_ticket.id, f"{A}/r")
+    await engine.set_pending(served_ticket.id, A)
+    await engine.update(served_ticket.id, A, ["vip"], [], 3)
+    await engine.stop()
+    again, rec2 = await make(clock, join_form=["name"], **HOURS)
+    states = {t.customer: (t.state, t.tags, t.priority) for t in again.tickets.values()}
+    assert states == {"form@y": ("prechat", [], 0), "left@y": ("offline", [], 0), "served@y": ("pending", ["vip"], 3)}
+    await online(again, A)
+    await again.requeue(served_ticket.id, "served@y/r")
+    await settle()
+    assert rec2.of("offer") == [(served_ticket.id, f"{A}/r")]  # back to its agent
+    await again.prechat_answers(asked.id, {"name": "Fay"})
+    await again.requeue(left.id, "left@y/r")
+    assert all(t.state in ("queued", "offered") for t in again.tickets.values())
