@@ -109,7 +109,7 @@ class Operations:
         rating_text = ratings.parse_text(body) if body else None
         latest: Ticket | None = None
         if rating_form is not None or rating_text is not None or is_thanks(body):
-            latest = await engine.store.latest_ticket(queue, sender.bare)
+            latest = await self._rated_ticket(msg, queue)
         if latest is not None and (rating_form is not None or rating_text is not None) and self._rating_open(latest):
             await self._rate(latest, msg, rating_form, rating_text)
             return True
@@ -125,6 +125,27 @@ class Operations:
             return False
         await self.outbox.archive_only(reopen, msg, "customer", "")
         await engine.reopen(reopen.id, str(sender))
+        return True
+
+    async def _rated_ticket(self, msg: Message, queue: str) -> Ticket | None:
+        """The ticket a rating answers: the one its ``<thread/>`` names (as the question had), else the latest."""
+        bare = msg["from"].bare
+        thread = (msg["thread"] or "").strip().lower()
+        if thread:
+            t = await self.engine.store.ticket(thread)
+            if t is not None and t.customer == bare and queue in (t.entry, t.queue):
+                return t
+        return await self.engine.store.latest_ticket(queue, bare)
+
+    async def late_rating(self, msg: Message, queue: str) -> bool:
+        """A rating form submitted for an earlier conversation while the customer has an open ticket."""
+        form = stanza.submitted_form(msg.xml, stanza.RATING_FORM)
+        if form is None or not msg["thread"]:
+            return False
+        t = await self._rated_ticket(msg, queue)
+        if t is None or not self._rating_open(t):
+            return False
+        await self._rate(t, msg, form, None)
         return True
 
     def _rating_open(self, t: Ticket) -> bool:
@@ -219,6 +240,9 @@ class Operations:
                 t = await engine.update(t.id, bare, priority=priority)
             say(text("priority_now", lang, ticket=t.id, priority=t.priority))
         elif name == "c":
+            if role == "supervisor" and engine.watchers.get(t.id, {}).get(bare) != "open":
+                say(text("supervisor_help", lang))  # a supervisor speaks only after /join
+                return True
             await self._canned(t, msg, role, arg, say)
         elif name == "tickets":
             say(await self.listing([t.queue], arg, lang))

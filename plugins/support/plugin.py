@@ -146,6 +146,8 @@ class SupportPlugin(Plugin):
         if t is None and (engine.is_agent(queue, bare) or engine.is_supervisor(queue, bare)):
             await self._staff_at_queue(msg, queue, body)
             return
+        if t is not None and await self.ops.late_rating(msg, queue):
+            return
         if t is None:
             lang = pick_lang(message_lang(msg), engine.queues[queue].default_lang)
             if await self.ops.customer_without_ticket(msg, queue, body, lang):

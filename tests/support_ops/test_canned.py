@@ -88,6 +88,11 @@ async def test_canned_replies_managed_by_supervisors_and_sent_by_agents(componen
         await ain.next(body_has("Canned replies: greet"))
         agent.send_message(mto=session, mbody="/c nope", mtype="chat")
         await ain.next(body_has("No canned reply “nope”"))
+        # A supervisor watching silently may not speak through a canned reply.
+        sin = harness.Inbox(sup)
+        sup.send_message(mto=session, mbody="/c greet", mtype="chat")
+        await sin.next(body_has("Supervisor commands here"))
+        await cin.quiet(body_has("您好，我是"), wait=0.3)
         agent.send_message(mto=session, mbody="/c greet", mtype="chat")
         heard = await cin.next(body_has("cust2您好，我是agent1，请问有什么可以帮您？"))
         assert heard["from"].bare == HELP

@@ -12,7 +12,7 @@ from plugins.support import stanza
 from .. import harness
 from ..support.aiox import AioInbox, aioxmpp_client, body_text
 from ..support.kit import DOMAIN, HELP, agent_presence, agent_ready, body_has, checked, config, engine, queue
-from .kit import form_of
+from .kit import form_of, submit_form
 
 pytestmark = pytest.mark.integration
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -97,3 +97,31 @@ async def test_rating_by_a_digit_in_chinese(component, prosody):
     items = await archive.history(f"t-{ticket_id}@{DOMAIN}", maxstanzas=10, maxchars=None, since=None, seconds=None)
     bodies = [next((c.text for c in el if c.tag.endswith("}body")), None) for el, _ts in items]
     assert bodies[-1] == "５分 很好"  # the rating reply belongs to the conversation's archive
+
+
+async def test_a_rating_form_submitted_later_while_a_new_conversation_is_open(component, prosody):
+    """The form names its conversation in <thread/>: it rates that one, not the ticket now open."""
+    app = await component(config(queue()))
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust1") as cust, harness.slix_client(port, "agent1") as agent:
+        cin, ain = harness.Inbox(cust), harness.Inbox(agent)
+        agent_presence(agent)
+        await agent_ready(app, "agent1")
+        cust.send_message(mto=HELP, mbody="First problem", mtype="chat")
+        await cin.next(body_has("We will connect you"))
+        first_id = next(iter(engine(app).tickets))
+        await serve_and_close(agent, ain, first_id)
+        question = await cin.next(body_has("How would you rate"))
+        # With reopening off, a new question opens a new ticket.
+        engine(app).queues["help"].reopen_days = 0.0
+        cust.send_message(mto=HELP, mbody="Second problem", mtype="chat")
+        await cin.next(body_has("We will connect you"))
+        second_id = next(iter(engine(app).tickets))
+        assert second_id != first_id
+        late = cust.make_message(mto=HELP, mtype="chat")
+        late["thread"] = question["thread"]
+        submit_form(late.xml, {"rating": "2", "comment": ["slow"]}, stanza.RATING_FORM)
+        late.send()
+        await cin.next(body_has("Thank you for your feedback"))
+        assert (await engine(app).store.ticket(first_id)).rating == 2
+        assert engine(app).tickets[second_id].rating is None and engine(app).tickets[second_id].state != "resolved"
