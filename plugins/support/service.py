@@ -19,6 +19,7 @@ half-applied change.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import math
 import time
@@ -87,6 +88,8 @@ class SupportEngine:
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task] = set()
         self._liveness: asyncio.Task | None = None
+        #: Each open ticket as last stored: what memory goes back to when the database refuses a change.
+        self._stored: dict[str, Ticket] = {}
         self.calendars = {q.name: Calendar(q.hours, q.holidays, q.timezone) for q in options.queues}
         #: The clock business hours are read with (tests set it to a chosen moment).
         self.hours_clock: Callable[[], float] = now
@@ -164,6 +167,7 @@ class SupportEngine:
     async def load(self) -> None:
         for t in await self.store.open_tickets():
             self.tickets[t.id] = t
+            self._stored[t.id] = copy.deepcopy(t)
         self.watchers = await self.store.watchers()
         for queue, resource in await self.store.presences():
             bare = resource.jid.split("/", 1)[0]
@@ -224,6 +228,19 @@ class SupportEngine:
 
         self._timers[key] = asyncio.get_running_loop().call_later(max(0.0, delay), fire)
 
+    def _undo(self, t: Ticket) -> None:
+        """The database refused a change: memory goes back to what it holds, so a retry starts afresh."""
+        stored = self._stored.get(t.id)
+        if stored is None:
+            if self.tickets.get(t.id) is t:
+                del self.tickets[t.id]  # never stored while open (a new or reopened ticket)
+            return
+        for name, value in vars(copy.deepcopy(stored)).items():
+            setattr(t, name, value)
+        if t.state == "offered" and t.offer_deadline is not None:
+            self._schedule_offer_timeout(t)  # the change may have stopped the offer's clock
+        log.warning("ticket change not stored; kept as before", extra={"ticket": t.id, "state": t.state})
+
     def _cancel(self, key: tuple[str, str]) -> None:
         handle = self._timers.pop(key, None)
         if handle:
@@ -231,7 +248,13 @@ class SupportEngine:
 
     async def _record(self, ticket: Ticket, kind: str, actor: str = "", **data: Any) -> None:
         at = self.now()
-        await self.store.save(ticket, [(kind, at, actor, data)])
+        try:
+            await self.store.save(ticket, [(kind, at, actor, data)])
+        except BaseException:
+            self._undo(ticket)
+            raise
+        if ticket.id in self.tickets:
+            self._stored[ticket.id] = copy.deepcopy(ticket)
         log.info("ticket event", extra={"ticket": ticket.id, "queue": ticket.queue, "kind": kind,
                                         "state": ticket.state})
         try:
@@ -269,13 +292,9 @@ class SupportEngine:
             if body:
                 t.form.setdefault("message", body[:200])
             self.tickets[t.id] = t
-            try:
-                await self._record(t, "created", customer, via=via)
-            except BaseException:
-                # Not stored (the database is away): the customer got an error and will write
-                # again, which must open a ticket, not find this one half-made.
-                del self.tickets[t.id]
-                raise
+            # Not stored (the database is away): _record takes it out of memory again, so the
+            # customer's next message opens a ticket rather than finding this one half-made.
+            await self._record(t, "created", customer, via=via)
         if on_created is not None:
             await on_created(t)
         try:
@@ -998,5 +1017,6 @@ class SupportEngine:
 
     def _forget(self, t: Ticket) -> None:
         self.tickets.pop(t.id, None)
+        self._stored.pop(t.id, None)
         for kind in ("offer", "grace", "status", "retry"):
             self._cancel((kind, t.id))

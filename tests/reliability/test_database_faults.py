@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from .. import harness
 from ..conftest import BACKEND
-from .kit import NS_ADMIN, NS_OWNER, OK, ROOMS, SUPPORT, Person, jid, people, status_codes, ticket_of, until
+from .kit import NS_ADMIN, NS_OWNER, NS_SUPPORT, OK, ROOMS, SUPPORT, Person, jid, people, status_codes, ticket_of, until
 from .test_crash import HELP, SERVICES, agent_available, archived, offered
 
 pytestmark = pytest.mark.integration
@@ -28,6 +28,7 @@ ROOM = f"faults@{ROOMS}"
 #: RFC 6120 8.3.3: both mean "try again later", which is the truth here.
 WAIT_ERRORS = ("internal-server-error/wait", "resource-constraint/wait")
 BUSY_MS = 300
+USERS = ("alice", "bob", "agent1", "cust1", "cust2", "cust3")
 
 
 class _ShortBusyCursor(sqlite3.Cursor):
@@ -58,8 +59,11 @@ def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> Callable[..., sqlite3
     return real
 
 
-async def prepare(app: Any, p: dict[str, Person]) -> str:
-    """A room with two occupants; a customer talking with an agent. Returns the conversation JID."""
+async def prepare(app: Any, p: dict[str, Person]) -> tuple[str, str]:
+    """A room with two occupants; a customer talking with an agent, another one offered to the agent.
+
+    Returns the two conversation JIDs.
+    """
     alice, bob, agent1, cust1 = p["alice"], p["bob"], p["agent1"], p["cust1"]
     assert await alice.join(ROOM, "alice") == OK
     assert await alice.configure(ROOM, persistentroom=True, enablearchiving=True, roomname="Faults") == OK
@@ -72,10 +76,17 @@ async def prepare(app: Any, p: dict[str, Person]) -> str:
     session = f"t-{ticket}@{SUPPORT}"
     agent1.send_message(session, "<body>accept</body>", mtype="chat")
     await until(lambda: engine.tickets[ticket].state == "active", what="the conversation active")
+    p["cust2"].send_message(HELP, "<body>me too</body>", mtype="chat")
+    offer = f"t-{await offered(agent1, p['cust2'])}@{SUPPORT}"
     await alice.say(ROOM, "before the outage")
     for person in p.values():
         person.forget()
-    return session
+    return session, offer
+
+
+def state_of(message: Any) -> str | None:
+    ticket = message.xml.find(f"{{{NS_SUPPORT}}}ticket")
+    return ticket.get("state") if ticket is not None else None
 
 
 async def error_for(person: Person, mid: str) -> str:
@@ -83,9 +94,9 @@ async def error_for(person: Person, mid: str) -> str:
     return f"{error['error']['condition']}/{error['error']['type']}"
 
 
-async def during_outage(p: dict[str, Person], session: str) -> None:
+async def during_outage(p: dict[str, Person], session: str, offer: str) -> None:
     """Every write is refused with a wait-type error, and nobody receives what was not stored."""
-    alice, bob, agent1, cust1, cust2 = (p[u] for u in ("alice", "bob", "agent1", "cust1", "cust2"))
+    alice, bob, agent1, cust1, cust2, cust3 = (p[u] for u in USERS)
     mid = alice.send_message(ROOM, "<body>said during the outage</body>")
     assert await error_for(alice, mid) in WAIT_ERRORS
     # Room administration is refused the same way and takes no effect (nothing half-applied).
@@ -97,8 +108,14 @@ async def during_outage(p: dict[str, Person], session: str) -> None:
     assert await error_for(agent1, mid) in WAIT_ERRORS
     mid = cust1.send_message(HELP, "<body>customer during the outage</body>", mtype="chat")
     assert await error_for(cust1, mid) in WAIT_ERRORS
-    mid = cust2.send_message(HELP, "<body>new customer during the outage</body>", mtype="chat")
-    assert await error_for(cust2, mid) in WAIT_ERRORS
+    mid = cust3.send_message(HELP, "<body>new customer during the outage</body>", mtype="chat")
+    assert await error_for(cust3, mid) in WAIT_ERRORS
+    # Accepting an offer and closing a conversation are refused and leave the tickets as they were.
+    mid = agent1.send_message(offer, "<body>accept</body>", mtype="chat")
+    assert await error_for(agent1, mid) in WAIT_ERRORS
+    mid = agent1.send_message(session, "<body>/close</body>", mtype="chat")
+    assert await error_for(agent1, mid) in WAIT_ERRORS
+    await cust2.inbox.quiet(lambda m: m["type"] == "chat", 0.1)
     await bob.inbox.quiet(lambda s: "outage" in (s["body"] or "") or "outage" in (s["subject"] or "")
                           or (s.xml.tag.endswith("}presence") and s["from"].full == f"{ROOM}/bob"), 0.5)
     await cust1.inbox.quiet(lambda m: m["type"] == "chat" and "outage" in (m["body"] or ""), 0.1)
@@ -115,9 +132,9 @@ async def stored_affiliation(db_url: str, room: str, who: str) -> str | None:
         await engine.dispose()
 
 
-async def after_recovery(p: dict[str, Person], session: str, db_url: str) -> None:
+async def after_recovery(p: dict[str, Person], session: str, offer: str, db_url: str) -> None:
     """Everything works again, and what was refused is nowhere in the archives."""
-    alice, bob, agent1, cust1, cust2 = (p[u] for u in ("alice", "bob", "agent1", "cust1", "cust2"))
+    alice, bob, agent1, cust1, cust2, cust3 = (p[u] for u in USERS)
     said = await alice.say(ROOM, "after the outage")
     await bob.groupchat(ROOM, lambda m: m["body"] == "after the outage")
     room = archived(await alice.archive(ROOM))
@@ -134,11 +151,18 @@ async def after_recovery(p: dict[str, Person], session: str, db_url: str) -> Non
     await agent1.inbox.next(lambda m: m["type"] == "chat" and m["body"] == "customer is back")
     conversation = archived(await agent1.archive(session))
     assert not [b for b in conversation.values() if "outage" in b], conversation
-    # The customer refused during the outage is welcomed and queued as if nothing happened.
-    cust2.send_message(HELP, "<body>may I try again?</body>", mtype="chat")
-    notice = await cust2.inbox.next(lambda m: m["type"] == "chat" and ticket_of(m) is not None)
+    # The offer is accepted now, the conversation closed now, and the customer refused during
+    # the outage is welcomed and offered as if nothing happened.
+    agent1.send_message(offer, "<body>accept</body>", mtype="chat")
+    await cust2.inbox.next(lambda m: m["type"] == "chat" and state_of(m) == "active")
+    agent1.send_message(offer, "<body>hello cust2</body>", mtype="chat")
+    await cust2.inbox.next(lambda m: m["type"] == "chat" and m["body"] == "hello cust2")
+    agent1.send_message(session, "<body>/close</body>", mtype="chat")
+    await cust1.inbox.next(lambda m: m["type"] == "chat" and state_of(m) in ("closed", "resolved"))
+    cust3.send_message(HELP, "<body>may I try again?</body>", mtype="chat")
+    notice = await cust3.inbox.next(lambda m: m["type"] == "chat" and ticket_of(m) is not None)
     assert notice["from"].bare == HELP
-    await offered(agent1, cust2)
+    await offered(agent1, cust3)
     # Room administration works again, and is stored this time.
     assert await alice.set_affiliation(ROOM, jid("bob"), "outcast") == OK
     await bob.inbox.next(lambda s: s.xml.tag.endswith("}presence") and "301" in status_codes(s))
@@ -149,11 +173,11 @@ async def after_recovery(p: dict[str, Person], session: str, db_url: str) -> Non
 async def test_sqlite_locked_by_another_writer(component, prosody, tmp_path, monkeypatch):
     connect = short_busy_timeout(monkeypatch)
     app = await component(SERVICES)
-    async with people(prosody.ports.c2s, "alice", "bob", "agent1", "cust1", "cust2") as p:
-        session = await prepare(app, p)
+    async with people(prosody.ports.c2s, *USERS) as p:
+        session, offer = await prepare(app, p)
         async with exclusive_lock(connect, tmp_path / "switchboard.db"):
-            await during_outage(p, session)
-        await after_recovery(p, session, harness.database_url(tmp_path))
+            await during_outage(p, session, offer)
+        await after_recovery(p, session, offer, harness.database_url(tmp_path))
 
 
 @contextlib.asynccontextmanager
@@ -171,11 +195,11 @@ async def exclusive_lock(connect: Callable[..., sqlite3.Connection], path: Any) 
 async def test_postgresql_server_down(component, prosody, tmp_path):
     server = harness.POSTGRES
     app = await component(SERVICES)
-    async with people(prosody.ports.c2s, "alice", "bob", "agent1", "cust1", "cust2") as p:
-        session = await prepare(app, p)
+    async with people(prosody.ports.c2s, *USERS) as p:
+        session, offer = await prepare(app, p)
         server.stop()
         try:
-            await during_outage(p, session)
+            await during_outage(p, session, offer)
         finally:
             server.start()
-        await after_recovery(p, session, harness.database_url(tmp_path))
+        await after_recovery(p, session, offer, harness.database_url(tmp_path))
