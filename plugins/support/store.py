@@ -294,6 +294,7 @@ class SupportStore:
             query = query.where(SupportTicket.agent.icontains(search.agent, autoescape=True))
         for word in search.text.lower().split():
             query = query.where(or_(SupportTicket.search_text.contains(word, autoescape=True),
+                                    SupportTicket.customer.icontains(word, autoescape=True),
                                     SupportTicket.id.startswith(word, autoescape=True),
                                     SupportTicket.tags.contains(f",{word.lstrip('#')},", autoescape=True)))
         query = query.order_by(SupportTicket.id.desc()).limit(max(1, min(search.limit, 500)))

@@ -297,3 +297,30 @@ async def test_waiting_states_survive_a_restart(make):
     await again.prechat_answers(asked.id, {"name": "Fay"})
     await again.requeue(left.id, "left@y/r")
     assert all(t.state in ("queued", "offered") for t in again.tickets.values())
+
+
+async def test_search_by_status_tag_customer_and_words_in_any_language(make):
+    from plugins.support.tickets import Search
+
+    engine, rec = await make(join_form=["name", "order"])
+    await online(engine, A)
+    wang = await engine.join("help", "wang@y/r", "zh", via="iq", form={"name": "王小明", "order": "A-1001"})
+    alice = await engine.join("help", "alice@y/r", "en", via="iq", form={"name": "Alice", "order": "B-7"})
+    await engine.update(alice.id, A, ["vip"])
+    await settle()
+    store = engine.store
+
+    async def ids(**criteria):
+        return [t.id for t in await store.search(["help"], Search(**criteria))]
+
+    assert await ids(text="小明") == [wang.id]
+    assert await ids(text="b-7") == [alice.id]
+    assert await ids(text="WANG@") == [wang.id]  # the customer's JID, any case
+    assert await ids(text=alice.id[:12]) == [alice.id]
+    assert await ids(tags=["vip"]) == [alice.id]
+    assert await ids(text="#vip") == [alice.id]
+    assert set(await ids(statuses=["waiting"])) == {wang.id, alice.id}
+    assert await ids(statuses=["resolved"]) == []
+    assert await ids(customer="alice") == [alice.id]
+    assert await ids(text="100%") == []  # LIKE wildcards are escaped
+    assert await store.search(["other"], Search()) == []
