@@ -118,8 +118,8 @@ async def test_out_of_hours_closed_queue_offline_message_taken_by_an_agent_then_
     assert kinds[:3] == ["created", "offline", "queued"]
 
 
-async def test_a_holiday_closes_the_queue_on_a_weekday(component, prosody):
-    app = await component(config(queue(**HOURS)))
+async def test_a_holiday_closes_the_queue_on_a_weekday_with_the_queue_s_own_text(component, prosody):
+    app = await component(config(queue(out_of_hours_en="Happy National Day! The help desk rests.", **HOURS)))
     holiday = datetime(2025, 10, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()  # a Wednesday
     engine(app).hours_clock = Clock(holiday)
     async with harness.slix_client(prosody.ports.c2s, "cust1") as cust:
@@ -127,4 +127,6 @@ async def test_a_holiday_closes_the_queue_on_a_weekday(component, prosody):
         assert (info["status"], info["opens"]) == ("closed", "2025-10-08T01:00:00Z")
         inbox = harness.Inbox(cust)
         cust.send_message(mto=HELP, mbody="hello", mtype="chat")
-        await inbox.next(body_has("We open again on Wed 2025-10-08 09:00 (Asia/Shanghai)"))
+        told = await inbox.next(body_has("We open again on Wed 2025-10-08 09:00 (Asia/Shanghai)"))
+        assert told["body"].startswith("Happy National Day! The help desk rests.\n")
+        assert "is closed now" not in told["body"]
