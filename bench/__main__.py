@@ -88,11 +88,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep-state", action="store_true", help="keep the state folder afterwards")
     parser.add_argument("--no-install", action="store_true", help="do not pip-install the bench extra")
     parser.add_argument("--postgres", action="store_true", help="also run the PostgreSQL pass in --quick/--tiny")
+    parser.add_argument("--render", metavar="JSON", help="only rewrite latest.md/latest.png from a results file "
+                        "(after editing results/analysis.md)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        import json
+
+        from . import report
+
+        path = Path(args.render)
+        results = json.loads(path.read_text(encoding="utf-8"))
+        paths = report.write(results, Path(args.out), path.stem, write_json=False)
+        print("rewrote: " + ", ".join(str(p) for p in paths.values()))
+        return 0
     ensure_bench_dependencies(not args.no_install and args.mode != "tiny")
     from . import mam, report
     from .scenarios import Bench, Settings
