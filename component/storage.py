@@ -74,7 +74,9 @@ class Database:
     def __init__(self, url: str, sqlite_synchronous: str = "normal", echo: bool = False) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        kwargs: dict = {"echo": echo}
+        # Statement parameters carry message text, subjects and room passwords: keep them out of
+        # the error messages that end up in logs (unless SQL echo is on for debugging).
+        kwargs: dict = {"echo": echo, "hide_parameters": not echo}
         if self.is_sqlite:
             database = self.url.database or ""
             if database and database != ":memory:":

@@ -10,6 +10,7 @@ is stopped and started again. Each test runs on its own backend only.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 from typing import Any, AsyncIterator, Callable
 
@@ -29,6 +30,17 @@ ROOM = f"faults@{ROOMS}"
 WAIT_ERRORS = ("internal-server-error/wait", "resource-constraint/wait")
 BUSY_MS = 300
 USERS = ("alice", "bob", "agent1", "cust1", "cust2", "cust3")
+#: A room password set during the outage: the failed write must not carry it into the logs.
+SECRET = "password-of-the-outage"
+
+
+def assert_logs_clean(caplog: pytest.LogCaptureFixture) -> None:
+    """The failures were logged (as errors), but without the texts and secrets they were about."""
+    formatter = logging.Formatter()
+    logged = "\n".join(formatter.format(record) for record in caplog.records)
+    assert any(record.levelno >= logging.ERROR for record in caplog.records)
+    for private in ("topic of the outage", "agent during the outage", SECRET):
+        assert private not in logged, f"{private!r} appears in the logs"
 
 
 class _ShortBusyCursor(sqlite3.Cursor):
@@ -101,7 +113,8 @@ async def during_outage(p: dict[str, Person], session: str, offer: str) -> None:
     assert await error_for(alice, mid) in WAIT_ERRORS
     # Room administration is refused the same way and takes no effect (nothing half-applied).
     assert await alice.set_affiliation(ROOM, jid("bob"), "outcast") in WAIT_ERRORS
-    assert await alice.configure(ROOM, roomname="renamed during the outage") in WAIT_ERRORS
+    assert await alice.configure(ROOM, roomname="renamed during the outage", passwordprotectedroom=True,
+                                 roomsecret=SECRET) in WAIT_ERRORS
     mid = alice.send_message(ROOM, "<subject>topic of the outage</subject>")
     assert await error_for(alice, mid) in WAIT_ERRORS
     mid = agent1.send_message(session, "<body>agent during the outage</body>", mtype="chat")
@@ -170,13 +183,14 @@ async def after_recovery(p: dict[str, Person], session: str, offer: str, db_url:
 
 
 @pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's write lock; the PostgreSQL variant stops the server")
-async def test_sqlite_locked_by_another_writer(component, prosody, tmp_path, monkeypatch):
+async def test_sqlite_locked_by_another_writer(component, prosody, tmp_path, monkeypatch, caplog):
     connect = short_busy_timeout(monkeypatch)
     app = await component(SERVICES)
     async with people(prosody.ports.c2s, *USERS) as p:
         session, offer = await prepare(app, p)
         async with exclusive_lock(connect, tmp_path / "switchboard.db"):
             await during_outage(p, session, offer)
+        assert_logs_clean(caplog)
         await after_recovery(p, session, offer, harness.database_url(tmp_path))
 
 
@@ -192,7 +206,7 @@ async def exclusive_lock(connect: Callable[..., sqlite3.Connection], path: Any) 
 
 
 @pytest.mark.skipif(BACKEND != "postgresql", reason="stops the PostgreSQL server of the session")
-async def test_postgresql_server_down(component, prosody, tmp_path):
+async def test_postgresql_server_down(component, prosody, tmp_path, caplog):
     server = harness.POSTGRES
     app = await component(SERVICES)
     async with people(prosody.ports.c2s, *USERS) as p:
@@ -202,4 +216,5 @@ async def test_postgresql_server_down(component, prosody, tmp_path):
             await during_outage(p, session, offer)
         finally:
             server.start()
+        assert_logs_clean(caplog)
         await after_recovery(p, session, offer, harness.database_url(tmp_path))
