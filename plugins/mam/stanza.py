@@ -8,7 +8,6 @@ only the stored text plus a few escaped attributes.
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime, timezone
 from xml.etree import ElementTree as ET
 from xml.etree.ElementTree import Element
@@ -20,6 +19,9 @@ from component.errors import StanzaError
 
 from .hooks import QuerySpec
 
+from component.xml import NS_CLIENT, NS_XML, STREAM_NAMESPACES, escape_attr, escape_text, split_tag  # noqa: F401
+from component.xml import serialize as _serialize
+
 NS = "urn:xmpp:mam:2"
 NS_EXTENDED = "urn:xmpp:mam:2#extended"
 NS_RSM = "http://jabber.org/protocol/rsm"
@@ -30,12 +32,9 @@ NS_DELAY = "urn:xmpp:delay"
 NS_MUC_USER = "http://jabber.org/protocol/muc#user"
 NS_SID = "urn:xmpp:sid:0"
 NS_HINTS = "urn:xmpp:hints"
-NS_CLIENT = "jabber:client"
-NS_XML = "http://www.w3.org/XML/1998/namespace"
 
 #: Namespaces a stanza's own children may carry depending on the stream they
 #: came from; in an archive they are all ``jabber:client``.
-STREAM_NAMESPACES = frozenset({NS_CLIENT, "jabber:component:accept", "jabber:server", ""})
 
 QUERY = f"{{{NS}}}query"
 METADATA = f"{{{NS}}}metadata"
@@ -53,72 +52,9 @@ FIELD_TYPES = {
 
 
 # -- XML text ---------------------------------------------------------------
-_TEXT_SPECIAL = re.compile(r"[&<>]")
-_ATTR_SPECIAL = re.compile(r"[&<>\"\n\r\t]")
-
-
-def escape_text(text: str) -> str:
-    if not _TEXT_SPECIAL.search(text):
-        return text  # the usual case, decided at C speed
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def escape_attr(text: str) -> str:
-    if not _ATTR_SPECIAL.search(text):
-        return text
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-            .replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;"))
-
-
-def _split(tag: str) -> tuple[str, str]:
-    if tag[:1] == "{":
-        ns, _, local = tag[1:].partition("}")
-        return ns, local
-    return "", tag
-
-
 def serialize(elem: Element) -> str:
-    """Compact XML for a stanza: default namespace declarations only where they change.
-
-    The root and its stream-namespace children become ``jabber:client``
-    (whatever stream the stanza came from), the form a forwarded message takes.
-    """
-    out: list[str] = []
-    _write(elem, None, out)
-    return "".join(out)
-
-
-def _write(elem: Element, parent_ns: str | None, out: list[str]) -> None:
-    ns, local = _split(elem.tag)
-    if ns in STREAM_NAMESPACES:
-        # Unqualified children of a client-namespace parent inherit it.
-        ns = NS_CLIENT if (ns or parent_ns is None or parent_ns == NS_CLIENT) else parent_ns
-    out.append("<" + local)
-    if ns != parent_ns:
-        out.append(f' xmlns="{escape_attr(ns)}"')
-    prefixes = 0
-    for key, value in elem.attrib.items():
-        if key[:1] == "{":
-            attr_ns, attr_local = _split(key)
-            if attr_ns == NS_XML:
-                key = "xml:" + attr_local
-            else:
-                prefix = f"a{prefixes}"
-                prefixes += 1
-                out.append(f' xmlns:{prefix}="{escape_attr(attr_ns)}"')
-                key = f"{prefix}:{attr_local}"
-        out.append(f' {key}="{escape_attr(value)}"')
-    if len(elem) or elem.text:
-        out.append(">")
-        if elem.text:
-            out.append(escape_text(elem.text))
-        for child in elem:
-            _write(child, ns, out)
-            if child.tail:
-                out.append(escape_text(child.tail))
-        out.append(f"</{local}>")
-    else:
-        out.append("/>")
+    """Compact XML for a stanza, declaring its namespace (the form a forwarded message takes)."""
+    return _serialize(elem, None)
 
 
 def parse(xml: str) -> Element:
@@ -134,7 +70,7 @@ def sanitize(stanza: Element | str, kind: str) -> str:
     A str is parsed once, so a caller's serialization cannot break results.
     """
     elem = parse(stanza) if isinstance(stanza, str) else stanza
-    if _split(elem.tag)[1] != "message":
+    if split_tag(elem.tag)[1] != "message":
         raise ValueError("an archived stanza is a <message/>")
     if kind != "groupchat":
         return serialize(elem)
@@ -339,7 +275,7 @@ def should_archive(stanza: Element) -> bool:
         if child.tag in (f"{{{NS_HINTS}}}no-store", f"{{{NS_HINTS}}}no-permanent-store"):
             return False
     for child in stanza:
-        ns, local = _split(child.tag)
+        ns, local = split_tag(child.tag)
         if ns in STREAM_NAMESPACES and local in ("body", "subject"):
             return True
         if child.tag == f"{{{NS_HINTS}}}store":

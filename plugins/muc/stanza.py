@@ -18,6 +18,9 @@ from datetime import datetime, timezone
 from typing import Iterable, Sequence
 from xml.etree.ElementTree import Element, SubElement
 
+from component.xml import NS_CLIENT, NS_XML, STREAM_NAMESPACES, escape_attr, escape_text, split_tag  # noqa: F401
+from component.xml import serialize as _serialize, serialize_children as _serialize_children
+
 NS_MUC = "http://jabber.org/protocol/muc"
 NS_USER = NS_MUC + "#user"
 NS_ADMIN = NS_MUC + "#admin"
@@ -33,13 +36,10 @@ NS_DELAY = "urn:xmpp:delay"
 NS_DATA = "jabber:x:data"
 NS_PING = "urn:xmpp:ping"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
-NS_CLIENT = "jabber:client"
 NS_COMPONENT = "jabber:component:accept"
-NS_XML = "http://www.w3.org/XML/1998/namespace"
 XML_LANG = f"{{{NS_XML}}}lang"
 
 #: Namespaces that mean "the stanza namespace" wherever they appear.
-_STANZA_NAMESPACES = frozenset(("", NS_CLIENT, NS_COMPONENT, "jabber:server"))
 
 # Status codes (XEP-0045 section 15.6)
 REAL_JID_PUBLIC = "100"
@@ -61,79 +61,13 @@ REMOVED_ERROR = "333"
 
 
 # -- serialization ---------------------------------------------------------
-def escape_text(text: str) -> str:
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    if "\r" in text:
-        text = text.replace("\r", "&#13;")
-    return text
-
-
-def escape_attr(text: str) -> str:
-    text = escape_text(text)
-    if '"' in text:
-        text = text.replace('"', "&quot;")
-    if "\n" in text:
-        text = text.replace("\n", "&#10;")
-    if "\t" in text:
-        text = text.replace("\t", "&#9;")
-    return text
-
-
-def _split(tag: str) -> tuple[str, str]:
-    if tag[:1] == "{":
-        ns, _, local = tag[1:].partition("}")
-        return ns, local
-    return "", tag
-
-
-def _write(elem: Element, parent_ns: str, out: list[str]) -> None:
-    ns, local = _split(elem.tag)
-    if ns in _STANZA_NAMESPACES:
-        ns = NS_CLIENT
-    out.append("<" + local)
-    if ns != parent_ns:
-        out.append(f' xmlns="{escape_attr(ns)}"')
-    prefixes = 0
-    for key, value in elem.attrib.items():
-        if key[:1] == "{":
-            attr_ns, _, attr_local = key[1:].partition("}")
-            if attr_ns == NS_XML:
-                key = "xml:" + attr_local
-            else:  # rare: a namespaced attribute gets its own prefix declaration
-                prefixes += 1
-                out.append(f' xmlns:a{prefixes}="{escape_attr(attr_ns)}"')
-                key = f"a{prefixes}:{attr_local}"
-        out.append(f' {key}="{escape_attr(value)}"')
-    if len(elem) == 0 and not elem.text:
-        out.append("/>")
-        return
-    out.append(">")
-    if elem.text:
-        out.append(escape_text(elem.text))
-    for child in elem:
-        _write(child, ns, out)
-        if child.tail:
-            out.append(escape_text(child.tail))
-    out.append(f"</{local}>")
-
-
 def serialize(elem: Element) -> str:
     """Compact XML of a stanza (or any element) for our stream: no whitespace, no redundant xmlns."""
-    out: list[str] = []
-    _write(elem, NS_CLIENT, out)
-    return "".join(out)
+    return _serialize(elem, NS_CLIENT)
 
 
 def serialize_children(children: Iterable[Element], parent_ns: str = NS_CLIENT) -> str:
-    out: list[str] = []
-    for child in children:
-        _write(child, parent_ns, out)
-    return "".join(out)
+    return _serialize_children(children, parent_ns)
 
 
 class Addressed:
@@ -172,11 +106,11 @@ def normalize_namespace(elem: Element) -> Element:
 
 def child(elem: Element, tag: str) -> Element | None:
     """The first child with local name/namespace ``tag`` ({ns}name); stanza namespaces are equivalent."""
-    ns, local = _split(tag)
-    if ns in _STANZA_NAMESPACES:
+    ns, local = split_tag(tag)
+    if ns in STREAM_NAMESPACES:
         for candidate in elem:
-            cns, clocal = _split(candidate.tag)
-            if clocal == local and cns in _STANZA_NAMESPACES:
+            cns, clocal = split_tag(candidate.tag)
+            if clocal == local and cns in STREAM_NAMESPACES:
                 return candidate
         return None
     return elem.find(tag)

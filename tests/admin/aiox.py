@@ -1,33 +1,3 @@
-"""A logged-in aioxmpp client on the loopback server (plaintext SASL, no TLS offered)."""
+"""The shared aioxmpp client, as the admin tests import it."""
 
-from __future__ import annotations
-
-import asyncio
-import contextlib
-from typing import Any, AsyncIterator
-
-import aioxmpp
-import aioxmpp.connector
-import aioxmpp.security_layer
-
-from .. import harness
-
-
-@contextlib.asynccontextmanager
-async def client(port: int, user: str, resource: str = "aiox") -> AsyncIterator[aioxmpp.Client]:
-    password = harness.password(user)
-
-    async def provide_password(_jid: Any, attempt: int) -> str | None:
-        return password if attempt == 0 else None
-
-    security = aioxmpp.security_layer.SecurityLayer(
-        ssl_context_factory=aioxmpp.security_layer.default_ssl_context,
-        certificate_verifier_factory=aioxmpp.security_layer._NullVerifier,
-        tls_required=False,
-        sasl_providers=[aioxmpp.security_layer.PasswordSASLProvider(provide_password)])
-    xmpp = aioxmpp.PresenceManagedClient(
-        aioxmpp.JID.fromstr(f"{user}@{harness.HOST}/{resource}"), security,
-        override_peer=[("127.0.0.1", port, aioxmpp.connector.STARTTLSConnector())])
-    async with xmpp.connected():
-        yield xmpp
-    await asyncio.sleep(0)
+from ..aioxmpp_client import client  # noqa: F401

@@ -6,20 +6,16 @@ client side of XEP-0313 as a client author would write them from the XEP.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aioxmpp
-import aioxmpp.connector
 import aioxmpp.forms
 import aioxmpp.misc
 import aioxmpp.rsm.xso as rsm_xso
-import aioxmpp.security_layer
 import aioxmpp.xso as xso
 
-from .. import harness
+from ..aioxmpp_client import client  # noqa: F401 - the tests' login helper
 
 NS = "urn:xmpp:mam:2"
 
@@ -138,24 +134,3 @@ class MamClient:
     async def metadata(self, archive: str) -> Metadata:
         iq = aioxmpp.IQ(type_=aioxmpp.IQType.GET, to=aioxmpp.JID.fromstr(archive), payload=Metadata())
         return await self.client.send(iq)
-
-
-@contextlib.asynccontextmanager
-async def client(port: int, user: str, resource: str = "aiox") -> AsyncIterator[aioxmpp.Client]:
-    """A logged-in aioxmpp client over plaintext on loopback (SCRAM, no TLS offered)."""
-    password = harness.password(user)
-
-    async def provide_password(_jid: Any, attempt: int) -> str | None:
-        return password if attempt == 0 else None
-
-    security = aioxmpp.security_layer.SecurityLayer(
-        ssl_context_factory=aioxmpp.security_layer.default_ssl_context,
-        certificate_verifier_factory=aioxmpp.security_layer._NullVerifier,
-        tls_required=False,
-        sasl_providers=[aioxmpp.security_layer.PasswordSASLProvider(provide_password)])
-    xmpp = aioxmpp.PresenceManagedClient(
-        aioxmpp.JID.fromstr(f"{user}@{harness.HOST}/{resource}"), security,
-        override_peer=[("127.0.0.1", port, aioxmpp.connector.STARTTLSConnector())])
-    async with xmpp.connected():
-        yield xmpp
-    await asyncio.sleep(0)

@@ -15,18 +15,7 @@ import aioxmpp.connector
 import aioxmpp.security_layer
 
 from .. import harness
-
-
-def security_layer(password: str) -> Any:
-    async def provide(_jid: Any, _attempt: int) -> str:
-        return password
-
-    return aioxmpp.security_layer.SecurityLayer(
-        aioxmpp.security_layer.default_ssl_context,
-        aioxmpp.security_layer._NullVerifier,
-        False,
-        (aioxmpp.security_layer.PasswordSASLProvider(provide),),
-    )
+from ..aioxmpp_client import security_layer
 
 
 @contextlib.asynccontextmanager
