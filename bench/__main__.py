@@ -76,7 +76,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_const", const="quick", dest="mode", help="smaller sizes, no PostgreSQL")
-    mode.add_argument("--tiny", action="store_const", const="tiny", dest="mode", help="a few seconds, for the smoke test")
+    mode.add_argument("--tiny", action="store_const", const="tiny", dest="mode",
+                      help="a few seconds, for the smoke test")
     parser.set_defaults(mode="full")
     parser.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(SCENARIOS)}")
     parser.add_argument("--reps", type=int, help="repetitions per side (default 3)")

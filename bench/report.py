@@ -34,7 +34,8 @@ def headline(results: dict[str, Any]) -> list[dict[str, Any]]:
                      "ours": m["ours"]["deliveries_per_s"], "ratio": r["deliveries_per_s"],
                      "target": "≥ 0.8× native", "met": r["deliveries_per_s"] >= 0.8, "digits": 0})
         lost = sum(x["lost"] for runs in block["runs"].values() for x in runs)
-        rows.append({"what": f"messages lost ({shape}, all runs)", "native": sum(x["lost"] for x in block["runs"]["native"]),
+        rows.append({"what": f"messages lost ({shape}, all runs)",
+                     "native": sum(x["lost"] for x in block["runs"]["native"]),
                      "ours": sum(x["lost"] for x in block["runs"]["ours"]), "ratio": None, "target": "0",
                      "met": lost == 0, "digits": 0})
     if "fanout" in results:
@@ -151,11 +152,12 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
         lines += [f"![benchmark plot]({png_name})", ""]
     c = results.get("ceiling")
     if c:
+        capacity = 1e6 / c["loadgen_us_per_delivery"] if c["loadgen_us_per_delivery"] else float("nan")
         lines += ["## Load generator ceiling", "",
                   f"1:1 `headline` messages between {c['pairs']} pairs of raw clients through Prosody alone: "
                   f"**{_f(c['deliveries_per_s'], 0)} deliveries/s** (median), the load generator spending "
                   f"{_f(c['loadgen_us_per_delivery'], 1)} µs of CPU per delivery received — one worker process "
-                  f"could absorb about {_f(1e6 / c['loadgen_us_per_delivery'] if c['loadgen_us_per_delivery'] else float('nan'), 0)} "
+                  f"could absorb about {_f(capacity, 0)} "
                   f"deliveries/s, well above any MUC figure below; messages lost: {c['lost']}.", ""]
     if results.get("fanout"):
         lines += ["## MUC fan-out (saturated, archiving on both sides)", "",
@@ -212,10 +214,12 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
     pg = results.get("postgres", {})
     if pg.get("fanout"):
         lines += ["## MUC fan-out with the PostgreSQL backend", "",
-                  "| shape | native deliveries/s | ours deliveries/s | ratio | lost (ours) |", "|---|---:|---:|---:|---:|"]
+                  "| shape | native deliveries/s | ours deliveries/s | ratio | lost (ours) |",
+                  "|---|---:|---:|---:|---:|"]
         for shape, block in pg["fanout"].items():
             lines.append(f"| {shape} | {_f(block['median']['native']['deliveries_per_s'], 0)} | "
-                         f"{_f(block['median']['ours']['deliveries_per_s'], 0)} | {_f(block['ratio']['deliveries_per_s'], 2)} | "
+                         f"{_f(block['median']['ours']['deliveries_per_s'], 0)} | "
+                         f"{_f(block['ratio']['deliveries_per_s'], 2)} | "
                          f"{sum(x['lost'] for x in block['runs']['ours'])} |")
         lines.append("")
     if pg.get("skipped"):
@@ -249,7 +253,8 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
     prof = results.get("profile")
     if prof and prof.get("self"):
         lines += ["## Profile of the component under fan-out load (py-spy, top by own time)", "",
-                  f"{prof['samples']} busy samples (waiting threads left out); component CPU per delivery while sampled "
+                  f"{prof['samples']} busy samples (waiting threads left out); "
+                  "component CPU per delivery while sampled "
                   f"{_f(prof.get('component_cpu_us_per_delivery'), 1)} µs ({prof.get('note', '')}).", "",
                   "| own % | function |", "|---:|---|"]
         for item in prof["self"][:20]:

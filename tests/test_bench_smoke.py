@@ -34,6 +34,11 @@ def test_bench_tiny_runs_every_scenario_and_writes_results(tmp_path: Path) -> No
     assert results["mam"]["fill"]
     assert set(results["joins"]["sizes"]) == {"3"}
     assert results["idle_rooms"]["ours"]["rss_after_restart"] > 0
+    support = results["support"]
+    if "skipped" not in support:
+        # Two agents, six customers: every customer is offered and the figures are real numbers.
+        assert support["offered"] == support["customers"], support
+        assert support["offer_p99_ms"] >= support["offer_p50_ms"] > 0
     table = (out / "latest.md").read_text()
     assert "| scenario | native | ours |" in table and "MUC fan-out" in table
 
