@@ -101,7 +101,7 @@ class Operations:
         self.service.send(self.outbox.message(self.engine.queue_jid(queue), to, body, lang))
 
     # -- customers without an open ticket ---------------------------------------------------------
-    async def customer_without_ticket(self, msg: Message, queue: str, body: str, lang: str) -> bool:
+    async def customer_without_ticket(self, msg: Message, queue: str, body: str) -> bool:
         """A rating, a thank-you or a reopening; False: the plugin opens a new ticket as usual."""
         engine = self.engine
         sender = msg["from"]

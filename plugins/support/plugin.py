@@ -150,7 +150,7 @@ class SupportPlugin(Plugin):
             return
         if t is None:
             lang = pick_lang(message_lang(msg), engine.queues[queue].default_lang)
-            if await self.ops.customer_without_ticket(msg, queue, body, lang):
+            if await self.ops.customer_without_ticket(msg, queue, body):
                 return  # a rating, a thank-you, or their resolved ticket reopened
             if not body or body.lower() in BYE_WORDS:
                 return  # chat states, receipts, a goodbye: nothing to open a ticket for
