@@ -281,6 +281,10 @@ class Commands:
             raise StanzaError("bad-request", "this session belongs to someone else",
                               app=_app_error("bad-sessionid"))
         session.expires = time.monotonic() + self.SESSION_TTL
+        if action != "cancel" and not await self._allowed(session.command, session.ctx):
+            # Rights can go while a form is open (a ticket transferred away, an owner demoted).
+            self._end(sessionid)
+            raise StanzaError("forbidden", "you may no longer run this command")
         if action == "cancel":
             self._end(sessionid)
             return self._reply(iq, node, sessionid, "canceled")

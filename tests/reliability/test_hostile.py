@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from .kit import (NS_COMMANDS, NS_DATA, NS_RETRACT, NS_SID, NS_SUPPORT, OK, ROOMS, SUPPORT, jid, people,
-                  stanza_id, ticket_of)
+                  stanza_id, ticket_of, until)
 from .test_crash import HELP, SERVICES, agent_available, archived, offered
 
 pytestmark = pytest.mark.integration
@@ -137,3 +137,31 @@ async def test_rights_lost_in_the_middle_of_a_command(component, prosody):
         outcome = await alice.ask(ROOMS, submit("<field var='confirm'><value>1</value></field>", "complete"))
         assert outcome == "forbidden/auth"
         assert app.services[ROOMS].plugins["muc"].rooms.get(ROOM) is not None
+
+
+async def test_agent_loses_a_ticket_in_the_middle_of_a_command(component, prosody):
+    app = await component(SERVICES)
+    engine = app.services[SUPPORT].plugins["support"].engine
+    async with people(prosody.ports.c2s, "agent1", "agent2", "super", "cust1") as p:
+        agent1, agent2, cust1 = p["agent1"], p["agent2"], p["cust1"]
+        await agent_available(agent1, 1)
+        cust1.send_message(HELP, "<body>hello</body>", mtype="chat")
+        ticket = await offered(agent1, cust1)
+        session = f"t-{ticket}@{SUPPORT}"
+        agent1.send_message(session, "<body>accept</body>", mtype="chat")
+        await until(lambda: engine.tickets[ticket].state == "active", what="the conversation active")
+        outcome, step = await agent1.iq(session, f"<command xmlns='{NS_COMMANDS}' node='support-close' "
+                                                 "action='execute'/>")
+        assert outcome == OK
+        sessionid = step.xml.find(f"{{{NS_COMMANDS}}}command").get("sessionid")
+        # A supervisor hands the ticket to another agent while agent1's form is open.
+        await agent_available(agent2, 1)
+        await until(lambda: engine.agents["help"].get(agent2.bare), what="agent2 available")
+        p["super"].send_message(session, f"<body>/transfer {jid('agent2')}</body>", mtype="chat")
+        await until(lambda: engine.tickets[ticket].agent != agent1.bare, what="the transfer")
+        outcome = await agent1.ask(session, f"<command xmlns='{NS_COMMANDS}' node='support-close' "
+                                            f"sessionid='{sessionid}' action='complete'><x xmlns='{NS_DATA}' "
+                                            "type='submit'><field var='reason'><value>done</value></field></x>"
+                                            "</command>")
+        assert outcome == "forbidden/auth"
+        assert ticket in engine.tickets and engine.tickets[ticket].state != "closed"
