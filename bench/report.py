@@ -203,7 +203,8 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
             fn, fo = fill.get("native", {}), fill.get("ours", {})
             lines.append(f"| {size} | {_f(m['native']['last_p50_ms'], 2)} ms | {_f(m['ours']['last_p50_ms'], 2)} ms | "
                          f"{_f(m['native']['deep_p50_ms'], 2)} ms | {_f(m['ours']['deep_p50_ms'], 2)} ms | "
-                         f"{_f(fn.get('seconds'), 1)} s ({_f(fn.get('rows_per_s'), 0)} rows/s) | "
+                         + ("the same archive as above | " if fn.get("reused") else
+                            f"{_f(fn.get('seconds'), 1)} s ({_f(fn.get('rows_per_s'), 0)} rows/s) | ") +
                          f"{_f(fo.get('seconds'), 1)} s ({_f(fo.get('rows_per_s'), 0)} rows/s) |")
         service = {size: mam["fill"].get(size, {}).get("ours", {}).get("service") for size in mam["sizes"]}
         if any(service.values()):
