@@ -241,6 +241,10 @@ def check_role_change(room: Room, actor: Occupant | None, actor_affiliation: str
         if AFFILIATION_RANK[target.affiliation] > AFFILIATION_RANK[actor_affiliation]:
             raise StanzaError("not-allowed", "you cannot change the role of someone above you")
         return
+    # XEP-0045 8.2 and 8.5: nobody kicks or silences a user of higher affiliation (a member, for
+    # a moderator without one).
+    if AFFILIATION_RANK[target.affiliation] > AFFILIATION_RANK[actor_affiliation]:
+        raise StanzaError("not-allowed", "you cannot change the role of someone above you")
     # A moderator by role only acts on participants and visitors, and cannot make moderators.
     if target.role == "moderator" or role == "moderator":
         raise StanzaError("not-allowed", "only admins and owners can grant or revoke moderator status")

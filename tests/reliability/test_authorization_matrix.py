@@ -76,6 +76,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "configure": row(F, owner=OK, global_admin=OK),
     # 8.2: moderators kick participants and visitors; the rest is forbidden.
     "kick": row(F, moderator=OK, admin=OK, owner=OK, global_admin=OK),
+    # 8.2 and 8.5: nobody kicks or silences a higher affiliation: a moderator without one not a member.
+    "silence a member": row(F, moderator=NOT_ALLOWED, admin=OK, owner=OK, global_admin=OK),
     # 8.2: nobody below kicks an admin; admins and owners keep their role (not-allowed).
     "kick an admin": row(F, moderator=NOT_ALLOWED, admin=NOT_ALLOWED, owner=NOT_ALLOWED, global_admin=NOT_ALLOWED),
     # 9.1: admins and owners ban; a moderator by role only may not.
@@ -223,6 +225,13 @@ async def kick(world: World, role: str, person: Person) -> str:
     return outcome
 
 
+async def silence_member(world: World, role: str, person: Person) -> str:
+    outcome = await person.set_role(ROOM, world.nick("member"), "visitor")
+    if outcome == OK:
+        assert await world.owner.set_role(ROOM, world.nick("member"), "participant") == OK
+    return outcome
+
+
 async def kick_admin(world: World, role: str, person: Person) -> str:
     return await person.set_role(ROOM, world.nick("admin"), "none")
 
@@ -304,6 +313,7 @@ CELLS: dict[str, Cell] = {
     "change subject": change_subject,
     "configure": configure,
     "kick": kick,
+    "silence a member": silence_member,
     "kick an admin": kick_admin,
     "ban": affiliation_cell("outcast"),
     "grant membership": affiliation_cell("member"),
