@@ -293,3 +293,22 @@ async def test_a_failing_bot_or_listener_does_not_stop_the_queue(make, caplog):
     t = await engine.join("help", "cust@y/r", "en")
     assert t.state == "queued"
     assert "before_queue handler failed" in caplog.text and "ticket event listener failed" in caplog.text
+
+
+async def test_queue_positions_computed_in_one_pass_match_each_tickets_status(make):
+    engine, rec = await make()
+    tickets = [await engine.join("help", f"c{n}@y/r", "en") for n in range(12)]
+    tickets[7].priority = 20  # jumps the line
+    await online(engine, A)  # one ticket gets offered: (0, 0) for it
+    await settle()
+    statuses = engine._statuses("help")
+    waiting = {t.id for t in engine.tickets.values() if t.queue == "help" and t.id in statuses}
+    assert waiting == {t.id for t in tickets}
+    for t in tickets:
+        assert statuses[t.id] == engine.status(t), t.id
+    # The offered ticket answers (0, 0) and still counts as ahead of the other eleven.
+    assert sorted(ahead for ahead, _ in statuses.values()) == [0] + list(range(1, 12))
+    # Every customer was told their latest position.
+    last = {c: s for _kind, (c, _body, s) in [("c", a) for a in rec.of("customer")] if s is not None}
+    for t in tickets:
+        assert last[t.customer] == statuses[t.id]
