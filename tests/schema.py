@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent / "schemas"
 SCHEMAS: dict[str, str] = {
     "urn:switchboard:support:0": "support.xsd",
     "http://jabber.org/protocol/workgroup": "workgroup.xsd",
+    "urn:switchboard:echo:0": "echo.xsd",
 }
 
 

@@ -65,6 +65,10 @@ async def test_handler_failure_answers_internal_server_error_and_service_continu
     async with harness.slix_client(prosody.ports.c2s, "alice") as alice:
         iq = alice.make_iq_get(ito=f"echo@{DOMAIN}")
         iq.append(Element("{urn:switchboard:echo:0}fail"))
+        from .schema import assert_valid
+        assert_valid(iq.xml.find("{urn:switchboard:echo:0}fail"))
+        with pytest.raises(AssertionError):  # the schema does reject what it does not define
+            assert_valid(Element("{urn:switchboard:echo:0}other"))
         with pytest.raises(IqError) as err:
             await iq.send(timeout=10)
         assert err.value.condition == "internal-server-error"
