@@ -4,6 +4,7 @@
     python -m bench --quick         # smaller sizes, no PostgreSQL
     python -m bench --tiny          # seconds: proves the harness works (used by the smoke test)
     python -m bench --only fanout,mam
+    python -m bench --only archive_cost   # writes results/archive_cost.md and .json, latest.md untouched
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("ceiling", "fanout", "paced", "profile", "joins", "idle_rooms", "mam", "postgres", "support")
+SCENARIOS = ("ceiling", "fanout", "archive_cost", "paced", "profile", "joins", "idle_rooms", "mam", "postgres",
+             "support")
 
 
 def ensure_bench_dependencies(install: bool) -> None:
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         results["setup"] = bench.results["setup"]
         timed("ceiling", bench.ceiling)
         timed("fanout", bench.fanout)
+        timed("archive_cost", bench.archive_cost)
         timed("paced", bench.paced)
         if settings.profile:
             timed("profile", bench.profile)
@@ -189,7 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         results["meta"]["elapsed_s"] = round(time.monotonic() - started, 1)
         stamp = now.strftime("%Y-%m-%d_%H%M") + ("" if settings.mode == "full" else f"_{settings.mode}")
-        paths = report.write(results, Path(args.out), stamp, latest=not args.no_latest)
+        if wanted == ["archive_cost"]:
+            # Alone it would leave latest.md with a single scenario: it gets its own page instead.
+            paths = report.write_archive_cost(results, Path(args.out))
+        else:
+            paths = report.write(results, Path(args.out), stamp, latest=not args.no_latest)
         print("results: " + ", ".join(str(p) for p in paths.values()), flush=True)
         if not args.keep_state and not args.state:
             shutil.rmtree(state, ignore_errors=True)

@@ -56,6 +56,13 @@ def headline(results: dict[str, Any]) -> list[dict[str, Any]]:
                          "ours": block["median"]["ours"]["cpu_us_per_delivery_prosody"],
                          "ratio": block["ratio"]["cpu_us_per_delivery_prosody"], "target": "", "met": None,
                          "digits": 1})
+    cost = results.get("archive_cost")
+    if cost and "median" in cost:
+        m = cost["median"]
+        rows.append({"what": f"ours, fan-out {cost['occupants']}x{cost['senders']}: deliveries/s with archiving on "
+                             f"÷ off ({_f(m['on']['deliveries_per_s'], 0)} ÷ {_f(m['off']['deliveries_per_s'], 0)})",
+                     "native": None, "ours": cost["throughput_ratio"], "ratio": None,
+                     "target": "≥ 0.85 (cut ≤ 15%)", "met": cost["met"], "digits": 2})
     for paced in (results.get("paced"), results.get("paced_below_saturation")):
         if not paced or "median" not in paced:
             continue
@@ -284,6 +291,8 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
             lines += ["", "| inclusive % | function |", "|---:|---|"]
             lines += [f"| {item['pct']} | `{item['function']}` |" for item in sprof["inclusive"][10:30]]
             lines.append("")
+    if results.get("archive_cost", {}).get("median"):
+        lines += archive_cost_lines(results["archive_cost"])
     if analysis.strip():
         lines += ["## Analysis", "", analysis.strip(), ""]
     return "\n".join(lines)
@@ -347,6 +356,54 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def archive_cost_lines(cost: dict[str, Any]) -> list[str]:
+    m, r = cost["median"], cost["ratio_on_off"]
+    lines = [f"## Archiving cost (ours only, fan-out {cost['occupants']}x{cost['senders']} saturated)", "",
+             f"Two rooms of our domain on the same Prosody and component process, one with "
+             f"`muc#roomconfig_enablearchiving` off, one on (set by the owner's form); the same load as the first "
+             f"fan-out shape (window {cost['window_per_sender']} per sender), {cost['reps']} repetitions "
+             f"alternating off / on, medians quoted.", "",
+             "| archiving | deliveries/s | lost | p50 ms | p99 ms | component µs/delivery | Prosody µs/delivery | "
+             "component CPU |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for state in ("off", "on"):
+        s = m[state]
+        lines.append(f"| {state} | {_f(s['deliveries_per_s'], 0)} | {_f(s['lost'], 0)} | {_f(s['p50_ms'], 1)} | "
+                     f"{_f(s['p99_ms'], 1)} | {_f(s['cpu_us_per_delivery_component'])} | "
+                     f"{_f(s['cpu_us_per_delivery_prosody'])} | {_f(s['cpu_share_component'] * 100, 0)}% |")
+    lines.append(f"| on ÷ off | {_f(r['deliveries_per_s'], 3)} | | | | {_f(r['cpu_us_per_delivery_component'], 2)} | "
+                 f"{_f(r['cpu_us_per_delivery_prosody'], 2)} | |")
+    cut = (1 - cost["throughput_ratio"]) * 100
+    lines += ["", f"Throughput with archiving on is **{_f(cost['throughput_ratio'], 3)}×** off (a cut of "
+                  f"{_f(cut, 1)}%): target ≥ 0.85 (cut ≤ 15%) **{'met' if cost['met'] else 'not met'}**. "
+                  f"Archive afterwards (MAM query, up to 5): off room {cost['archived_probe']['off']['forwarded']} "
+                  f"messages, on room {cost['archived_probe']['on']['forwarded']}."
+                  + (f" Warning: {cost['warning']}." if cost.get("warning") else ""), ""]
+    runs = ", ".join(f"{state} " + " / ".join(_f(x["deliveries_per_s"], 0) for x in cost["runs"][state])
+                     for state in ("off", "on"))
+    lines += [f"Per repetition, deliveries/s: {runs}.", ""]
+    return lines
+
+
+def write_archive_cost(results: dict[str, Any], folder: Path) -> dict[str, Path]:
+    """`--only archive_cost`: its own page and JSON, so latest.md keeps the last full run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = results["meta"]
+    paths = {"json": folder / "archive_cost.json", "md": folder / "archive_cost.md"}
+    paths["json"].write_text(json.dumps(results, indent=1, default=str, allow_nan=True) + "\n", encoding="utf-8")
+    lines = [f"# Switchboard benchmark: archiving cost — {meta['date']}", "",
+             f"Mode `{meta['mode']}`, {meta['duration_s']} s per load run. Machine: {meta['cpus']} cores "
+             f"({meta['cpu_model']}), load average at start {meta['loadavg']}; **shared machine**, the ratio "
+             f"from alternating runs is the figure to read. Whole run: {meta.get('elapsed_s', 0) / 60:.1f} minutes.",
+             ""]
+    cost = results.get("archive_cost", {})
+    if cost.get("median"):
+        lines += archive_cost_lines(cost)
+    else:
+        lines += [f"No figures: {results.get('error', 'the scenario did not run')}", ""]
+    paths["md"].write_text("\n".join(lines), encoding="utf-8")
+    return paths
 
 
 def write(results: dict[str, Any], folder: Path, stamp: str, latest: bool = True,

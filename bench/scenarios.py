@@ -229,6 +229,65 @@ class Bench:
             out[f"{occupants}x{nsenders}"] = block
         self.results["fanout"] = out
 
+    def archive_cost(self) -> None:
+        """Our rooms only: the same saturated fan-out into a room with archiving off, then one with it on.
+
+        Two rooms on the same Prosody and component process, same occupants, senders and window as
+        the first fan-out shape; runs alternate off / on so machine noise hits both alike.
+        """
+        assert self.lg is not None
+        occupants, nsenders = self.s.fanout_shapes[0]
+        window = max(1, self.s.inflight // (occupants * nsenders))
+        rooms = {"off": f"{self.room_prefix}arcoff{occupants}@{ROOMS}",
+                 "on": f"{self.room_prefix}arcon{occupants}@{ROOMS}"}
+        members = [(g, f"n{g}") for g in self.ensure_clients(occupants)]
+        owner = members[0][0]
+        for state, room in rooms.items():
+            if self.joined.get(room, 0) < occupants:
+                # The first joiner creates the room and owns it: set archiving explicitly, never by default.
+                self.lg.join(room, members[:1])
+                self.lg.quiesce()
+                [answer] = self.lg.iq_times(owner, room, [archiving_form(state == "on")])
+                if answer["error"]:
+                    raise RuntimeError(f"configuring {room} (archiving {state}) failed: {answer}")
+                self.lg.join(room, members[1:])
+                self.lg.quiesce()
+                self.joined[room] = occupants
+        reps = self.s.reps if self.s.mode == "tiny" else max(3, self.s.reps)
+        runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+        for rep in range(reps):
+            for state, room in rooms.items():
+                senders = [Sender(g, room, window=window) for g in self.clients[:nsenders]]
+                r = self.lg.traffic(senders, duration=self.s.duration, warmup=self.s.warmup, fanout=occupants,
+                                    cpu_pids=self.pids())
+                self.lg.quiesce()
+                result = _traffic_summary(r, occupants)
+                runs[state].append(result)
+                self.say(f"  archive cost rep {rep + 1} archiving {state}: "
+                         f"deliveries_per_s={result['deliveries_per_s']:.1f}, "
+                         f"component_us={result['cpu_us_per_delivery_component']:.1f}, lost={result['lost']}")
+        # What the archive holds afterwards proves each room was configured as labelled.
+        archived = {state: self.lg.iq_times(owner, room, [MAM_PROBE])[0] for state, room in rooms.items()}
+        keys = ["deliveries_per_s", "lost", "p50_ms", "p99_ms", "cpu_us_per_delivery_prosody",
+                "cpu_us_per_delivery_component", "cpu_share_prosody", "cpu_share_component"]
+        med = {state: {k: median(r[k] for r in rs if k in r) for k in keys} for state, rs in runs.items()}
+        on_off = ratio(med["on"]["deliveries_per_s"], med["off"]["deliveries_per_s"])
+        block = {"occupants": occupants, "senders": nsenders, "window_per_sender": window, "reps": reps,
+                 "order": "off, on alternating", "rooms": rooms, "runs": runs, "median": med,
+                 "ratio_on_off": {k: ratio(med["on"][k], med["off"][k]) for k in keys},
+                 "throughput_ratio": on_off, "target": 0.85, "met": on_off >= 0.85,
+                 "archived_probe": {state: {"forwarded": a["forwarded"], "error": a["error"]}
+                                    for state, a in archived.items()}}
+        if archived["off"]["forwarded"] or archived["on"]["forwarded"] == 0:
+            block["warning"] = ("the archive probe does not match the labels (off room archived something, "
+                                "or on room archived nothing)")
+            self.say(f"  warning: {block['warning']}: {block['archived_probe']}")
+        self.say(f"  archive cost: off {med['off']['deliveries_per_s']:.0f} vs on {med['on']['deliveries_per_s']:.0f} "
+                 f"deliveries/s, on/off {on_off:.3f} (target >= 0.85: {'met' if on_off >= 0.85 else 'NOT met'}); "
+                 f"component {med['off']['cpu_us_per_delivery_component']:.1f} vs "
+                 f"{med['on']['cpu_us_per_delivery_component']:.1f} us/delivery")
+        self.results["archive_cost"] = block
+
     def paced(self) -> None:
         # On a busy machine Prosody may not sustain the nominal rate at all: a paced run above
         # capacity only measures a queue that grows for the whole run (and spills into the next
@@ -425,6 +484,17 @@ def add_stored_rooms(db_url: str, total: int) -> int:
             await db.close()
 
     return asyncio.run(run())
+
+
+MAM_PROBE = ("<query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'><max>5</max>"
+             "<before/></set></query>")
+
+
+def archiving_form(on: bool) -> str:
+    """The owner's room configuration submit that sets only archiving (XEP-0045 §10.2)."""
+    return ("<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>"
+            "<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>"
+            f"<field var='muc#roomconfig_enablearchiving'><value>{1 if on else 0}</value></field></x></query>")
 
 
 def create_rooms(client: Any, domain: str, count: int, batch: int = 100, prefix: str = "idle") -> None:

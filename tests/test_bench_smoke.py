@@ -27,6 +27,11 @@ def test_bench_tiny_runs_every_scenario_and_writes_results(tmp_path: Path) -> No
         for side in ("native", "ours"):
             assert block["runs"][side], side
             assert all(run["lost"] == 0 and run["received"] > 0 for run in block["runs"][side])
+    cost = results["archive_cost"]
+    assert all(run["lost"] == 0 and run["received"] > 0 for runs in cost["runs"].values() for run in runs)
+    # Each room was configured as labelled: the archive holds messages of the "on" room only.
+    assert cost["archived_probe"]["off"]["forwarded"] == 0 and cost["archived_probe"]["on"]["forwarded"] > 0
+    assert cost["throughput_ratio"] > 0
     assert results["ceiling"]["lost"] == 0 and results["ceiling"]["deliveries_per_s"] > 0
     assert all(run["lost"] == 0 for runs in results["paced"]["runs"].values() for run in runs)
     for block in results["mam"]["sizes"].values():
@@ -41,6 +46,7 @@ def test_bench_tiny_runs_every_scenario_and_writes_results(tmp_path: Path) -> No
         assert support["offer_p99_ms"] >= support["offer_p50_ms"] > 0
     table = (out / "latest.md").read_text()
     assert "| scenario | native | ours |" in table and "MUC fan-out" in table
+    assert "## Archiving cost" in table
 
 
 def test_submitted_forms_parse_in_a_fresh_process() -> None:
