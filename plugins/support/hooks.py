@@ -32,6 +32,11 @@ STAFF_COMMAND = "support.staff_command"
 #: The name of the public service on the hook bus.
 SERVICE = "support"
 
+#: What a ``support.before_queue`` handler returns when the bot read the first message and hands
+#: the customer to the people at once (asked for a person, or nothing close): the ticket is
+#: recorded as the bot's (``bot``) and queued right after, so reports count the hand-off.
+HANDED_OFF = "handed-off"
+
 #: Event kinds recorded for every ticket (``TicketEvent.kind``). What reports read from them:
 #:
 #: - ``created`` (data ``via``), ``reopened`` (the customer wrote again within the reopen window; data

@@ -307,7 +307,8 @@ class SupportEngine:
             async with self._lock:
                 t.state = "bot"
                 await self._record(t, "bot")
-            return t
+            if kept != events.HANDED_OFF:
+                return t
         await self.enqueue(t.id)
         return t
 

@@ -145,7 +145,7 @@ class SupportBotPlugin(Plugin):
                 # Nothing to say first: support greets and queues the customer itself.
                 await self.engine.reply(conv, body, step, silent=True)
                 await self._announce_handoff(conv, step.reason)
-                return None
+                return support_hooks.HANDED_OFF
         except Exception:  # noqa: BLE001 - without the bot, the customer simply queues
             log.exception("bot failed on a first message; queueing the customer",
                           extra={"ticket": conv.ticket, "queue": conv.queue})
