@@ -174,3 +174,17 @@ class Inbox:
 
 def bare(jid: str | JID) -> str:
     return JID(jid).bare
+
+
+async def until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll in-process state until ``predicate()`` is truthy and return it (no fixed sleeps)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)

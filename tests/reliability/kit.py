@@ -17,6 +17,7 @@ from slixmpp import JID
 from slixmpp.exceptions import IqError, IqTimeout
 
 from .. import harness
+from ..harness import until  # noqa: F401 - shared by the tests importing this module
 
 ROOMS = "rooms.localhost"
 SUPPORT = "support.localhost"
@@ -258,18 +259,6 @@ async def reconnect(person: Person, port: int, timeout: float = 15) -> None:
     finally:
         person.client.del_event_handler("session_start", on_start)
     person.client.send_presence()
-
-
-async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll in-process state until ``predicate`` holds (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def bare(value: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any, Callable
 from xml.etree.ElementTree import Element, SubElement
 
@@ -11,6 +9,7 @@ from component.app import App
 
 from .. import harness
 from ..schema import validate_children
+from ..harness import until  # noqa: F401 - shared by the tests importing this module
 
 DOMAIN = "support.localhost"
 HELP = f"help@{DOMAIN}"
@@ -47,18 +46,6 @@ def agent_presence(client: Any, to: str = HELP, show: str = "chat", max_chats: i
     if max_chats is not None:
         SubElement(status, f"{{{WG}}}max-chats").text = str(max_chats)
     pres.send()
-
-
-async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Wait for in-process state to reach ``predicate`` (polls the engine; no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def agent_ready(app: App, user: str, queue_name: str = "help") -> None:

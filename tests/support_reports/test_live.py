@@ -14,6 +14,7 @@ import pytest
 from slixmpp.exceptions import IqError
 
 from .. import harness
+from ..harness import until  # noqa: F401 - shared by the tests importing this module
 
 pytestmark = pytest.mark.integration
 
@@ -44,19 +45,6 @@ def agent_presence(client: Any, to: str, max_chats: int | None = None) -> None:
     if max_chats is not None:
         SubElement(status, f"{{{WG}}}max-chats").text = str(max_chats)
     pres.send()
-
-
-async def until(predicate, timeout: float = 10.0, what: str = "condition"):
-    import asyncio
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def command(client, node: str, fields: dict[str, str] | None = None, sessionid: str | None = None,
