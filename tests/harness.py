@@ -188,3 +188,24 @@ async def until(predicate: Any, timeout: float = 10.0, what: str = "condition") 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+async def run_command(client: Any, to: str, node: str, action: str = "execute", sessionid: str | None = None,
+                      fields: dict[str, str] | None = None, lang: str | None = None) -> Any:
+    """One XEP-0050 step as raw XML (a submitted form when ``fields`` is given); returns ``<command/>``."""
+    from xml.etree.ElementTree import SubElement
+
+    commands, xdata = "http://jabber.org/protocol/commands", "jabber:x:data"
+    iq = client.make_iq_set(ito=to)
+    if lang:
+        iq.xml.set("{http://www.w3.org/XML/1998/namespace}lang", lang)
+    attrs = {"node": node, "action": action}
+    if sessionid:
+        attrs["sessionid"] = sessionid
+    element = SubElement(iq.xml, f"{{{commands}}}command", attrs)
+    if fields is not None:
+        form = SubElement(element, f"{{{xdata}}}x", {"type": "submit"})
+        for var, value in fields.items():
+            SubElement(SubElement(form, f"{{{xdata}}}field", {"var": var}), f"{{{xdata}}}value").text = value
+    result = await iq.send(timeout=10)
+    return result.xml.find(f"{{{commands}}}command")

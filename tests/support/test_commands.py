@@ -17,18 +17,7 @@ XDATA = "jabber:x:data"
 
 
 async def command(client, to, node, action="execute", sessionid=None, fields=None):
-    iq = client.make_iq_set(ito=to)
-    attrs = {"node": node, "action": action}
-    if sessionid:
-        attrs["sessionid"] = sessionid
-    el = SubElement(iq.xml, f"{{{CMD}}}command", attrs)
-    if fields is not None:
-        x = SubElement(el, f"{{{XDATA}}}x", {"type": "submit"})
-        for var, value in fields.items():
-            SubElement(SubElement(x, f"{{{XDATA}}}field", {"var": var}), f"{{{XDATA}}}value").text = value
-    result = await iq.send(timeout=10)
-    return result.xml.find(f"{{{CMD}}}command")
-
+    return await harness.run_command(client, to, node, action, sessionid, fields)
 
 async def listed(client, to):
     items = await client.plugin["xep_0030"].get_items(jid=to, node=CMD, timeout=10)

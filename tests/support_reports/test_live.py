@@ -49,20 +49,8 @@ def agent_presence(client: Any, to: str, max_chats: int | None = None) -> None:
 
 async def command(client, node: str, fields: dict[str, str] | None = None, sessionid: str | None = None,
                   to: str = DOMAIN, lang: str | None = None):
-    iq = client.make_iq_set(ito=to)
-    if lang:
-        iq.xml.set("{http://www.w3.org/XML/1998/namespace}lang", lang)
-    attrs = {"node": node, "action": "execute" if fields is None else "complete"}
-    if sessionid:
-        attrs["sessionid"] = sessionid
-    el = SubElement(iq.xml, f"{{{CMD}}}command", attrs)
-    if fields is not None:
-        x = SubElement(el, f"{{{XDATA}}}x", {"type": "submit"})
-        for var, value in fields.items():
-            SubElement(SubElement(x, f"{{{XDATA}}}field", {"var": var}), f"{{{XDATA}}}value").text = value
-    result = await iq.send(timeout=10)
-    return result.xml.find(f"{{{CMD}}}command")
-
+    return await harness.run_command(client, to, node, "execute" if fields is None else "complete", sessionid,
+                                     fields, lang)
 
 def options(cmd, var: str) -> list[str]:
     field = cmd.find(f"{{{XDATA}}}x/{{{XDATA}}}field[@var='{var}']")
