@@ -130,6 +130,19 @@ class RoomCommand(Command):
         scope = await ctx.scope("room")
         return scope, sorted(scope.filter(self.muc.rooms()))
 
+    async def room_form(self, ctx: Context, *, all_label: str = "", everything_label: str = "",
+                        instructions: str = "") -> Any:
+        """The first stage of a room command: a form with the room field, or Done when no room is in scope.
+
+        ``everything_label`` offers an "all rooms" choice only to those whose scope is every room.
+        """
+        scope, rooms = await self.rooms_in_scope(ctx)
+        if not rooms:
+            return Done(ctx.text("No rooms.", "没有房间。"))
+        form = new_form(title=self.title(ctx.lang), instructions=instructions)
+        self.room_field(form, ctx, rooms, all_label=all_label or (everything_label if scope.everything else ""))
+        return form
+
     def room_field(self, form: Any, ctx: Context, rooms: list[str], *, all_label: str = "",
                    var: str = "room") -> None:
         label = ctx.text("Room", "房间")
@@ -212,11 +225,9 @@ class RoomInfoCommand(RoomCommand):
     name_zh = "房间信息"
 
     async def start(self, ctx: Context) -> Any:
-        _, rooms = await self.rooms_in_scope(ctx)
-        if not rooms:
-            return Done(ctx.text("No rooms.", "没有房间。"))
-        form = new_form(title=self.title(ctx.lang))
-        self.room_field(form, ctx, rooms)
+        form = await self.room_form(ctx)
+        if isinstance(form, Done):
+            return form
         return FormStep(form, self.show, final=True)
 
     def _affiliations(self, room: str, config: dict[str, Any]) -> dict[str, list[str]] | None:
@@ -284,11 +295,9 @@ class RoomStatsCommand(RoomCommand):
         if self.archive is None:
             raise StanzaError("feature-not-implemented", ctx.text("no archive runs on this service",
                                                                   "本服务没有启用消息存档"))
-        _, rooms = await self.rooms_in_scope(ctx)
-        if not rooms:
-            return Done(ctx.text("No rooms.", "没有房间。"))
-        form = new_form(title=self.title(ctx.lang))
-        self.room_field(form, ctx, rooms, all_label=ctx.text("All my rooms (table)", "我的所有房间（表格）"))
+        form = await self.room_form(ctx, all_label=ctx.text("All my rooms (table)", "我的所有房间（表格）"))
+        if isinstance(form, Done):
+            return form
         return FormStep(form, self.show, final=True)
 
     async def show(self, ctx: Context, values: dict[str, Any]) -> Done:
@@ -389,11 +398,9 @@ class RoomDestroyCommand(RoomCommand):
     async def start(self, ctx: Context) -> Any:
         self._muc_call(ctx, "destroy_room")
         t = ctx.text
-        _, rooms = await self.rooms_in_scope(ctx)
-        if not rooms:
-            return Done(t("No rooms.", "没有房间。"))
-        form = new_form(title=self.title(ctx.lang))
-        self.room_field(form, ctx, rooms)
+        form = await self.room_form(ctx)
+        if isinstance(form, Done):
+            return form
         form.add_field(var="reason", ftype="text-single", label=t("Reason (shown to occupants)", "原因（会告知在线成员）"))
         form.add_field(var="alternate", ftype="jid-single", label=t("Alternate room (optional)", "替代房间（可选）"))
         if self.archive is not None:
@@ -451,11 +458,9 @@ class RoomAffiliationCommand(RoomCommand):
     async def start(self, ctx: Context) -> Any:
         self._muc_call(ctx, "set_affiliation")
         t = ctx.text
-        _, rooms = await self.rooms_in_scope(ctx)
-        if not rooms:
-            return Done(t("No rooms.", "没有房间。"))
-        form = new_form(title=self.title(ctx.lang))
-        self.room_field(form, ctx, rooms)
+        form = await self.room_form(ctx)
+        if isinstance(form, Done):
+            return form
         form.add_field(var="jid", ftype="jid-single", label=t("User (bare JID)", "用户（纯 JID）"), required=True)
         labels = {"owner": t("owner", "所有者"), "admin": t("admin", "管理员"), "member": t("member", "成员"),
                   "none": t("none", "无"), "outcast": t("banned (outcast)", "封禁")}
@@ -486,11 +491,9 @@ class RoomAnnounceCommand(RoomCommand):
 
     async def start(self, ctx: Context) -> Any:
         t = ctx.text
-        scope, rooms = await self.rooms_in_scope(ctx)
-        if not rooms:
-            return Done(t("No rooms.", "没有房间。"))
-        form = new_form(title=self.title(ctx.lang))
-        self.room_field(form, ctx, rooms, all_label=t("All rooms", "所有房间") if scope.everything else "")
+        form = await self.room_form(ctx, everything_label=t("All rooms", "所有房间"))
+        if isinstance(form, Done):
+            return form
         form.add_field(var="message", ftype="text-multi", label=t("Message", "公告内容"), required=True)
         return FormStep(form, self.send, final=True)
 
@@ -547,13 +550,10 @@ class RoomPurgeCommand(ArchiveCommand):
     async def start(self, ctx: Context) -> Any:
         self._need_archive(ctx)
         t = ctx.text
-        _, rooms = await self.rooms_in_scope(ctx)
-        if not rooms:
-            return Done(t("No rooms.", "没有房间。"))
-        form = new_form(title=self.title(ctx.lang),
-                        instructions=t("Choose what to delete; the next step shows how many messages that is.",
+        form = await self.room_form(ctx, instructions=t("Choose what to delete; the next step shows how many messages that is.",
                                        "选择要删除的内容；下一步会显示将删除的消息数量。"))
-        self.room_field(form, ctx, rooms)
+        if isinstance(form, Done):
+            return form
         form.add_field(var="mode", ftype="list-single", label=t("Delete", "删除"), required=True, value="before",
                        options=[{"label": t("everything", "全部消息"), "value": "all"},
                                 {"label": t("messages before a date", "某日期之前的消息"), "value": "before"},
@@ -615,11 +615,9 @@ class RoomExportCommand(ArchiveCommand):
     async def start(self, ctx: Context) -> Any:
         self._need_archive(ctx)
         t = ctx.text
-        _, rooms = await self.rooms_in_scope(ctx)
-        if not rooms:
-            return Done(t("No rooms.", "没有房间。"))
-        form = new_form(title=self.title(ctx.lang))
-        self.room_field(form, ctx, rooms)
+        form = await self.room_form(ctx)
+        if isinstance(form, Done):
+            return form
         form.add_field(var="format", ftype="list-single", label=t("Format", "格式"), required=True, value="xml",
                        options=[{"label": t("XML (XEP-0313 results, XEP-0227 archive)", "XML（XEP-0313 格式）"),
                                  "value": "xml"}, {"label": "JSON", "value": "json"}])
