@@ -27,11 +27,14 @@ def test_bench_tiny_runs_every_scenario_and_writes_results(tmp_path: Path) -> No
         for side in ("native", "ours"):
             assert block["runs"][side], side
             assert all(run["lost"] == 0 and run["received"] > 0 for run in block["runs"][side])
-    cost = results["archive_cost"]
-    assert all(run["lost"] == 0 and run["received"] > 0 for runs in cost["runs"].values() for run in runs)
-    # Each room was configured as labelled: the archive holds messages of the "on" room only.
-    assert cost["archived_probe"]["off"]["forwarded"] == 0 and cost["archived_probe"]["on"]["forwarded"] > 0
-    assert cost["throughput_ratio"] > 0
+    shapes = results["archive_cost"]["shapes"]
+    assert list(shapes) == ["4x2"]
+    for cost in shapes.values():
+        assert all(run["lost"] == 0 and run["received"] > 0 for runs in cost["runs"].values() for run in runs)
+        # Each room was configured as labelled: the archive holds messages of the "on" room only.
+        assert cost["archived_probe"]["off"]["forwarded"] == 0 and cost["archived_probe"]["on"]["forwarded"] > 0
+        assert cost["throughput_ratio"] > 0
+    assert results["archive_cost"]["throughput_ratio"] == min(c["throughput_ratio"] for c in shapes.values())
     assert results["ceiling"]["lost"] == 0 and results["ceiling"]["deliveries_per_s"] > 0
     assert all(run["lost"] == 0 for runs in results["paced"]["runs"].values() for run in runs)
     for block in results["mam"]["sizes"].values():
