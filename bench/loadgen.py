@@ -48,6 +48,8 @@ class TrafficResult:
     expected: int               #: deliveries that should have happened
     latencies_ns: array = field(repr=False, default_factory=lambda: array("q"))
     cpu: dict[str, float] = field(default_factory=dict)   #: CPU seconds in the measured window
+    #: deliveries inside the measured window, per receiving client (global index)
+    window_by_client: dict[int, int] = field(default_factory=dict)
 
     @property
     def lost(self) -> int:
@@ -252,6 +254,7 @@ class Worker:
         wid = self.wid
         latencies = array("q")
         counts = {"received": 0, "window": 0, "sent": 0}
+        window_by_client: dict[int, int] = {}
         inflight: dict[int, int] = {}
         window_start = start_at + warmup
         window_end = start_at + duration
@@ -288,6 +291,7 @@ class Worker:
                 counts["received"] += n
                 if in_window:
                     counts["window"] += n
+                    window_by_client[ci] = window_by_client.get(ci, 0) + n
                 last_rx[0] = time.monotonic()
 
         plans = []
@@ -347,7 +351,7 @@ class Worker:
 
             self.handler = count_late
         return {"sent": counts["sent"], "received": counts["received"], "window": counts["window"],
-                "latencies": latencies.tobytes()}
+                "window_by_client": window_by_client, "latencies": latencies.tobytes()}
 
     def cmd_drain(self, quiet: float) -> int:
         """Deliveries of the last traffic run that arrived after it returned (until `quiet` s of silence)."""
@@ -606,6 +610,7 @@ class LoadGen:
         after = cpu_many(pids)
         sent = received = window = 0
         latencies = array("q")
+        by_client: dict[int, int] = {}
         errors = []
         for w in range(self.n):
             status, value = self.conns[w].recv()
@@ -615,6 +620,8 @@ class LoadGen:
             sent += value["sent"]
             received += value["received"]
             window += value["window"]
+            for ci, n in value["window_by_client"].items():
+                by_client[ci * self.n + w] = n  # the inverse of _locate
             chunk = array("q")
             chunk.frombytes(value["latencies"])
             latencies.extend(chunk)
@@ -634,7 +641,7 @@ class LoadGen:
         self._call_all({w: ("settle", ()) for w in range(self.n)})
         return TrafficResult(duration=duration - warmup, sent=sent, received=received, received_window=window,
                              expected=expected, latencies_ns=latencies,
-                             cpu={k: after[k] - before[k] for k in pids})
+                             cpu={k: after[k] - before[k] for k in pids}, window_by_client=by_client)
 
     def support(self, agents: list[int], customers: list[int], queue: str, max_chats: int = 3,
                 timeout: float = 300) -> dict:

@@ -34,6 +34,10 @@ def test_bench_tiny_runs_every_scenario_and_writes_results(tmp_path: Path) -> No
         # Each room was configured as labelled: the archive holds messages of the "on" room only.
         assert cost["archived_probe"]["off"]["forwarded"] == 0 and cost["archived_probe"]["on"]["forwarded"] > 0
         assert cost["throughput_ratio"] > 0
+        # Side by side, each room's deliveries are counted apart: both rooms delivered, nothing lost.
+        for run in cost["side_by_side"]:
+            assert run["lost"] == 0 and run["off_deliveries_per_s"] > 0 and run["on_deliveries_per_s"] > 0
+        assert cost["component_us_per_message"]["on"] > 0
     assert results["archive_cost"]["throughput_ratio"] == min(c["throughput_ratio"] for c in shapes.values())
     assert results["ceiling"]["lost"] == 0 and results["ceiling"]["deliveries_per_s"] > 0
     assert all(run["lost"] == 0 for runs in results["paced"]["runs"].values() for run in runs)
