@@ -263,12 +263,12 @@ class SqliteWriter:
     BACKOFF_S = 10.0
     CHECKPOINT_EVERY = 200
 
-    def __init__(self, path: str, synchronous: int, *, inline: bool = True) -> None:
+    def __init__(self, path: str, synchronous: int) -> None:
         self.path = path
         self.synchronous = synchronous
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mam-writer")
         self._conn: sqlite3.Connection | None = None
-        self.inline = inline and synchronous <= 1
+        self.inline = synchronous <= 1
         self._loop_conn: sqlite3.Connection | None = None
         self._inline_paused_until = 0.0
         self._commit_s = 0.0  #: moving average of inline commit times
@@ -279,11 +279,11 @@ class SqliteWriter:
         self.thread_commits = 0
         self.checkpoints = 0
 
-    def _open(self, *, timeout: float) -> sqlite3.Connection:
+    def _open(self, *, timeout: float, pragmas: tuple[str, ...] = ()) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={int(self.synchronous)}")
+            for pragma in ("journal_mode=WAL", f"synchronous={int(self.synchronous)}", *pragmas):
+                conn.execute(f"PRAGMA {pragma}")
         except BaseException:
             conn.close()  # busy: the next batch tries again
             raise
@@ -291,19 +291,12 @@ class SqliteWriter:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = self._open(timeout=30)
-            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn = self._open(timeout=30, pragmas=("busy_timeout=30000",))
         return self._conn
 
     def _loop_connection(self) -> sqlite3.Connection:
         if self._loop_conn is None:
-            conn = self._open(timeout=0)
-            try:
-                conn.execute("PRAGMA wal_autocheckpoint=0")
-            except BaseException:
-                conn.close()
-                raise
-            self._loop_conn = conn
+            self._loop_conn = self._open(timeout=0, pragmas=("wal_autocheckpoint=0",))
         return self._loop_conn
 
     def _insert_with(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]],
