@@ -8,7 +8,7 @@ STATE  ?= state/dev
 DEBIAN_PACKAGES := prosody prosody-modules lua-dbi-sqlite3 postgresql chromium
 
 
-.PHONY: run test test-sqlite test-postgresql install system-deps venv bench clean help
+.PHONY: run test test-sqlite test-postgresql install system-deps venv web bench clean help
 
 help:
 	@echo "make run    start Prosody, the component and demo accounts (foreground, Ctrl-C stops)"
@@ -33,7 +33,19 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-install: system-deps venv
+# The browser parts (web/): installed exactly from the lock file and bundled by one command.
+# Debian's nodejs lacks npm (NodeSource's includes it), hence the check on the command.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/package.json web/package-lock.json
+web/dist/.built: $(WEB_SOURCES)
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root, or: sudo apt-get install nodejs npm" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	@touch $@
+
+web: web/dist/.built
+
+install: system-deps venv web
 
 run: install
 	$(VENV)/bin/switchboard dev --state $(STATE)
@@ -54,4 +66,4 @@ bench: install
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) state build *.egg-info .pytest_cache
+	rm -rf $(VENV) state build *.egg-info .pytest_cache web/node_modules web/dist

@@ -1,0 +1,2 @@
+import { client, xml } from "@xmpp/client";
+window.SwitchboardWidget = { client, xml };
