@@ -113,6 +113,7 @@ def banner(server: LocalProsody, users: dict[str, str], services: dict[str, dict
         f"  XMPP server   {host} on 127.0.0.1:{server.ports.c2s} (no TLS on loopback: allow plain login)",
         f"  WebSocket     ws://127.0.0.1:{server.ports.http}/xmpp-websocket",
         f"  BOSH          http://127.0.0.1:{server.ports.http}/http-bind",
+        f"  Guests        {server.guest_host} (anonymous, support desk only: the website chat widget)",
         "  Services      " + "; ".join(f"{d} ({', '.join(p)})" for d, p in services.items()),
         "  Demo accounts (password):",
         *[f"    {(user + '@' + host):<28} {password}" for user, password in users.items()],
@@ -139,7 +140,8 @@ def main(args: argparse.Namespace) -> int:
     component_secrets, users = _load_or_create_secrets(state, list(services))
     ports = ProsodyPorts(args.c2s_port, args.component_port, args.http_port)
     server = LocalProsody(state / "prosody", host=host, components=component_secrets,
-                          admins=[f"admin@{host}"], ports=ports)
+                          admins=[f"admin@{host}"], ports=ports,
+                          guest_host=f"guest.{host}", guest_allowed=[f"support.{host}"])
     logs.setup("info")
     log = logging.getLogger("switchboard.dev")
     try:

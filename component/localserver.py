@@ -25,6 +25,8 @@ from typing import IO
 __all__ = ["ProsodyPorts", "free_port", "LocalProsody", "TEMPLATE_PATH"]
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "prosody-config" / "dev.cfg.lua.in"
+#: Our own Prosody modules (the guest host's limits).
+MODULES_PATH = TEMPLATE_PATH.parent / "modules"
 
 _DEBIAN_HINT = "install the Debian packages: apt-get install prosody prosody-modules lua-dbi-sqlite3"
 # Not "warn" or "error": start() reads info lines to know the ports are up.
@@ -170,6 +172,10 @@ class LocalProsody:
         log_level: str = "info",
         *,
         allow_registration: bool = False,
+        guest_host: str | None = None,
+        guest_allowed: list[str] = [],  # noqa: B006 - never mutated, copied below
+        guest_rate: float = 5,
+        guest_burst: int = 20,
     ) -> None:
         if native_storage not in _STORAGES:
             raise ValueError(f"native_storage must be one of {_STORAGES}, not {native_storage!r}")
@@ -183,6 +189,12 @@ class LocalProsody:
         self.native_storage = native_storage
         self.log_level = log_level
         self.allow_registration = allow_registration
+        # A guest host: anonymous logins (the chat widget) limited to `guest_allowed` domains,
+        # `guest_rate` stanzas per second with bursts of `guest_burst`.
+        self.guest_host = guest_host
+        self.guest_allowed = list(guest_allowed)
+        self.guest_rate = float(guest_rate)
+        self.guest_burst = int(guest_burst)
         if ports is None:
             ports = ProsodyPorts(*_free_ports(3))
         self.ports = ports
@@ -222,12 +234,16 @@ class LocalProsody:
             "MUC_DOMAIN": _lua_str(self.muc_domain or ""),
             "NATIVE_STORAGE": _lua_str(self.native_storage),
             "SQL_DATABASE": _lua_str(str(self.sql_path)),
+            "MODULES_PATH": _lua_str(str(MODULES_PATH)),
         }
         blocks = {
             "COMPONENT": [
                 {"COMPONENT_DOMAIN": _lua_str(domain), "COMPONENT_SECRET": _lua_str(secret)}
                 for domain, secret in self.components.items()
             ],
+            "GUEST": [{"GUEST_HOST": _lua_str(self.guest_host), "GUEST_ALLOWED": _lua_list(self.guest_allowed),
+                       "GUEST_RATE": repr(self.guest_rate), "GUEST_BURST": str(self.guest_burst)}]
+            if self.guest_host else [],
             "NATIVE_MUC": [{}] if self.native_muc else [],
             "SQL": [{}] if self.native_muc and self.native_storage == "sql" else [],
         }

@@ -8,6 +8,8 @@
 --   example.com          user accounts (the VirtualHost)
 --   rooms.example.com    Switchboard group chat, an external component
 --   support.example.com  Switchboard customer-service desk, an external component
+--   guest.example.com    anonymous website visitors (the chat widget), who may
+--                        write to support.example.com and nothing else
 --   chat.example.com     the public web name, served by a reverse proxy that
 --                        terminates TLS and forwards to Prosody's http port
 --
@@ -127,6 +129,24 @@ limits = {
 ---------- Hosts ----------
 
 VirtualHost "example.com"
+
+-- Website visitors: the chat widget logs in anonymously (SASL ANONYMOUS) over
+-- WebSocket. mod_switchboard_guest (Switchboard's prosody-config/modules:
+-- copy it into a folder named in plugin_paths, e.g.
+-- plugin_paths = { "/usr/local/lib/prosody/modules" }) keeps guests to the
+-- support domain (no local users, no other guests, no rooms, no other server)
+-- and limits how fast each may send. The widget's snippet names the queue
+-- (help@support.example.com) and wss://chat.example.com/xmpp-websocket; its
+-- stream goes to guest.example.com. Give it no storage and no archive.
+VirtualHost "guest.example.com"
+	authentication = "anonymous"
+	allow_anonymous_s2s = false
+	switchboard_guest_allowed = { "support.example.com" }
+	switchboard_guest_rate = 5    -- stanzas per second per visitor, sustained
+	switchboard_guest_burst = 20  -- and at once
+	modules_enabled = { "saslauth"; "disco"; "ping"; "http"; "websocket"; "switchboard_guest"; }
+	modules_disabled = { "mam"; "offline"; "carbons"; "pep"; "register"; "vcard4"; "vcard_legacy";
+		"private"; "bookmarks"; "blocklist" }
 
 -- Switchboard connects to these with the same domain and secret in its own
 -- configuration. Use long random secrets (e.g. `openssl rand -hex 32`), one

@@ -48,7 +48,8 @@ def prosody() -> Any:
     state = Path(tempfile.mkdtemp(prefix="switchboard-prosody-"))
     server = LocalProsody(state, host=harness.HOST,
                           components={d: harness.secret(d) for d in harness.DOMAINS},
-                          admins=[f"admin@{harness.HOST}"])
+                          admins=[f"admin@{harness.HOST}"],
+                          guest_host=harness.GUEST_HOST, guest_allowed=list(harness.GUEST_ALLOWED))
     server.start()
     try:
         for user in harness.USERS:

@@ -25,6 +25,9 @@ USERS = ("alice", "bob", "carol", "dave", "eve", "admin", "agent1", "agent2", "a
          "cust2", "cust3")
 #: Component domains declared in Prosody for the whole session.
 DOMAINS = ("rooms.localhost", "support.localhost", "test.localhost", "extra.localhost")
+#: Anonymous website visitors (the chat widget) log in here; they may write to this domain only.
+GUEST_HOST = "guest.localhost"
+GUEST_ALLOWED = ("support.localhost",)
 SECRET = "component-secret-{domain}"
 
 
