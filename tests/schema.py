@@ -25,6 +25,7 @@ SCHEMAS: dict[str, str] = {
     "urn:switchboard:support:0": "support.xsd",
     "http://jabber.org/protocol/workgroup": "workgroup.xsd",
     "urn:switchboard:echo:0": "echo.xsd",
+    "urn:switchboard:support:monitor:0": "support-monitor.xsd",
 }
 
 

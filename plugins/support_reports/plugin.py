@@ -26,6 +26,7 @@ from .hooks import SERVICE
 from .metrics import report
 from .monitor import Snapshot
 from .options import ReportsOptions
+from .pubsub import FEATURES as PUBSUB_FEATURES, MonitorFeed
 from .service import Reports, live, today_range, week_range
 from .texts import is_zh, text
 
@@ -57,6 +58,8 @@ class ReportsPlugin(Plugin):
     name = "support_reports"
     depends = ("support",)
     Options = ReportsOptions
+    identities = (("pubsub", "service", ""),)
+    features = PUBSUB_FEATURES
 
     #: The clock (tests move it).
     now: Callable[[], float] = staticmethod(time.time)
@@ -71,6 +74,11 @@ class ReportsPlugin(Plugin):
         self.hooks.provide(SERVICE, ReportsFacade(self))
         for command in COMMANDS:
             self.service.commands.register(command(self))
+        self.feed = MonitorFeed(self)
+        self.feed.register()
+
+    async def stop(self) -> None:
+        await self.feed.stop()
 
     # -- helpers shared by the commands ----------------------------------------------------------
     def snapshot(self, queues: list[str]) -> Snapshot:

@@ -1,0 +1,337 @@
+"""Live monitor updates as XEP-0060 notifications from the support domain (dashboards subscribe, never poll).
+
+One leaf node per queue, ``monitor/<queue>``, holding one item (``current``):
+the queue's state and today's figures (``feed.py``, ``schemas/support-monitor.xsd``).
+Supported: subscribe, unsubscribe, retrieve the item, list one's subscriptions,
+and disco of the nodes (disco#items node ``monitor``). The nodes are whitelist
+nodes: only the queue's supervisors and global admins may subscribe or read
+(others get ``not-allowed`` with ``<closed-node/>``, XEP-0060 6.1.3.6); rights
+are checked again at every publication.
+
+Subscriptions live in memory: a dashboard subscribes after each login. They end
+on ``unsubscribe``, when the subscriber's directed presence to the domain turns
+unavailable (the server sends that when the client goes away), or when a
+notification bounces. Notifications are ``headline`` messages, so a server drops
+them rather than storing them offline.
+
+A publication follows within ``feed_delay`` seconds after a ticket event or an
+agent's presence at a queue; a slower check every ``feed_check`` seconds
+catches anything else (business hours opening, say). The item is only sent when
+it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+from slixmpp import JID, Iq, Message, Presence
+
+from component.adhoc import rights_scope
+from component.errors import StanzaError
+from plugins.support import hooks as support_hooks
+
+from .feed import NODE_PREFIX, monitor_element, node_of, queue_of, service_level, today_element
+from .metrics import queue_figures
+from .service import today_range
+
+if TYPE_CHECKING:
+    from .plugin import ReportsPlugin
+
+PUBSUB = "http://jabber.org/protocol/pubsub"
+PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event"
+PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors"
+ITEM_ID = "current"
+#: The disco#items node listing the monitor nodes a requester may subscribe to.
+ROOT_NODE = "monitor"
+FEATURES = (PUBSUB, f"{PUBSUB}#subscribe", f"{PUBSUB}#retrieve-items", f"{PUBSUB}#retrieve-subscriptions",
+            f"{PUBSUB}#access-whitelist")
+#: Subscriptions one account may hold on one node (one per open dashboard).
+PER_ACCOUNT = 10
+
+log = logging.getLogger("switchboard.plugins.support_reports.pubsub")
+
+
+def pubsub_error(condition: str, text: str, feature: str | None = None, app: str | None = None) -> StanzaError:
+    """A stanza error with XEP-0060's application condition (``<closed-node/>``, ``<unsupported feature/>``)."""
+    element = None
+    if app or feature:
+        element = Element(f"{{{PUBSUB_ERRORS}}}{app or 'unsupported'}")
+        if feature:
+            element.set("feature", feature)
+    return StanzaError(condition, text, app=element)
+
+
+class MonitorFeed:
+    def __init__(self, plugin: "ReportsPlugin") -> None:
+        self.plugin = plugin
+        self.service = plugin.service
+        #: queue -> {delivery JID -> subscription id}
+        self.subs: dict[str, dict[str, str]] = {}
+        self._last: dict[str, bytes] = {}
+        self._today: dict[str, tuple[str, float, Element]] = {}
+        self._dirty: set[str] = set()
+        self._today_dirty: set[str] = set()
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._flushing = asyncio.Lock()
+        self._checker: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._counter = 0
+
+    def register(self) -> None:
+        service, hooks = self.service, self.plugin.hooks
+        service.on_iq(f"{{{PUBSUB}}}pubsub", self.on_pubsub)
+        # Before the support plugin, which takes presences to queue JIDs: watch, never take.
+        service.on_presence(self.on_presence, priority=100)
+        service.on_message(self.on_bounce, priority=100)
+        hooks.on(support_hooks.TICKET_EVENT, self.on_ticket_event)
+        hooks.on("disco.items", self.disco_items)
+        hooks.on("disco.node_info", self.disco_node_info)
+
+    async def stop(self) -> None:
+        if self._flush_handle:
+            self._flush_handle.cancel()
+        if self._checker:
+            self._checker.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        self.subs.clear()
+
+    # -- rights ------------------------------------------------------------------------------
+    async def may_watch(self, requester: JID | str, queue: str) -> bool:
+        scope = await rights_scope(self.service, JID(requester), "queue")
+        return bool(scope.filter([queue]))
+
+    def _node_queue(self, node: str) -> str:
+        if not node:
+            raise pubsub_error("bad-request", "a node is required", app="nodeid-required")
+        queue = queue_of(node)
+        if queue is None or queue not in self.plugin.support.queues():
+            raise StanzaError("item-not-found", f"no such node: {node}")
+        return queue
+
+    async def _checked(self, iq: Iq, node: str) -> str:
+        queue = self._node_queue(node)
+        if not await self.may_watch(iq["from"], queue):
+            raise pubsub_error("not-allowed", "only the queue's supervisors may watch it", app="closed-node")
+        return queue
+
+    # -- requests ----------------------------------------------------------------------------
+    async def on_pubsub(self, iq: Iq) -> Any:
+        if iq["to"].full != self.service.domain:
+            return None
+        children = [c for c in iq.xml.find(f"{{{PUBSUB}}}pubsub") if isinstance(c.tag, str)]
+        actions = [c for c in children if c.tag != f"{{{PUBSUB}}}options"]
+        if len(actions) != 1:
+            raise StanzaError("bad-request", "one pubsub action per request")
+        action = actions[0]
+        name = action.tag.rsplit("}", 1)[-1]
+        kind = iq["type"]
+        if kind == "set" and name == "subscribe":
+            return await self.subscribe(iq, action)
+        if kind == "set" and name == "unsubscribe":
+            return await self.unsubscribe(iq, action)
+        if kind == "get" and name == "items":
+            return await self.items(iq, action)
+        if kind == "get" and name == "subscriptions":
+            return self.subscriptions(iq, action)
+        feature = {"publish": "publish", "create": "create-nodes", "retract": "retract-items",
+                   "affiliations": "retrieve-affiliations", "default": "retrieve-default"}.get(name, name)
+        raise pubsub_error("feature-not-implemented", f"this service does not support {name}", feature=feature)
+
+    def _delivery(self, iq: Iq, action: Element) -> str:
+        requester = iq["from"]
+        wanted = action.get("jid") or requester.full
+        try:
+            target = JID(wanted)
+        except Exception as exc:  # noqa: BLE001 - slixmpp raises several kinds for a bad JID
+            raise pubsub_error("bad-request", "malformed jid", app="invalid-jid") from exc
+        if target.bare != requester.bare or (target.resource and target.full != requester.full):
+            raise pubsub_error("bad-request", "you may only subscribe yourself", app="invalid-jid")
+        return target.full
+
+    async def subscribe(self, iq: Iq, action: Element) -> Iq:
+        node = action.get("node", "")
+        queue = await self._checked(iq, node)
+        delivery = self._delivery(iq, action)
+        subs = self.subs.setdefault(queue, {})
+        if delivery not in subs:
+            mine = [jid for jid in subs if JID(jid).bare == JID(delivery).bare]
+            if len(mine) >= PER_ACCOUNT:
+                raise pubsub_error("policy-violation", "too many open dashboards on this account",
+                                   app="too-many-subscriptions")
+            self._counter += 1
+            subs[delivery] = f"{int(time.time())}-{self._counter}"
+            log.info("monitor subscribed", extra={"queue": queue, "subscriber": JID(delivery).bare})
+        self._ensure_checker()
+        reply = iq.reply()
+        ps = SubElement(reply.xml, f"{{{PUBSUB}}}pubsub")
+        SubElement(ps, f"{{{PUBSUB}}}subscription", {"node": node, "jid": delivery, "subid": subs[delivery],
+                                                    "subscription": "subscribed"})
+        # XEP-0060 6.1.7: the last published item follows the subscription.
+        self.service.send(reply)
+        self._send_item(delivery, queue, await self.payload(queue))
+        return True  # type: ignore[return-value]
+
+    async def unsubscribe(self, iq: Iq, action: Element) -> Iq:
+        queue = self._node_queue(action.get("node", ""))
+        delivery = self._delivery(iq, action)
+        if self.subs.get(queue, {}).pop(delivery, None) is None:
+            raise pubsub_error("unexpected-request", "you are not subscribed to this node", app="not-subscribed")
+        return iq.reply()
+
+    async def items(self, iq: Iq, action: Element) -> Iq:
+        node = action.get("node", "")
+        queue = await self._checked(iq, node)
+        reply = iq.reply()
+        ps = SubElement(reply.xml, f"{{{PUBSUB}}}pubsub")
+        items = SubElement(ps, f"{{{PUBSUB}}}items", {"node": node})
+        SubElement(items, f"{{{PUBSUB}}}item", {"id": ITEM_ID}).append(await self.payload(queue))
+        return reply
+
+    def subscriptions(self, iq: Iq, action: Element) -> Iq:
+        reply = iq.reply()
+        ps = SubElement(reply.xml, f"{{{PUBSUB}}}pubsub")
+        out = SubElement(ps, f"{{{PUBSUB}}}subscriptions")
+        wanted = action.get("node")
+        for queue, subs in sorted(self.subs.items()):
+            for delivery, subid in sorted(subs.items()):
+                if JID(delivery).bare == iq["from"].bare and wanted in (None, node_of(queue)):
+                    SubElement(out, f"{{{PUBSUB}}}subscription", {"node": node_of(queue), "jid": delivery,
+                                                                 "subid": subid, "subscription": "subscribed"})
+        return reply
+
+    # -- disco -------------------------------------------------------------------------------
+    async def disco_items(self, iq: Iq) -> Any:
+        if iq["disco_items"]["node"] != ROOT_NODE:
+            return None
+        allowed = (await rights_scope(self.service, iq["from"], "queue")).filter(self.plugin.support.queues())
+        return [(self.service.jid, node_of(q), self.plugin.support.queue_title(q)) for q in allowed]
+
+    async def disco_node_info(self, iq: Iq, info: Any) -> Any:
+        node = iq["disco_info"]["node"]
+        if node != ROOT_NODE and not node.startswith(NODE_PREFIX):
+            return None
+        if node != ROOT_NODE:
+            self._node_queue(node)
+        info.add_identity("pubsub", "collection" if node == ROOT_NODE else "leaf")
+        info.add_feature(PUBSUB)
+        return True
+
+    # -- what changes ------------------------------------------------------------------------
+    async def on_presence(self, pres: Presence) -> Any:
+        to, sender = pres["to"], pres["from"]
+        if to.full == self.service.domain and pres["type"] in ("unavailable", "error"):
+            self.forget(sender.full)
+        elif to.user and not to.resource and to.user in self.plugin.support.queues():
+            self.mark(to.user)
+        return None
+
+    async def on_bounce(self, msg: Message) -> Any:
+        """A notification came back as an error: the subscriber is gone."""
+        if msg["type"] == "error" and msg["to"].full == self.service.domain and msg["id"].startswith("monitor-"):
+            self.forget(msg["from"].full)
+            return True
+        return None
+
+    def on_ticket_event(self, event: Any) -> None:
+        for queue in {event.queue, event.data.get("to_queue"), event.data.get("from_queue")}:
+            if queue:
+                self.mark(queue, today=True)
+
+    def forget(self, delivery: str) -> None:
+        for subs in self.subs.values():
+            if subs.pop(delivery, None) is not None:
+                log.info("monitor subscription ended", extra={"subscriber": JID(delivery).bare})
+
+    def mark(self, queue: str, today: bool = False) -> None:
+        if not self.subs.get(queue):
+            return
+        self._dirty.add(queue)
+        if today:
+            self._today_dirty.add(queue)
+        self._schedule(self.plugin.options.feed_delay)
+
+    def _schedule(self, delay: float) -> None:
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(delay, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._flush_handle = None
+        task = asyncio.ensure_future(self.flush())
+        self._tasks.add(task)
+        task.add_done_callback(self._flushed)
+
+    def _flushed(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("monitor publication failed", exc_info=task.exception())
+
+    def _ensure_checker(self) -> None:
+        if self._checker is None or self._checker.done():
+            self._checker = asyncio.ensure_future(self._check_loop())
+
+    async def _check_loop(self) -> None:
+        while any(self.subs.values()):
+            await asyncio.sleep(self.plugin.options.feed_check)
+            for queue, subs in self.subs.items():
+                if subs:
+                    self.mark(queue)
+
+    # -- publishing --------------------------------------------------------------------------
+    async def today(self, queue: str, fresh: bool) -> Element:
+        """Today's figures of ``queue``; recomputed from the recorded events at most once a second."""
+        options = self.plugin.options
+        now = self.plugin.now()
+        since, until = today_range(options.tz, now)
+        day = self.plugin.day_of(now)
+        cached = self._today.get(queue)
+        if cached and cached[0] == day and (not fresh or now - cached[1] < 1.0):
+            if fresh:  # too soon: keep it marked and come back
+                self._today_dirty.add(queue)
+                self._dirty.add(queue)
+                self._schedule(1.0 - (now - cached[1]))
+            return cached[2]
+        convs = await self.plugin.reports.conversations(since, until, queue)
+        within, settled = service_level(convs, options.service_level_seconds)
+        holder = Element("holder")
+        element = today_element(holder, queue_figures(convs), within, settled, options.service_level_seconds, day)
+        self._today[queue] = (day, now, element)
+        return element
+
+    async def payload(self, queue: str, fresh_today: bool = False) -> Element:
+        today = await self.today(queue, fresh_today)
+        snap = self.plugin.snapshot([queue])
+        return monitor_element(snap, queue, self.plugin.options.monitor_rows, today)
+
+    async def flush(self) -> None:
+        async with self._flushing:
+            queues, self._dirty = self._dirty, set()
+            for queue in sorted(queues):
+                fresh = queue in self._today_dirty
+                self._today_dirty.discard(queue)
+                subs = self.subs.get(queue)
+                if not subs or queue not in self.plugin.support.queues():
+                    continue
+                element = await self.payload(queue, fresh)
+                serialized = tostring(element)
+                if serialized == self._last.get(queue):
+                    continue
+                self._last[queue] = serialized
+                for delivery in list(subs):
+                    if not await self.may_watch(delivery, queue):
+                        subs.pop(delivery, None)
+                        continue
+                    self._send_item(delivery, queue, element)
+
+    def _send_item(self, delivery: str, queue: str, payload: Element) -> None:
+        self._counter += 1
+        msg = self.service.xmpp.make_message(mto=delivery, mfrom=self.service.domain, mtype="headline")
+        msg["id"] = f"monitor-{self._counter}"
+        event = SubElement(msg.xml, f"{{{PUBSUB_EVENT}}}event")
+        items = SubElement(event, f"{{{PUBSUB_EVENT}}}items", {"node": node_of(queue)})
+        SubElement(items, f"{{{PUBSUB_EVENT}}}item", {"id": ITEM_ID}).append(payload)
+        self.service.send(msg)
