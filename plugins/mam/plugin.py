@@ -38,7 +38,9 @@ class MamOptions:
         "An archive's own policy overrides it.", 0)
     retention_interval: int = doc("Seconds between two retention runs (0 = only on demand).", 3600)
     batch_max: int = doc("Most messages written in one database transaction (group commit).", 500)
-    delete_with_room: bool = doc("Delete a room's archive when the room is destroyed.", True)
+    delete_with_room: bool = doc(
+        "Delete a room's archive when the room is destroyed (a temporary room: when its last occupant leaves).",
+        True)
 
     def __post_init__(self) -> None:
         checks = {

@@ -69,8 +69,9 @@ class MucOptions:
     default_change_subject: bool = doc("Participants of new rooms may change the subject.", False)
     default_max_users: int = doc("Occupant limit of new rooms (0: no limit).", 0)
     default_archiving: Literal["persistent", "on", "off"] = doc(
-        "Archiving of new rooms (muc#roomconfig_enablearchiving): on for persistent rooms only, always, or never.",
-        "persistent")
+        "Archiving of new rooms (muc#roomconfig_enablearchiving): always (on), for persistent rooms only, or "
+        "never. On by default, as Prosody's mod_muc_mam: clients expect a room they join the usual way to give "
+        "its history back after a reload (MAM); owners turn it off per room.", "on")
 
 
 class MucPlugin(Plugin):

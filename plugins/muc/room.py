@@ -220,6 +220,20 @@ class Room:
         self.history_seq += 1
         self.history.append(HistoryEntry(self.history_seq, stanza_id, xml, timestamp))
 
+    def find_history(self, stanza_id: str) -> HistoryEntry | None:
+        for entry in self.history:
+            if entry.stanza_id == stanza_id:
+                return entry
+        return None
+
+    def forget_history(self, stanza_id: str) -> bool:
+        """Drop one message from the in-memory history (a retraction in a room that does not archive)."""
+        entry = self.find_history(stanza_id)
+        if entry is None:
+            return False
+        self.history.remove(entry)
+        return True
+
     @property
     def is_empty(self) -> bool:
         return not self.occupants

@@ -10,11 +10,11 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, fromstring
 
 from component.errors import StanzaError
 
-from .hooks import OccupantView
+from .hooks import HistoryItem, OccupantView
 from .room import Occupant, Room, RoomConfig
 
 if TYPE_CHECKING:
@@ -181,6 +181,17 @@ class PublicMuc:
 
     async def broadcast_from_room(self, room: str, payload: list[Element], archive: bool = True) -> str:
         return await self._operations.broadcast_from_room(str(room), payload, archive)
+
+    def recent_message(self, room: str, stanza_id: str) -> HistoryItem | None:
+        found = self._room(room)
+        entry = found.find_history(stanza_id) if found else None
+        if entry is None:
+            return None
+        return HistoryItem(stanza=fromstring(entry.xml), timestamp=entry.timestamp)
+
+    def forget_message(self, room: str, stanza_id: str) -> bool:
+        found = self._room(room)
+        return found.forget_history(stanza_id) if found else False
 
     # -- administration (service administrators' tools; rights are the caller's business) --
     def affiliations(self, room: str) -> dict[str, str]:

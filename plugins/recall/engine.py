@@ -173,6 +173,16 @@ class Recall:
                                            "moderated": removal.moderated})
         self._schedule_checkpoint()
 
+    async def audit_unarchived(self, archive: str, stanza_id: str, actor: str, *, author: str | None = "",
+                               moderated: bool = False, reason: str = "", retraction_id: str = "",
+                               now: float | None = None) -> None:
+        """Record a removal in a room that does not archive (nothing to tombstone, still audited)."""
+        now = time.time() if now is None else now
+        await self.store.audit(at=now, archive=archive, stanza_id=stanza_id, actor=actor, author=author or "",
+                               moderated=moderated, reason=reason, kind="groupchat", retraction_id=retraction_id)
+        log.info("message removed", extra={"archive": archive, "stanza_id": stanza_id, "moderated": moderated,
+                                           "archived": False})
+
     # -- storage hygiene ----------------------------------------------------
     def _schedule_checkpoint(self) -> None:
         if not self.checkpoint_enabled:

@@ -21,7 +21,8 @@ from component.errors import StanzaError
 from plugins.muc import hooks as muc_hooks
 
 from . import stanza
-from .service import DEFAULT_CHOICE, WINDOW_CHOICES, Actor, describe_window, notice, parse_window_value, text
+from .service import (DEFAULT_CHOICE, WINDOW_CHOICES, Actor, Target, check_moderate, check_retract, describe_window,
+                      notice, parse_window_value, text)
 
 if TYPE_CHECKING:
     from .plugin import RecallPlugin
@@ -72,16 +73,38 @@ class RoomRecall:
             return None
         bare = JID(event.real_jid).bare
         actor = Actor(bare_jid=bare, occupant_id=event.occupant_id, privileged=self._privileged(event.room, bare))
-        try:
-            await self.recall.retract_own(event.room, request.target_id, actor,
-                                          window=self.recall.window_for(event.room),
-                                          retraction_id=event.stanza_id if event.archive else "",
-                                          tombstone_id=event.client_id or event.stanza_id, lang=lang)
-        except StanzaError as error:
-            if error.condition == "item-not-found" and not event.archive:
-                raise StanzaError("item-not-found", text("no_archive", lang)) from None
-            raise
+        window = self.recall.window_for(event.room)
+        if not event.archive:
+            await self.retract_unarchived(event, request.target_id, actor, window, lang)
+            return None
+        await self.recall.retract_own(event.room, request.target_id, actor, window=window,
+                                      retraction_id=event.stanza_id,
+                                      tombstone_id=event.client_id or event.stanza_id, lang=lang)
         return None  # MUC archives and broadcasts the retraction itself
+
+    async def retract_unarchived(self, event: muc_hooks.GroupchatMessage, target_id: str, actor: Actor,
+                                 window: int | None, lang: str) -> None:
+        """A room without archive still relays the retraction: the occupants hold the message.
+
+        The room's in-memory history (what joiners get) is checked and cleaned when it still
+        has the original; otherwise the retraction is relayed as it is, and clients check
+        that it comes from the author's occupant-id (XEP-0424 security considerations).
+        """
+        recent = self.muc.recent_message(event.room, target_id)
+        target = self.recent_target(target_id, recent)
+        if target is not None:
+            check_retract(target, actor, window, event.timestamp, lang)
+            self.muc.forget_message(event.room, target_id)
+        await self.recall.audit_unarchived(event.room, target_id, actor.bare_jid, author=target and actor.bare_jid,
+                                           retraction_id=event.client_id or event.stanza_id, now=event.timestamp)
+
+    @staticmethod
+    def recent_target(target_id: str, recent: muc_hooks.HistoryItem | None) -> Target | None:
+        if recent is None:
+            return None
+        found = recent.stanza.find(f"{{{stanza.NS_OCCUPANT_ID}}}occupant-id")
+        return Target(stanza_id=target_id, author="", occupant_id=found.get("id", "") if found is not None else "",
+                      timestamp=recent.timestamp, retracted=False, is_retraction=stanza.is_retraction(recent.stanza))
 
     # -- moderation ---------------------------------------------------------
     async def on_moderate(self, iq: Iq) -> Any:
@@ -105,9 +128,18 @@ class RoomRecall:
         occupant_id = occupant.occupant_id if occupant is not None else muc.occupant_id(room, requester.bare)
         # A moderator who is not in the room is named by the room itself, not by real JID.
         by = f"{room}/{occupant.nick}" if occupant is not None else room
-        await self.recall.moderate(room, request.target_id,
-                                   Actor(bare_jid=requester.bare, occupant_id=occupant_id, moderator=moderator),
-                                   by=by, moderator_occupant_id=occupant_id, reason=request.reason, lang=lang)
+        actor = Actor(bare_jid=requester.bare, occupant_id=occupant_id, moderator=moderator)
+        if muc.room_config(room).get(ARCHIVING):
+            await self.recall.moderate(room, request.target_id, actor, by=by, moderator_occupant_id=occupant_id,
+                                       reason=request.reason, lang=lang)
+        else:
+            # Nothing archived to tombstone, but the occupants hold the message: the notice still goes out.
+            recent = self.muc.recent_message(room, request.target_id)
+            check_moderate(self.recent_target(request.target_id, recent) or Target(
+                request.target_id, "", "", 0.0, False, False), actor, lang)
+            self.muc.forget_message(room, request.target_id)
+            await self.recall.audit_unarchived(room, request.target_id, requester.bare, moderated=True,
+                                               reason=request.reason)
         payload_out = [stanza.build_moderation_notice(request.target_id, by, occupant_id, request.reason)]
         if request.version == stanza.LEGACY:
             # Answer in the 0.2 form the moderator's client speaks; the current form
@@ -125,8 +157,8 @@ class RoomRecall:
 
     # -- room settings and disco --------------------------------------------
     def on_disco_features(self, room: str) -> Any:
-        # Retraction works on archived messages: rooms that do not archive cannot offer it.
-        return stanza.ROOM_FEATURES if self.muc.room_config(room).get(ARCHIVING) else None
+        # Rooms that do not archive still relay retractions and moderations to their occupants.
+        return stanza.ROOM_FEATURES
 
     def on_config_form(self, event: muc_hooks.ConfigFormEvent) -> Any:
         lang = event.lang

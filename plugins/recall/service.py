@@ -34,8 +34,6 @@ _TEXTS: dict[str, tuple[str, str]] = {
                "消息只能在发送后 {window} 内撤回。"),
     "forged": ("Moderation notices and tombstones come only from the room itself.",
                "审核通知和撤回标记只能由聊天室本身发出。"),
-    "no_archive": ("This room does not archive messages, so they cannot be retracted.",
-                   "这个聊天室不存档消息，因此无法撤回。"),
     "window_value": ("The recall window must be a whole number of seconds (0 = no limit).",
                      "撤回时限必须是整数秒（0 表示不限）。"),
 }

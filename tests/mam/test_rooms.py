@@ -395,3 +395,28 @@ async def test_owners_choose_a_shorter_retention(component, prosody):
         assert await archive.count(room) == 2
         assert await archive.apply_retention() == 1
         assert await archive.count(room) == 1
+
+
+@pytest.mark.parametrize("delete_with_room", [True, False])
+async def test_a_temporary_room_takes_its_archive_along_unless_configured(component, prosody, delete_with_room):
+    _, service = await start(component, muc={"default_archiving": "on"}, mam={"delete_with_room": delete_with_room})
+    archive = service.hooks.service("archive")
+    room = f"temp-{str(delete_with_room).lower()}@{DOMAIN}"
+    stack, enter = clients(prosody, "alice")
+    async with stack:
+        [alice] = await enter()
+        inbox = harness.Inbox(alice, kinds=("message", "presence"))
+        await join(alice, inbox, room, "Alice")
+        alice.send_message(mto=room, mbody="said once", mtype="groupchat")
+        await inbox.next(groupchat_with("said once"))
+        assert await archive.count(room) == 1
+        alice.send_presence(pto=f"{room}/Alice", ptype="unavailable")
+        await inbox.next(lambda s: s.xml.tag.endswith("presence") and s["type"] == "unavailable")
+        muc = service.hooks.service("muc")
+        await harness.until(lambda: not muc.room_exists(room), what="the temporary room goes away")
+        expected = 0 if delete_with_room else 1
+        for _ in range(100):  # the archive is deleted by the room's destroyed event, just after
+            if await archive.count(room) == expected:
+                break
+            await asyncio.sleep(0.02)
+        assert await archive.count(room) == expected

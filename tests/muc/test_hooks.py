@@ -28,7 +28,7 @@ async def open_room(owner, inbox, room: str, nick: str, **fields: object) -> Non
 
 
 async def test_message_hook_refuses_swallows_and_archives_before_broadcast(component, prosody):
-    app = await start(component)
+    app = await start(component, {"default_archiving": "persistent"})  # a temporary room without archive
     bus = app.services[DOMAIN].hooks
     room = room_jid("hooks")
     seen: list[hooks.GroupchatMessage] = []

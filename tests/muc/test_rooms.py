@@ -14,7 +14,7 @@ ROOMCONFIG = "http://jabber.org/protocol/muc#roomconfig"
 
 
 async def test_reserved_room_config_form_and_status_codes(component, prosody):
-    await start(component)
+    await start(component, {"default_archiving": "persistent"})  # archiving follows persistence here
     room = room_jid("reserved")
     async with client(prosody, "alice") as a, client(prosody, "bob") as b:
         alice, bob = Member(a), Member(b)

@@ -214,8 +214,10 @@ def test_creation_policy_and_defaults():
     assert refusal(limited.check_may_create, "a@example") == ("not-allowed", "cancel")
     assert limited.get(ROOM).locked and limited.get(ROOM).affiliation("a@example") == "owner"
     assert rooms(default_persistent=True).default_config().archiving is True
-    assert rooms().default_config().archiving is False
-    assert rooms(default_archiving="on").default_config().archiving is True
+    assert rooms().default_config().archiving is True, "rooms archive unless configured otherwise"
+    assert rooms(default_archiving="persistent").default_config().archiving is False
+    assert rooms(default_archiving="persistent", default_persistent=True).default_config().archiving is True
+    assert rooms(default_archiving="off", default_persistent=True).default_config().archiving is False
 
 
 def test_occupant_ids_are_stable_distinct_and_opaque():
@@ -229,7 +231,8 @@ def test_occupant_ids_are_stable_distinct_and_opaque():
 
 # -- configuration -----------------------------------------------------------------
 def config_form() -> ConfigForm:
-    muc = SimpleNamespace(options=from_dict(MucOptions, {}, "<test>"))
+    # Archiving that follows persistence is what test_config_parsing checks.
+    muc = SimpleNamespace(options=from_dict(MucOptions, {"default_archiving": "persistent"}, "<test>"))
     form = ConfigForm(muc)  # type: ignore[arg-type]
     muc.room_features = [form, Password(muc), MembersOnly(muc), Moderated(muc), MaxUsers(muc), Subject(muc),
                          History(muc)]

@@ -17,7 +17,7 @@ from slixmpp.exceptions import IqError
 from component.forms import new_form
 
 from .. import harness
-from .roomkit import (DOMAIN, NS_RETRACT, database_file, database_trace, history_of, mam_messages, member,
+from .roomkit import (CLIENT_PLUGINS, DOMAIN, NS_RETRACT, database_file, database_trace, history_of, mam_messages, member,
                       new_room, retract_of, services, sql_trace, stanza_id)
 
 pytestmark = pytest.mark.integration
@@ -352,21 +352,79 @@ async def test_service_admin_moderates_without_joining_and_reads_the_audit(compo
         assert spam not in str(done)
 
 
-async def test_rooms_without_archive_neither_advertise_nor_accept_retraction(component, prosody):
-    await component(services(archiving="off"))
+async def test_rooms_without_archive_still_relay_retraction_and_moderation(component, prosody):
+    # The occupants hold the message in their clients whether or not the room archives.
+    app = await component(services(archiving="off"))
     room = new_room()
     port = prosody.ports.c2s
-    text = marker("EPHEMERAL")
-    async with member(port, "carol", room) as carol, member(port, "alice", room) as alice:
+    text, spam, kept = marker("EPHEMERAL"), marker("SPAM"), marker("KEPT")
+    async with member(port, "carol", room, "mod") as carol, member(port, "alice", room) as alice, \
+            member(port, "bob", room) as bob:
         info = await carol.client.plugin["xep_0030"].get_info(jid=room, timeout=10)
         features = set(info["disco_info"]["features"])
-        assert not {"urn:xmpp:message-retract:1", "urn:xmpp:message-moderate:1"} & features
-        assert "http://jabber.org/protocol/muc" in features  # the room itself answers
+        assert {"urn:xmpp:message-retract:1", "urn:xmpp:message-moderate:1"} <= features
+        assert "urn:xmpp:mam:2" not in features
         _, sid = await alice.say(text)
-        await carol.groupchat(lambda m: text in m["body"])
+        _, spam_sid = await bob.say(spam)
+        _, kept_sid = await bob.say(kept)
+        await carol.groupchat(lambda m: kept in m["body"])
+
+        # Someone else's retraction of a message the room still remembers is refused and not relayed.
         carol.forget()
-        mid = alice.send_raw_message(f"<retract xmlns='{NS_RETRACT}' id='{sid}'/>")
-        error = await alice.error(mid)
-        assert (error["error"]["condition"], error["error"]["type"]) == ("item-not-found", "cancel")
-        assert "does not archive" in error["error"]["text"]
+        mid = bob.send_raw_message(f"<retract xmlns='{NS_RETRACT}' id='{sid}'/>")
+        assert (await bob.error(mid))["error"]["condition"] == "forbidden"
         await carol.quiet_groupchat(0.3)
+
+        # The author's retraction reaches everyone (slixmpp's own XEP-0424 plugin).
+        retraction = alice.client.plugin["xep_0424"].send_retraction(JID(room), sid, mtype="groupchat")
+        for someone in (carol, bob, alice):
+            notice = await someone.groupchat(lambda m: retract_of(m) is not None and m["id"] == retraction["id"])
+            assert retract_of(notice).get("id") == sid and notice["from"] == JID(f"{room}/alice")
+
+        # A participant cannot moderate; the moderator can (slixmpp's own XEP-0425 plugin).
+        with pytest.raises(IqError) as refused:
+            await alice.client.plugin["xep_0425"].moderate(JID(room), kept_sid, "x", timeout=10)
+        assert refused.value.iq["error"]["condition"] == "forbidden"
+        await carol.client.plugin["xep_0425"].moderate(JID(room), spam_sid, "spam", timeout=10)
+        for someone in (alice, bob, carol):
+            notice = await someone.groupchat(lambda m: retract_of(m) is not None and m["from"] == JID(room))
+            assert retract_of(notice).get("id") == spam_sid
+            assert retract_of(notice).find(f"{{{NS_MODERATE}}}moderated").get("by") == f"{room}/mod"
+
+        # Someone joining later gets neither text from the room's history, only what was kept.
+        async with member(port, "eve", room, maxstanzas=50) as eve:
+            history = " ".join(str(m) for m in history_of(eve))
+        assert kept in history and text not in history and spam not in history
+    entries = await recall_of(app).store.audit_entries(room)
+    assert sorted((e.stanza_id, e.actor, e.moderated, e.reason) for e in entries) == sorted([
+        (sid, "alice@localhost", False, ""), (spam_sid, "carol@localhost", True, "spam")])
+
+
+async def test_default_configuration_archives_a_room_created_the_usual_way(component, prosody):
+    # No option at all: rooms start locked and the creator accepts the default configuration.
+    await component({DOMAIN: {"muc": {}, "mam": {}, "recall": {}}})
+    room = new_room()
+    port = prosody.ports.c2s
+    text, spam = marker("ROAMING"), marker("SPAM")
+    async with harness.slix_client(port, "alice", plugins=CLIENT_PLUGINS) as alice_client:
+        muc = alice_client.plugin["xep_0045"]
+        await muc.join_muc_wait(JID(room), "alice", timeout=10, maxstanzas=0)
+        instant = alice_client.plugin["xep_0004"].make_form(ftype="submit")
+        await muc.set_room_config(JID(room), instant, timeout=10)  # the instant room (XEP-0045 10.1.2)
+        info = await alice_client.plugin["xep_0030"].get_info(jid=room, timeout=10)
+        features = set(info["disco_info"]["features"])
+        assert {"urn:xmpp:mam:2", "urn:xmpp:message-retract:1", "urn:xmpp:message-moderate:1"} <= features
+        async with member(port, "bob", room) as bob:
+            _, sid = await bob.say(text)
+            _, spam_sid = await bob.say(spam)
+            # A client that reloads gets the history back from the archive.
+            archived = dict(await mam_messages(alice_client, room))
+            assert text in "".join(archived[sid].itertext())
+            bob.client.plugin["xep_0424"].send_retraction(JID(room), sid, mtype="groupchat")
+            await bob.groupchat(lambda m: retract_of(m) is not None and retract_of(m).get("id") == sid)
+            await alice_client.plugin["xep_0425"].moderate(JID(room), spam_sid, "spam", timeout=10)
+            await bob.groupchat(lambda m: retract_of(m) is not None and retract_of(m).get("id") == spam_sid)
+            archived = dict(await mam_messages(alice_client, room))
+            assert archived[sid].find(f"{{{NS_RETRACT}}}retracted") is not None
+            assert archived[spam_sid].find(f"{{{NS_RETRACT}}}retracted") is not None
+            assert not any(word in "".join(m.itertext()) for m in archived.values() for word in (text, spam))
