@@ -26,6 +26,7 @@ SCHEMAS: dict[str, str] = {
     "http://jabber.org/protocol/workgroup": "workgroup.xsd",
     "urn:switchboard:echo:0": "echo.xsd",
     "urn:switchboard:support:monitor:0": "support-monitor.xsd",
+    "urn:switchboard:web:0": "web.xsd",
 }
 
 

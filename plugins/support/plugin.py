@@ -653,6 +653,10 @@ class SupportFacade:
     def waiting_count(self) -> int:
         return sum(1 for t in self.engine.tickets.values() if t.state in ("queued", "offered"))
 
+    async def rebind_customer(self, ticket_id: str, customer_jid: str) -> Ticket:
+        """An open ticket's customer continues from a new full JID (ownership proven by the caller)."""
+        return await self.engine.rebind_customer(ticket_id, customer_jid)
+
     async def enqueue(self, ticket_id: str, priority: int | None = None) -> Ticket:
         """Hand a customer the bot was serving to the queue."""
         return await self.engine.enqueue(ticket_id, priority)

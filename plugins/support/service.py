@@ -459,6 +459,18 @@ class SupportEngine:
             self._refresh(t.queue)
             return t
 
+    async def rebind_customer(self, ticket_id: str, customer_jid: str) -> Ticket:
+        """The customer of an open ticket now writes from ``customer_jid`` (a web visitor's new
+        anonymous login, after proving ownership elsewhere): the ticket is theirs from that address."""
+        async with self._lock:
+            t = self._open(ticket_id)
+            previous = t.customer
+            t.customer, t.customer_jid = customer_jid.split("/", 1)[0], customer_jid
+            t.offline_since = None
+            self._cancel(("grace", t.id))
+            await self._record(t, "resumed", t.customer, previous=previous)
+            return t
+
     async def customer_seen(self, customer_jid: str, available: bool) -> None:
         """Presence (or a failed probe) of a customer: start or stop the grace period."""
         customer = customer_jid.split("/", 1)[0]
