@@ -31,13 +31,15 @@ from slixmpp.plugins.xep_0004.stanza import Form
 from slixmpp.plugins.xep_0050.stanza import Command as CommandStanza
 from slixmpp.xmlstream import register_stanza_plugin
 
+from . import namespaces as xmlns
 from .errors import StanzaError
 from .forms import values as form_values
+from .texts import is_zh
 
 if TYPE_CHECKING:
     from .service import Service
 
-NS = "http://jabber.org/protocol/commands"
+NS = xmlns.COMMANDS
 #: Collect event: plugins grant scoped rights (rooms owned, queues supervised...).
 RIGHTS = "admin.rights"
 register_stanza_plugin(Iq, CommandStanza)
@@ -105,7 +107,7 @@ class Context:
         return self.service.is_admin(self.requester)
 
     def zh(self) -> bool:
-        return self.lang.lower().startswith("zh")
+        return is_zh(self.lang)
 
     def text(self, en: str, zh: str) -> str:
         """The requester's language: Chinese when the request said zh, else English."""
@@ -156,7 +158,7 @@ class Command:
     public: ClassVar[bool] = False
 
     def title(self, lang: str | None = None) -> str:
-        if lang and lang.lower().startswith("zh") and self.name_zh:
+        if is_zh(lang) and self.name_zh:
             return self.name_zh
         return self.name
 
@@ -227,7 +229,7 @@ class Commands:
             raise StanzaError("forbidden", "you may not run this command")
         info.add_identity("automation", "command-node", name=command.title(iq["lang"]))
         info.add_feature(NS)
-        info.add_feature("jabber:x:data")
+        info.add_feature(xmlns.DATA)
         return True
 
     def _expire(self) -> None:

@@ -17,19 +17,20 @@ from slixmpp.plugins.xep_0092.stanza import Version
 from slixmpp.plugins.xep_0199.stanza import Ping
 from slixmpp.xmlstream import register_stanza_plugin
 
+from . import namespaces as xmlns
 from . import __version__
 from .errors import StanzaError
 
 if TYPE_CHECKING:
     from .service import Service
 
-DISCO_INFO = "http://jabber.org/protocol/disco#info"
-DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
-PING = "urn:xmpp:ping"
-VERSION = "jabber:iq:version"
-COMMANDS = "http://jabber.org/protocol/commands"
+DISCO_INFO = xmlns.DISCO_INFO
+DISCO_ITEMS = xmlns.DISCO_ITEMS
+PING = xmlns.PING
+VERSION = xmlns.VERSION
+COMMANDS = xmlns.COMMANDS
 
-CORE_FEATURES = (DISCO_INFO, DISCO_ITEMS, PING, VERSION, COMMANDS, "jabber:x:data")
+CORE_FEATURES = (DISCO_INFO, DISCO_ITEMS, PING, VERSION, COMMANDS, xmlns.DATA)
 
 register_stanza_plugin(Iq, DiscoInfo)
 register_stanza_plugin(Iq, DiscoItems)

@@ -10,11 +10,13 @@ import re
 from typing import Iterable
 from xml.etree.ElementTree import Element
 
-NS_CLIENT = "jabber:client"
-NS_XML = "http://www.w3.org/XML/1998/namespace"
+from . import namespaces as xmlns
+
+NS_CLIENT = xmlns.CLIENT
+NS_XML = xmlns.XML
 #: Namespaces a stanza may carry depending on the stream it came from; on the
 #: wire towards clients they are all jabber:client.
-STREAM_NAMESPACES = frozenset(("", NS_CLIENT, "jabber:component:accept", "jabber:server"))
+STREAM_NAMESPACES = frozenset(("", NS_CLIENT, xmlns.COMPONENT, xmlns.SERVER))
 
 _TEXT_SPECIAL = re.compile(r"[&<>\r]")
 _ATTR_SPECIAL = re.compile(r"[&<>\"\n\r\t]")

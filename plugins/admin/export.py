@@ -20,13 +20,15 @@ from typing import Any, AsyncIterator, Callable
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
 
-PIE_MAM = "urn:xmpp:pie:0#mam"
-MAM = "urn:xmpp:mam:2"
-FORWARD = "urn:xmpp:forward:0"
-DELAY = "urn:xmpp:delay"
-CLIENT = "jabber:client"
-MUC_USER = "http://jabber.org/protocol/muc#user"
-RETRACT = "urn:xmpp:message-retract:1"
+from component import namespaces as xmlns
+
+PIE_MAM = xmlns.PIE_MAM
+MAM = xmlns.MAM
+FORWARD = xmlns.FORWARD
+DELAY = xmlns.DELAY
+CLIENT = xmlns.CLIENT
+MUC_USER = xmlns.MUC_USER
+RETRACT = xmlns.RETRACT
 FORMATS = ("xml", "json")
 PAGE = 500
 
@@ -166,7 +168,7 @@ def _serialize(element: ET.Element, parent_ns: str | None) -> list[str]:
         attrs.append(f" xmlns={quoteattr(ns)}")
     for key, value in element.attrib.items():
         kns, kname = _split(key)
-        if kns == "http://www.w3.org/XML/1998/namespace":
+        if kns == xmlns.XML:
             kname = "xml:" + kname
         attrs.append(f" {kname}={quoteattr(value)}")
     out = [f"<{name}{''.join(attrs)}"]

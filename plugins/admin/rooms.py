@@ -22,6 +22,7 @@ from xml.etree import ElementTree as ET
 from slixmpp import JID
 from slixmpp.jid import InvalidJID
 
+from component import namespaces as xmlns
 from component.adhoc import Command, Context, Done, FormError, FormStep, RightsQuery, Scope
 from component.errors import StanzaError
 from component.forms import new_form, table
@@ -42,7 +43,7 @@ TABLE_LIMIT = 500
 STATS_TABLE_LIMIT = 200
 AFFILIATIONS = ("owner", "admin", "member", "none", "outcast")
 ALL = "*"
-CLIENT = "jabber:client"
+CLIENT = xmlns.CLIENT
 
 
 class RoomRights:

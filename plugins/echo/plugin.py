@@ -7,6 +7,7 @@ from typing import Any
 
 from slixmpp import Message
 
+from component import namespaces as xmlns
 from component.adhoc import Command, Context, Done
 from component.config import doc
 from component.errors import StanzaError
@@ -16,7 +17,7 @@ from component.storage import create_tables
 
 from .store import EchoStore
 
-NS = "urn:switchboard:echo:0"
+NS = xmlns.ECHO
 
 
 @dataclass

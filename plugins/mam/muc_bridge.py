@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from component import namespaces as xmlns
 from component.errors import StanzaError
+from component.texts import Texts
 from plugins.muc import hooks as muc
 
 from . import stanza as wire
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
 ARCHIVING = "muc#roomconfig_enablearchiving"
 #: Room owners' retention choice in the room configuration form (days; "default" = the service's policy).
-RETENTION_FIELD = "urn:switchboard:mam:0#retention"
+RETENTION_FIELD = xmlns.MAM_RETENTION_FIELD
 RETENTION_CHOICES = (1, 7, 30, 90, 365)
 _TEXTS = {
     "label": ("Delete archived messages after", "存档消息保留期限"),
@@ -40,9 +42,7 @@ _TEXTS = {
 }
 
 
-def _text(key: str, lang: str, **values: Any) -> str:
-    en, zh = _TEXTS[key]
-    return (zh if lang.lower().startswith("zh") else en).format(**values)
+_text = Texts(_TEXTS)
 
 
 def _days(n: int, lang: str) -> str:

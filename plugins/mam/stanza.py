@@ -15,6 +15,7 @@ from xml.etree.ElementTree import Element
 from slixmpp import JID
 from slixmpp.jid import InvalidJID
 
+from component import namespaces as xmlns
 from component.errors import StanzaError
 
 from .hooks import QuerySpec
@@ -22,16 +23,16 @@ from .hooks import QuerySpec
 from component.xml import NS_CLIENT, NS_XML, STREAM_NAMESPACES, escape_attr, escape_text, split_tag  # noqa: F401
 from component.xml import serialize as _serialize
 
-NS = "urn:xmpp:mam:2"
-NS_EXTENDED = "urn:xmpp:mam:2#extended"
-NS_RSM = "http://jabber.org/protocol/rsm"
-NS_DATA = "jabber:x:data"
-NS_VALIDATE = "http://jabber.org/protocol/xdata-validate"
-NS_FORWARD = "urn:xmpp:forward:0"
-NS_DELAY = "urn:xmpp:delay"
-NS_MUC_USER = "http://jabber.org/protocol/muc#user"
-NS_SID = "urn:xmpp:sid:0"
-NS_HINTS = "urn:xmpp:hints"
+NS = xmlns.MAM
+NS_EXTENDED = xmlns.MAM_EXTENDED
+NS_RSM = xmlns.RSM
+NS_DATA = xmlns.DATA
+NS_VALIDATE = xmlns.DATA_VALIDATE
+NS_FORWARD = xmlns.FORWARD
+NS_DELAY = xmlns.DELAY
+NS_MUC_USER = xmlns.MUC_USER
+NS_SID = xmlns.SID
+NS_HINTS = xmlns.HINTS
 
 #: Namespaces a stanza's own children may carry depending on the stream they
 #: came from; in an archive they are all ``jabber:client``.
@@ -286,8 +287,8 @@ def should_archive(stanza: Element) -> bool:
 
 
 _ARCHIVED_NAMESPACES = frozenset({
-    "urn:xmpp:message-retract:1", "urn:xmpp:message-retract:0", "urn:xmpp:fasten:0",
-    "urn:xmpp:message-moderate:1", "urn:xmpp:message-moderate:0", "urn:xmpp:reactions:0",
-    "urn:xmpp:message-correct:0", "jabber:x:oob", "urn:xmpp:sims:1", "urn:xmpp:sfs:0",
-    "eu.siacs.conversations.axolotl", "urn:xmpp:omemo:2", "jabber:x:encrypted", "urn:xmpp:openpgp:0",
+    xmlns.RETRACT, xmlns.RETRACT_0, xmlns.FASTEN,
+    xmlns.MODERATE, xmlns.MODERATE_0, xmlns.REACTIONS,
+    xmlns.CORRECT, xmlns.OOB, xmlns.SIMS, xmlns.SFS,
+    "eu.siacs.conversations.axolotl", xmlns.OMEMO, xmlns.ENCRYPTED, xmlns.OPENPGP,
 })

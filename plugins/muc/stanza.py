@@ -18,10 +18,11 @@ from datetime import datetime, timezone
 from typing import Iterable, Sequence
 from xml.etree.ElementTree import Element, SubElement
 
+from component import namespaces as xmlns
 from component.xml import NS_CLIENT, NS_XML, STREAM_NAMESPACES, escape_attr, escape_text, split_tag  # noqa: F401
 from component.xml import serialize as _serialize, serialize_children as _serialize_children
 
-NS_MUC = "http://jabber.org/protocol/muc"
+NS_MUC = xmlns.MUC
 NS_USER = NS_MUC + "#user"
 NS_ADMIN = NS_MUC + "#admin"
 NS_OWNER = NS_MUC + "#owner"
@@ -30,13 +31,13 @@ NS_ROOMINFO = NS_MUC + "#roominfo"
 NS_REQUEST = NS_MUC + "#request"
 NS_STABLE_ID = NS_MUC + "#stable_id"
 NS_SELF_PING = NS_MUC + "#self-ping-optimization"
-NS_SID = "urn:xmpp:sid:0"
-NS_OCCUPANT_ID = "urn:xmpp:occupant-id:0"
-NS_DELAY = "urn:xmpp:delay"
-NS_DATA = "jabber:x:data"
-NS_PING = "urn:xmpp:ping"
-NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
-NS_COMPONENT = "jabber:component:accept"
+NS_SID = xmlns.SID
+NS_OCCUPANT_ID = xmlns.OCCUPANT_ID
+NS_DELAY = xmlns.DELAY
+NS_DATA = xmlns.DATA
+NS_PING = xmlns.PING
+NS_STANZAS = xmlns.STANZAS
+NS_COMPONENT = xmlns.COMPONENT
 XML_LANG = f"{{{NS_XML}}}lang"
 
 #: Namespaces that mean "the stanza namespace" wherever they appear.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from component.texts import Texts, is_zh, pick
+
 TEXTS: dict[str, tuple[str, str]] = {
     "invite": ("{inviter} invites you to the room {room}.", "{inviter} 邀请您加入聊天室 {room}。"),
     "invite_reason": ("{inviter} invites you to the room {room}: {reason}",
@@ -19,16 +21,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "room_locked": ("This room is locked until its owner configures it.", "此聊天室在所有者完成配置前处于锁定状态。"),
 }
 
-
-def is_zh(lang: str | None) -> bool:
-    return bool(lang) and lang.lower().startswith("zh")  # type: ignore[union-attr]
-
-
-def text(key: str, lang: str | None = None, **values: object) -> str:
-    english, chinese = TEXTS[key]
-    template = chinese if is_zh(lang) else english
-    return template.format(**values) if values else template
-
-
-def label(english: str, chinese: str, lang: str | None) -> str:
-    return chinese if is_zh(lang) else english
+text = Texts(TEXTS)
+label = pick
+__all__ = ["TEXTS", "is_zh", "label", "text"]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from slixmpp import JID, Iq
 
+from component import namespaces as xmlns
 from component.errors import StanzaError
 from plugins.muc import hooks as muc_hooks
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from .plugin import RecallPlugin
 
 #: Room configuration field holding the room's recall window.
-WINDOW_FIELD = "urn:switchboard:recall:0#window"
+WINDOW_FIELD = xmlns.RECALL_WINDOW_FIELD
 
 PRIVILEGED_AFFILIATIONS = ("owner", "admin")
 ARCHIVING = "muc#roomconfig_enablearchiving"

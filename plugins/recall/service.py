@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from component.errors import StanzaError
+from component.texts import Texts, is_zh
 
 #: Value of the room setting that defers to the service's option.
 DEFAULT_CHOICE = "default"
@@ -49,20 +50,10 @@ _NOTICES: dict[str, tuple[str, str]] = {
 }
 
 
-def is_zh(lang: str | None) -> bool:
-    return bool(lang) and lang.lower().startswith("zh")  # type: ignore[union-attr]
-
-
-def text(key: str, lang: str | None = "en", **values: object) -> str:
-    """A refusal text in the requester's language."""
-    en, zh = _TEXTS[key]
-    return (zh if is_zh(lang) else en).format(**values)
-
-
-def notice(key: str, lang: str | None = "en", **values: object) -> str:
-    """A user-facing notice or label in the given language."""
-    en, zh = _NOTICES[key]
-    return (zh if is_zh(lang) else en).format(**values)
+#: Refusal texts in the requester's language.
+text = Texts(_TEXTS)
+#: User-facing notices and labels.
+notice = Texts(_NOTICES)
 
 
 def describe_window(seconds: int | None, lang: str | None = "en") -> str:

@@ -17,20 +17,21 @@ import datetime as dt
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, SubElement, fromstring
 
+from component import namespaces as xmlns
 from component.errors import StanzaError
 
-NS_RETRACT = "urn:xmpp:message-retract:1"
-NS_RETRACT_0 = "urn:xmpp:message-retract:0"
-NS_MODERATE = "urn:xmpp:message-moderate:1"
-NS_MODERATE_0 = "urn:xmpp:message-moderate:0"
-NS_FASTEN = "urn:xmpp:fasten:0"
-NS_OCCUPANT_ID = "urn:xmpp:occupant-id:0"
-NS_FALLBACK = "urn:xmpp:fallback:0"
-NS_HINTS = "urn:xmpp:hints"
-NS_SID = "urn:xmpp:sid:0"
-NS_XML = "http://www.w3.org/XML/1998/namespace"
+NS_RETRACT = xmlns.RETRACT
+NS_RETRACT_0 = xmlns.RETRACT_0
+NS_MODERATE = xmlns.MODERATE
+NS_MODERATE_0 = xmlns.MODERATE_0
+NS_FASTEN = xmlns.FASTEN
+NS_OCCUPANT_ID = xmlns.OCCUPANT_ID
+NS_FALLBACK = xmlns.FALLBACK
+NS_HINTS = xmlns.HINTS
+NS_SID = xmlns.SID
+NS_XML = xmlns.XML
 #: Stanza children such as <body/> live in the stream's namespace.
-NS_STREAM = "jabber:component:accept"
+NS_STREAM = xmlns.COMPONENT
 
 FEATURE_TOMBSTONE = NS_RETRACT + "#tombstone"
 #: What a room advertises once this plugin runs there.

@@ -19,6 +19,7 @@ from slixmpp import Message
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import tostring
 
+from component import namespaces as xmlns
 from component.errors import StanzaError
 from component.ids import new_id
 
@@ -36,8 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("switchboard.plugins.support")
 
-CLIENT = "jabber:client"
-COMPONENT = "jabber:component:accept"
+CLIENT = xmlns.CLIENT
+COMPONENT = xmlns.COMPONENT
 DISCO_TIMEOUT = 5.0
 OFFER_TIMEOUT = 5.0
 

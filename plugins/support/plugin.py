@@ -13,6 +13,7 @@ from typing import Any
 from slixmpp import JID, Iq, Message, Presence
 from slixmpp.plugins.xep_0004.stanza import Form
 
+from component import namespaces as xmlns
 from component.errors import StanzaError
 from component.plugin import Plugin
 from component.storage import create_tables
@@ -29,10 +30,10 @@ from .service import JoinRefused, SupportEngine
 from .store import TABLES, SupportStore, upgrade_tickets
 from .texts import ACCEPT_WORDS, BYE_WORDS, REJECT_WORDS, pick_lang, text
 
-DISCO_INFO = "http://jabber.org/protocol/disco#info"
-DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
-COMMANDS = "http://jabber.org/protocol/commands"
-MAM = "urn:xmpp:mam:2"
+DISCO_INFO = xmlns.DISCO_INFO
+DISCO_ITEMS = xmlns.DISCO_ITEMS
+COMMANDS = xmlns.COMMANDS
+MAM = xmlns.MAM
 
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -509,8 +510,8 @@ class SupportPlugin(Plugin):
         if t is None:
             raise StanzaError("item-not-found", "there is no conversation at this address")
         info.add_identity("client", "bot", name=f"Ticket {t.id}")
-        for feature in (DISCO_INFO, DISCO_ITEMS, stanza.NS, COMMANDS, MAM, "urn:xmpp:chat-markers:0",
-                        "http://jabber.org/protocol/chatstates", "urn:xmpp:receipts", "urn:xmpp:message-correct:0"):
+        for feature in (DISCO_INFO, DISCO_ITEMS, stanza.NS, COMMANDS, MAM, xmlns.CHAT_MARKERS,
+                        xmlns.CHATSTATES, xmlns.RECEIPTS, xmlns.CORRECT):
             info.add_feature(feature)
         return reply
 

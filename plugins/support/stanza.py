@@ -12,14 +12,16 @@ import time
 from typing import Sequence
 from xml.etree.ElementTree import Element, SubElement
 
-WG = "http://jabber.org/protocol/workgroup"
-NS = "urn:switchboard:support:0"
-DATA = "jabber:x:data"
-DELAY = "urn:xmpp:delay"
-SID = "urn:xmpp:sid:0"
-RETRACT = "urn:xmpp:message-retract:1"
-FASTEN = "urn:xmpp:fasten:0"
-RETRACT_0 = "urn:xmpp:message-retract:0"
+from component import namespaces as xmlns
+
+WG = xmlns.WORKGROUP
+NS = xmlns.SUPPORT
+DATA = xmlns.DATA
+DELAY = xmlns.DELAY
+SID = xmlns.SID
+RETRACT = xmlns.RETRACT
+FASTEN = xmlns.FASTEN
+RETRACT_0 = xmlns.RETRACT_0
 
 #: FORM_TYPE values of the data forms we send (XEP-0068 style: our namespace plus a fragment).
 PRECHAT_FORM = f"{NS}#prechat"

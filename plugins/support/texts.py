@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from component.texts import Texts, is_zh, lang_code
 
 TEXTS: dict[str, tuple[str, str]] = {
     "greeting": ("Hello! You have reached {queue}. We will connect you with an agent.",
@@ -125,13 +125,7 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-def is_zh(lang: str | None) -> bool:
-    return bool(lang) and lang.lower().startswith("zh")
-
-
-def text(key: str, lang: str | None, **params: Any) -> str:
-    en, zh = TEXTS[key]
-    return (zh if is_zh(lang) else en).format(**params)
+text = Texts(TEXTS)
 
 
 def label(role: str, lang: str | None) -> str:
@@ -141,9 +135,7 @@ def label(role: str, lang: str | None) -> str:
 
 def pick_lang(stanza_lang: str | None, default: str) -> str:
     """The language of a conversation: the stanza's xml:lang when we speak it, else the queue's default."""
-    if stanza_lang:
-        return "zh" if is_zh(stanza_lang) else "en"
-    return default
+    return lang_code(stanza_lang, default)
 
 
 BYE_WORDS = frozenset({"bye", "goodbye", "quit", "exit", "再见", "拜拜", "退出"})

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from component.config import ConfigError, doc
+from component.texts import pick
 
 from .http import HttpError, Response, post_json
 from .retrieval import Hit
@@ -86,7 +87,7 @@ class LlmAnswerer:
         """The chat: the grounded system prompt, a little recent context, then the question."""
         shown = hits[:max(1, self.options.context_entries)]
         entries = "\n\n".join(f"[{i}] Q: {h.entry.question}\nA: {h.entry.answer}" for i, h in enumerate(shown, 1))
-        language = "Simplified Chinese" if lang.startswith("zh") else "English"
+        language = pick("English", "Simplified Chinese", lang)
         system = SYSTEM_PROMPT.format(queue=queue, no_answer=NO_ANSWER, language=language, entries=entries)
         chat = [{"role": "system", "content": system}]
         for role, content in history:

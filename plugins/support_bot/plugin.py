@@ -20,6 +20,7 @@ from slixmpp import JID
 from component.errors import StanzaError
 from component.plugin import Plugin
 from component.storage import create_tables
+from component.texts import pick
 from plugins.support import hooks as support_hooks
 
 from . import dialogue as dlg
@@ -131,7 +132,7 @@ class SupportBotPlugin(Plugin):
         return self.kb.size(queue) > 0
 
     def bot_name(self, lang: str) -> str:
-        return self.options.name_zh if lang.startswith("zh") else self.options.name_en
+        return pick(self.options.name_en, self.options.name_zh, lang)
 
     # -- support's hooks ------------------------------------------------------------------
     async def before_queue(self, event: support_hooks.BeforeQueue) -> Any:

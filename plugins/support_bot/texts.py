@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from component.texts import Texts, lang_code
 
 TEXTS: dict[str, tuple[str, str]] = {
     "intro": ("Hi, I am the automatic assistant.", "您好，我是智能助手。"),
@@ -37,19 +37,13 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
-def is_zh(lang: str | None) -> bool:
-    return bool(lang) and lang.lower().startswith("zh")
-
-
-def text(key: str, lang: str | None, **params: Any) -> str:
-    en, zh = TEXTS[key]
-    return (zh if is_zh(lang) else en).format(**params)
+text = Texts(TEXTS)
 
 
 def lang_of(stanza_lang: str | None, body: str, default: str = "en") -> str:
     """The customer's language: xml:lang when given, else Chinese when they write Chinese."""
     if stanza_lang:
-        return "zh" if is_zh(stanza_lang) else "en"
+        return lang_code(stanza_lang)
     from .analysis import has_cjk
     if body and has_cjk(body):
         return "zh"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from component.texts import Texts, is_zh
+
 from .metrics import COLUMN_KINDS, COLUMNS
 
 TEXTS: dict[str, tuple[str, str]] = {
@@ -135,13 +137,7 @@ LABELS_EN = {key: en for key, en, _zh, _kind in COLUMNS}
 LABELS_ZH = {key: zh for key, _en, zh, _kind in COLUMNS}
 
 
-def is_zh(lang: str | None) -> bool:
-    return bool(lang) and str(lang).lower().startswith("zh")
-
-
-def text(key: str, lang: str | None, **params: Any) -> str:
-    en, zh = TEXTS[key]
-    return (zh if is_zh(lang) else en).format(**params)
+text = Texts(TEXTS)
 
 
 def column_label(key: str, lang: str | None) -> str:
