@@ -50,17 +50,22 @@ install: system-deps venv web
 run: install
 	$(VENV)/bin/switchboard dev --state $(STATE)
 
+# Tests mostly wait on the network (Prosody, timers), so a few workers per pass keep two cores busy;
+# each worker starts its own Prosody (and PostgreSQL) on free ports. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 4
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS)
+
 # The whole suite on SQLite, then again on a real PostgreSQL server that the
 # test session starts and throws away.
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
-	SWITCHBOARD_TEST_BACKEND=postgresql $(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
+	SWITCHBOARD_TEST_BACKEND=postgresql $(PYTEST) $(PYTEST_ARGS)
 
 test-sqlite: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-postgresql: install
-	SWITCHBOARD_TEST_BACKEND=postgresql $(PY) -m pytest $(PYTEST_ARGS)
+	SWITCHBOARD_TEST_BACKEND=postgresql $(PYTEST) $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
