@@ -18,7 +18,8 @@ Events the archive subscribes to:
 
 ``recall.retracted``
     An object with ``archive``, ``stanza_id`` and ``tombstone`` (Element)
-    attributes: the archived message becomes that tombstone. The handler
+    attributes, and optionally ``legacy`` (the tombstone's older form, or None):
+    the archived message becomes that tombstone (both forms). The handler
     returns True when done, None when the id is unknown.
 """
 

@@ -168,5 +168,7 @@ class MamPlugin(Plugin):
 
     # -- events -----------------------------------------------------------
     async def on_retracted(self, event: Any) -> Any:
-        done = await self.archive.tombstone(event.archive, event.stanza_id, event.tombstone)
+        legacy = getattr(event, "legacy", None)
+        done = await self.archive.tombstone(event.archive, event.stanza_id, event.tombstone,
+                                            *([legacy] if legacy is not None else []))
         return True if done else None

@@ -199,13 +199,14 @@ class ArchiveService:
         row = await self.backend.find_by_origin_id(archive, author, origin_id)
         return _record(row, parse=True) if row else None
 
-    async def tombstone(self, archive: str, stanza_id: str, tombstone: Element) -> bool:
-        """Delete a message's content for good: only ``tombstone`` is kept, in an envelope
-        with the original's from/to/type/id. False when the id is unknown."""
+    async def tombstone(self, archive: str, stanza_id: str, tombstone: Element, *also: Element) -> bool:
+        """Delete a message's content for good: only ``tombstone`` (and ``also``, e.g. its older
+        form) is kept, in an envelope with the original's from/to/type/id. False when the id is unknown."""
         row = await self.backend.get(archive, stanza_id)
         if row is None:
             return False
-        replaced = await self.backend.replace_stanza(archive, stanza_id, wire.envelope(row[2], tombstone))
+        replaced = await self.backend.replace_stanza(archive, stanza_id,
+                                                     wire.envelope(row[2], tombstone, *also))
         if replaced:
             log.info("message tombstoned", extra={"archive": archive, "stanza_id": stanza_id})
         return replaced

@@ -92,12 +92,13 @@ def with_real_jid(xml: str, jid: str) -> str:
     return xml
 
 
-def envelope(xml: str, content: Element) -> str:
+def envelope(xml: str, content: Element, *more: Element) -> str:
     """A tombstone: the stored message's addressing (from, to, type, id) around ``content`` only."""
     original = parse(xml)
     shell = Element(f"{{{NS_CLIENT}}}message",
                     {k: v for k, v in original.attrib.items() if k in ("from", "to", "type", "id")})
     shell.append(content)
+    shell.extend(more)
     return serialize(shell)
 
 

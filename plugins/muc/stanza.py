@@ -44,6 +44,7 @@ XML_LANG = f"{{{NS_XML}}}lang"
 
 # Status codes (XEP-0045 section 15.6)
 REAL_JID_PUBLIC = "100"
+AFFILIATION_CHANGED_ABSENT = "101"
 SELF = "110"
 CONFIG_CHANGED = "104"
 LOGGING_ON = "170"
@@ -175,7 +176,7 @@ def status_xml(codes: Sequence[str]) -> str:
 
 def item_xml(affiliation: str, role: str, jid: str = "", nick: str = "", actor_nick: str = "",
              reason: str = "") -> str:
-    attrs = f'affiliation="{affiliation}" role="{role}"'
+    attrs = f'affiliation="{affiliation}" role="{role}"' if role else f'affiliation="{affiliation}"'
     if jid:
         attrs += f' jid="{escape_attr(jid)}"'
     if nick:
@@ -210,6 +211,13 @@ def status_message_xml(room: str, codes: Sequence[str], body: str = "") -> str:
     text = f"<body>{escape_text(body)}</body>" if body else ""
     return (f'<message from="{escape_attr(room)}" type="groupchat">{text}'
             f'<x xmlns="{NS_USER}">{status_xml(codes)}</x></message>')
+
+
+def affiliation_notice_xml(room: str, jid: str, affiliation: str, codes: Sequence[str], reason: str = "") -> str:
+    """A message from the room telling of an absent user's new affiliation (XEP-0045 9.3-9.8, ex. 195)."""
+    return (f'<message from="{escape_attr(room)}"><x xmlns="{NS_USER}">'
+            f'{item_xml(affiliation, "", jid=jid, reason=reason)}{status_xml(codes)}'
+            f'</x></message>')
 
 
 def new_element(tag: str, attrib: dict[str, str] | None = None, text: str | None = None) -> Element:

@@ -35,6 +35,7 @@ class Removal:
     by: str                 #: real bare JID of who removed it
     moderated: bool
     reason: str = ""
+    legacy: Element | None = None  #: the tombstone's older form, stored alongside
 
     def retract_payload(self, target_id: str, fallback_text: str = "", lang: str = "") -> list[Element]:
         """Elements of a retraction message telling the other side (1:1 relays).
@@ -109,7 +110,8 @@ class Recall:
             record = await self.find(archive, target_id, actor.bare_jid)
             check_retract(self.target_of(record), actor, window, now, lang)
             tombstone = stanza.build_tombstone(now, tombstone_id)
-            removal = Removal(record, tombstone, actor.bare_jid, moderated=False)
+            removal = Removal(record, tombstone, actor.bare_jid, moderated=False,
+                              legacy=stanza.build_legacy_tombstone(now))
             await self._apply(removal, retraction_id, kind, now, lang)
         return removal
 
@@ -126,7 +128,8 @@ class Recall:
             check_moderate(self.target_of(record), actor, lang)
             tombstone = stanza.build_tombstone(now, moderated_by=by, moderator_occupant_id=moderator_occupant_id,
                                                reason=reason)
-            removal = Removal(record, tombstone, actor.bare_jid, moderated=True, reason=reason)
+            removal = Removal(record, tombstone, actor.bare_jid, moderated=True, reason=reason,
+                              legacy=stanza.build_legacy_tombstone(now, moderated_by=by, reason=reason))
             await self._apply(removal, "", kind, now, lang)
         return removal
 
@@ -162,9 +165,12 @@ class Recall:
         record = removal.record
         event = Retracted(archive=record.archive, stanza_id=record.stanza_id, tombstone=removal.tombstone,
                           by=removal.by, moderated=removal.moderated, reason=removal.reason,
-                          retraction_id=retraction_id, author=record.author or "", kind=kind, timestamp=now)
+                          retraction_id=retraction_id, author=record.author or "", kind=kind, timestamp=now,
+                          legacy=removal.legacy)
+        extra = [removal.legacy] if removal.legacy is not None else []
         done = await self.hooks.fire(RETRACTED, event)
-        if done is None and not await self.archive.tombstone(record.archive, record.stanza_id, removal.tombstone):
+        if done is None and not await self.archive.tombstone(record.archive, record.stanza_id, removal.tombstone,
+                                                             *extra):
             raise StanzaError("item-not-found", text("unknown", lang))
         await self.store.audit(at=now, archive=record.archive, stanza_id=record.stanza_id, actor=removal.by,
                                author=record.author or "", moderated=removal.moderated, reason=removal.reason,

@@ -2,7 +2,7 @@
 
 ``recall.retracted`` (:class:`Retracted`)
     A retraction or moderation was authorized. The archive answers by
-    replacing the stored message with ``tombstone`` and returns True; None
+    replacing the stored message with ``tombstone`` (and ``legacy``) and returns True; None
     means it did not know the id (the plugin then calls the archive's
     ``tombstone`` itself). Fired before anyone is told of the retraction.
 
@@ -34,3 +34,4 @@ class Retracted:
     author: str = ""        #: real bare JID of the original's author
     kind: str = "groupchat" #: groupchat | chat
     timestamp: float = 0.0  #: when the retraction happened
+    legacy: Element | None = None  #: the tombstone's older form, stored next to ``tombstone``

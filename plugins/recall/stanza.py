@@ -175,6 +175,23 @@ def build_tombstone(timestamp: float, retraction_id: str = "", *, moderated_by: 
     return retracted
 
 
+def build_legacy_tombstone(timestamp: float, *, moderated_by: str | None = None, reason: str = "") -> Element:
+    """The same tombstone in the older forms (XEP-0424 0.3 / XEP-0425 0.2), stored alongside the
+    current one so that clients of either generation recognise it (Converse 10, Prosody 0.12's module):
+    ``<retracted xmlns='urn:xmpp:message-retract:0'/>``, inside ``<moderated xmlns='…moderate:0'>``
+    for a moderation."""
+    retracted = Element(f"{{{NS_RETRACT_0}}}retracted", {"stamp": stamp(timestamp)})
+    if moderated_by is None:
+        return retracted
+    moderated = Element(f"{{{NS_MODERATE_0}}}moderated")
+    if moderated_by:
+        moderated.set("by", moderated_by)
+    moderated.append(retracted)
+    if reason:
+        SubElement(moderated, f"{{{NS_MODERATE_0}}}reason").text = reason
+    return moderated
+
+
 def build_moderation_notice(target_id: str, by: str, occupant_id: str = "", reason: str = "") -> Element:
     """XEP-0425 0.3.0 notice the room broadcasts from its bare JID."""
     retract = Element(f"{{{NS_RETRACT}}}retract", {"id": target_id})

@@ -54,7 +54,7 @@ class FakeArchive:
                 return record
         return None
 
-    async def tombstone(self, archive: str, stanza_id: str, tombstone: Element) -> bool:
+    async def tombstone(self, archive: str, stanza_id: str, tombstone: Element, *also: Element) -> bool:
         record = self.records.get((archive, stanza_id))
         if record is None:
             return False
@@ -176,7 +176,7 @@ async def test_second_retraction_of_the_same_message_is_refused(recall, archive)
 async def test_archive_losing_the_row_is_item_not_found_and_not_audited(recall, archive, db):
     original = archive.add("alice@localhost")
 
-    async def vanish(archive_jid, stanza_id, tombstone):
+    async def vanish(archive_jid, stanza_id, tombstone, *also):
         return False
 
     archive.tombstone = vanish  # type: ignore[method-assign]

@@ -17,8 +17,8 @@ from slixmpp.exceptions import IqError
 from component.forms import new_form
 
 from .. import harness
-from .roomkit import (CLIENT_PLUGINS, DOMAIN, NS_RETRACT, database_file, database_trace, history_of, mam_messages, member,
-                      new_room, retract_of, services, sql_trace, stanza_id)
+from .roomkit import (CLIENT_PLUGINS, DOMAIN, NS_RETRACT, database_file, database_trace, history_of, mam_messages,
+                      member, new_room, retract_of, services, sql_trace, stanza_id)
 
 pytestmark = pytest.mark.integration
 
@@ -428,3 +428,37 @@ async def test_default_configuration_archives_a_room_created_the_usual_way(compo
             assert archived[sid].find(f"{{{NS_RETRACT}}}retracted") is not None
             assert archived[spam_sid].find(f"{{{NS_RETRACT}}}retracted") is not None
             assert not any(word in "".join(m.itertext()) for m in archived.values() for word in (text, spam))
+
+
+@pytest.mark.parametrize("form", ["legacy", "current"])
+async def test_tombstones_are_recognised_by_both_generations(component, prosody, form):
+    await component(services())
+    room = new_room()
+    port = prosody.ports.c2s
+    spam, typo = marker("SPAM"), marker("TYPO")
+    async with member(port, "carol", room, "mod") as carol, member(port, "bob", room) as bob:
+        _, sid = await bob.say(spam)
+        _, own = await bob.say(typo)
+        if form == "legacy":
+            iq = carol.client.make_iq_set(ito=room)
+            iq.append(fromstring(
+                f"<apply-to xmlns='urn:xmpp:fasten:0' id='{sid}'><moderate xmlns='urn:xmpp:message-moderate:0'>"
+                "<retract xmlns='urn:xmpp:message-retract:0'/><reason>old client</reason></moderate></apply-to>"))
+            await iq.send(timeout=10)
+        else:
+            await carol.client.plugin["xep_0425"].moderate(JID(room), sid, "old client", timeout=10)
+        bob.client.plugin["xep_0424"].send_retraction(JID(room), own, mtype="groupchat")
+        await carol.groupchat(lambda m: retract_of(m) is not None and retract_of(m).get("id") == own)
+        archived = dict(await mam_messages(carol.client, room))
+    moderated = archived[sid]
+    # XEP-0425 0.3 (moderate:1 inside retracted) and 0.2 (retracted:0 inside moderated:0), side by side.
+    current = moderated.find(f"{{{NS_RETRACT}}}retracted/{{{NS_MODERATE}}}moderated")
+    assert current is not None and current.get("by") == f"{room}/mod"
+    legacy = moderated.find("{urn:xmpp:message-moderate:0}moderated")
+    assert legacy is not None and legacy.get("by") == f"{room}/mod"
+    assert legacy.find("{urn:xmpp:message-retract:0}retracted").get("stamp")
+    assert legacy.findtext("{urn:xmpp:message-moderate:0}reason") == "old client"
+    retracted = archived[own]
+    assert retracted.find(f"{{{NS_RETRACT}}}retracted") is not None
+    assert retracted.find("{urn:xmpp:message-retract:0}retracted") is not None
+    assert not any(word in "".join(m.itertext()) for m in (moderated, retracted) for word in (spam, typo))

@@ -14,7 +14,8 @@ from component.errors import StanzaError
 
 from ..room import (AFFILIATIONS, ROLES, Occupant, Room, check_affiliation_change, check_role_change,
                     may_get_member_list, role_after_affiliation)
-from ..stanza import BANNED, KICKED, NS_ADMIN, REMOVED_AFFILIATION
+from ..stanza import (AFFILIATION_CHANGED_ABSENT, BANNED, KICKED, NS_ADMIN, REMOVED_AFFILIATION, Addressed,
+                      affiliation_notice_xml, escape_attr)
 from .occupancy import Change
 from . import Feature
 
@@ -51,7 +52,10 @@ class Admin(Feature):
                 room.set_affiliation(bare_jid, *before)
                 raise
         effective = room.affiliation(bare_jid)
-        for occupant in room.occupants_of(bare_jid):
+        present = room.occupants_of(bare_jid)
+        if not present and not room.locked:
+            self.announce_absent(room, bare_jid, room.affiliations.get(bare_jid, "none"), reason)
+        for occupant in present:
             new_role = role_after_affiliation(room, occupant, effective)
             occupant.affiliation = effective
             if new_role == "none":
@@ -61,6 +65,22 @@ class Admin(Feature):
             else:
                 occupant.role = new_role
                 self.muc.occupancy.fanout(room, occupant, Change(actor=actor_nick, reason=reason))
+
+    def announce_absent(self, room: Room, bare_jid: str, affiliation: str, reason: str) -> None:
+        """The occupants who may see real JIDs learn an absent user's new affiliation (as Prosody
+        does, XEP-0045 ex. 195); the user learns it out of the room with status 101."""
+        removed = affiliation == "outcast" or (affiliation == "none" and room.config.members_only)
+        codes = ((BANNED if affiliation == "outcast" else REMOVED_AFFILIATION),) if removed else ()
+        viewers = [session.to_attr for occupant in room.occupants.values() if room.can_see_jids(occupant)
+                   for session in occupant.sessions.values()]
+        parts: list[str] = []
+        if viewers:
+            data, count = Addressed(affiliation_notice_xml(room.jid, bare_jid, affiliation, codes, reason)
+                                    ).to_many(viewers)
+            parts.append(data)
+        notice = affiliation_notice_xml(room.jid, bare_jid, affiliation, (AFFILIATION_CHANGED_ABSENT,), reason)
+        parts.append(Addressed(notice).to(escape_attr(bare_jid)))
+        self.muc.service.send_raw("".join(parts), len(viewers) + 1)
 
     async def set_role(self, room: Room, occupant: Occupant, role: str, actor_nick: str = "",
                        reason: str = "") -> None:

@@ -101,6 +101,9 @@ class ConfigForm(Feature):
                 lists[spec.attr[1:]] = sorted({JID(str(jid)).bare for jid in value or ()})
                 continue
             setattr(config, spec.attr, self.convert(spec, value))
+        if "muc#roomconfig_roomsecret" in submitted and "muc#roomconfig_passwordprotectedroom" not in submitted:
+            # Fail safe, as Prosody: a secret alone protects the room, clearing it unprotects it.
+            config.password_protected = bool(config.password)
         if config.password_protected and not config.password:
             raise StanzaError("not-acceptable", "a password-protected room needs a password")
         if not config.password_protected:
@@ -141,6 +144,8 @@ class ConfigForm(Feature):
         if attr == "allow_pm" and value not in ALLOW_PM:
             raise StanzaError("not-acceptable", f"{spec.var}: must be one of {', '.join(ALLOW_PM)}")
         if attr in ("presence_broadcast", "get_member_list"):
+            # "none" is a role too (Prosody's own tests send it); nobody with it is in the room.
+            value = [v for v in value if v not in ("none", "")]
             unknown = [v for v in value if v not in BROADCAST_ROLES]
             if unknown:
                 raise StanzaError("not-acceptable", f"{spec.var}: unknown roles {', '.join(unknown)}")

@@ -135,7 +135,27 @@ class Occupancy(Feature):
                 # The occupant's server bounced a presence: the session is gone (XEP-0045 333).
                 await self.leave(room, occupant, sender, "", Change(codes=(KICKED, REMOVED_ERROR), exclude={sender}))
             return True
-        return True  # subscriptions and probes mean nothing to a room
+        if ptype == "probe" and to.resource:
+            self.answer_probe(room, occupant, to.resource, sender)
+        return True  # subscriptions mean nothing to a room
+
+    def answer_probe(self, room: Room | None, prober: Occupant | None, nick: str, sender: str) -> None:
+        """An occupant asks for another occupant's current presence (as Prosody answers it)."""
+        if room is None or prober is None:
+            raise StanzaError("not-acceptable", "only occupants of this room may probe its occupants", etype="cancel")
+        probed = room.occupants.get(nick)
+        if probed is None or not probed.sessions:
+            # Absent: a registered nick is said unavailable (with its member); any other, nothing.
+            member = room.nick_reserved_by(nick)
+            if member is None:
+                return
+            jid = member if room.can_see_jids(prober) else ""
+            xml = presence_xml(f"{room.jid}/{nick}", "", item_xml(room.affiliation(member), "none", jid=jid),
+                               [], "", True, "")
+        else:
+            jid = probed.primary.jid if room.can_see_jids(prober) else ""
+            xml = self.presence_for(room, probed, Change(), jid, self_presence=probed is prober)
+        self.muc.service.send_raw(Addressed(xml).to(escape_attr(sender)), 1)
 
     # -- join -----------------------------------------------------------------------
     def check_join(self, room: Room, nick: str, sender: str, bare: str, password: str | None) -> JoinRequest:
