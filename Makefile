@@ -53,7 +53,8 @@ run: install
 # Tests mostly wait on the network (Prosody, timers), so a few workers per pass keep two cores busy;
 # each worker starts its own Prosody (and PostgreSQL) on free ports. TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 4
-PYTEST := $(PY) -m pytest -n $(TEST_WORKERS)
+# loadgroup: tests marked xdist_group (the browser tests, one Chromium per module) stay on one worker.
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The whole suite on SQLite, then again on a real PostgreSQL server that the
 # test session starts and throws away.

@@ -3,7 +3,8 @@
 // so a page needs nothing else at run time.
 import { build } from "esbuild";
 import { gzipSync } from "node:zlib";
-import { readFileSync, mkdirSync } from "node:fs";
+import { readFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 
 // name in dist/ -> source entry. Add a browser part here.
 const ENTRIES = {
@@ -51,3 +52,13 @@ for (const out of Object.keys(result.metafile.outputs)) {
   }
 }
 if (failed) process.exit(1);
+
+// What the bundle was built from (tests compare it with the checkout, whatever the file times say).
+function files(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(`${dir}/${e.name}`) : [`${dir}/${e.name}`]);
+}
+const inputs = ["build.mjs", "package.json", "package-lock.json", ...files("src")].sort();
+const hash = createHash("sha256");
+for (const name of inputs) hash.update(`${name}\n`).update(readFileSync(name)).update("\n");
+writeFileSync("dist/inputs.sha256", hash.digest("hex") + "\n");

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from pathlib import Path
 
@@ -9,15 +10,22 @@ WEB = Path(__file__).resolve().parents[2] / "web"
 MAX_GZIP = 150 * 1024
 
 
-def test_bundle_is_built_from_the_lock_file():
-    built = WEB / "dist" / ".built"
-    assert built.exists(), "web/dist is missing: run `make web` (make test does it)"
-    lock = json.loads((WEB / "package-lock.json").read_text())
-    # npm ci refuses a lock file that does not match package.json; a stale bundle is older than its inputs
-    assert lock["lockfileVersion"] >= 3
-    inputs = [WEB / "package-lock.json", WEB / "package.json", WEB / "build.mjs", *(WEB / "src").rglob("*")]
-    newest = max(p.stat().st_mtime for p in inputs if p.is_file())
-    assert built.stat().st_mtime >= newest, "web/dist is older than its sources: run `make web`"
+def inputs_digest() -> str:
+    """The same digest as web/build.mjs: each input's name and content, names sorted."""
+    names = ["build.mjs", "package.json", "package-lock.json",
+             *(p.relative_to(WEB).as_posix() for p in (WEB / "src").rglob("*") if p.is_file())]
+    h = hashlib.sha256()
+    for name in sorted(names):
+        h.update(f"{name}\n".encode() + (WEB / name).read_bytes() + b"\n")
+    return h.hexdigest()
+
+
+def test_bundle_is_built_from_the_lock_file_and_these_sources():
+    stamp = WEB / "dist" / "inputs.sha256"
+    assert stamp.exists(), "web/dist is missing: run `make web` (make test does it)"
+    # npm ci installs exactly the lock file (and refuses one that does not match package.json)
+    assert json.loads((WEB / "package-lock.json").read_text())["lockfileVersion"] >= 3
+    assert stamp.read_text().strip() == inputs_digest(), "web/dist was built from other sources: run `make web`"
 
 
 def test_widget_bundle_is_small_and_self_contained():

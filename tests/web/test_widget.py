@@ -23,7 +23,8 @@ from tests.support_bot.kit import load_samples
 
 from . import shop
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+# One Chromium and one component for the module: its tests share one event loop and one xdist worker.
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module"), pytest.mark.xdist_group("web-widget")]
 
 SHOP = f"shop@{kit.DOMAIN}"
 STATES = "http://jabber.org/protocol/chatstates"
