@@ -1,4 +1,4 @@
-"""Delivery: the engine's :class:`~plugins.support.service.Outbox` built on stanzas, and the relay.
+"""Delivery: the engine's :class:`~plugins.support.engine.Outbox` built on stanzas, and the relay.
 
 Customers hear from the queue JID they wrote to; agents and supervisors hear
 from the conversation JID ``t-<ticket>@<domain>``, so each customer is a
@@ -33,7 +33,7 @@ from .tickets import status_of
 if TYPE_CHECKING:
     from component.service import Service
 
-    from .service import SupportEngine
+    from .engine import SupportEngine
 
 log = logging.getLogger("switchboard.plugins.support")
 

@@ -26,7 +26,7 @@ from .model import LEAVABLE_STATES, Ticket
 from .ops import CUSTOMER_TURN, Operations
 from .options import SupportOptions
 from .outbox import StanzaOutbox
-from .service import JoinRefused, SupportEngine
+from .engine import JoinRefused, SupportEngine
 from .store import TABLES, SupportStore, upgrade_tickets
 from .texts import ACCEPT_WORDS, BYE_WORDS, REJECT_WORDS, pick_lang, text
 

@@ -17,7 +17,7 @@ from plugins.support.model import Agent, Resource, Ticket
 from plugins.support.options import QueueOptions, SupportOptions
 from plugins.support.plugin import SupportPlugin
 from plugins.support.routing import candidates, choose, estimate_wait
-from plugins.support.service import JoinRefused, SupportEngine
+from plugins.support.engine import JoinRefused, SupportEngine
 from plugins.support.store import SupportStore
 
 A, B, C = "a@x", "b@x", "c@x"

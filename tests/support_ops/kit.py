@@ -10,7 +10,7 @@ from component.hooks import HookBus
 from component.storage import Database, Migrations
 from plugins.support.options import QueueOptions, SupportOptions
 from plugins.support.plugin import SupportPlugin
-from plugins.support.service import SupportEngine
+from plugins.support.engine import SupportEngine
 from plugins.support.store import SupportStore
 
 from ..support.kit import engine

@@ -10,7 +10,7 @@ import pytest
 
 from component.errors import StanzaError
 from plugins.support import hooks as events
-from plugins.support.service import JoinRefused
+from plugins.support.engine import JoinRefused
 
 from .. import harness
 from .kit import A, B, Clock, migrated, new_engine, settle

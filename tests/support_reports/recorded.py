@@ -27,7 +27,7 @@ from component.storage import Database, Migrations
 from plugins.support import hooks as events
 from plugins.support.options import QueueOptions, SupportOptions
 from plugins.support.plugin import SupportPlugin
-from plugins.support.service import SupportEngine
+from plugins.support.engine import SupportEngine
 from plugins.support.store import SupportStore
 
 DAY = datetime(2026, 11, 20, tzinfo=timezone.utc).timestamp()

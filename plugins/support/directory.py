@@ -1,0 +1,95 @@
+"""Who and what is where: queue and conversation addresses, roles, queue options, business hours.
+
+Read-only views over the engine's state (``queues``, ``tickets``, ``calendars``); nothing here changes it.
+"""
+
+from __future__ import annotations
+
+from component.errors import StanzaError
+
+from .model import Ticket
+from .options import QueueOptions
+
+SESSION_PREFIX = "t-"
+
+
+class Directory:
+    def queue_jid(self, name: str) -> str:
+        return f"{name}@{self.domain}"
+
+    def session_jid(self, ticket_id: str) -> str:
+        return f"{SESSION_PREFIX}{ticket_id}@{self.domain}"
+
+    def ticket_id_of(self, local: str) -> str | None:
+        return local[len(SESSION_PREFIX):] if local.startswith(SESSION_PREFIX) else None
+
+    def queue_title(self, name: str) -> str:
+        q = self.queues.get(name)
+        return (q.title if q and q.title else self.queue_jid(name))
+
+    def is_agent(self, queue: str, bare: str) -> bool:
+        q = self.queues.get(queue)
+        return bool(q) and bare in q.agents
+
+    def is_supervisor(self, queue: str, bare: str) -> bool:
+        q = self.queues.get(queue)
+        return (bool(q) and bare in q.supervisors) or self.is_admin(bare)
+
+    def role(self, ticket: Ticket, bare: str) -> str | None:
+        """customer | agent | supervisor | offered | None, for ``bare`` in ``ticket``."""
+        if ticket.agent and bare == ticket.agent:
+            return "agent"
+        if ticket.state == "pending" and ticket.agents_seen and bare == ticket.agents_seen[-1]:
+            return "agent"  # they wait for the customer, and may still write, tag or close
+        if self.is_supervisor(ticket.queue, bare) or self.is_supervisor(ticket.entry, bare):
+            return "supervisor"
+        if ticket.offered_to(bare):
+            return "offered"
+        if bare == ticket.customer:
+            return "customer"
+        return None
+
+    def open_ticket(self, entry: str, customer: str) -> Ticket | None:
+        for t in self.tickets.values():
+            if t.entry == entry and t.customer == customer:
+                return t
+        return None
+
+    def customer_tickets(self, customer: str) -> list[Ticket]:
+        return [t for t in self.tickets.values() if t.customer == customer]
+
+    async def ticket(self, ticket_id: str) -> Ticket | None:
+        """An open ticket from memory, or any ticket from the database."""
+        return self.tickets.get(ticket_id) or await self.store.ticket(ticket_id)
+
+    def pending_offers(self, agent_bare: str) -> list[Ticket]:
+        return [t for t in self.tickets.values() if t.state == "offered" and t.offered_to(agent_bare)]
+
+    def agent_lang(self, ticket: Ticket) -> str:
+        q = self.queues.get(ticket.queue)
+        return q.default_lang if q else "en"
+
+    def entry_options(self, ticket: Ticket) -> QueueOptions:
+        """The options of the queue the customer writes to (reopen, ratings), else of the serving one."""
+        return self.queues.get(ticket.entry) or self.queues[ticket.queue]
+
+    def in_hours(self, queue: str) -> bool:
+        calendar = self.calendars.get(queue)
+        return calendar is None or calendar.is_open(self.hours_clock())
+
+    def accepting(self, queue: str) -> bool:
+        """Open in XEP-0142 terms: not closed by configuration and within business hours."""
+        q = self.queues.get(queue)
+        return bool(q) and q.open and self.in_hours(queue)
+
+    def _open(self, ticket_id: str) -> Ticket:
+        t = self.tickets.get(ticket_id)
+        if t is None:
+            raise StanzaError("item-not-found", "no open ticket with this id")
+        return t
+
+    async def _any_ticket(self, ticket_id: str) -> Ticket:
+        t = self.tickets.get(ticket_id) or await self.store.ticket(ticket_id)
+        if t is None:
+            raise StanzaError("item-not-found", "no ticket with this id")
+        return t

@@ -1,0 +1,249 @@
+"""Dispatch: agents' availability, routing waiting tickets to agents, offers and their timeouts.
+
+Agents come and go by presence (``agent_presence``); every change that may free an agent or bring a
+customer runs one routing pass over the queue (``_route``); an offer is answered by ``accept`` or
+``reject``, or runs out (``_offer_expired``) and the ticket is offered again to someone else.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from component.errors import StanzaError
+
+from . import prechat, routing
+from .model import WAITING_STATES, Agent, Resource, Ticket
+from .texts import text
+
+log = logging.getLogger("switchboard.plugins.support")
+
+
+class Dispatch:
+    async def agent_presence(self, queue: str, agent_jid: str, show: str | None,
+                             max_chats: int | None = None) -> None:
+        """An agent's presence to a queue; ``show`` None means unavailable."""
+        bare = agent_jid.split("/", 1)[0]
+        async with self._lock:
+            if not self.is_agent(queue, bare):
+                return
+            agent = self.agents[queue].setdefault(bare, Agent(bare))
+            if show is None:
+                agent.resources.pop(agent_jid, None)
+                await self.store.set_presence(queue, None, agent_jid)
+                for t in [t for t in self.tickets.values() if t.state == "offered" and agent_jid in t.offers]:
+                    await self._drop_offer(t, agent_jid, "offer_revoked", "revoke_offline")
+            else:
+                resource = Resource(agent_jid, show, max_chats, self.now())
+                agent.resources[agent_jid] = resource
+                await self.store.set_presence(queue, resource, agent_jid)
+            await self._route(queue)
+            self._refresh(queue)
+
+    async def _verify_agents(self) -> None:
+        """After a restart, agents may have left while we were away: ask their clients."""
+        for queue, agents in list(self.agents.items()):
+            for agent in list(agents.values()):
+                for jid in list(agent.resources):
+                    if not await self.outbox.probe(jid):
+                        await self.agent_presence(queue, jid, None)
+
+    def _routable_agents(self, queue: str) -> list[Agent]:
+        return [a for a in self.agents.get(queue, {}).values() if a.tier() is not None]
+
+    def _loads(self) -> dict[str, int]:
+        loads: dict[str, int] = {}
+        for t in self.tickets.values():
+            if t.state == "active" and t.agent:
+                loads[t.agent] = loads.get(t.agent, 0) + 1
+            elif t.state == "offered":
+                for full in t.offers:
+                    bare = full.split("/", 1)[0]
+                    loads[bare] = loads.get(bare, 0) + 1
+        return loads
+
+    def load_of(self, agent_bare: str) -> int:
+        return self._loads().get(agent_bare, 0)
+
+    # -- routing and offers ---------------------------------------------------------
+    async def _route(self, queue: str) -> None:
+        q = self.queues.get(queue)
+        if q is None:
+            return
+        loads = self._loads()
+        busy = {full.split("/", 1)[0] for t in self.tickets.values() if t.state == "offered" for full in t.offers}
+        agents = [self.agents[queue][jid] for jid in q.agents if jid in self.agents[queue]]
+        waiting = sorted((t for t in self.tickets.values() if t.queue == queue and t.state == "queued"),
+                         key=Ticket.sort_key)
+        for t in waiting:
+            urgent = t.priority >= q.urgent_priority
+            found = routing.candidates(t, agents, loads, busy, q.max_chats, urgent)
+            if not found and t.target_agent:
+                t.target_agent = ""  # the named agent cannot take it: back to the queue
+                found = routing.candidates(t, agents, loads, busy, q.max_chats, urgent)
+            if not found:
+                if t.declined and ("retry", t.id) not in self._timers:
+                    saved = list(t.declined)
+                    t.declined = []
+                    if routing.candidates(t, agents, loads, busy, q.max_chats, urgent):
+                        # Everyone free let it go once: ask again after a pause, not in a loop.
+                        self._later(("retry", t.id), q.offer_timeout, lambda tid=t.id: self._retry(tid))
+                    t.declined = saved
+                continue
+            chosen = routing.choose(q.strategy, found, q.agents, self._rr_last.get(queue, ""))
+            self._rr_last[queue] = chosen[-1].agent.jid
+            t.state = "offered"
+            t.offers = {c.resource: "pending" for c in chosen}
+            t.offer_deadline = self.now() + q.offer_timeout
+            for c in chosen:
+                loads[c.agent.jid] = loads.get(c.agent.jid, 0) + 1
+                busy.add(c.agent.jid)
+            await self._record(t, "offered", agents=[c.agent.jid for c in chosen])
+            self._schedule_offer_timeout(t)
+            for c in chosen:
+                body = text("offer", self.agent_lang(t), customer=t.customer, queue=self.queue_title(queue),
+                            ticket=t.id, timeout=int(round(q.offer_timeout)),
+                            first=(f": “{t.form['message']}”" if t.form.get("message") else ""))
+                self._spawn(self._send_offer(t, c.resource, q.offer_timeout, body))
+
+    async def _retry(self, ticket_id: str) -> None:
+        async with self._lock:
+            t = self.tickets.get(ticket_id)
+            if t and t.state == "queued":
+                t.declined = []
+                await self._route(t.queue)
+                self._refresh(t.queue)
+
+    async def _send_offer(self, t: Ticket, agent_jid: str, timeout: float, body: str) -> None:
+        via = await self.outbox.offer(t, agent_jid, timeout, body)
+        async with self._lock:
+            if t.state == "offered" and t.offers.get(agent_jid) == "pending":
+                t.offers[agent_jid] = via
+                await self.store.save(t)
+
+    def _schedule_offer_timeout(self, t: Ticket) -> None:
+        deadline = t.offer_deadline or self.now()
+        self._later(("offer", t.id), deadline - self.now(),
+                    lambda tid=t.id, d=deadline: self._offer_expired(tid, d))
+
+    async def _offer_expired(self, ticket_id: str, deadline: float) -> None:
+        async with self._lock:
+            t = self.tickets.get(ticket_id)
+            if t is None or t.state != "offered" or t.offer_deadline != deadline:
+                return
+            declined = sorted({full.split("/", 1)[0] for full in t.offers})
+            self._revoke_all(t, "revoke_timeout")
+            t.declined = sorted(set(t.declined) | set(declined))
+            t.target_agent = ""
+            t.state = "queued"
+            await self._record(t, "offer_timeout", agents=declined)
+            await self._route(t.queue)
+            self._refresh(t.queue)
+
+    def _revoke_all(self, t: Ticket, reason_key: str, keep: str = "") -> None:
+        for full, via in t.offers.items():
+            if keep and full.split("/", 1)[0] == keep:
+                continue
+            self.outbox.revoke(t, full, via, text(reason_key, self.agent_lang(t)))
+        t.offers = {}
+        t.offer_deadline = None
+        self._cancel(("offer", t.id))
+
+    async def _drop_offer(self, t: Ticket, agent_jid: str, kind: str, reason_key: str | None) -> None:
+        via = t.offers.pop(agent_jid, "pending")
+        if reason_key:
+            self.outbox.revoke(t, agent_jid, via, text(reason_key, self.agent_lang(t)))
+        bare = agent_jid.split("/", 1)[0]
+        if bare not in t.declined:
+            t.declined.append(bare)
+        if not t.offers:
+            t.state = "queued"
+            t.offer_deadline = None
+            t.target_agent = ""
+            self._cancel(("offer", t.id))
+        await self._record(t, kind, bare)
+
+    async def accept(self, ticket_id: str, agent_jid: str) -> Ticket:
+        bare = agent_jid.split("/", 1)[0]
+        async with self._lock:
+            t = self._open(ticket_id)
+            if not (self.is_agent(t.queue, bare) or t.offered_to(bare)):
+                raise StanzaError("forbidden", "only the queue's agents accept offers")
+            if t.state != "offered" or not t.offered_to(bare):
+                raise StanzaError("item-not-found", "there is no pending offer of this ticket to you")
+            self._revoke_all(t, "revoke_taken", keep=bare)
+            now = self.now()
+            if t.queued_at:
+                samples = self._wait_samples.setdefault(t.queue, [])
+                samples.append(now - t.queued_at)
+                del samples[:-20]
+            t.state = "active"
+            t.agent, t.agent_jid, t.accepted_at = bare, agent_jid, now
+            t.target_agent, t.declined = "", []
+            if bare not in t.agents_seen:
+                t.agents_seen.append(bare)
+            self.agents[t.queue].setdefault(bare, Agent(bare)).last_assigned = now
+            await self._record(t, "accepted", bare)
+            self.outbox.customer_notice(t, text("agent_joined", t.lang, agent=bare.split("@", 1)[0]))
+            await self.outbox.connect_agent(t, agent_jid, self._intro(t))
+            await self._route(t.queue)
+            self._refresh(t.queue)
+            return t
+
+    def _intro(self, t: Ticket) -> str:
+        """What the agent reads when the conversation starts: who, which ticket, and what we know."""
+        lang = self.agent_lang(t)
+        lines = [text("connected", lang, customer=t.customer, ticket=t.id)]
+        details = prechat.summary(self.queues[t.queue].join_form if t.queue in self.queues else [], t.form, lang)
+        if details:
+            lines.append(details)
+        if t.reopened:
+            lines.append(text("intro_reopened", lang, count=t.reopened))
+        if t.tags or t.priority:
+            lines.append(text("intro_tags", lang, tags=" ".join("#" + tag for tag in t.tags) or "-",
+                              priority=t.priority))
+        return "\n".join(lines)
+
+    async def reject(self, ticket_id: str, agent_jid: str) -> Ticket:
+        bare = agent_jid.split("/", 1)[0]
+        async with self._lock:
+            t = self._open(ticket_id)
+            if not (self.is_agent(t.queue, bare) or t.offered_to(bare)):
+                raise StanzaError("forbidden", "only the queue's agents answer offers")
+            if t.state != "offered" or not t.offered_to(bare):
+                raise StanzaError("item-not-found", "there is no pending offer of this ticket to you")
+            for full in t.offered_to(bare):
+                await self._drop_offer(t, full, "offer_rejected", None)
+            await self._route(t.queue)
+            self._refresh(t.queue)
+            return t
+
+    async def take_next(self, queue: str, agent_jid: str) -> Ticket | None:
+        """An agent asks for the next waiting customer (ad-hoc 'accept next')."""
+        bare = agent_jid.split("/", 1)[0]
+        async with self._lock:
+            if not self.is_agent(queue, bare):
+                raise StanzaError("forbidden", "only the queue's agents take customers")
+            waiting = sorted((t for t in self.tickets.values() if t.queue == queue and t.state in WAITING_STATES
+                              and not t.target_agent), key=Ticket.sort_key)
+            if not waiting:
+                return None
+            t = waiting[0]
+            self._revoke_all(t, "revoke_taken")
+            t.state = "offered"
+            t.offers = {agent_jid: "command"}
+        return await self.accept(t.id, agent_jid)
+
+    async def take(self, ticket_id: str, agent_jid: str) -> Ticket:
+        """An agent takes a waiting ticket directly: queued, a message left out of hours, or pending."""
+        bare = agent_jid.split("/", 1)[0]
+        async with self._lock:
+            t = self._open(ticket_id)
+            if not self.is_agent(t.queue, bare):
+                raise StanzaError("forbidden", "only the queue's agents take its tickets")
+            if t.state not in ("queued", "offered", "offline", "pending"):
+                raise StanzaError("unexpected-request", "this ticket does not wait for an agent")
+            self._revoke_all(t, "revoke_taken")
+            t.state = "offered"
+            t.offers = {agent_jid: "command"}
+            t.pending_at = None
+        return await self.accept(t.id, agent_jid)

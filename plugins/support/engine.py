@@ -1,0 +1,136 @@
+"""The support engine: one object per service domain, composed of one part per responsibility.
+
+The ticket life cycle (see tickets.py for the statuses agents see): a customer's first message
+opens a ticket (``new``); the bot may keep it (``bot``); before the queue the pre-chat form is
+asked (``prechat``) and, outside business hours, the ticket waits as a left message
+(``offline``); then ``queued`` -> ``offered`` -> ``active``. The agent may wait for the customer
+(``pending``: their reply queues it again) or close it (``resolved``: the customer writing within
+the reopen window reopens it; after that it is ``closed``). A customer who leaves before an agent
+took the ticket makes it ``abandoned``.
+
+The parts (each a class in its own file, mixed into :class:`SupportEngine`):
+
+- :class:`~.directory.Directory`: addresses, roles, queue options, hours (reads only);
+- :class:`~.intake.Intake`: arrival, bot, pre-chat form, hours, reopen, leave;
+- :class:`~.dispatch.Dispatch`: agents' presence, routing, offers and their timeouts;
+- :class:`~.conversations.Conversations`: transfer, notes, pending, close, tags, ratings, supervisors;
+- :class:`~.status.QueueStatus`: positions and waits told to customers, summaries;
+- :class:`~.ledger.Ledger`: write-through of every change, undo when the database refuses;
+- :class:`~.timers.Timers`: keyed one-shot timers and guarded background tasks.
+
+Everything that reaches the network goes through an :class:`Outbox`; the plugin implements it
+with stanzas, unit tests with a recorder. Mutations run under one lock: routing decisions never
+see a half-applied change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from typing import Any, Callable, Protocol
+
+from component.hooks import HookBus
+
+from .conversations import Conversations
+from .directory import Directory
+from .dispatch import Dispatch
+from .hours import Calendar
+from .intake import Intake, JoinRefused
+from .ledger import Ledger
+from .model import Agent, Ticket
+from .options import QueueOptions, SupportOptions
+from .status import QueueStatus
+from .store import SupportStore
+from .timers import Timers
+
+__all__ = ["JoinRefused", "Outbox", "SupportEngine"]
+
+log = logging.getLogger("switchboard.plugins.support")
+
+
+class Outbox(Protocol):
+    """What the engine asks the network layer to deliver."""
+
+    def customer_notice(self, ticket: Ticket, body: str, status: tuple[int, int] | None = None) -> None: ...
+    def customer_departed(self, ticket: Ticket, body: str) -> None: ...
+    def customer_closed(self, ticket: Ticket, body: str, by: str) -> None: ...
+    def session_notice(self, ticket: Ticket, to: str, body: str, marker: Any = None) -> None: ...
+    async def offer(self, ticket: Ticket, agent_jid: str, timeout: float, body: str) -> str: ...
+    def revoke(self, ticket: Ticket, agent_jid: str, via: str, reason: str) -> None: ...
+    async def connect_agent(self, ticket: Ticket, agent_jid: str, intro: str) -> None: ...
+    async def probe(self, jid: str) -> bool: ...
+    def held(self, ticket: Ticket, reason: str, note: str = "") -> None:
+        """The ticket waits before the queue: ``prechat`` (ask the next question; ``note``: why the last
+        answer was refused), ``offline`` (out of hours, a message is taken) or ``closed`` (out of hours,
+        nothing is taken)."""
+
+
+class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Timers, Directory):
+    def __init__(self, options: SupportOptions, domain: str, store: SupportStore, outbox: Outbox,
+                 hooks: HookBus, is_admin: Callable[[str], bool] = lambda jid: False,
+                 now: Callable[[], float] = time.time) -> None:
+        self.options = options
+        self.domain = domain
+        self.store = store
+        self.outbox = outbox
+        self.hooks = hooks
+        self.is_admin = is_admin
+        self.now = now
+        self.queues: dict[str, QueueOptions] = {q.name: q for q in options.queues}
+        self.tickets: dict[str, Ticket] = {}          # open tickets only
+        self.agents: dict[str, dict[str, Agent]] = {name: {} for name in self.queues}
+        self.watchers: dict[str, dict[str, str]] = {}  # ticket -> {bare: silent|open}
+        self._rr_last: dict[str, str] = {}
+        self._wait_samples: dict[str, list[float]] = {}
+        self._lock = asyncio.Lock()
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._liveness: asyncio.Task | None = None
+        #: Each open ticket as last stored: what memory goes back to when the database refuses a change.
+        self._stored: dict[str, Ticket] = {}
+        self.calendars = {q.name: Calendar(q.hours, q.holidays, q.timezone) for q in options.queues}
+        #: The clock business hours are read with (tests set it to a chosen moment).
+        self.hours_clock: Callable[[], float] = now
+
+    # -- lifecycle -------------------------------------------------------------
+    async def load(self) -> None:
+        for t in await self.store.open_tickets():
+            self.tickets[t.id] = t
+            self._stored[t.id] = copy.deepcopy(t)
+        self.watchers = await self.store.watchers()
+        for queue, resource in await self.store.presences():
+            bare = resource.jid.split("/", 1)[0]
+            if self.is_agent(queue, bare):
+                self.agents[queue].setdefault(bare, Agent(bare)).resources[resource.jid] = resource
+        log.info("support state loaded", extra={"open_tickets": len(self.tickets),
+                                                "queues": ",".join(self.queues)})
+
+    async def resume(self) -> None:
+        """(Re)connected: restart offer clocks, check agents are still there, route."""
+        async with self._lock:
+            for t in self.tickets.values():
+                if t.state == "offered" and t.offer_deadline is not None:
+                    self._schedule_offer_timeout(t)
+        self._spawn(self._verify_agents())
+        # A crash while the bot hook was deciding: nobody answered, so the customer waits in the queue.
+        for t in [t for t in self.tickets.values() if t.state == "new"]:
+            await self.enqueue(t.id)
+        async with self._lock:
+            for name in self.queues:
+                await self._route(name)
+                self._refresh(name)
+        if self.options.liveness_interval > 0 and (self._liveness is None or self._liveness.done()):
+            self._liveness = self._spawn(self._liveness_loop())
+
+    async def stop(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        if self._liveness:
+            self._liveness.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
