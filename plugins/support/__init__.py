@@ -6,6 +6,22 @@ Every conversation is a ticket (pending, resolved, reopened, tagged, rated);
 queues may ask a pre-chat form, keep business hours and holidays (messages
 left out of hours become tickets), and offer canned replies to agents.
 The protocol is described in schemas/support-protocol.md.
+
+Who owns which state:
+
+- the engine (engine.py and its parts) owns everything about open tickets: the tickets in
+  memory, agents' presence, offers, timers, watchers; only its parts change them, under its lock,
+  and every change goes through the ledger (ledger.py), which writes it to the database first and
+  undoes it in memory when the database refuses;
+- the store (store.py) owns the plugin's tables; only the engine and the help-desk commands write
+  them (the ledger for tickets and events);
+- the surfaces (chat.py, workgroup.py, discovery.py, commands.py) hold no state of their own
+  beyond ad-hoc sessions: they parse, ask the engine, and answer;
+- other plugins see only the public service (public.py) and the events (hooks.py).
+
+Words: "service" is always the XMPP service of one domain (the core's ``Service``, ``self.service``);
+"engine" is the routing and ticket logic; "public service" is what other plugins get from
+``hooks.service("support")``.
 """
 
 from .plugin import SupportPlugin as PLUGIN

@@ -1,0 +1,216 @@
+"""Presence to queue addresses and XEP-0142 IQs (join, depart, status, offers, agents), plus our own
+namespace's conversation IQs (close, transfer, note)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slixmpp import JID, Iq, Presence
+from slixmpp.plugins.xep_0004.stanza import Form
+
+from component.errors import StanzaError
+
+from . import prechat, stanza
+from .chat import XML_LANG
+from .engine import JoinRefused
+from .model import LEAVABLE_STATES
+from .texts import pick_lang, text
+
+
+class Workgroup:
+    """Presence and IQ handling of :class:`~.plugin.SupportPlugin`."""
+
+    async def on_presence(self, pres: Presence) -> Any:
+        to = pres["to"]
+        if not self._ours(to):
+            return None
+        queue = self._queue_of(to)
+        ptype = pres["type"]
+        if queue is None or ptype == "error":
+            return True
+        sender = pres["from"]
+        engine = self.engine
+        queue_jid = engine.queue_jid(queue)
+        if ptype == "subscribe":
+            self.service.xmpp.send_presence(pto=sender.bare, pfrom=queue_jid, ptype="subscribed")
+            self._queue_presence(queue, sender.bare)
+            return True
+        if ptype == "unsubscribe":
+            self.service.xmpp.send_presence(pto=sender.bare, pfrom=queue_jid, ptype="unsubscribed")
+            return True
+        if ptype == "probe":
+            self._queue_presence(queue, str(sender))
+            return True
+        if ptype in ("subscribed", "unsubscribed"):
+            return True
+        available = ptype != "unavailable"
+        if engine.is_agent(queue, sender.bare):
+            show = (pres["show"] or "") if available else None
+            if show not in (None, "", "chat", "away", "xa", "dnd"):
+                show = ""
+            await engine.agent_presence(queue, str(sender), show, stanza.parse_max_chats(pres.xml))
+            if available:
+                self._queue_presence(queue, str(sender), agent=True)
+        else:
+            await engine.customer_seen(str(sender), available)
+        return True
+
+    def _queue_presence(self, queue: str, to: str, agent: bool = False) -> None:
+        """The queue's own presence; agents also get XEP-0142 notify-queue and notify-agents."""
+        pres = self.service.xmpp.make_presence(pto=to, pfrom=self.engine.queue_jid(queue))
+        if not self.engine.accepting(queue):
+            pres["show"] = "xa"
+        if agent:
+            summary = self.engine.summary(queue)
+            pres.append(stanza.notify_queue(summary["count"], summary["oldest"], summary["time"], summary["status"]))
+            pres.append(stanza.notify_agents(summary["available"], summary["current_chats"], summary["max_chats"]))
+        self.service.send(pres)
+
+    # -- XEP-0142 IQs -----------------------------------------------------------------------
+    def _queue_or_error(self, iq: Iq) -> str | None:
+        to = iq["to"]
+        if to.domain != self.service.domain or not to.user:
+            return None
+        queue = self._queue_of(to)
+        if queue is None:
+            if self._ticket_of(to):
+                raise StanzaError("bad-request", "send workgroup requests to the queue address")
+            raise StanzaError("item-not-found", "there is no queue at this address")
+        return queue
+
+    def _join_form(self, queue: str, lang: str) -> Form:
+        q = self.engine.queues[queue]
+        zh = lang.startswith("zh")
+        return prechat.build_form(q.join_form, q.join_form_optional, {}, lang,
+                                  "请填写以下信息" if zh else "Before you join",
+                                  "请填写后再排队。" if zh else "Please fill in these fields to join the queue.")
+
+    async def on_join_queue(self, iq: Iq) -> Any:
+        queue = self._queue_or_error(iq)
+        if queue is None:
+            return None
+        q = self.engine.queues[queue]
+        lang = pick_lang(iq.xml.get(XML_LANG), q.default_lang)
+        payload = iq.xml.find(f"{{{stanza.WG}}}join-queue")
+        if iq["type"] == "get":
+            reply = iq.reply()
+            el = stanza.join_queue_element()
+            if q.join_form:
+                el.append(self._join_form(queue, lang).xml)
+            reply.append(el)
+            return reply
+        values: dict[str, str] = {}
+        submitted = payload.find(f"{{{stanza.DATA}}}x") if payload is not None else None
+        if q.join_form:
+            if submitted is None:
+                raise StanzaError("not-acceptable", "this queue needs a form: fetch it with an IQ get of join-queue")
+            given = {f.get("var") or "": [v.text or "" for v in f.findall(f"{{{stanza.DATA}}}value")]
+                     for f in submitted.findall(f"{{{stanza.DATA}}}field")}
+            values, errors = prechat.read_form(given, q.join_form, q.join_form_optional)
+            if errors:
+                var, key = errors[0]
+                raise StanzaError("not-acceptable", f"the field {var} is required" if key == "prechat_required"
+                                  else f"the field {var}: {text(key, 'en').rstrip('.')}")
+        bare = iq["from"].bare
+        existing = self.engine.open_ticket(queue, bare)
+        if existing is not None and existing.state in ("pending", "offline"):
+            # The customer is back for a ticket that waits for them: queue it (out of hours it keeps waiting).
+            if not self.engine.accepting(queue):
+                raise JoinRefused("hours", "service-unavailable", "this queue is closed outside its business hours")
+            await self.engine.requeue(existing.id, str(iq["from"]))
+            return iq.reply()
+        reopen = None if existing is not None or not self.engine.accepting(queue) \
+            else await self.engine.reopenable(queue, bare)
+        if reopen is not None:
+            await self.engine.reopen(reopen.id, str(iq["from"]))
+            return iq.reply()
+        notify = payload is not None and payload.find(f"{{{stanza.WG}}}queue-notifications") is not None
+        await self.engine.join(queue, str(iq["from"]), lang, "iq", notify, "", values)
+        return iq.reply()
+
+    async def on_depart_queue(self, iq: Iq) -> Any:
+        queue = self._queue_or_error(iq)
+        if queue is None:
+            return None
+        requester = iq["from"]
+        who = (iq.xml.find(f"{{{stanza.WG}}}depart-queue").findtext(f"{{{stanza.WG}}}jid") or "").strip()
+        customer = JID(who).bare if who else requester.bare
+        if customer != requester.bare and not self.engine.is_supervisor(queue, requester.bare):
+            raise StanzaError("not-authorized", "only supervisors remove other customers from the queue")
+        t = self.engine.open_ticket(queue, customer)
+        if t is None or t.state not in LEAVABLE_STATES:
+            raise StanzaError("item-not-found", "this customer is not waiting in the queue")
+        await self.engine.leave(t.id, "depart" if customer == requester.bare else "removed", requester.bare)
+        return iq.reply()
+
+    async def on_queue_status(self, iq: Iq) -> Any:
+        queue = self._queue_or_error(iq)
+        if queue is None:
+            return None
+        t = self.engine.open_ticket(queue, iq["from"].bare)
+        if t is None or t.state not in ("queued", "offered"):
+            raise StanzaError("not-authorized", "you are not waiting in this queue")
+        reply = iq.reply()
+        reply.append(stanza.queue_status(*self.engine.status(t)))
+        return reply
+
+    async def on_offer_answer(self, iq: Iq) -> Any:
+        queue = self._queue_or_error(iq)
+        if queue is None:
+            return None
+        payload = next(c for c in iq.xml if c.tag.startswith(f"{{{stanza.WG}}}"))
+        agent = iq["from"]
+        if not any(self.engine.is_agent(q, agent.bare) for q in self.engine.queues):
+            raise StanzaError("forbidden", "only agents answer offers")
+        customer = (payload.get("jid") or "").strip()
+        if not customer:
+            raise StanzaError("bad-request", "the offer answer names the customer in its jid attribute")
+        ticket_el = payload.find(f"{{{stanza.NS}}}ticket")
+        matches = [t for t in self.engine.pending_offers(agent.bare)
+                   if (ticket_el is not None and t.id == ticket_el.get("id"))
+                   or t.customer_jid == customer or t.customer == JID(customer).bare]
+        if not matches:
+            raise StanzaError("item-not-found", "there is no pending offer for that customer")
+        if payload.tag.endswith("offer-accept"):
+            await self.engine.accept(matches[0].id, str(agent))
+        else:
+            await self.engine.reject(matches[0].id, str(agent))
+        return iq.reply()
+
+    async def on_agent_status_request(self, iq: Iq) -> Any:
+        queue = self._queue_or_error(iq)
+        if queue is None:
+            return None
+        bare = iq["from"].bare
+        if not (self.engine.is_agent(queue, bare) or self.engine.is_supervisor(queue, bare)):
+            raise StanzaError("forbidden", "only the queue's agents see its agents")
+        reply = iq.reply()
+        el = stanza.agent_list([a for a in self.engine.queues[queue].agents if a != bare])
+        reply.append(el)
+        return reply
+
+    async def on_session_iq(self, iq: Iq) -> Any:
+        to = iq["to"]
+        if to.domain != self.service.domain:
+            return None
+        ticket_id = self._ticket_of(to)
+        if ticket_id is None:
+            if self._queue_of(to):
+                raise StanzaError("bad-request", "send conversation requests to the conversation address")
+            return None
+        t = self.engine.tickets.get(ticket_id)
+        bare = iq["from"].bare
+        if t is None:
+            raise StanzaError("item-not-found", "no open conversation at this address")
+        if self.engine.role(t, bare) not in ("agent", "supervisor"):
+            raise StanzaError("forbidden", "only the conversation's agent or a supervisor may do this")
+        payload = next(c for c in iq.xml if c.tag.startswith(f"{{{stanza.NS}}}"))
+        kind = payload.tag.split("}", 1)[1]
+        if kind == "close":
+            await self.engine.close(t.id, bare, (payload.findtext(f"{{{stanza.NS}}}reason") or "resolved")[:64])
+        elif kind == "transfer":
+            target, _reason = stanza.parse_transfer(payload)
+            await self.engine.transfer(t.id, bare, target)
+        else:
+            await self.engine.note(t.id, bare, payload.text or "")
+        return iq.reply()
