@@ -213,8 +213,9 @@ class Commands:
             result = await result
         return bool(result)
 
-    async def visible_to(self, requester: JID) -> list[Command]:
-        ctx = Context(self.service, requester, scope_cache={})
+    async def visible_to(self, requester: JID, target: JID | None = None) -> list[Command]:
+        """The commands ``requester`` may run at ``target`` (None: the domain itself)."""
+        ctx = Context(self.service, requester, scope_cache={}, target=target)
         return [c for c in self._commands.values() if await self._allowed(c, ctx)]
 
     async def node_info(self, iq: Iq, info: Any) -> bool:
@@ -225,7 +226,7 @@ class Commands:
         command = self._commands.get(node)
         if command is None:
             return False
-        if not await self._allowed(command, Context(self.service, iq["from"])):
+        if not await self._allowed(command, Context(self.service, iq["from"], target=iq["to"])):
             raise StanzaError("forbidden", "you may not run this command")
         info.add_identity("automation", "command-node", name=command.title(iq["lang"]))
         info.add_feature(NS)

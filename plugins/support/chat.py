@@ -3,18 +3,19 @@ in a conversation window (``t-<ticket>@domain``): relay, offer answers and chat 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from slixmpp import Message
 
 from component.errors import StanzaError
 
-from . import commands as cmds
 from . import hooks as events
+from .commands import REGISTRY
+from .declare import QUEUE, SESSION, Alias, Call, Declaration, parse_chat
 from .engine import JoinRefused
 from .model import LEAVABLE_STATES, Ticket
 from .ops import CUSTOMER_TURN
-from .texts import ACCEPT_WORDS, BYE_WORDS, REJECT_WORDS, pick_lang, text
+from .texts import BYE_WORDS, pick_lang, text
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
@@ -100,27 +101,56 @@ class ChatSurface:
                 await engine.enqueue(t.id)
 
     async def _staff_at_queue(self, msg: Message, queue: str, body: str) -> None:
-        """An agent or supervisor writing to the queue JID: answer pending offers, or explain."""
+        """An agent or supervisor writing to the queue JID: answer their one pending offer, run a declared
+        queue command, or pass it on (``support.staff_command``); nobody answering: the queue's help."""
         engine = self.engine
-        word = body.lower()
-        lang = engine.queues[queue].default_lang
         if not body:
             return
-        if word in ACCEPT_WORDS | REJECT_WORDS:
-            pending = [t for t in engine.pending_offers(msg["from"].bare) if t.queue == queue]
+        sender = msg["from"]
+        lang = pick_lang(message_lang(msg), engine.queues[queue].default_lang)
+        found = REGISTRY.by_word(SESSION, body.lower(), bare=True)
+        if found is not None:
+            pending = [t for t in engine.pending_offers(sender.bare) if t.queue == queue]
             if len(pending) == 1:
-                if word in ACCEPT_WORDS:
-                    await engine.accept(pending[0].id, str(msg["from"]))
-                else:
-                    await engine.reject(pending[0].id, str(msg["from"]))
+                await self._run_chat(found[0], found[1], "", str(sender), pending[0], "", engine.agent_lang(pending[0]),
+                                     lambda said: self.outbox.session_notice(pending[0], str(sender), said))
                 return
-        lang = pick_lang(message_lang(msg), lang)
+        parsed = parse_chat(body)
+        found = REGISTRY.by_word(QUEUE, parsed[0]) if parsed else None
+        if found is not None and parsed is not None:
+            def reply(said: str) -> None:
+                self.service.send(self.outbox.message(engine.queue_jid(queue), str(sender), said, lang))
+
+            await self._run_chat(found[0], found[1], parsed[1], str(sender), None, queue, lang, reply)
+            return
         answer = await self.hooks.fire(events.STAFF_COMMAND, events.StaffCommand(
-            queue, str(msg["from"]), body, lang, engine.is_supervisor(queue, msg["from"].bare)))
+            queue, str(sender), body, lang, engine.is_supervisor(queue, sender.bare)))
         if answer is True:
             return
-        reply = answer if isinstance(answer, str) else text("queue_help", lang, queue=engine.queue_title(queue))
-        self.service.send(self.outbox.message(engine.queue_jid(queue), str(msg["from"]), reply, lang))
+        reply_text = answer if isinstance(answer, str) else text("queue_help", lang, queue=engine.queue_title(queue))
+        self.service.send(self.outbox.message(engine.queue_jid(queue), str(sender), reply_text, lang))
+
+    async def _run_chat(self, d: Declaration, alias: Alias, argument: str, actor: str, t: Ticket | None, queue: str,
+                        lang: str, say: Callable[[str], None]) -> None:
+        """One declared command typed in a chat: rights, the argument, the handler; its answer or its
+        refusal said back in the same window."""
+        role = REGISTRY.role_of(self, d, actor.split("/", 1)[0], t, queue)
+        if role is None:
+            say(text("command_refused", lang, command="/" + alias.word))
+            return
+        values = REGISTRY.chat_values(d, alias, argument)
+        if REGISTRY.missing(d, values) and d.usage:
+            say(d.usage_in(lang))
+            return
+        try:
+            said = await REGISTRY.run(d, Call(self, actor, role, lang, "chat", values, t, queue))
+        except StanzaError as error:
+            if error.condition == "forbidden":
+                raise  # rights are answered as an error, as for any stanza
+            say(f"⚠ {error.text}")
+            return
+        if said:
+            say(said)
 
     async def _session_message(self, msg: Message, ticket_id: str) -> None:
         engine = self.engine
@@ -139,18 +169,24 @@ class ChatSurface:
             raise StanzaError("forbidden", "this conversation is not yours")
         if role == "customer":
             raise StanzaError("forbidden", "customers write to the queue address; these commands are for agents")
+
+        def say(said: str) -> None:
+            self.outbox.session_notice(t, str(sender), said)
+
         if role == "offered":
-            word = body.lower()
-            if word in ACCEPT_WORDS:
-                await engine.accept(t.id, str(sender))
-            elif word in REJECT_WORDS:
-                await engine.reject(t.id, str(sender))
+            found = REGISTRY.by_word(SESSION, body.lower(), bare=True)
+            if found is not None:
+                await self._run_chat(found[0], found[1], "", str(sender), t, "", lang, say)
             elif body:
-                self.outbox.session_notice(t, str(sender), text("offer_reminder", lang, ticket=t.id))
+                say(text("offer_reminder", lang, ticket=t.id))
             return
-        command = cmds.parse_chat_command(body) if body else None
-        if command:
-            await self._chat_command(t, msg, role, *command)
+        parsed = parse_chat(body) if body else None
+        if parsed:
+            found = REGISTRY.by_word(SESSION, parsed[0])
+            if found is None:
+                say(text("unknown_command", lang, command="/" + parsed[0]))
+            else:
+                await self._run_chat(found[0], found[1], parsed[1], str(sender), t, "", lang, say)
             return
         if role == "agent":
             await self.outbox.relay(t, msg, "agent", bare.split("@", 1)[0])
@@ -162,41 +198,3 @@ class ChatSurface:
             await self.outbox.relay(t, msg, "supervisor", bare.split("@", 1)[0])
         elif body:
             self.outbox.session_notice(t, str(sender), text("supervisor_help", lang))
-
-    async def _chat_command(self, t: Ticket, msg: Message, role: str, name: str, arg: str) -> None:
-        engine = self.engine
-        sender = msg["from"]
-        bare = sender.bare
-        lang = engine.agent_lang(t)
-
-        def say(body: str) -> None:
-            self.outbox.session_notice(t, str(sender), body)
-
-        try:
-            if name == "help":
-                say(text("supervisor_help" if role == "supervisor" else "agent_help", lang))
-            elif name == "close":
-                await engine.close(t.id, bare)
-            elif name == "transfer":
-                if not arg:
-                    say(text("transfer_usage", lang))
-                else:
-                    await engine.transfer(t.id, bare, arg)
-            elif name == "note":
-                if not arg:
-                    say(text("note_usage", lang))
-                else:
-                    await engine.note(t.id, bare, arg)
-                    say(text("noted", lang))
-            elif name in ("watch", "join", "leave") and role == "supervisor":
-                mode = {"watch": "silent", "join": "open", "leave": None}[name]
-                await engine.watch(t.id, bare, mode)
-                say(text({"watch": "watching", "join": "joined", "leave": "left_watch"}[name], lang, ticket=t.id))
-                if mode is not None:
-                    await self.outbox.send_history(t, str(sender), label_customer=True)
-            elif not await self.ops.chat_command(t, msg, role, name, arg, say):
-                say(text("unknown_command", lang, command="/" + name))
-        except StanzaError as error:
-            if error.condition in ("forbidden",):
-                raise
-            say(f"⚠ {error.text}")

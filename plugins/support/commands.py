@@ -1,230 +1,249 @@
-"""Agent operations as chat commands (``/close``…) and as XEP-0050 commands on our JIDs.
+"""Every support command, declared once (see declare.py for what a declaration serves).
 
-Ad-hoc commands run at a conversation JID (close, transfer, note, monitor,
-accept) or at a queue JID (take the next customer, list tickets). The core's
-command context does not carry the addressed JID, so the plugin records it in
-:data:`TARGET` while it claims the IQ (``commands.owns``), within the same task.
+At a conversation (``t-<ticket>@…``): accept, reject, close, transfer, note, pending, tag, priority,
+canned reply (``/c``), ticket search, help; supervisors: monitor (``/watch``, ``/join``,
+``/leave``) and whisper. At a queue address: ticket search, take a waiting ticket, take the next
+customer. The multi-stage forms of the help desk (ticket view and update, ticket search form,
+canned-reply editing, the table of open conversations) are XEP-0050 only: adhoc.py.
 """
 
 from __future__ import annotations
 
-import contextvars
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from slixmpp import JID
-
-from component.adhoc import Command, Context, Done, FormError, FormStep
 from component.errors import StanzaError
-from component.forms import new_form, table
+from component.ids import new_id
 
-if TYPE_CHECKING:
-    from .plugin import SupportPlugin
+from . import canned, stanza, tickets
+from .declare import QUEUE, SESSION, Alias, Call, Declaration, Field, Registry
+from .texts import ACCEPT_WORDS, REJECT_WORDS, text
 
-#: The JID an ad-hoc command was sent to (set while the plugin claims the IQ).
-TARGET: contextvars.ContextVar[JID | None] = contextvars.ContextVar("support_command_target", default=None)
-
-
-def _t(ctx: Context, en: str, zh: str) -> str:
-    return zh if ctx.zh() else en
+STAFF = ("agent", "supervisor")
 
 
-def parse_chat_command(body: str) -> tuple[str, str] | None:
-    """``/transfer sales`` -> ("transfer", "sales"); None when the body is not a command."""
-    body = body.strip()
-    if not body.startswith("/") or len(body) < 2:
-        return None
-    name, _, rest = body[1:].partition(" ")
-    return name.lower(), rest.strip()
+def _words(*words: str, **preset: str) -> tuple[Alias, ...]:
+    return tuple(Alias(w, tuple(preset.items())) for w in words)
 
 
-class _SupportCommand(Command):
-    where = "session"   # session | queue
-    roles: tuple[str, ...] = ("agent", "supervisor")
-
-    def __init__(self, plugin: "SupportPlugin") -> None:
-        self.plugin = plugin
-
-    def _target(self, ctx: Context) -> JID | None:
-        if "target" not in ctx.state:
-            ctx.state["target"] = TARGET.get()
-        return ctx.state["target"]
-
-    def _ticket_id(self, ctx: Context) -> str | None:
-        target = self._target(ctx)
-        if target is None or target.domain != self.plugin.service.domain or self.where != "session":
-            return None
-        return self.plugin.engine.ticket_id_of(target.user)
-
-    def _queue(self, ctx: Context) -> str | None:
-        target = self._target(ctx)
-        if target is None or target.domain != self.plugin.service.domain or self.where != "queue":
-            return None
-        return target.user if target.user in self.plugin.engine.queues else None
-
-    def allowed(self, ctx: Context) -> bool:
-        engine = self.plugin.engine
-        bare = ctx.requester.bare
-        if self.where == "queue":
-            queue = self._queue(ctx)
-            return bool(queue) and (engine.is_agent(queue, bare) or engine.is_supervisor(queue, bare))
-        ticket_id = self._ticket_id(ctx)
-        t = engine.tickets.get(ticket_id) if ticket_id else None
-        return t is not None and engine.role(t, bare) in self.roles
-
-    def ticket(self, ctx: Context) -> Any:
-        ticket_id = self._ticket_id(ctx)
-        t = self.plugin.engine.tickets.get(ticket_id) if ticket_id else None
-        if t is None:
-            raise StanzaError("item-not-found", "no open ticket here")
-        return t
+# -- offers -----------------------------------------------------------------------------------------
+async def accept(call: Call) -> str | None:
+    t = await call.engine.accept(call.ticket.id, call.actor)
+    return None if call.surface == "chat" else call.text(f"You now hold ticket {t.id}.", f"您已接手工单 {t.id}。")
 
 
-class CloseCommand(_SupportCommand):
-    node = "support-close"
-    name = "Close this conversation"
-    name_zh = "结束会话"
-
-    async def start(self, ctx: Context) -> FormStep:
-        t = self.ticket(ctx)
-        form = new_form(_t(ctx, f"Close ticket {t.id}", f"结束工单 {t.id}"),
-                        _t(ctx, "The customer is told the conversation ended.", "客户会收到会话结束的通知。"))
-        form.add_field(var="reason", ftype="text-single", label=_t(ctx, "Reason", "原因"), value="resolved")
-        return FormStep(form, self.submit, final=True)
-
-    async def submit(self, ctx: Context, values: dict[str, Any]) -> Done:
-        t = self.ticket(ctx)
-        await self.plugin.engine.close(t.id, ctx.requester.bare, (values.get("reason") or "resolved")[:64])
-        return Done(_t(ctx, f"Ticket {t.id} closed.", f"工单 {t.id} 已结束。"))
+async def reject(call: Call) -> str | None:
+    t = await call.engine.reject(call.ticket.id, call.actor)
+    return None if call.surface == "chat" else call.text(f"You declined ticket {t.id}.", f"您已拒绝工单 {t.id}。")
 
 
-class TransferCommand(_SupportCommand):
-    node = "support-transfer"
-    name = "Transfer this conversation"
-    name_zh = "转接会话"
-
-    async def start(self, ctx: Context) -> FormStep:
-        t = self.ticket(ctx)
-        engine = self.plugin.engine
-        form = new_form(_t(ctx, f"Transfer ticket {t.id}", f"转接工单 {t.id}"),
-                        _t(ctx, "A queue name or JID, or an agent's JID. The history goes along.",
-                                 "填写队列名或JID，或客服的JID。会话记录会一并转交。"))
-        field = form.add_field(var="to", ftype="list-single", label=_t(ctx, "Transfer to", "转接至"),
-                               required=True)
-        for name in engine.queues:
-            field.add_option(label=engine.queue_title(name), value=engine.queue_jid(name))
-        for name, agents in engine.agents.items():
-            for agent in agents.values():
-                if agent.tier() is not None and agent.jid != t.agent:
-                    field.add_option(label=agent.jid, value=agent.jid)
-        return FormStep(form, self.submit, types={"to": "text-single"}, final=True)
-
-    async def submit(self, ctx: Context, values: dict[str, Any]) -> Done:
-        t = self.ticket(ctx)
-        try:
-            await self.plugin.engine.transfer(t.id, ctx.requester.bare, str(values.get("to") or ""))
-        except StanzaError as error:
-            raise FormError(error.text) from error
-        return Done(_t(ctx, f"Ticket {t.id} transferred.", f"工单 {t.id} 已转接。"))
+# -- the conversation -------------------------------------------------------------------------------------
+async def close(call: Call) -> str | None:
+    t = await call.engine.close(call.ticket.id, call.bare, (call.value("reason") or "resolved")[:64])
+    return None if call.surface == "chat" else call.text(f"Ticket {t.id} closed.", f"工单 {t.id} 已结束。")
 
 
-class NoteCommand(_SupportCommand):
-    node = "support-note"
-    name = "Add a private note"
-    name_zh = "添加内部备注"
-
-    async def start(self, ctx: Context) -> FormStep:
-        t = self.ticket(ctx)
-        form = new_form(_t(ctx, f"Note on ticket {t.id}", f"工单 {t.id} 备注"),
-                        _t(ctx, "Never shown to the customer.", "客户看不到备注。"))
-        form.add_field(var="note", ftype="text-multi", label=_t(ctx, "Note", "备注"), required=True)
-        return FormStep(form, self.submit, final=True)
-
-    async def submit(self, ctx: Context, values: dict[str, Any]) -> Done:
-        t = self.ticket(ctx)
-        await self.plugin.engine.note(t.id, ctx.requester.bare, "\n".join(values.get("note") or []))
-        return Done(_t(ctx, "Note saved.", "备注已保存。"))
+def transfer_targets(call: Call) -> list[tuple[str, str]]:
+    engine = call.engine
+    found = [(engine.queue_title(name), engine.queue_jid(name)) for name in engine.queues]
+    agent = call.ticket.agent if call.ticket else ""
+    for agents in engine.agents.values():
+        for a in agents.values():
+            if a.tier() is not None and a.jid != agent and (a.jid, a.jid) not in found:
+                found.append((a.jid, a.jid))
+    return found
 
 
-class MonitorCommand(_SupportCommand):
-    node = "support-monitor"
-    name = "Watch or join this conversation"
-    name_zh = "旁听或加入会话"
-    roles = ("supervisor",)
-
-    async def start(self, ctx: Context) -> FormStep:
-        t = self.ticket(ctx)
-        form = new_form(_t(ctx, f"Monitor ticket {t.id}", f"监控工单 {t.id}"))
-        field = form.add_field(var="mode", ftype="list-single", label=_t(ctx, "Mode", "方式"), required=True,
-                               value="silent")
-        field.add_option(label=_t(ctx, "Watch silently", "旁听"), value="silent")
-        field.add_option(label=_t(ctx, "Join openly", "加入会话"), value="open")
-        field.add_option(label=_t(ctx, "Stop", "停止"), value="stop")
-        return FormStep(form, self.submit, final=True)
-
-    async def submit(self, ctx: Context, values: dict[str, Any]) -> Done:
-        t = self.ticket(ctx)
-        mode = values.get("mode")
-        if mode not in ("silent", "open", "stop"):
-            raise FormError(_t(ctx, "Choose a mode.", "请选择方式。"))
-        await self.plugin.engine.watch(t.id, ctx.requester.bare, None if mode == "stop" else mode)
-        return Done(_t(ctx, "Done.", "已完成。"))
+async def transfer(call: Call) -> str | None:
+    t = await call.engine.transfer(call.ticket.id, call.bare, call.value("to"))
+    return None if call.surface == "chat" else call.text(f"Ticket {t.id} transferred.", f"工单 {t.id} 已转接。")
 
 
-class AcceptCommand(_SupportCommand):
-    node = "support-accept"
-    name = "Accept this customer"
-    name_zh = "接受该客户"
-    roles = ("offered",)
-
-    async def start(self, ctx: Context) -> Done:
-        t = self.ticket(ctx)
-        await self.plugin.engine.accept(t.id, str(ctx.requester))
-        return Done(_t(ctx, f"You now hold ticket {t.id}.", f"您已接手工单 {t.id}。"))
+async def note(call: Call) -> str | None:
+    await call.engine.note(call.ticket.id, call.bare, call.value("note"))
+    if call.surface == "chat":
+        return text("noted", call.lang)
+    return call.text("Note saved.", "备注已保存。")
 
 
-class NextCommand(_SupportCommand):
-    node = "support-next"
-    name = "Take the next customer"
-    name_zh = "接待下一位客户"
-    where = "queue"
-
-    def allowed(self, ctx: Context) -> bool:
-        queue = self._queue(ctx)
-        return bool(queue) and self.plugin.engine.is_agent(queue, ctx.requester.bare)
-
-    async def start(self, ctx: Context) -> Done:
-        queue = self._queue(ctx)
-        assert queue is not None
-        t = await self.plugin.engine.take_next(queue, str(ctx.requester))
-        if t is None:
-            return Done(_t(ctx, "Nobody is waiting.", "当前没有等待的客户。"))
-        session = self.plugin.engine.session_jid(t.id)
-        return Done(_t(ctx, f"You now hold ticket {t.id} ({t.customer}); write to {session}.",
-                       f"您已接手工单 {t.id}（{t.customer}），会话地址 {session}。"))
+async def pending(call: Call) -> str | None:
+    t = await call.engine.set_pending(call.ticket.id, call.bare)
+    return None if call.surface == "chat" else call.text(f"Ticket {t.id} waits for the customer.",
+                                                          f"工单 {t.id} 等待客户回复。")
 
 
-class TicketsCommand(_SupportCommand):
-    node = "support-tickets"
-    name = "Open conversations"
-    name_zh = "进行中的会话"
-    where = "queue"
-
-    async def start(self, ctx: Context) -> Done:
-        queue = self._queue(ctx)
-        assert queue is not None
-        engine = self.plugin.engine
-        bare = ctx.requester.bare
-        supervisor = engine.is_supervisor(queue, bare)
-        rows = []
-        for t in sorted(engine.tickets.values(), key=lambda x: x.id):
-            if t.queue != queue or not (supervisor or t.agent == bare):
-                continue
-            rows.append({"id": t.id, "jid": engine.session_jid(t.id), "customer": t.customer, "state": t.state,
-                         "agent": t.agent})
-        columns = [("id", _t(ctx, "Ticket", "工单")), ("jid", _t(ctx, "Address", "地址")),
-                   ("customer", _t(ctx, "Customer", "客户")), ("state", _t(ctx, "State", "状态")),
-                   ("agent", _t(ctx, "Agent", "客服"))]
-        return Done(form=table(columns, rows, title=self.title(ctx.lang)))
+async def tag(call: Call) -> str | None:
+    t = call.ticket
+    arg = call.value("tags")
+    if arg:
+        added, removed, invalid = tickets.parse_tag_change(arg)
+        if invalid:
+            return text("tag_invalid", call.lang, words=" ".join(invalid))
+        t = await call.engine.update(t.id, call.bare, added, removed)
+    return text("tags_now", call.lang, ticket=t.id, tags=" ".join("#" + tag for tag in t.tags) or "-")
 
 
-ALL = (CloseCommand, TransferCommand, NoteCommand, MonitorCommand, AcceptCommand, NextCommand, TicketsCommand)
+async def priority(call: Call) -> str | None:
+    t = call.ticket
+    arg = call.value("priority")
+    if arg:
+        engine = call.engine
+        value = tickets.parse_priority(arg, engine.queues[t.queue].urgent_priority if t.queue in engine.queues
+                                       else 10)
+        if value is None:
+            return text("priority_usage", call.lang)
+        t = await engine.update(t.id, call.bare, priority=value)
+    return text("priority_now", call.lang, ticket=t.id, priority=t.priority)
+
+
+async def canned_reply(call: Call) -> str | None:
+    """``/c``: list the shortcuts, or send one to the customer as the agent (an open supervisor too)."""
+    engine, t, lang = call.engine, call.ticket, call.lang
+    if call.role == "supervisor" and engine.watchers.get(t.id, {}).get(call.bare) != "open":
+        return text("supervisor_help", lang)  # a supervisor speaks only after /join
+    queues = [t.queue] + ([t.entry] if t.entry and t.entry != t.queue else [])
+    arg = call.value("shortcut")
+    if not arg:
+        shortcuts = sorted({c.shortcut for q in queues for c in await engine.store.canned(q)})
+        return text("canned_list", lang, shortcuts=", ".join(shortcuts)) if shortcuts else text("canned_none", lang)
+    shortcut = canned.normalise_shortcut(arg.split()[0])
+    reply = None
+    for q in queues:
+        if shortcut and reply is None:
+            reply = await engine.store.canned_reply(q, shortcut)
+    if reply is None:
+        return text("canned_unknown", lang, shortcut=arg.split()[0])
+    agent_name = call.bare.split("@", 1)[0]
+    body = canned.render(reply.for_lang(t.lang), {
+        "name": t.form.get("name") or t.customer.split("@", 1)[0], "agent": agent_name, "ticket": t.id,
+        "queue": engine.queue_title(t.queue)})
+    plugin = call.plugin
+    out = plugin.service.xmpp.make_message(mto=engine.session_jid(t.id), mfrom=call.actor, mbody=body, mtype="chat")
+    out["id"] = new_id().lower()
+    await plugin.outbox.relay(t, out, call.role, agent_name)
+    if call.role == "agent":
+        await engine.first_response(t)
+    return f"» {body}"  # the agent's client did not show it: they typed only the shortcut
+
+
+async def search(call: Call) -> str | None:
+    queue = call.queue or call.ticket.queue
+    return await call.plugin.ops.listing([queue], call.value("search"), call.lang)
+
+
+async def help_(call: Call) -> str | None:
+    return text("supervisor_help" if call.role == "supervisor" else "agent_help", call.lang)
+
+
+# -- supervisors ------------------------------------------------------------------------------------------
+MODES = {"silent": "watching", "open": "joined", "stop": "left_watch"}
+
+
+async def monitor(call: Call) -> str | None:
+    mode = call.value("mode")
+    if mode not in MODES:
+        raise StanzaError("bad-request", call.text("Choose a mode: silent, open or stop.", "请选择方式。"))
+    t = await call.engine.watch(call.ticket.id, call.bare, None if mode == "stop" else mode)
+    if mode != "stop":
+        await call.plugin.outbox.send_history(t, call.actor, label_customer=True)
+    return text(MODES[mode], call.lang, ticket=t.id)
+
+
+async def whisper(call: Call) -> str | None:
+    agent = await call.engine.whisper(call.ticket.id, call.bare, call.value("text"))
+    return call.text(f"Whispered to {agent} (the customer does not see it).",
+                     f"已悄悄发给 {agent}（客户看不到）。")
+
+
+# -- at a queue address ------------------------------------------------------------------------------------
+def waiting_tickets(call: Call) -> list[tuple[str, str]]:
+    engine = call.engine
+    waiting = sorted((t for t in engine.tickets.values() if t.queue == call.queue
+                      and t.state in ("queued", "offered", "offline", "pending")), key=lambda t: t.sort_key())
+    now = engine.now()
+    return [(tickets.line(t, call.lang, now), t.id) for t in waiting]
+
+
+async def take(call: Call) -> str | None:
+    engine = call.engine
+    t = await engine.take(call.value("ticket").split()[0].lower(), call.actor)
+    return text("taken", call.lang, ticket=t.id, jid=engine.session_jid(t.id))
+
+
+def nothing_to_take(call: Call) -> str | None:
+    return None if waiting_tickets(call) else call.text("No ticket is waiting.", "没有等待中的工单。")
+
+
+async def take_next(call: Call) -> str | None:
+    engine = call.engine
+    t = await engine.take_next(call.queue, call.actor)
+    if t is None:
+        return call.text("Nobody is waiting.", "当前没有等待的客户。")
+    session = engine.session_jid(t.id)
+    return call.text(f"You now hold ticket {t.id} ({t.customer}); write to {session}.",
+                     f"您已接手工单 {t.id}（{t.customer}），会话地址 {session}。")
+
+
+def _element_text(var: str) -> Any:
+    return lambda el: {var: el.text or ""}
+
+
+DECLARATIONS = (
+    Declaration("accept", ("Accept this customer", "接受该客户"), (SESSION,), ("offered",), accept,
+                aliases=tuple(Alias(w, bare=True) for w in sorted(ACCEPT_WORDS)), node="support-accept",
+                element="offer-accept"),
+    Declaration("reject", ("Decline this customer", "拒绝该客户"), (SESSION,), ("offered",), reject,
+                aliases=tuple(Alias(w, bare=True) for w in sorted(REJECT_WORDS)), node="support-reject",
+                element="offer-reject"),
+    Declaration("close", ("Close this conversation", "结束会话"), (SESSION,), STAFF, close,
+                aliases=_words("close", "结束"), node="support-close", element="close",
+                fields=(Field("reason", ("Reason", "原因"), default="resolved"),),
+                instructions=("The customer is told the conversation ended.", "客户会收到会话结束的通知。"),
+                read_element=lambda el: {"reason": el.findtext(f"{{{stanza.NS}}}reason") or "resolved"}),
+    Declaration("transfer", ("Transfer this conversation", "转接会话"), (SESSION,), STAFF, transfer,
+                aliases=_words("transfer", "转接"), node="support-transfer", element="transfer",
+                fields=(Field("to", ("Transfer to", "转接至"), "list-single", required=True,
+                              options=transfer_targets, open_list=True),),
+                instructions=("A queue name or JID, or an agent's JID. The history goes along.",
+                              "填写队列名或JID，或客服的JID。会话记录会一并转交。"),
+                usage=("Usage: /transfer <queue or agent JID>", "用法：/transfer <队列或客服JID>"),
+                read_element=lambda el: {"to": stanza.parse_transfer(el)[0]}),
+    Declaration("note", ("Add a private note", "添加内部备注"), (SESSION,), STAFF, note,
+                aliases=_words("note", "备注"), node="support-note", element="note",
+                fields=(Field("note", ("Note", "备注"), "text-multi", required=True),),
+                instructions=("Never shown to the customer.", "客户看不到备注。"),
+                usage=("Usage: /note <text>", "用法：/note <内容>"), read_element=_element_text("note")),
+    Declaration("pending", ("Wait for the customer", "等待客户回复"), (SESSION,), STAFF, pending,
+                aliases=_words("pending", "等待"), node="support-pending"),
+    Declaration("tag", ("Tags", "标签"), (SESSION,), STAFF, tag, aliases=_words("tag", "标签"),
+                fields=(Field("tags", ("Tags (+tag, -tag)", "标签（+标签、-标签）")),)),
+    Declaration("priority", ("Priority", "优先级"), (SESSION,), STAFF, priority, aliases=_words("priority", "优先级"),
+                fields=(Field("priority", ("Priority", "优先级")),)),
+    Declaration("canned", ("Canned reply", "常用回复"), (SESSION,), STAFF, canned_reply, aliases=_words("c", "快捷"),
+                fields=(Field("shortcut", ("Shortcut", "快捷词")),)),
+    Declaration("tickets", ("Find tickets", "查找工单"), (SESSION, QUEUE), STAFF, search,
+                aliases=_words("tickets", "工单"), fields=(Field("search", ("Status, #tag, words", "状态、#标签、文字")),)),
+    Declaration("help", ("Help", "帮助"), (SESSION,), STAFF, help_, aliases=_words("help", "帮助")),
+    Declaration("monitor", ("Watch or join this conversation", "旁听或加入会话"), (SESSION,), ("supervisor",),
+                monitor, node="support-monitor",
+                aliases=(*_words("watch", "旁听", mode="silent"), *_words("join", "加入", mode="open"),
+                         *_words("leave", "离开", mode="stop")),
+                fields=(Field("mode", ("Mode", "方式"), "list-single", required=True, default="silent",
+                              choices=(("silent", ("Watch silently", "旁听")), ("open", ("Join openly", "加入会话")),
+                                       ("stop", ("Stop", "停止")))),)),
+    Declaration("whisper", ("Whisper to the agent", "悄悄提醒客服"), (SESSION,), ("supervisor",), whisper,
+                aliases=_words("whisper", "悄悄话"), node="support-whisper",
+                fields=(Field("text", ("To the agent only", "只发给客服"), "text-multi", required=True),),
+                instructions=("The agent of this conversation reads it; the customer never does.",
+                              "只有本会话的客服能看到，客户看不到。"),
+                usage=("Usage: /whisper <text>", "用法：/whisper <内容>")),
+    Declaration("take", ("Take a waiting ticket", "接手等待中的工单"), (QUEUE,), ("agent",), take,
+                aliases=_words("take", "接手"), node="support-take", ready=nothing_to_take,
+                fields=(Field("ticket", ("Ticket", "工单"), "list-single", required=True, options=waiting_tickets,
+                              open_list=True),),
+                usage=("Usage: /take <ticket>", "用法：/take <工单号>")),
+    Declaration("next", ("Take the next customer", "接待下一位客户"), (QUEUE,), ("agent",), take_next,
+                aliases=_words("next", "下一位"), node="support-next"),
+)
+
+#: The public entry point: every declared support command.
+REGISTRY = Registry(DECLARATIONS)

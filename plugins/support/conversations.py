@@ -218,6 +218,25 @@ class Conversations:
                     pass  # the customer answered meanwhile
         return done
 
+    async def whisper(self, ticket_id: str, supervisor: str, body: str) -> str:
+        """A supervisor's word to the conversation's agent only (never to the customer), kept in the
+        ticket's history as a ``whisper`` event; returns the agent's bare JID."""
+        async with self._lock:
+            t = self._open(ticket_id)
+            if not self.is_supervisor(t.queue, supervisor) and not self.is_supervisor(t.entry, supervisor):
+                raise StanzaError("forbidden", "only supervisors of this queue whisper to its agents")
+            body = body.strip()
+            if not body:
+                raise StanzaError("bad-request", "a whisper needs a text")
+            agent = t.agent or (t.agents_seen[-1] if t.state == "pending" and t.agents_seen else "")
+            if not agent or agent == supervisor:
+                raise StanzaError("unexpected-request", "no agent holds this conversation now")
+            await self._record(t, "whisper", supervisor, to=agent, text=body[:2000])
+            self.outbox.session_notice(t, t.agent_jid if t.agent == agent and t.agent_jid else agent,
+                                       text("whispered", self.agent_lang(t), name=supervisor.split("@", 1)[0],
+                                            body=body))
+            return agent
+
     async def watch(self, ticket_id: str, supervisor: str, mode: str | None) -> Ticket:
         """Follow a conversation silently (``silent``), openly (``open``), or stop (None)."""
         async with self._lock:

@@ -10,7 +10,6 @@ from slixmpp import JID, Iq
 from component import namespaces as xmlns
 from component.errors import StanzaError
 
-from . import commands as cmds
 from . import stanza
 from .chat import XML_LANG
 from .texts import pick_lang
@@ -51,7 +50,6 @@ class Discovery:
         return reply
 
     async def _command_node_info(self, iq: Iq) -> Any:
-        cmds.TARGET.set(iq["to"])
         reply = iq.reply()
         info = reply["disco_info"]
         info["node"] = iq["disco_info"]["node"]
@@ -68,8 +66,7 @@ class Discovery:
         items = reply["disco_items"]
         if node == COMMANDS:
             items["node"] = node
-            cmds.TARGET.set(to)
-            for command in await self.service.commands.visible_to(iq["from"]):
+            for command in await self.service.commands.visible_to(iq["from"], to):
                 items.add_item(to, node=command.node, name=command.title(iq["lang"]))
             return reply
         if node:
@@ -84,7 +81,6 @@ class Discovery:
     async def owns_command(self, iq: Iq) -> Any:
         if not self._ours(iq["to"]):
             return None
-        cmds.TARGET.set(iq["to"])
         return True
 
     async def domain_items(self, iq: Iq) -> Any:

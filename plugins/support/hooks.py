@@ -54,13 +54,14 @@ HANDED_OFF = "handed-off"
 #: - ``abandoned`` (data ``reason``: bye, depart, removed, offline, out_of_hours).
 #: - ``rated`` (data ``rating`` 1-5 and ``comment`` when given; actor: the customer).
 #: - ``note``, ``tagged`` (data ``added``, ``removed``), ``priority`` (data ``priority``, ``previous``),
-#:   ``watch``, ``join``, ``unwatch``.
+#:   ``watch``, ``join``, ``unwatch``, ``whisper`` (a supervisor to the agent only; data ``to``: the agent,
+#:   ``text``).
 #: - ``resumed`` (data ``previous``: the customer's former bare JID): the customer took the open
 #:   conversation to a new address (a web visitor's new anonymous login).
 KINDS = ("created", "bot", "queued", "offered", "offer_rejected", "offer_timeout", "offer_revoked",
          "accepted", "first_response", "transferred", "note", "watch", "join", "unwatch", "closed",
          "abandoned", "resumed", "prechat", "offline", "pending", "reopened", "rated", "tagged", "priority",
-         "finalized")
+         "finalized", "whisper")
 
 
 @dataclass

@@ -5,8 +5,7 @@ The plugin hands this module what the queue itself does not decide:
   resolved conversation, or a message that reopens their resolved ticket;
 - a customer writing while their ticket waits for them (``prechat``: the answers to the form;
   ``pending``: the reply the agent waited for; ``offline``: more of the message left out of hours);
-- the agents' chat commands ``/pending``, ``/tag``, ``/priority``, ``/c``, ``/tickets`` in a
-  conversation and ``/tickets``, ``/take`` at a queue JID (through ``support.staff_command``);
+- the ticket listing behind the ``/tickets`` command (declared in commands.py);
 - the periodic work: the sweep of old resolved and pending tickets, and business-hours changes
   announced to agents with the queue's presence.
 """
@@ -17,13 +16,12 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
-from slixmpp import JID, Message
+from slixmpp import Message
 
 from component.errors import StanzaError
 from component.forms import new_form
-from component.ids import new_id
 
-from . import canned, hooks as events, prechat, ratings, stanza, tickets
+from . import prechat, ratings, stanza, tickets
 from .model import RESOLVED, Ticket
 from .texts import BYE_WORDS, is_thanks, text
 
@@ -214,70 +212,7 @@ class Operations:
         value, error = prechat.answer(var, body, var in q.join_form_optional)
         await self.engine.prechat_answers(t.id, {var: value} if value is not None else {}, error or "")
 
-    # -- agents in a conversation -----------------------------------------------------------------
-    async def chat_command(self, t: Ticket, msg: Message, role: str, name: str, arg: str,
-                           say: Callable[[str], None]) -> bool:
-        """``/pending``, ``/tag``, ``/priority``, ``/c``, ``/tickets`` in a conversation window."""
-        engine = self.engine
-        bare = msg["from"].bare
-        lang = engine.agent_lang(t)
-        if name == "pending":
-            await engine.set_pending(t.id, bare)
-        elif name == "tag":
-            if arg:
-                added, removed, invalid = tickets.parse_tag_change(arg)
-                if invalid:
-                    say(text("tag_invalid", lang, words=" ".join(invalid)))
-                    return True
-                t = await engine.update(t.id, bare, added, removed)
-            say(text("tags_now", lang, ticket=t.id, tags=" ".join("#" + tag for tag in t.tags) or "-"))
-        elif name == "priority":
-            if arg:
-                priority = tickets.parse_priority(arg, engine.queues[t.queue].urgent_priority)
-                if priority is None:
-                    say(text("priority_usage", lang))
-                    return True
-                t = await engine.update(t.id, bare, priority=priority)
-            say(text("priority_now", lang, ticket=t.id, priority=t.priority))
-        elif name == "c":
-            if role == "supervisor" and engine.watchers.get(t.id, {}).get(bare) != "open":
-                say(text("supervisor_help", lang))  # a supervisor speaks only after /join
-                return True
-            await self._canned(t, msg, role, arg, say)
-        elif name == "tickets":
-            say(await self.listing([t.queue], arg, lang))
-        else:
-            return False
-        return True
-
-    async def _canned(self, t: Ticket, msg: Message, role: str, arg: str, say: Callable[[str], None]) -> None:
-        engine = self.engine
-        lang = engine.agent_lang(t)
-        queues = [t.queue] + ([t.entry] if t.entry and t.entry != t.queue else [])
-        if not arg:
-            shortcuts = sorted({c.shortcut for q in queues for c in await engine.store.canned(q)})
-            say(text("canned_list", lang, shortcuts=", ".join(shortcuts)) if shortcuts else text("canned_none", lang))
-            return
-        shortcut = canned.normalise_shortcut(arg.split()[0])
-        reply = None
-        for q in queues:
-            if shortcut and reply is None:
-                reply = await engine.store.canned_reply(q, shortcut)
-        if reply is None:
-            say(text("canned_unknown", lang, shortcut=arg.split()[0]))
-            return
-        sender = msg["from"]
-        agent_name = sender.bare.split("@", 1)[0]
-        body = canned.render(reply.for_lang(t.lang), {
-            "name": t.form.get("name") or t.customer.split("@", 1)[0], "agent": agent_name, "ticket": t.id,
-            "queue": engine.queue_title(t.queue)})
-        out = self.service.xmpp.make_message(mto=engine.session_jid(t.id), mfrom=sender, mbody=body, mtype="chat")
-        out["id"] = new_id().lower()
-        await self.outbox.relay(t, out, role, agent_name)
-        say(f"» {body}")  # the agent's client did not show it: they typed only the shortcut
-        if role == "agent":
-            await engine.first_response(t)
-
+    # -- ticket listings (the /tickets command) ---------------------------------------------------
     async def listing(self, queues: list[str], arg: str, lang: str) -> str:
         search = tickets.parse_search(arg)
         if not search.statuses and not search.text and not search.tags:
@@ -289,31 +224,6 @@ class Operations:
         lines = [text("tickets_found", lang, count=len(found))]
         lines += [tickets.line(self.engine.tickets.get(t.id, t), lang, now) for t in found[:LISTING_MAX]]
         return "\n".join(lines)
-
-    # -- agents at a queue JID (support.staff_command) --------------------------------------------------
-    async def staff_command(self, command: events.StaffCommand) -> Any:
-        body = command.body
-        if not body.startswith("/"):
-            return None
-        name, _, arg = body[1:].partition(" ")
-        name, arg = name.lower(), arg.strip()
-        lang = command.lang
-        engine = self.engine
-        bare = JID(command.sender).bare
-        if name == "tickets":
-            return await self.listing([command.queue], arg, lang)
-        if name == "take":
-            if not arg:
-                return text("take_usage", lang)
-            if not engine.is_agent(command.queue, bare):
-                return "⚠ " + ("只有本队列的客服可以接手工单。" if lang.startswith("zh")
-                               else "Only the queue's agents take its tickets.")
-            try:
-                t = await engine.take(arg.split()[0].lower(), command.sender)
-            except StanzaError as error:
-                return f"⚠ {error.text}"
-            return text("taken", lang, ticket=t.id, jid=engine.session_jid(t.id))
-        return None
 
     # -- discovery ----------------------------------------------------------------------------------------
     def queue_info(self, queue: str, lang: str) -> Any:

@@ -3,7 +3,6 @@
 - ``support-ticket-search`` (agents, supervisors): tickets by status, tag, customer, agent, text;
 - ``support-ticket`` (agents, supervisors): one ticket in full (pre-chat answers, times, rating,
   notes) with its priority, tags and status to change and a note to add;
-- ``support-take`` (agents): take a waiting ticket (queued, left out of hours, pending);
 - ``support-canned-list`` (agents, supervisors), ``support-canned-add``, ``support-canned-edit``,
   ``support-canned-delete`` (supervisors and administrators).
 """
@@ -19,7 +18,8 @@ from component.forms import new_form, table
 
 from . import canned, prechat, tickets
 from .canned import Canned
-from .commands import _SupportCommand, _t
+from .adhoc import _SupportCommand, _t
+from .declare import QUEUE
 from .model import RESOLVED, Ticket
 from .stanza import xep0082
 
@@ -32,7 +32,7 @@ def _when(ts: float | None) -> str:
 
 
 class _QueueCommand(_SupportCommand):
-    where = "queue"
+    where = QUEUE
     supervisors_only = False
     agents_only = False
 
@@ -203,36 +203,6 @@ class TicketCommand(_QueueCommand):
         return Done(_t(ctx, f"Ticket {t.id} updated.", f"工单 {t.id} 已更新。"))
 
 
-class TakeCommand(_QueueCommand):
-    node = "support-take"
-    name = "Take a waiting ticket"
-    name_zh = "接手等待中的工单"
-    agents_only = True
-
-    async def start(self, ctx: Context) -> Any:
-        queue = self.queue(ctx)
-        engine = self.plugin.engine
-        waiting = sorted((t for t in engine.tickets.values() if t.queue == queue
-                          and t.state in ("queued", "offered", "offline", "pending")), key=Ticket.sort_key)
-        if not waiting:
-            return Done(_t(ctx, "No ticket is waiting.", "没有等待中的工单。"))
-        form = new_form(_t(ctx, "Take a ticket", "接手工单"))
-        field = form.add_field(var="ticket", ftype="list-single", label=_t(ctx, "Ticket", "工单"), required=True)
-        now = time.time()
-        for t in waiting:
-            field.add_option(label=tickets.line(t, ctx.lang, now), value=t.id)
-        return FormStep(form, self.submit, final=True)
-
-    async def submit(self, ctx: Context, values: dict[str, Any]) -> Done:
-        engine = self.plugin.engine
-        try:
-            t = await engine.take(str(values.get("ticket") or ""), str(ctx.requester))
-        except StanzaError as error:
-            raise FormError(error.text) from error
-        return Done(_t(ctx, f"You now hold ticket {t.id}; write to {engine.session_jid(t.id)}.",
-                       f"您已接手工单 {t.id}，会话地址 {engine.session_jid(t.id)}。"))
-
-
 class CannedListCommand(_QueueCommand):
     node = "support-canned-list"
     name = "Canned replies"
@@ -340,5 +310,5 @@ class CannedDeleteCommand(_CannedEditing):
         return Done(_t(ctx, f"{count} canned replies deleted.", f"已删除 {count} 条常用回复。"))
 
 
-ALL = (TicketSearchCommand, TicketCommand, TakeCommand, CannedListCommand, CannedAddCommand, CannedEditCommand,
+ALL = (TicketSearchCommand, TicketCommand, CannedListCommand, CannedAddCommand, CannedEditCommand,
        CannedDeleteCommand)

@@ -1,7 +1,8 @@
 """Wiring of the support queue: options checked, engine built, handlers registered; nothing else.
 
 The handlers live by surface: chat.py (messages), workgroup.py (presence and IQs), discovery.py
-(disco, archive access, rights), public.py (the public service); the commands in commands.py.
+(disco, archive access, rights), public.py (the public service); the commands are declared once
+in commands.py and served by chat.py, adhoc.py (XEP-0050) and workgroup.py (IQs).
 
 JIDs of the service domain:
 - ``<queue>@domain``: customers write here (plain chat or XEP-0142 IQs); agents
@@ -16,9 +17,9 @@ from slixmpp import JID
 from component.plugin import Plugin
 from component.storage import create_tables
 
-from . import commands as cmds
+from . import adhoc
 from . import hooks as events
-from . import ops_commands, prechat, stanza
+from . import prechat, stanza
 from .chat import ChatSurface
 from .discovery import DISCO_INFO, DISCO_ITEMS, Discovery
 from .engine import SupportEngine
@@ -78,9 +79,8 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Plugin):
         self.hooks.on("mam.access", self.mam_access)
         self.hooks.on("admin.rights", self.admin_rights)
         self.hooks.on("admin.stats", self.admin_stats)
-        self.hooks.on(events.STAFF_COMMAND, self.ops.staff_command)
-        for command in (*cmds.ALL, *ops_commands.ALL):
-            s.commands.register(command(self))
+        for command in adhoc.all_commands(self):
+            s.commands.register(command)
 
     async def on_connected(self) -> None:
         await self.engine.resume()

@@ -50,9 +50,10 @@ TEXTS: dict[str, tuple[str, str]] = {
                    "与 /priority <low|normal|high|urgent|数字> 整理工单；/c <快捷词> 发送常用回复（只输入 /c 列出全部）；"
                    "/tickets [状态 #标签 文字] 查找工单；/help 显示本帮助。"),
     "supervisor_help": ("Supervisor commands here: /watch (receive silent copies), /join (speak in the "
-                        "conversation), /leave, /close, /transfer <queue or agent JID>, /note <text>.",
-                        "主管命令：/watch 旁听，/join 加入会话，/leave 离开，/close 结束，/transfer <队列或客服JID> 转接，"
-                        "/note <内容> 备注。"),
+                        "conversation), /leave, /whisper <text> (to the agent only), /close, "
+                        "/transfer <queue or agent JID>, /note <text>.",
+                        "主管命令：/watch 旁听，/join 加入会话，/leave 离开，/whisper <内容> 只提醒客服，/close 结束，"
+                        "/transfer <队列或客服JID> 转接，/note <内容> 备注。"),
     "noted": ("Note saved (not sent to the customer).", "备注已保存（不会发给客户）。"),
     "closed_for_agent": ("Ticket {ticket} is closed.", "工单 {ticket} 已关闭。"),
     "transferred_away": ("Ticket {ticket} was transferred to {target}.", "工单 {ticket} 已转接至 {target}。"),
@@ -71,6 +72,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "unknown_command": ("Unknown command {command}. /help lists the commands.", "未知命令 {command}。输入 /help 查看命令。"),
     "transfer_usage": ("Usage: /transfer <queue or agent JID>", "用法：/transfer <队列或客服JID>"),
     "note_usage": ("Usage: /note <text>", "用法：/note <内容>"),
+    "command_refused": ("⚠ You may not use {command} here.", "⚠ 您不能在这里使用 {command}。"),
+    "whispered": ("[whisper from {name}] {body}", "[{name} 悄悄提醒] {body}"),
     # Tickets (customers).
     "pending_customer": ("Your agent is waiting for your reply. Write here whenever you are ready and we "
                          "will continue.", "客服正在等待您的回复。您准备好后直接在这里回复，我们会继续为您服务。"),

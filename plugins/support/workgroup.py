@@ -12,6 +12,8 @@ from component.errors import StanzaError
 
 from . import prechat, stanza
 from .chat import XML_LANG
+from .commands import REGISTRY
+from .declare import Call
 from .engine import JoinRefused
 from .model import LEAVABLE_STATES
 from .texts import pick_lang, text
@@ -171,11 +173,19 @@ class Workgroup:
                    or t.customer_jid == customer or t.customer == JID(customer).bare]
         if not matches:
             raise StanzaError("item-not-found", "there is no pending offer for that customer")
-        if payload.tag.endswith("offer-accept"):
-            await self.engine.accept(matches[0].id, str(agent))
-        else:
-            await self.engine.reject(matches[0].id, str(agent))
+        await self._run_element(payload, str(agent), matches[0])
         return iq.reply()
+
+    async def _run_element(self, payload: Any, actor: str, t: Any) -> None:
+        """Run the declared command an IQ's child element names, with the values read from it."""
+        d = REGISTRY.by_element(payload.tag.split("}", 1)[1])
+        if d is None:
+            raise StanzaError("feature-not-implemented", "this request is not supported")
+        role = REGISTRY.role_of(self, d, actor.split("/", 1)[0], t)
+        if role is None:
+            raise StanzaError("forbidden", "only the conversation's agent or a supervisor may do this")
+        values = d.read_element(payload) if d.read_element else {}
+        await REGISTRY.run(d, Call(self, actor, role, self.engine.agent_lang(t), "iq", values, t))
 
     async def on_agent_status_request(self, iq: Iq) -> Any:
         queue = self._queue_or_error(iq)
@@ -199,18 +209,8 @@ class Workgroup:
                 raise StanzaError("bad-request", "send conversation requests to the conversation address")
             return None
         t = self.engine.tickets.get(ticket_id)
-        bare = iq["from"].bare
         if t is None:
             raise StanzaError("item-not-found", "no open conversation at this address")
-        if self.engine.role(t, bare) not in ("agent", "supervisor"):
-            raise StanzaError("forbidden", "only the conversation's agent or a supervisor may do this")
         payload = next(c for c in iq.xml if c.tag.startswith(f"{{{stanza.NS}}}"))
-        kind = payload.tag.split("}", 1)[1]
-        if kind == "close":
-            await self.engine.close(t.id, bare, (payload.findtext(f"{{{stanza.NS}}}reason") or "resolved")[:64])
-        elif kind == "transfer":
-            target, _reason = stanza.parse_transfer(payload)
-            await self.engine.transfer(t.id, bare, target)
-        else:
-            await self.engine.note(t.id, bare, payload.text or "")
+        await self._run_element(payload, str(iq["from"]), t)
         return iq.reply()

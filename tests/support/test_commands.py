@@ -42,9 +42,9 @@ async def test_adhoc_commands_on_conversation_and_queue(component, prosody):
         done = await command(a1, session, "support-accept")
         assert done.get("status") == "completed"
         await cin.next(body_has("agent1 is now with you"))
-        assert await listed(a1, session) == ["support-close", "support-note", "support-transfer"]
-        assert await listed(sup, session) == ["support-close", "support-monitor", "support-note",
-                                              "support-transfer"]
+        assert await listed(a1, session) == ["support-close", "support-note", "support-pending", "support-transfer"]
+        assert await listed(sup, session) == ["support-close", "support-monitor", "support-note", "support-pending",
+                                              "support-transfer", "support-whisper"]
         assert await listed(cust, session) == []
         with pytest.raises(IqError) as err:
             await command(cust, session, "support-close")
