@@ -18,6 +18,16 @@ from .storage import Database, Migrations
 log = logging.getLogger("switchboard.app")
 
 
+def migration_histories(orders: list[list[tuple[type[Plugin], Any]]]) -> list[Migrations]:
+    """The schema histories of the plugins configured on any service, each once, in load order."""
+    histories: dict[str, Migrations] = {}
+    for order in orders:
+        for cls, _options in order:
+            if cls.migrations and cls.name not in histories:
+                histories[cls.name] = Migrations(cls.name, cls.migrations)
+    return list(histories.values())
+
+
 class App:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -30,8 +40,9 @@ class App:
         self.hooks_app: dict[str, Any] = {}
 
     # -- lifecycle --------------------------------------------------------
-    async def start(self, connect: bool = True) -> None:
-        """Open the database, migrate, set up every plugin, then connect."""
+    async def start(self, connect: bool = True, migrate: bool = True) -> None:
+        """Open the database, migrate (or, with ``migrate=False``, check that the schema is
+        current), set up every plugin, then connect."""
         if self.config.source and world_readable(self.config.source) and any(
                 s.secret for s in self.config.services):
             log.warning("the configuration file holds secrets and is readable by everyone; "
@@ -44,12 +55,11 @@ class App:
             service = Service(self, service_config, self.config.secrets[service_config.domain])
             self.services[service.domain] = service
             plans.append((service, order))
-        histories: dict[str, Migrations] = {}
-        for _, order in plans:
-            for cls, _options in order:
-                if cls.migrations and cls.name not in histories:
-                    histories[cls.name] = Migrations(cls.name, cls.migrations)
-        await self.db.migrate(list(histories.values()))
+        histories = migration_histories([order for _, order in plans])
+        if migrate:
+            await self.db.migrate(histories)
+        else:
+            await self.db.check_schema(histories)
         for service, order in plans:
             for cls, options in order:
                 plugin = cls(service, options)

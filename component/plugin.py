@@ -21,6 +21,7 @@ from .config import ConfigError, from_dict
 from .storage import MigrationStep
 
 if TYPE_CHECKING:
+    from .cli_kit import CliCommand
     from .service import Service
 
 
@@ -44,6 +45,9 @@ class Plugin:
     features: ClassVar[tuple[str, ...]] = ()
     #: Schema history: step i brings this plugin's tables to version i + 1.
     migrations: ClassVar[Sequence[MigrationStep]] = ()
+    #: Command-line commands this plugin brings (``component.cli_kit.CliCommand``); the core
+    #: lists them in ``switchboard --help`` and dispatches to them.
+    command_line: ClassVar[Sequence["CliCommand"]] = ()
 
     def __init__(self, service: "Service", options: Any) -> None:
         self.service = service

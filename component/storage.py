@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Callable, Sequence
 
-from sqlalchemy import Connection, MetaData, String, Integer, event, select, text
+from sqlalchemy import Connection, MetaData, String, Integer, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -68,6 +68,10 @@ def create_tables(*tables: str) -> MigrationStep:
         Base.metadata.create_all(connection, tables=[Base.metadata.tables[name] for name in tables])
 
     return step
+
+
+class SchemaMismatch(RuntimeError):
+    """The database's schema is not the one this code was written for."""
 
 
 class Database:
@@ -146,6 +150,28 @@ class Database:
                 log.info("migrated schema", extra={"plugin": history.plugin, "version": version})
             applied[history.plugin] = (current, target)
         return applied
+
+    async def versions(self) -> dict[str, int]:
+        """Each plugin's schema version in this database (empty when it has none yet)."""
+        async with self.engine.connect() as connection:
+            has_table = await connection.run_sync(
+                lambda c: inspect(c).has_table(SchemaVersion.__tablename__))
+            if not has_table:
+                return {}
+            rows = await connection.execute(select(SchemaVersion.plugin, SchemaVersion.version))
+            return {plugin: version for plugin, version in rows}
+
+    async def check_schema(self, histories: Sequence[Migrations]) -> None:
+        """Refuse (:class:`SchemaMismatch`) unless every plugin's schema is exactly what this code knows."""
+        versions = await self.versions()
+        for history in histories:
+            have, want = versions.get(history.plugin, 0), len(history.steps)
+            if have < want:
+                raise SchemaMismatch(f"the database schema of plugin {history.plugin} is version {have}, this "
+                                     f"code needs {want}: run `switchboard migrate` (or start the component)")
+            if have > want:
+                raise SchemaMismatch(f"the database schema of plugin {history.plugin} is version {have}, newer "
+                                     f"than this code knows ({want})")
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

@@ -1,4 +1,4 @@
-"""Administration of every service by XEP-0050 ad-hoc commands (and the ``switchboard admin`` CLI).
+"""Administration of every service by XEP-0050 ad-hoc commands (and ``switchboard rooms …`` from a shell).
 
 Service commands (statistics, configuration reload, log level) and room
 commands (list, info, create, destroy, affiliations, announcements, archive

@@ -12,6 +12,7 @@ from component.adhoc import RIGHTS
 from component.config import doc
 from component.plugin import Plugin
 
+from . import cli
 from .commands import service_commands
 from .hooks import RECONFIGURE, Reconfigure
 from .service import RateMeter
@@ -25,7 +26,7 @@ class AdminOptions:
                                 "rates are computed over the last minute.", 10.0)
     room_commands: bool = doc("Offer the room commands when the muc plugin runs on this service.", True)
     export_max_inline: int = doc("Most messages a room export returns inside the command itself; "
-                                 "larger archives: `switchboard admin rooms export`.", 500)
+                                 "larger archives: `switchboard rooms export`.", 500)
     export_max_inline_chars: int = doc("Most characters of export text inside the command (servers and "
                                        "clients limit stanza sizes).", 200_000)
 
@@ -34,6 +35,7 @@ class AdminPlugin(Plugin):
     name = "admin"
     optional_depends = ("muc", "mam")
     Options = AdminOptions
+    command_line = cli.COMMANDS
 
     async def setup(self) -> None:
         self.meter = RateMeter()

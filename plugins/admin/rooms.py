@@ -213,8 +213,8 @@ class RoomsListCommand(RoomCommand):
                    ("archive", ctx.text("Archived messages", "存档消息数"))]
         note = ""
         if len(rooms) > TABLE_LIMIT:
-            note = ctx.text(f"Showing {TABLE_LIMIT} of {len(rooms)} rooms; `switchboard admin rooms list` shows all.",
-                            f"显示 {len(rooms)} 个房间中的 {TABLE_LIMIT} 个；`switchboard admin rooms list` 可列出全部。")
+            note = ctx.text(f"Showing {TABLE_LIMIT} of {len(rooms)} rooms; `switchboard rooms list` shows all.",
+                            f"显示 {len(rooms)} 个房间中的 {TABLE_LIMIT} 个；`switchboard rooms list` 可列出全部。")
         elif not rooms:
             note = ctx.text("No rooms.", "没有房间。")
         return Done(note, "info", table(columns, rows, title=self.title(ctx.lang)))
@@ -653,9 +653,9 @@ class RoomExportCommand(ArchiveCommand):
         note, kind = t(f"{exported} message(s) exported.", f"已导出 {exported} 条消息。"), "info"
         if exported < total:
             note = t(f"Only the first {exported} of {total} messages fit here; "
-                     f"`switchboard admin rooms export {room}` exports all of them to a file.",
+                     f"`switchboard rooms export {room}` exports all of them to a file.",
                      f"这里只能容纳 {total} 条中的前 {exported} 条；"
-                     f"`switchboard admin rooms export {room}` 可把全部导出到文件。")
+                     f"`switchboard rooms export {room}` 可把全部导出到文件。")
             kind = "warn"
         return Done(note, kind, form)
 

@@ -1,7 +1,7 @@
 """Pure logic of the admin plugin: statistics, configuration reload plans, log levels, dates.
 
 Nothing here builds stanzas; the commands (``commands.py``, ``rooms.py``) and
-the CLI (``component/admin_cli.py``) share it.
+the CLI (``plugins/admin/cli.py``) share it.
 """
 
 from __future__ import annotations

@@ -166,3 +166,17 @@ def to_json(entries: list[Any]) -> str:
     return json.dumps({"entries": [
         {"id": e.id, "question": e.question, "answer": e.answer, "alternatives": list(e.alternatives),
          "keywords": list(e.keywords), "lang": e.lang} for e in entries]}, ensure_ascii=False, indent=1)
+
+
+CSV_COLUMNS = ("id", "question", "answer", "alternatives", "keywords", "lang")
+
+
+def to_csv(entries: list[Any]) -> str:
+    """Entries as CSV this module reads back: alternatives one per line inside their cell
+    (a ``|`` may be part of a question), keywords separated by commas."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in entries:
+        writer.writerow([e.id, e.question, e.answer, "\n".join(e.alternatives), ", ".join(e.keywords), e.lang])
+    return out.getvalue()

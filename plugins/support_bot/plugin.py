@@ -23,6 +23,7 @@ from component.storage import create_tables
 from component.texts import pick
 from plugins.support import hooks as support_hooks
 
+from . import cli
 from . import dialogue as dlg
 from . import hooks as events
 from .commands import ALL as COMMANDS
@@ -95,6 +96,7 @@ class SupportBotPlugin(Plugin):
     name = "support_bot"
     depends = ("support",)
     Options = BotOptions
+    command_line = cli.COMMANDS
     migrations = (create_tables(*TABLES),)
 
     async def setup(self) -> None:

@@ -25,6 +25,7 @@ from .commands import COMMANDS, local_day, monitor_text, summary_line
 from .hooks import SERVICE
 from .metrics import report
 from .monitor import Snapshot
+from . import cli
 from .options import ReportsOptions
 from .pubsub import FEATURES as PUBSUB_FEATURES, MonitorFeed
 from .service import Reports, live, today_range, week_range
@@ -58,6 +59,7 @@ class ReportsPlugin(Plugin):
     name = "support_reports"
     depends = ("support",)
     Options = ReportsOptions
+    command_line = cli.COMMANDS
     identities = (("pubsub", "service", ""),)
     features = PUBSUB_FEATURES
 

@@ -1,4 +1,4 @@
-"""``switchboard admin``: the room operations from the command line, against the database of
+"""``switchboard rooms``: the room operations from the command line, against the database of
 a running component (the archive is shared; the CLI never connects to the XMPP server)."""
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from component.admin_cli import Progress, execute, purge
-from component.cli import EXIT_CONFIG, build_parser
+from component.cli import EXIT_CONFIG, build_parser, execute
+from component.cli_kit import Progress
 from component.config import ConfigError
 from component.ids import new_id
+from plugins.admin.cli import purge
 from plugins.mam.hooks import ArchiveRecord
 
 from .. import harness
@@ -39,18 +40,18 @@ def write_config(prosody, tmp_path) -> Path:
 
 def cli(config: Path, *args: str) -> subprocess.CompletedProcess:
     """The real command line, in its own process."""
-    return subprocess.run([sys.executable, "-m", "component.cli", "admin", "--config", str(config), *args],
+    return subprocess.run([sys.executable, "-m", "component.cli", *args, "--config", str(config)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
                           env={**os.environ, "PYTHONWARNINGS": "error"})
 
 
 async def inproc(config: Path, *args: str) -> subprocess.CompletedProcess:
     """The same command parsed and run in this process (fast; for the many small cases)."""
-    parsed = build_parser().parse_args(["admin", "--config", str(config), *args])
+    parsed = build_parser().parse_args([*args, "--config", str(config)])
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err):
         try:
-            code = await execute(parsed, out)
+            code = await execute(parsed, out, err)
         except ConfigError as error:
             code, _ = EXIT_CONFIG, err.write(str(error))
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
@@ -109,7 +110,8 @@ async def test_purge_needs_confirmation_and_refuses_bad_requests(component, pros
                           (("rooms", "purge", "lobby", "--all", "--before", "2020-01-01", "--yes"),
                            "cannot be combined"),
                           (("rooms", "purge", "lobby", "--before", "soon", "--yes"), "--before: not a date"),
-                          (("--service", "extra.localhost", "rooms", "list"), "no service extra.localhost")):
+                          (("rooms", "list", "--service", "extra.localhost"), "no service extra.localhost"),
+                          (("rooms", "list", "--as", "not a jid@@"), "--as: not a JID")):
         result = await inproc(config, *args)
         assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
     assert await archive.count(LOBBY) == 3
@@ -134,6 +136,30 @@ async def test_purge_needs_confirmation_and_refuses_bad_requests(component, pros
     bad.write_text("admins = 3\n")
     result = cli(bad, "rooms", "list")
     assert result.returncode == 2 and "admins" in result.stderr
+
+
+async def test_rights_follow_the_acting_account(component, prosody, tmp_path):
+    """``--as``: the room owner's rights, as the ad-hoc room commands apply them."""
+    app = await start(component, prosody)
+    archive = app.services[DOMAIN].hooks.service("archive")
+    config = write_config(prosody, tmp_path)
+
+    listed = await inproc(config, "rooms", "list", "--json", "--as", "bob@localhost")
+    assert [r["room"] for r in json.loads(listed.stdout)] == [BOBS]
+    listed = await inproc(config, "rooms", "list", "--json", "--as", "carol@localhost")
+    assert json.loads(listed.stdout) == []
+
+    for args in (("rooms", "purge", "lobby", "--all", "--yes"), ("rooms", "export", "lobby"),
+                 ("rooms", "info", "lobby")):
+        refused = await inproc(config, *args, "--as", "bob@localhost")
+        assert refused.returncode == 1 and "bob@localhost may not administer " + LOBBY in refused.stderr, refused
+    assert await archive.count(LOBBY) == 5
+
+    done = await inproc(config, "rooms", "purge", "bobs", "--all", "--yes", "-q", "--as", "bob@localhost")
+    assert done.returncode == 0 and "deleted 1" in done.stdout
+    # An admin by the configuration is an admin here too.
+    listed = await inproc(config, "rooms", "list", "--json", "--as", f"admin@{harness.HOST}")
+    assert {r["room"] for r in json.loads(listed.stdout)} == {LOBBY, BOBS}
 
 
 async def test_purge_in_slices_reports_progress_and_keeps_the_boundary(component, prosody):

@@ -197,7 +197,7 @@ async def test_export_inline_limit_warns_and_points_to_the_cli(component, prosod
     async with muc_client(prosody, "admin") as admin:
         done = await Commands(admin, DOMAIN).run("room-export", {"room": LOBBY, "format": "json"})
         kind, text = notes(done)[0]
-        assert kind == "warn" and "2 of 5" in text and "switchboard admin rooms export" in text
+        assert kind == "warn" and "2 of 5" in text and "switchboard rooms export" in text
         assert len(json.loads("\n".join(fields(done)["export"]))["messages"]) == 2
         # The size cap too: the first message already fills a tiny budget.
         plugin = app.services[DOMAIN].plugins["admin"]
