@@ -416,6 +416,11 @@ class LocalProsody:
                 return False
             time.sleep(0.05)
 
+    def wait_component(self, domain: str, timeout: float = 30, *, since: int | None = None) -> bool:
+        """Wait until an external component has authenticated for `domain` (per the log)."""
+        return (self.wait_for_log(f"{domain}:component", timeout, since=since)
+                and self.wait_for_log("External component successfully authenticated", timeout, since=since))
+
     # ---- internals ------------------------------------------------------
 
     def _signal(self, sig: int) -> None:
@@ -463,11 +468,11 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def _answers_c2s(port: int) -> bool:
+def _answers_c2s(port: int, host: str = "127.0.0.1") -> bool:
     # No "to": Prosody answers with a stream header and an
     # improper-addressing error, which is all this needs.
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        with socket.create_connection((host, port), timeout=2) as s:
             s.sendall(
                 b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
                 b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"

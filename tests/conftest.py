@@ -17,6 +17,8 @@ from . import harness
 
 
 BACKEND = os.environ.get("SWITCHBOARD_TEST_BACKEND", "sqlite")
+#: The XMPP server the component sits behind for this session: "prosody" or "ejabberd".
+SERVER = harness.SERVER
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,16 +42,44 @@ def database_server() -> Any:
 
 
 def pytest_report_header(config: Any) -> str:
-    return f"switchboard database backend: {BACKEND}"
+    return f"switchboard database backend: {BACKEND}, XMPP server: {SERVER}"
+
+
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line("markers", "prosody_only(reason): needs something only the test Prosody offers; "
+                                       "the reason names what is missing elsewhere")
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    if SERVER == "prosody":
+        return
+    for item in items:
+        marker = item.get_closest_marker("prosody_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason=f"not on {SERVER}: {reason}"))
 
 
 @pytest.fixture(scope="session")
-def prosody() -> Any:
-    state = Path(tempfile.mkdtemp(prefix="switchboard-prosody-"))
-    server = LocalProsody(state, host=harness.HOST,
-                          components={d: harness.secret(d) for d in harness.DOMAINS},
-                          admins=[f"admin@{harness.HOST}"],
-                          guest_host=harness.GUEST_HOST, guest_allowed=list(harness.GUEST_ALLOWED))
+def xmpp_server() -> Any:
+    """The session's server (SWITCHBOARD_TEST_SERVER): a LocalProsody or a LocalEjabberd.
+
+    Both offer ``ports.c2s``, ``ports.component``, ``register()``, ``log_position()``,
+    ``wait_for_log()``, ``wait_component()``, ``restart()`` and ``is_running()``.
+    """
+    prefix = f"switchboard-{SERVER}-"
+    state = Path(tempfile.mkdtemp(prefix=prefix))
+    components = {d: harness.secret(d) for d in harness.DOMAINS}
+    admins = [f"admin@{harness.HOST}"]
+    if SERVER == "ejabberd":
+        from component.localejabberd import LocalEjabberd
+
+        server: Any = LocalEjabberd(state, host=harness.HOST, components=components, admins=admins)
+    elif SERVER == "prosody":
+        server = LocalProsody(state, host=harness.HOST, components=components, admins=admins,
+                              guest_host=harness.GUEST_HOST, guest_allowed=list(harness.GUEST_ALLOWED))
+    else:
+        raise pytest.UsageError(f"SWITCHBOARD_TEST_SERVER must be prosody or ejabberd, not {SERVER!r}")
     server.start()
     try:
         for user in harness.USERS:
@@ -59,6 +89,12 @@ def prosody() -> Any:
         server.stop()
         if not os.environ.get("SWITCHBOARD_KEEP_STATE"):
             shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def prosody(xmpp_server: Any) -> Any:
+    """The session's XMPP server under its historical name (whichever server was chosen)."""
+    return xmpp_server
 
 
 StartComponent = Callable[..., Awaitable[App]]

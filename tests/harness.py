@@ -19,6 +19,10 @@ from slixmpp import JID
 from component.app import App
 from component.config import parse
 
+import os
+
+#: "prosody" (default) or "ejabberd": the server the component sits behind in this session.
+SERVER = os.environ.get("SWITCHBOARD_TEST_SERVER", "prosody")
 HOST = "localhost"
 PASSWORD = "secret-{user}"
 USERS = ("alice", "bob", "carol", "dave", "eve", "admin", "agent1", "agent2", "agent3", "super", "cust1",
@@ -77,7 +81,7 @@ NO_RATE_LIMIT = {"message_rate": 0}
 
 def make_config_text(port: int, services: dict[str, dict[str, dict]], state_dir: Path, db_url: str,
                      admins: tuple[str, ...] = (f"admin@{HOST}",), secrets: dict[str, str] | None = None,
-                     limits: dict[str, Any] | None = None) -> str:
+                     limits: dict[str, Any] | None = None, service_ports: dict[str, int] | None = None) -> str:
     lines = [f"state_dir = {toml_value(str(state_dir))}", f"admins = {toml_value(list(admins))}",
              "[server]", 'host = "127.0.0.1"', f"port = {port}",
              "[database]", f"url = {toml_value(db_url)}", "[logging]", 'level = "debug"']
@@ -85,6 +89,8 @@ def make_config_text(port: int, services: dict[str, dict[str, dict]], state_dir:
         lines += ["[[services]]", f"domain = {toml_value(domain)}",
                   f"secret = {toml_value((secrets or {}).get(domain, secret(domain)))}",
                   f"limits = {toml_value(NO_RATE_LIMIT if limits is None else limits)}"]
+        if service_ports and domain in service_ports:
+            lines.append(f"port = {service_ports[domain]}")
         for name, options in plugins.items():
             lines.append(f"[services.plugins.{name}]")
             lines += [f"{k} = {toml_value(v)}" for k, v in options.items()]

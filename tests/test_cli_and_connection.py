@@ -131,9 +131,7 @@ async def test_default_log_level_shows_no_secret_and_no_body(prosody, tmp_path):
         sys.executable, "-m", "component.cli", "run", "--config", str(path), cwd=ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
-        assert await asyncio.to_thread(prosody.wait_for_log, f"{domain}:component", 30, since=log_start)
-        await asyncio.to_thread(prosody.wait_for_log, "External component successfully authenticated", 30,
-                                since=log_start)
+        assert await asyncio.to_thread(prosody.wait_component, domain, 30, since=log_start)
         async with harness.slix_client(prosody.ports.c2s, "alice") as alice:
             inbox = harness.Inbox(alice)
             alice.send_message(mto=f"echo@{domain}", mbody="very private words 4711", mtype="chat")
