@@ -80,6 +80,9 @@ class ServiceConfig:
     secret: str = doc("The component secret shared with the server.", "")
     secret_env: str = doc("Read the secret from this environment variable instead.", "")
     secret_file: str = doc("Read the secret from this file (first line) instead.", "")
+    port: int = doc("This domain's own component port on the server; 0 = server.port. ejabberd routes "
+                    "every domain of one ejabberd_service listener to each stream on it: give each domain "
+                    "its own listener and port there.", 0)
     name: str = doc("Human name shown in service discovery.", "")
     plugins: dict[str, dict[str, Any]] = doc(
         "Plugins this service runs, each with its options table.", factory=dict)
@@ -273,6 +276,9 @@ def parse(text: str, source: str = "<config>", base_dir: Path | None = None) -> 
             raise ConfigError(source, key + ".secret", "the secret is empty")
     if not 0 < config.server.port < 65536:
         raise ConfigError(source, "server.port", f"not a TCP port: {config.server.port}")
+    for i, service in enumerate(config.services):
+        if not 0 <= service.port < 65536:
+            raise ConfigError(source, f"services[{i}].port", f"not a TCP port (or 0): {service.port}")
     return config
 
 

@@ -60,8 +60,9 @@ class Service:
         self._reconnect_handle: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task] = set()
         self._sender_locks: dict[str, asyncio.Lock] = {}
+        self._foreign_warned: set[str] = set()
         server = app.config.server
-        self.xmpp = ComponentXMPP(config.domain, secret, server.host, server.port)
+        self.xmpp = ComponentXMPP(config.domain, secret, server.host, config.port or server.port)
         self._prepare_stream()
         from .adhoc import Commands
         from .disco import Disco
@@ -241,17 +242,56 @@ class Service:
             return False
         return True
 
+    def _owner(self, stanza: Any) -> "Service | None":
+        """The service of this process that ``stanza`` is addressed to.
+
+        Prosody routes each component domain to its own stream. ejabberd routes
+        every domain of an ``ejabberd_service`` listener to every stream
+        authenticated on it (and picks one at random when several are
+        connected), so a stanza for another of our domains can arrive here:
+        hand it to that service. A domain this process does not serve is
+        answered, never served as if it were ours.
+        """
+        domain = stanza["to"].domain
+        if domain == self.jid.domain:
+            return self
+        other = next((s for s in self.app.services.values() if s.jid.domain == domain), None)
+        if domain not in self._foreign_warned:
+            self._foreign_warned.add(domain)
+            log.warning("the server delivered a stanza for another domain on this stream; give each "
+                        "domain its own component listener (ejabberd: one ejabberd_service per domain)",
+                        extra={"domain": self.domain, "to_domain": domain, "served_here": other is not None})
+        if other is None and stanza["type"] != "error":
+            self.send_error(stanza, StanzaError("service-unavailable",
+                                                "no service of this address is connected on this stream"))
+        return other
+
     def _on_iq(self, iq: Iq) -> None:
+        owner = self._owner(iq)
+        if owner is not self:
+            if owner is not None:
+                owner._on_iq(iq)
+            return
         self.stanzas_in += 1
         if iq["type"] in ("get", "set") and self._admit(iq):
             self._spawn(self._in_order(iq["from"].full, self._dispatch_iq(iq)))
 
     def _on_message(self, msg: Message) -> None:
+        owner = self._owner(msg)
+        if owner is not self:
+            if owner is not None:
+                owner._on_message(msg)
+            return
         self.stanzas_in += 1
         if self._admit(msg, is_message=True):
             self._spawn(self._in_order(msg["from"].full, self._dispatch(msg, "message")))
 
     def _on_presence(self, pres: Presence) -> None:
+        owner = self._owner(pres)
+        if owner is not self:
+            if owner is not None:
+                owner._on_presence(pres)
+            return
         self.stanzas_in += 1
         if pres["type"] == "error" or self._admit(pres):
             self._spawn(self._in_order(pres["from"].full, self._dispatch(pres, "presence")))

@@ -1,0 +1,59 @@
+"""What differs at the server boundary, checked on whichever server the session runs (Prosody or ejabberd)."""
+
+from __future__ import annotations
+
+import pytest
+from slixmpp.exceptions import IqError
+
+from . import harness
+
+pytestmark = pytest.mark.timeout(60)
+
+ROOMS, SUPPORT, OTHER = "rooms.localhost", "support.localhost", "test.localhost"
+SERVICES = {ROOMS: {"muc": {}}, SUPPORT: {"mam": {}, "support": {}}}
+
+
+async def identities(client, jid: str) -> set[tuple[str, str]]:
+    info = await client.plugin["xep_0030"].get_info(jid=jid, timeout=10)
+    return {(category, kind) for category, kind, _lang, _name in info["disco_info"]["identities"]}
+
+
+async def test_each_domain_is_answered_by_its_own_service(component, xmpp_server):
+    """ejabberd hands every domain of a listener to each stream on it, at random: we re-route in-process."""
+    await component(SERVICES)
+    async with harness.slix_client(xmpp_server.ports.c2s, "alice") as alice:
+        for _ in range(8):
+            assert ("conference", "text") in await identities(alice, ROOMS)
+            assert ("collaboration", "workgroup") in await identities(alice, SUPPORT)
+
+
+async def test_a_domain_this_process_does_not_serve_is_refused_not_impersonated(component, xmpp_server):
+    await component({ROOMS: {"muc": {}}})
+    async with harness.slix_client(xmpp_server.ports.c2s, "alice") as alice:
+        with pytest.raises(IqError) as caught:
+            await alice.plugin["xep_0030"].get_info(jid=OTHER, timeout=10)
+        error = caught.value.iq["error"]
+        if harness.SERVER == "ejabberd":
+            # Our own answer: ejabberd delivered it on the rooms stream.
+            assert error["condition"] == "service-unavailable"
+            assert "connected on this stream" in error["text"]
+        else:
+            # Prosody answers itself for a component that is not connected.
+            assert error["condition"] in ("remote-server-timeout", "service-unavailable")
+
+
+@pytest.mark.skipif(harness.SERVER != "ejabberd", reason="one ejabberd_service listener per domain is ejabberd's "
+                                                          "set-up; Prosody routes each domain to its own stream")
+async def test_one_listener_per_domain(component, xmpp_server):
+    """The production set-up: each domain on its own port, so only that domain reaches its stream."""
+    ports = {d: xmpp_server.component_ports[d] for d in (ROOMS, SUPPORT)}
+    app = await component(SERVICES, service_ports=ports)
+    assert {d: s.xmpp.server_port for d, s in app.services.items()} == ports
+    async with harness.slix_client(xmpp_server.ports.c2s, "alice") as alice:
+        for _ in range(4):
+            assert ("conference", "text") in await identities(alice, ROOMS)
+            assert ("collaboration", "workgroup") in await identities(alice, SUPPORT)
+        with pytest.raises(IqError) as caught:
+            await alice.plugin["xep_0030"].get_info(jid=OTHER, timeout=10)
+        # ejabberd itself answers: no stream has the route (no text of ours).
+        assert "connected on this stream" not in (caught.value.iq["error"]["text"] or "")
