@@ -5,10 +5,15 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STATE  ?= state/dev
-DEBIAN_PACKAGES := prosody prosody-modules lua-dbi-sqlite3 postgresql chromium
+# ejabberd: the boundary suites also run behind it, and it hosts the remote users of the
+# federation suite; lua-unbound: Prosody's s2s resolver reads a hosts file only through it.
+DEBIAN_PACKAGES := prosody prosody-modules lua-dbi-sqlite3 postgresql chromium ejabberd lua-unbound
+# The suites that exercise the server boundary, run again behind ejabberd.
+EJABBERD_SUITES := tests/muc tests/mam tests/recall tests/support tests/admin \
+	tests/test_cli_and_connection.py tests/test_server_boundary.py
 
 
-.PHONY: run test test-sqlite test-postgresql install system-deps venv web bench clean help
+.PHONY: run test test-sqlite test-postgresql test-ejabberd install system-deps venv web bench clean help
 
 help:
 	@echo "make run    start Prosody, the component and demo accounts (foreground, Ctrl-C stops)"
@@ -23,6 +28,14 @@ system-deps:
 	  echo "Installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "run as root, or: sudo apt-get install$$missing" >&2; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@# The package starts a system ejabberd on 5222/5269/5280 (all addresses); the tests run
+	@# their own and the federation suite needs 5269 on loopback: keep the packaged one off.
+	@if [ "$$(id -u)" = 0 ] && [ -x /usr/sbin/ejabberdctl ]; then \
+	  if command -v systemctl >/dev/null && systemctl is-enabled ejabberd >/dev/null 2>&1; then \
+	    systemctl disable --now ejabberd >/dev/null 2>&1 || true; fi; \
+	  if [ -x /etc/init.d/ejabberd ] && /etc/init.d/ejabberd status >/dev/null 2>&1; then \
+	    /etc/init.d/ejabberd stop >/dev/null 2>&1 || true; update-rc.d ejabberd disable >/dev/null 2>&1 || true; fi; \
 	fi
 
 $(VENV)/.installed: pyproject.toml
@@ -61,6 +74,11 @@ PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 test: install
 	$(PYTEST) $(PYTEST_ARGS)
 	SWITCHBOARD_TEST_BACKEND=postgresql $(PYTEST) $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-ejabberd
+
+# The boundary suites behind ejabberd (SQLite; storage is already covered twice above).
+test-ejabberd: install
+	SWITCHBOARD_TEST_SERVER=ejabberd $(PYTEST) $(EJABBERD_SUITES) $(PYTEST_ARGS)
 
 test-sqlite: install
 	$(PYTEST) $(PYTEST_ARGS)
