@@ -47,7 +47,7 @@ def _pick(*names: str) -> dict[str, dict]:
 def _services(host: str) -> dict[str, dict[str, dict]]:
     """Rooms and support services with every plugin this checkout ships."""
     rooms = _pick("muc", "mam", "recall", "admin", "echo")
-    support = _pick("mam", "support", "support_bot", "admin")
+    support = _pick("mam", "support", "support_bot", "support_web", "admin")
     if "support" in support:
         support["support"] = {"queues": [{"name": "help", "agents": [f"agent@{host}", f"agent2@{host}"],
                                           "supervisors": [f"supervisor@{host}"]}]}

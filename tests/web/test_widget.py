@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import async_playwright, expect
 
+from plugins.support_web import identity
 from tests import harness
 from tests.harness import Inbox, until
 from tests.support import kit
@@ -28,6 +29,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module"),
 
 SHOP = f"shop@{kit.DOMAIN}"
 STATES = "http://jabber.org/protocol/chatstates"
+RECEIPTS = "urn:xmpp:receipts"
+KEY = "shop-key"
 XSS = '<img src=x onerror="window.__xss=(window.__xss||0)+1">'
 STORE = f"switchboard-widget:{kit.HELP}"
 expect.set_options(timeout=10_000)
@@ -40,7 +43,7 @@ def services() -> dict[str, dict[str, dict]]:
     shop_queue = kit.queue("shop", join_form=["name", "email"], holidays=[closed], offline_messages=True)
     config = kit.config(help_queue, shop_queue)
     config[kit.DOMAIN].update({"support_bot": {"queues": ["help"]}, "support_reports": {},
-                               "support_web": {"identity_secret": "shop-key"}})
+                               "support_web": {"identity_secret": KEY}})
     return config
 
 
@@ -106,7 +109,10 @@ async def accept_offer(agent: Any, inbox: Inbox) -> str:
 
 
 async def test_chinese_conversation_with_reload_close_and_rating(app, browser, site, prosody):
-    context, page = await shop.shop(browser, site, prosody.ports.http, kit.HELP, locale="zh-CN", title="我的订单")
+    claims = {"name": "李雷", "order": "A-1042", "ts": str(int(time.time()))}
+    signature = identity.sign(KEY.encode(), claims)
+    context, page = await shop.shop(browser, site, prosody.ports.http, kit.HELP, locale="zh-CN", title="我的订单",
+                                    **claims, signature=signature)
     try:
         await page.locator("#switchboard-widget .sb-bubble").click()
         await write(page, "退款多久到账？")
@@ -125,7 +131,8 @@ async def test_chinese_conversation_with_reload_close_and_rating(app, browser, s
             await expect(page.locator(".sb-agent")).to_have_text("agent1")
             # The agent learns where the customer is.
             ctx = await inbox.next(lambda m: m.xml.find("{urn:switchboard:web:0}context") is not None)
-            assert "我的订单" in ctx["body"] and "/p/" in ctx["body"]
+            assert "我的订单" in ctx["body"] and "/p/" in ctx["body"] and "李雷" in ctx["body"]
+            assert ctx.xml.find("{urn:switchboard:web:0}context/{urn:switchboard:web:0}identity").get("verified") == "true"
 
             chat_state(agent, session, "composing")
             await expect(page.locator(".sb-typing")).to_have_text("正在输入…")
@@ -136,7 +143,12 @@ async def test_chinese_conversation_with_reload_close_and_rating(app, browser, s
             await page.locator("#switchboard-widget textarea").press_sequentially("A-10")
             await inbox.next(lambda m: m.xml.find(f"{{{STATES}}}composing") is not None and m["from"].bare == session)
             await write(page, "订单 A-1042")
-            await inbox.next(kit.body_has("订单 A-1042"))
+            mine = await inbox.next(kit.body_has("订单 A-1042"))
+            # The agent's client acknowledges it (XEP-0184): the customer sees it delivered.
+            ack = agent.make_message(mto=session, mtype="chat")
+            ack.xml.append(Element(f"{{{RECEIPTS}}}received", {"id": mine["id"]}))
+            ack.send()
+            await expect(page.locator(".sb-msg[data-from=me]").last.locator(".sb-mark")).to_have_text("已送达")
 
             # A reload continues the same conversation, history shown.
             await page.reload()
@@ -193,7 +205,7 @@ async def test_english_prechat_form_outside_business_hours(app, browser, site, p
         await context.close()
 
 
-async def test_xss_both_ways_shows_text_and_runs_nothing(app, browser, site, prosody):
+async def test_xss_both_ways_and_a_network_drop(app, browser, site, prosody):
     context, page = await shop.shop(browser, site, prosody.ports.http, kit.HELP, locale="en-US")
     try:
         async with harness.slix_client(prosody.ports.c2s, "agent2") as agent:
@@ -212,6 +224,16 @@ async def test_xss_both_ways_shows_text_and_runs_nothing(app, browser, site, pro
             await expect(page.locator(".sb-msg[data-from=me] .sb-body").last).to_have_text(XSS)
             assert await page.locator("#switchboard-widget img").count() == 0
             assert await page.evaluate("window.__xss") is None
+
+            # The network drops: the widget logs in again (a new anonymous JID), resumes, and what the
+            # agent wrote meanwhile is there.
+            await page.evaluate("window.SwitchboardWidget.xmpp.socket.socket.close()")
+            agent.send_message(mto=session, mbody="Are you still there?", mtype="chat")
+            await expect(page.locator(".sb-sep")).to_be_visible()
+            await expect(page.locator(".sb-msg[data-from=agent]").filter(has_text="still there")).to_be_visible()
+            await write(page, "Yes, back again")
+            back = await inbox.next(kit.body_has("back again"))
+            assert back["from"].bare == session
             agent.send_message(mto=session, mbody="/close", mtype="chat")
             await until(lambda: not open_ticket(app), what="closed")
     finally:
