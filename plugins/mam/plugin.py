@@ -169,6 +169,10 @@ class MamPlugin(Plugin):
     # -- events -----------------------------------------------------------
     async def on_retracted(self, event: Any) -> Any:
         legacy = getattr(event, "legacy", None)
-        done = await self.archive.tombstone(event.archive, event.stanza_id, event.tombstone,
-                                            *([legacy] if legacy is not None else []))
+        also = [legacy] if legacy is not None else []
+        original = await self.archive.get(event.archive, event.stanza_id)
+        done = await self.archive.tombstone(event.archive, event.stanza_id, event.tombstone, *also)
+        if done and original is not None:
+            # Its corrections carry its text and reactions point at it: they go with it.
+            await self.archive.tombstone_related(original, event.tombstone, *also)
         return True if done else None

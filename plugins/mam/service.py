@@ -22,7 +22,7 @@ from xml.etree.ElementTree import Element
 
 from component.errors import StanzaError
 
-from . import stanza as wire
+from . import related, stanza as wire
 from .hooks import ArchiveRecord, QuerySpec
 from .store import ArchiveStore, Filters, SqlReader
 
@@ -210,6 +210,26 @@ class ArchiveService:
         if replaced:
             log.info("message tombstoned", extra={"archive": archive, "stanza_id": stanza_id})
         return replaced
+
+    async def tombstone_related(self, original: ArchiveRecord, tombstone: Element, *also: Element) -> int:
+        """Corrections and reactions of a retracted message go with it (see :mod:`.related`)."""
+        rows = await self.backend.referring(original.archive, original.stanza_id, related.MARKERS)
+        done = 0
+        for stanza_id, content in related.replacements(original, [_record(r, parse=True) for r in rows],
+                                                       [tombstone, *also]):
+            row = await self.backend.get(original.archive, stanza_id)
+            if row is not None and await self.backend.replace_stanza(original.archive, stanza_id,
+                                                                     wire.envelope(row[2], *content)):
+                done += 1
+        if done:
+            log.info("related messages removed", extra={"archive": original.archive,
+                                                         "stanza_id": original.stanza_id, "count": done})
+        return done
+
+    async def compact(self) -> None:
+        """Make removed content unreachable in the database files where the engine keeps old
+        row versions (PostgreSQL: VACUUM); called after retractions."""
+        await self.backend.vacuum()
 
     # -- reading ----------------------------------------------------------
     async def count(self, archive: str) -> int:

@@ -161,6 +161,16 @@ class SqlReader:
                             {"archive": archive, "origin": origin_id, "author": author})
         return rows[0] if rows else None
 
+    def referring(self, archive: str, after_id: str, markers: Iterable[str]) -> list[tuple[Any, ...]]:
+        """Rows after ``after_id`` whose text holds one of ``markers`` (namespaces), oldest first."""
+        params: dict[str, Any] = {"archive": archive, "sid": after_id}
+        likes = []
+        for n, marker in enumerate(markers):
+            params[f"m{n}"] = f"%{marker}%"
+            likes.append(f"stanza LIKE :m{n}")
+        return self.execute(f"SELECT {ROW} FROM mam_messages WHERE archive = :archive AND stanza_id > :sid "
+                            f"AND NOT retracted AND ({' OR '.join(likes)}) ORDER BY stanza_id", params)
+
     def missing_ids(self, archive: str, ids: Iterable[str]) -> list[str]:
         wanted = sorted(set(ids))
         found: set[str] = set()
@@ -519,6 +529,14 @@ class ArchiveStore:
             await conn.execute(stmt)
 
     # -- reads ------------------------------------------------------------
+    async def vacuum(self) -> None:
+        """PostgreSQL: prune the old row versions that updates and deletes left (removed text)."""
+        if self.db.is_sqlite:
+            return  # secure_delete and the WAL checkpoint do this job there
+        async with self.db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM runs outside a transaction
+            await conn.exec_driver_sql("VACUUM mam_messages")
+
     async def read(self, fn: Callable[[SqlReader], Any]) -> Any:
         """Run ``fn(reader)`` in one read transaction and return its result."""
         if self._fast_path:
@@ -542,6 +560,9 @@ class ArchiveStore:
 
     async def find_by_origin_id(self, archive: str, author: str, origin_id: str) -> Any:
         return await self.read(lambda r: r.find_by_origin_id(archive, author, origin_id))
+
+    async def referring(self, archive: str, after_id: str, markers: Iterable[str]) -> list[Any]:
+        return await self.read(lambda r: r.referring(archive, after_id, markers))
 
     async def bounds(self, archive: str) -> tuple[Any, Any]:
         return await self.read(lambda r: r.bounds(archive))

@@ -205,8 +205,11 @@ class Recall:
             self._checkpoint_again = False
             try:
                 complete = await self.store.checkpoint()
+                compact = getattr(self.archive, "compact", None)
+                if compact is not None:
+                    await compact()  # PostgreSQL: the tombstoned rows' old versions
             except Exception:  # noqa: BLE001 - hygiene must never break a retraction
-                log.exception("WAL checkpoint failed")
+                log.exception("storage hygiene after a removal failed")
                 return
             if complete and not self._checkpoint_again:
                 return

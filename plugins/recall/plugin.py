@@ -27,8 +27,9 @@ class RecallOptions:
         "(e.g. 120 as common IM apps do); 0 = no limit. Rooms may override it in their "
         "configuration; owners and admins are not limited, nor are moderators removing messages.", 0)
     wal_checkpoint: bool = doc(
-        "SQLite: checkpoint and truncate the write-ahead log after each removal, so the removed "
-        "text does not linger in the -wal file.", True)
+        "After each removal (coalesced when several come together): on SQLite, checkpoint and truncate "
+        "the write-ahead log so the removed text does not linger in the -wal file; on PostgreSQL, VACUUM "
+        "the archive table so the old row versions holding it are pruned.", True)
 
     def __post_init__(self) -> None:
         if self.window_seconds < 0:

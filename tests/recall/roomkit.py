@@ -83,9 +83,9 @@ def retract_of(message: Any) -> Element | None:
 
 
 @contextlib.asynccontextmanager
-async def member(port: int, user: str, room: str, nick: str | None = None,
+async def member(port: int, user: str, room: str, nick: str | None = None, more_plugins: tuple[str, ...] = (),
                  **join: Any) -> AsyncIterator[Member]:
-    async with harness.slix_client(port, user, plugins=CLIENT_PLUGINS) as client:
+    async with harness.slix_client(port, user, plugins=CLIENT_PLUGINS + more_plugins) as client:
         join.setdefault("maxstanzas", 0)
         joined = Member(client, room, nick or user)  # its inbox sees the history too
         await client.plugin["xep_0045"].join_muc_wait(JID(room), nick or user, timeout=10, **join)

@@ -17,8 +17,8 @@ from slixmpp.exceptions import IqError
 from component.forms import new_form
 
 from .. import harness
-from .roomkit import (CLIENT_PLUGINS, DOMAIN, NS_RETRACT, database_file, database_trace, history_of, mam_messages,
-                      member, new_room, retract_of, services, sql_trace, stanza_id)
+from .roomkit import (CLIENT_PLUGINS, DOMAIN, NS_RETRACT, database_file, database_trace, history_of,
+                      mam_messages, member, new_room, retract_of, services, sql_trace, stanza_id)
 
 pytestmark = pytest.mark.integration
 
@@ -297,6 +297,13 @@ async def test_no_trace_of_removed_text_in_storage(component, prosody, tmp_path)
         assert any(place.startswith("mam_") for place in await sql_trace(app.db, control))
         for removed in (typo, spam, payload):
             assert await sql_trace(app.db, removed) == [], removed
+        if not app.db.is_sqlite:
+            # The old row versions holding the text were vacuumed after the removals.
+            from sqlalchemy import text as sql
+            async with app.db.engine.connect() as connection:
+                vacuumed = (await connection.execute(sql(
+                    "SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'mam_messages'"))).scalar()
+            assert vacuumed is not None
         if app.db.is_sqlite:
             path = database_file(tmp_path)
             assert {"file (main)", "file-wal"} & set(database_trace(path, control))
@@ -462,3 +469,48 @@ async def test_tombstones_are_recognised_by_both_generations(component, prosody,
     assert retracted.find(f"{{{NS_RETRACT}}}retracted") is not None
     assert retracted.find("{urn:xmpp:message-retract:0}retracted") is not None
     assert not any(word in "".join(m.itertext()) for m in (moderated, retracted) for word in (spam, typo))
+
+
+@pytest.mark.parametrize("how", ["retracted", "moderated"])
+async def test_corrections_and_reactions_go_with_the_message(component, prosody, how):
+    await component(services())
+    room = new_room()
+    port = prosody.ports.c2s
+    first, edited, again, other = marker("FIRST"), marker("EDITED"), marker("AGAIN"), marker("OTHER")
+    more = ("xep_0308", "xep_0444")
+    async with member(port, "carol", room, "mod", more) as carol, \
+            member(port, "alice", room, more_plugins=more) as alice:
+        alice_c = alice.client
+        mid, sid = await alice.say(first)
+        _, kept_sid = await alice.say(other)
+        # A correction (slixmpp's XEP-0308 plugin), then a correction of the correction.
+        correction = alice_c.plugin["xep_0308"].build_correction(mid, JID(room), mtype="groupchat", mbody=edited)
+        correction.send()
+        await carol.groupchat(lambda m: m["id"] == correction["id"])
+        chained = alice_c.plugin["xep_0308"].build_correction(correction["id"], JID(room), mtype="groupchat",
+                                                             mbody=again)
+        chained.send()
+        await carol.groupchat(lambda m: m["id"] == chained["id"])
+        # Reactions (slixmpp's XEP-0444 plugin) to it and to the message that stays.
+        for target, emoji in ((sid, "👍"), (kept_sid, "🎉")):  # the plugin's own send_reactions() is not groupchat
+            reaction = carol.client.make_message(mto=JID(room), mtype="groupchat")
+            carol.client.plugin["xep_0444"].set_reactions(reaction, target, [emoji])
+            reaction.enable("store")
+            reaction.send()
+        await alice.groupchat(lambda m: m.xml.find("{urn:xmpp:reactions:0}reactions") is not None
+                              and m.xml.find("{urn:xmpp:reactions:0}reactions").get("id") == kept_sid)
+        if how == "retracted":
+            alice_c.plugin["xep_0424"].send_retraction(JID(room), sid, mtype="groupchat")
+        else:
+            await carol.client.plugin["xep_0425"].moderate(JID(room), sid, "", timeout=10)
+        await carol.groupchat(lambda m: retract_of(m) is not None and retract_of(m).get("id") == sid)
+        archived = [message for _, message in await mam_messages(carol.client, room)]
+    text = " ".join("".join(m.itertext()) for m in archived)
+    assert first not in text and edited not in text and again not in text
+    assert other in text, "other messages stay"
+    corrections = [m for m in archived if m.find("{urn:xmpp:message-correct:0}replace") is not None]
+    assert len(corrections) == 2 and all(m.find(f"{{{NS_RETRACT}}}retracted") is not None for m in corrections)
+    reactions = {m.find("{urn:xmpp:reactions:0}reactions").get("id"): m for m in archived
+                 if m.find("{urn:xmpp:reactions:0}reactions") is not None}
+    assert len(reactions[sid].find("{urn:xmpp:reactions:0}reactions")) == 0, "no reaction is left on it"
+    assert len(reactions[kept_sid].find("{urn:xmpp:reactions:0}reactions")) == 1
