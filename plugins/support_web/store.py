@@ -7,7 +7,7 @@ import json
 import secrets
 from typing import Any
 
-from sqlalchemy import Float, Index, String, Text, select, update
+from sqlalchemy import Float, Index, String, Text, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from component.storage import Base, Database
@@ -46,13 +46,16 @@ class WebStore:
     async def issue(self, ticket: str, queue: str, now: float, keep: int) -> str:
         """A new token for ``ticket`` (256 random bits); all but the ``keep`` newest are revoked."""
         token = secrets.token_urlsafe(32)
+        # Writes only, the insert first: a SQLite transaction that begins by reading cannot take
+        # the write lock while another connection commits (it fails at once with "locked").
         async with self.db.session() as session:
             session.add(WebToken(digest=digest(token), ticket=ticket, queue=queue, created_at=now))
-        async with self.db.session() as session:
-            live = list(await session.scalars(select(WebToken.digest).where(
-                WebToken.ticket == ticket, WebToken.revoked_at.is_(None)).order_by(WebToken.created_at.desc())))
-            if len(live) > keep:
-                await session.execute(update(WebToken).where(WebToken.digest.in_(live[keep:])).values(revoked_at=now))
+            await session.flush()
+            newest = select(WebToken.digest).where(WebToken.ticket == ticket, WebToken.revoked_at.is_(None)) \
+                .order_by(WebToken.created_at.desc()).limit(keep).scalar_subquery()
+            await session.execute(update(WebToken).where(
+                WebToken.ticket == ticket, WebToken.revoked_at.is_(None), WebToken.digest.not_in(newest))
+                .values(revoked_at=now))
         return token
 
     async def lookup(self, token: str) -> WebToken | None:
@@ -73,12 +76,9 @@ class WebStore:
                 WebToken.ticket == ticket, WebToken.revoked_at.is_(None)).values(revoked_at=now))
 
     async def set_context(self, ticket: str, data: dict[str, Any], now: float) -> None:
-        async with self.db.session() as session:
-            row = await session.get(WebContext, ticket)
-            if row is None:
-                session.add(WebContext(ticket=ticket, data=json.dumps(data, ensure_ascii=False), updated_at=now))
-            else:
-                row.data, row.updated_at = json.dumps(data, ensure_ascii=False), now
+        async with self.db.session() as session:  # write first, as in issue()
+            await session.execute(delete(WebContext).where(WebContext.ticket == ticket))
+            session.add(WebContext(ticket=ticket, data=json.dumps(data, ensure_ascii=False), updated_at=now))
 
     async def context(self, ticket: str) -> dict[str, Any] | None:
         async with self.db.session() as session:
