@@ -70,6 +70,10 @@ def create_tables(*tables: str) -> MigrationStep:
     return step
 
 
+#: Connection execution option: begin the SQLite transaction with the write lock.
+_WRITE_INTENT = "switchboard_write_intent"
+
+
 class SchemaMismatch(RuntimeError):
     """The database's schema is not the one this code was written for."""
 
@@ -112,13 +116,22 @@ class Database:
 
         @event.listens_for(self.engine.sync_engine, "begin")
         def on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-            connection.exec_driver_sql("BEGIN")
+            immediate = connection.get_execution_options().get(_WRITE_INTENT, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction: committed on success, rolled back on error."""
+    async def session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed on success, rolled back on error.
+
+        ``write=True`` for a transaction that reads and then writes what it read: on SQLite it
+        takes the write lock at its start (waiting for it), because a read transaction that
+        another connection committed behind fails at once when it tries to write ("database is
+        locked", whatever the busy timeout). Do not open another write session inside one.
+        """
         async with self.sessions() as session:
             async with session.begin():
+                if write and self.is_sqlite:
+                    await session.connection(execution_options={_WRITE_INTENT: True})
                 yield session
 
     async def migrate(self, histories: Sequence[Migrations]) -> dict[str, tuple[int, int]]:

@@ -156,6 +156,49 @@ async def test_failed_migration_step_leaves_nothing_half_applied(tmp_path):
     await db.close()
 
 
+async def test_a_write_session_survives_a_commit_between_its_read_and_its_write(tmp_path):
+    """SQLite (WAL): a deferred transaction whose snapshot went stale cannot write, even with a busy
+    timeout; ``session(write=True)`` takes the lock first, so read-modify-write never sees that."""
+    import asyncio
+
+    from sqlalchemy.exc import OperationalError
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    await db.migrate([Migrations("zz", [lambda c: c.execute(text("CREATE TABLE zz_n (k TEXT PRIMARY KEY, v INT)"))])])
+    async with db.session() as session:
+        await session.execute(text("INSERT INTO zz_n VALUES ('a', 0)"))
+
+    async def read_then_write(write: bool, read_done: asyncio.Event, other_done: asyncio.Event) -> None:
+        async with db.session(write=write) as session:
+            value = (await session.execute(text("SELECT v FROM zz_n WHERE k = 'a'"))).scalar()
+            read_done.set()
+            await other_done.wait()
+            await session.execute(text("UPDATE zz_n SET v = :v WHERE k = 'a'"), {"v": value + 10})
+
+    async def other_writer(read_done: asyncio.Event, other_done: asyncio.Event) -> None:
+        await read_done.wait()
+        async with db.session() as session:
+            await session.execute(text("UPDATE zz_n SET v = v + 1 WHERE k = 'a'"))
+        other_done.set()
+
+    read_done, other_done = asyncio.Event(), asyncio.Event()
+    with pytest.raises(OperationalError, match="database is locked"):
+        await asyncio.gather(read_then_write(False, read_done, other_done), other_writer(read_done, other_done))
+
+    # With the write lock taken first the other writer waits for it, and nothing is lost.
+    read_done, other_done = asyncio.Event(), asyncio.Event()
+    other = asyncio.ensure_future(other_writer(read_done, other_done))
+    async with db.session(write=True) as session:
+        value = (await session.execute(text("SELECT v FROM zz_n WHERE k = 'a'"))).scalar()
+        read_done.set()
+        await asyncio.sleep(0.05)   # the other writer is now waiting for the lock
+        await session.execute(text("UPDATE zz_n SET v = :v WHERE k = 'a'"), {"v": value + 10})
+    await other
+    async with db.session() as session:
+        assert (await session.execute(text("SELECT v FROM zz_n WHERE k = 'a'"))).scalar() == 1 + 10 + 1
+    await db.close()
+
+
 def test_ids_are_time_ordered_and_unique():
     ids = [new_id() for _ in range(5000)]
     assert ids == sorted(ids)
