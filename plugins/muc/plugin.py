@@ -24,6 +24,7 @@ from .features.disco import Disco
 from .features.history import History
 from .features.invites import Invites
 from .features.private_messages import PrivateMessages
+from .features.register import NS_REGISTER, Register
 from .features.voice_requests import VoiceRequests
 from .features.iq_forwarding import FORWARDED, IqForwarding
 from .features.max_users import MaxUsers
@@ -102,9 +103,10 @@ class MucPlugin(Plugin):
         self.private = PrivateMessages(self)
         self.invites = Invites(self)
         self.voice = VoiceRequests(self)
+        self.register = Register(self)
         self.room_features: list[Feature] = [
             self.disco, Banned(self), MembersOnly(self), Password(self), MaxUsers(self), Moderated(self),
-            self.history, self.subject, self.self_ping, self.config_form,
+            self.history, self.subject, self.self_ping, self.config_form, self.register,
         ]
         await self.load_rooms()
         service = self.service
@@ -117,6 +119,7 @@ class MucPlugin(Plugin):
         service.on_iq(f"{{{NS_PING}}}ping", self.on_ping, types=("get",), priority=10)
         service.on_iq(f"{{{NS_ADMIN}}}query", self.admin.on_admin, priority=10)
         service.on_iq(f"{{{NS_OWNER}}}query", self.on_owner, priority=10)
+        service.on_iq(f"{{{NS_REGISTER}}}query", self.register.on_iq, priority=10)
         for tag in FORWARDED:
             service.on_iq(tag, self.forwarding.on_iq, priority=5)
         self.hooks.on("disco.items", self.disco.service_items)

@@ -18,6 +18,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "config_title": ("Configuration of room {room}", "聊天室 {room} 的配置"),
     "config_instructions": ("Complete this form to configure the room.", "填写此表单以配置聊天室。"),
     "config_changed": ("The room configuration has changed.", "聊天室配置已更改。"),
+    "register_title": ("Register a nickname in {room}", "在 {room} 中注册昵称"),
+    "register_instructions": ("Choose the nickname reserved for you in this room; you become a member.",
+                              "选择在此聊天室中为您保留的昵称；您将成为成员。"),
+    "register_nick": ("Nickname", "昵称"),
     "room_locked": ("This room is locked until its owner configures it.", "此聊天室在所有者完成配置前处于锁定状态。"),
 }
 

@@ -6,8 +6,11 @@ a room secret that protects the room, presence probes to occupants, lenient form
 
 from __future__ import annotations
 
+from xml.etree.ElementTree import fromstring
+
 import pytest
 
+from .. import harness
 from .helpers import NS_USER, client, codes, error_of, is_presence_from, item, room_jid, start, Member
 
 pytestmark = pytest.mark.integration
@@ -120,3 +123,55 @@ async def test_harmless_form_values_are_accepted(component, prosody):
         # A role that does not exist is still refused.
         assert await alice.expect_iq_error(alice.configure(room, presencebroadcast=["king"])) == (
             "not-acceptable", "modify")
+
+
+def registration(xmpp, room: str, nick: str):  # type: ignore[no-untyped-def]
+    """The muc#register form submitted (XEP-0045 7.10.2)."""
+    iq = xmpp.make_iq_set(ito=room)
+    iq.append(fromstring(
+        "<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>"
+        "<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#register</value></field>"
+        f"<field var='muc#register_roomnick'><value>{nick}</value></field></x></query>"))
+    return iq.send(timeout=10)
+
+
+async def test_nickname_registration(component, prosody):
+    await start(component, {"lock_new_rooms": False})
+    room = room_jid("register")
+    plugins = ("xep_0045", "xep_0077")
+    async with harness.slix_client(prosody.ports.c2s, "alice", plugins=plugins) as a, \
+            harness.slix_client(prosody.ports.c2s, "bob", plugins=plugins) as b, \
+            harness.slix_client(prosody.ports.c2s, "carol", plugins=plugins) as c:
+        alice, bob, carol = Member(a), Member(b), Member(c)
+        await alice.join(room, "Alice")
+        info = await b.plugin["xep_0030"].get_info(jid=room, timeout=10)
+        assert "jabber:iq:register" in info["disco_info"]["features"]
+        # Not registered yet: the form (slixmpp's XEP-0077 plugin asks).
+        asked = await b.plugin["xep_0077"].get_registration(jid=room, timeout=10)
+        fields = asked.xml.find("{jabber:iq:register}query/{jabber:x:data}x")
+        assert fields is not None and any(f.get("var") == "muc#register_roomnick" for f in fields)
+        await registration(b, room, "Bobby")
+        # A member now, with the nick reserved.
+        assert {"jid": "bob@localhost", "affiliation": "member", "nick": "Bobby"} in await alice.admin_get(
+            room, affiliation="member")
+        asked = await b.plugin["xep_0077"].get_registration(jid=room, timeout=10)
+        assert asked.xml.find("{jabber:iq:register}query/{jabber:iq:register}registered") is not None
+        assert asked.xml.findtext("{jabber:iq:register}query/{jabber:iq:register}username") == "Bobby"
+        # Another user can neither register nor take that nick.
+        assert await carol.expect_iq_error(registration(c, room, "Bobby")) == ("conflict", "cancel")
+        assert error_of(await carol.join(room, "Bobby", expect_error=True)) == ("conflict", "cancel")
+        # ... nor set someone else's reserved nick through the admin list, not being an owner or admin.
+        assert await carol.expect_iq_error(carol.admin_set(room, jid="carol@localhost", affiliation="member",
+                                                           nick="Bobby")) == ("forbidden", "auth")
+        # A nick in use in the room by someone else is refused too.
+        assert await carol.expect_iq_error(registration(c, room, "Alice")) == ("conflict", "cancel")
+        # Outcasts are refused.
+        await alice.admin_set(room, jid="carol@localhost", affiliation="outcast")
+        assert await carol.expect_iq_error(registration(c, room, "Carol")) == ("forbidden", "auth")
+        # Giving the registration up ends the membership.
+        await b.plugin["xep_0077"].cancel_registration(jid=room, timeout=10)
+        assert await alice.admin_get(room, affiliation="member") == []
+        # In a members-only room, only members may register.
+        await alice.configure(room, membersonly=True)
+        await alice.admin_set(room, jid="carol@localhost", affiliation="none")
+        assert await carol.expect_iq_error(registration(c, room, "Carol")) == ("registration-required", "auth")

@@ -37,7 +37,7 @@ def _bare(value: str) -> str:
 class Admin(Feature):
     # -- applying changes (also used by the config form and invitations) ------------
     async def set_affiliation(self, room: Room, bare_jid: str, affiliation: str, actor_nick: str = "",
-                              reason: str = "", nick: str | None = None) -> None:
+                              reason: str = "", nick: str | None = None, tell_user: bool = True) -> None:
         before = (room.affiliations.get(bare_jid, "none"), room.affiliation_reasons.get(bare_jid, ""),
                   room.reserved_nicks.get(bare_jid))
         room.set_affiliation(bare_jid, affiliation, reason, nick)
@@ -53,8 +53,8 @@ class Admin(Feature):
                 raise
         effective = room.affiliation(bare_jid)
         present = room.occupants_of(bare_jid)
-        if not present and not room.locked:
-            self.announce_absent(room, bare_jid, room.affiliations.get(bare_jid, "none"), reason)
+        if not present and not room.locked and room.affiliations.get(bare_jid, "none") != before[0]:
+            self.announce_absent(room, bare_jid, room.affiliations.get(bare_jid, "none"), reason, tell_user)
         for occupant in present:
             new_role = role_after_affiliation(room, occupant, effective)
             occupant.affiliation = effective
@@ -66,7 +66,7 @@ class Admin(Feature):
                 occupant.role = new_role
                 self.muc.occupancy.fanout(room, occupant, Change(actor=actor_nick, reason=reason))
 
-    def announce_absent(self, room: Room, bare_jid: str, affiliation: str, reason: str) -> None:
+    def announce_absent(self, room: Room, bare_jid: str, affiliation: str, reason: str, tell_user: bool) -> None:
         """The occupants who may see real JIDs learn an absent user's new affiliation (as Prosody
         does, XEP-0045 ex. 195); the user learns it out of the room with status 101."""
         removed = affiliation == "outcast" or (affiliation == "none" and room.config.members_only)
@@ -78,9 +78,11 @@ class Admin(Feature):
             data, count = Addressed(affiliation_notice_xml(room.jid, bare_jid, affiliation, codes, reason)
                                     ).to_many(viewers)
             parts.append(data)
-        notice = affiliation_notice_xml(room.jid, bare_jid, affiliation, (AFFILIATION_CHANGED_ABSENT,), reason)
-        parts.append(Addressed(notice).to(escape_attr(bare_jid)))
-        self.muc.service.send_raw("".join(parts), len(viewers) + 1)
+        if tell_user:
+            notice = affiliation_notice_xml(room.jid, bare_jid, affiliation, (AFFILIATION_CHANGED_ABSENT,), reason)
+            parts.append(Addressed(notice).to(escape_attr(bare_jid)))
+        if parts:
+            self.muc.service.send_raw("".join(parts), len(viewers) + int(tell_user))
 
     async def set_role(self, room: Room, occupant: Occupant, role: str, actor_nick: str = "",
                        reason: str = "") -> None:
