@@ -31,6 +31,10 @@ class BotOptions:
     name_en: str = doc("The bot's name in transcripts shown to agents (English).", "Assistant")
     name_zh: str = doc("The bot's name in transcripts shown to agents (Chinese).", "智能助手")
     max_entries: int = doc("Entries a queue's knowledge base may hold.", 100_000)
+    seed_files: dict[str, str] = doc(
+        "Knowledge-base files (CSV or JSON, as the import command reads them) per queue, imported at start "
+        "into a queue whose knowledge base is still empty: a demo or a first installation. Relative paths are "
+        "relative to the configuration file.", factory=dict)
     llm: LlmOptions = doc("An optional LLM answerer (OpenAI-compatible chat completions).", factory=LlmOptions)
 
     def __post_init__(self) -> None:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 from slixmpp import JID
 
+from component.config import ConfigError
 from component.errors import StanzaError
 from component.plugin import Plugin
 from component.storage import create_tables
@@ -26,6 +28,7 @@ from plugins.support import hooks as support_hooks
 from . import cli
 from . import dialogue as dlg
 from . import hooks as events
+from . import kb_import
 from .commands import ALL as COMMANDS
 from .dialogue import Conversation, Policy
 from .llm import LlmAnswerer
@@ -105,6 +108,7 @@ class SupportBotPlugin(Plugin):
         self.store = BotStore(self.db)
         self.kb = KnowledgeBase(self.store, options.max_entries)
         await self.kb.load()
+        await self._seed(options.seed_files)
         self.engine = BotEngine(self.kb, self.store, policy_of(options),
                                 LlmAnswerer(options.llm) if options.llm.enabled else None, options.answer_footer)
         await self.engine.load()
@@ -119,6 +123,26 @@ class SupportBotPlugin(Plugin):
         self.hooks.provide(events.SERVICE, SupportBotService(self))
         for command in COMMANDS:
             self.service.commands.register(command(self))
+
+    async def _seed(self, files: dict[str, str]) -> None:
+        """Import each queue's seed file when its knowledge base is empty (a later edit is never undone)."""
+        for queue, name in files.items():
+            path = Path(name)
+            if not path.is_absolute():
+                path = self.service.app.config.base_dir / path
+            if not path.is_file():  # a wrong path is a mistake even when nothing needs seeding today
+                raise ConfigError("<config>", f"seed_files.{queue}", f"no such file: {path}")
+            if self.kb.size(queue):
+                continue
+            try:
+                parsed = kb_import.parse(path.read_text(encoding="utf-8-sig"))
+            except (OSError, ValueError) as error:
+                raise ConfigError("<config>", f"seed_files.{queue}", f"cannot read {path}: {error}") from error
+            if parsed.errors:
+                raise ConfigError("<config>", f"seed_files.{queue}", f"{path}: {parsed.errors[0]}")
+            await self.kb.import_(queue, parsed.drafts, "seed")
+            self.log.info("knowledge base seeded", extra={"queue": queue, "file": path.name,
+                                                          "entries": len(parsed.drafts)})
 
     async def stop(self) -> None:
         for task in list(self._tasks):
