@@ -9,6 +9,8 @@ import { createHash } from "node:crypto";
 // name in dist/ -> source entry. Add a browser part here.
 const ENTRIES = {
   "switchboard-widget": "src/widget/main.js",
+  "switchboard-console": "src/console/main.js",
+  "switchboard-dashboard": "src/dashboard/main.js",
 };
 
 // Sizes a page pays for; the build fails past this (gzipped bytes).
