@@ -225,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--c2s-port", type=int, default=5222, help="client port of the local Prosody")
     dev.add_argument("--component-port", type=int, default=5347, help="XEP-0114 port of the local Prosody")
     dev.add_argument("--http-port", type=int, default=5280, help="BOSH/WebSocket port of the local Prosody")
+    dev.add_argument("--web-port", type=int, default=8380,
+                     help="port of the demo web site (shop page with the chat widget, agent console, dashboard)")
     dev.set_defaults(func=cmd_dev)
 
     migrate = sub.add_parser("migrate", help="bring the database schema of every configured plugin up to date "

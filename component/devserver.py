@@ -2,7 +2,9 @@
 
 Everything lives in one state folder: Prosody's config, data and logs, our
 SQLite database, the generated secrets and demo passwords (kept, so a second
-run reuses the same accounts). Ctrl-C stops the component, then Prosody.
+run reuses the same accounts), the demo web site. The support queue starts
+with a demo knowledge base (``demo/kb-shop.json``, Chinese and English) so
+the bot answers at once. Ctrl-C stops the component, then Prosody.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ import os
 import secrets
 from pathlib import Path
 
-from . import logs
+from . import devsite, logs
 from .app import App
 from .config import ConfigError, parse
 from .localserver import LocalProsody, ProsodyPorts
 from .plugin import plugin_class
 
 DEMO_USERS = ("alice", "bob", "carol", "agent", "agent2", "supervisor", "admin")
+#: The demo knowledge base (zh/en): orders, delivery, returns, invoices, opening hours.
+DEMO_KB = devsite.DEMO / "kb-shop.json"
 
 
 def _available(plugin: str) -> bool:
@@ -47,10 +51,13 @@ def _pick(*names: str) -> dict[str, dict]:
 def _services(host: str) -> dict[str, dict[str, dict]]:
     """Rooms and support services with every plugin this checkout ships."""
     rooms = _pick("muc", "mam", "recall", "admin", "echo")
-    support = _pick("mam", "support", "support_bot", "support_web", "admin")
+    support = _pick("mam", "support", "support_bot", "support_web", "support_reports", "admin")
     if "support" in support:
-        support["support"] = {"queues": [{"name": "help", "agents": [f"agent@{host}", f"agent2@{host}"],
+        support["support"] = {"queues": [{"name": "help", "title": "Help desk",
+                                          "agents": [f"agent@{host}", f"agent2@{host}"],
                                           "supervisors": [f"supervisor@{host}"]}]}
+        if "support_bot" in support:
+            support["support_bot"] = {"seed_files": {"help": str(DEMO_KB)}}
     else:
         support = {"echo": {}}
     return {f"rooms.{host}": rooms, f"support.{host}": support}
@@ -104,9 +111,26 @@ def write_config(state: Path, host: str, port: int, services: dict[str, dict[str
     return path
 
 
-def banner(server: LocalProsody, users: dict[str, str], services: dict[str, dict[str, dict]],
-           config: Path) -> str:
+def site_values(server: LocalProsody) -> dict[str, str]:
+    """What the demo pages need to know (``@@NAME@@`` in them)."""
     host = server.host
+    return {"WEBSOCKET": f"ws://127.0.0.1:{server.ports.http}/xmpp-websocket", "HOST": host,
+            "GUEST_HOST": server.guest_host or "", "SUPPORT_DOMAIN": f"support.{host}",
+            "QUEUE": f"help@support.{host}"}
+
+
+def banner(server: LocalProsody, users: dict[str, str], services: dict[str, dict[str, dict]],
+           config: Path, site: "devsite.StaticSite | None" = None, missing: list[str] = ()) -> str:
+    host = server.host
+    web = []
+    if site is not None:
+        web = [
+            "  In a browser:",
+            f"    demo shop with the chat widget   {site.url}/",
+            f"    agent console                    {site.url}/console.html   (agent@{host}, agent2@{host})",
+            f"    supervisor dashboard             {site.url}/dashboard.html (supervisor@{host}, admin@{host})",
+            *[f"    missing: {item}" for item in missing],
+        ]
     rows = [
         "",
         "Switchboard is running.",
@@ -117,7 +141,9 @@ def banner(server: LocalProsody, users: dict[str, str], services: dict[str, dict
         "  Services      " + "; ".join(f"{d} ({', '.join(p)})" for d, p in services.items()),
         "  Demo accounts (password):",
         *[f"    {(user + '@' + host):<28} {password}" for user, password in users.items()],
-        f"  Rooms: join any room@rooms.{host}; support: write to help@support.{host}",
+        *web,
+        f"  Rooms: join any room@rooms.{host}; support: write to help@support.{host} (the bot answers from "
+        "a demo knowledge base: orders, delivery, returns, invoices, opening hours)",
         f"  Config {config}; logs in {server.state_dir}",
         "  Ctrl-C stops everything.",
         "",
@@ -149,16 +175,24 @@ def main(args: argparse.Namespace) -> int:
     except RuntimeError as error:
         print(f"switchboard dev: Prosody did not start: {error}")
         return 1
+    site = None
     try:
         for user, password in users.items():
             server.register(user, password)
         config_path = write_config(state, host, ports.component, services, component_secrets)
         parse(config_path.read_text(), str(config_path), state)  # fail early on a bad config
-        print(banner(server, users, services, config_path), flush=True)
+        missing = devsite.build(state / "www", site_values(server))
+        try:
+            site = devsite.StaticSite(state / "www", args.web_port).start()
+        except OSError as error:
+            print(f"switchboard dev: the demo web site cannot listen on port {args.web_port}: {error}")
+        print(banner(server, users, services, config_path, site, missing), flush=True)
         log.info("starting the component", extra={"config": str(config_path)})
         return asyncio.run(_serve(config_path))
     except KeyboardInterrupt:
         return 0
     finally:
+        if site is not None:
+            site.stop()
         server.stop()
         print("Stopped Prosody and the component.", flush=True)

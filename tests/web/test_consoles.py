@@ -1,0 +1,175 @@
+"""The agent console and the supervisor dashboard in a real Chromium, against the real Prosody and component.
+
+The pages are the ones ``make run`` serves (web/pages, built bundles in web/dist), served here by the
+same small static server; they log in over Prosody's WebSocket like any XMPP client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+
+from component import devsite
+
+from .. import harness
+from ..support_reports.test_live import DOMAIN, HELP, agent_presence, body_has, config, jid, result_table, run_view
+
+pytestmark = pytest.mark.integration
+
+XSS = "<img src=x onerror=\"window.pwned=1\">"
+
+
+@contextlib.asynccontextmanager
+async def site(prosody: Any, tmp_path: Path) -> AsyncIterator[str]:
+    folder = tmp_path / "www"
+    missing = devsite.build(folder, {"WEBSOCKET": f"ws://127.0.0.1:{prosody.ports.http}/xmpp-websocket",
+                                     "HOST": harness.HOST, "SUPPORT_DOMAIN": DOMAIN, "QUEUE": HELP,
+                                     "GUEST_HOST": harness.GUEST_HOST})
+    assert not missing, f"the pages need the bundles: run `make web` ({missing})"
+    server = devsite.StaticSite(folder).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@contextlib.asynccontextmanager
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    binary = shutil.which("chromium")
+    assert binary, "the browser tests need Debian's chromium: run `make system-deps` as root"
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=binary, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def login(page: Any, url: str, user: str) -> None:
+    # The page's own errors end up in the test's output when it fails.
+    page.on("console", lambda msg: print("browser console:", msg.type, msg.text))
+    page.on("pageerror", lambda err: print("browser error:", err))
+    await page.goto(url)
+    await page.fill("input[name=jid]", jid(user))
+    await page.fill("input[name=password]", harness.password(user))
+    await page.click("button[type=submit]")
+
+
+async def kpi(page: Any, name: str) -> str:
+    return await page.get_attribute(f"[data-kpi='{name}']", "data-value")
+
+
+async def test_dashboard_shows_the_monitor_figures_and_moves_with_customers(component, prosody, tmp_path):
+    app = await component(config())
+    reports = app.services[DOMAIN].hooks.service("support_reports")
+    port = prosody.ports.c2s
+    async with site(prosody, tmp_path) as url, browser() as chromium, \
+            harness.slix_client(port, "agent1") as a1, harness.slix_client(port, "super") as sup, \
+            harness.slix_client(port, "cust1") as c1:
+        cin1 = harness.Inbox(c1)
+        agent_presence(a1, HELP, max_chats=2)
+        await harness.until(lambda: any(a.status == "available" for a in reports.snapshot(["help"]).agents),
+                            what="agent1 available")
+        page = await chromium.new_page(locale="en-US")
+        await login(page, f"{url}/dashboard.html", "super")
+        await page.wait_for_selector("[data-queue='help'] [data-kpi='waiting'][data-value='0']", timeout=10000)
+        assert await kpi(page, "agents") == "1"
+
+        # A customer joins: the dashboard shows it within 2 s, without reloading or polling.
+        started = time.monotonic()
+        c1.send_message(mto=HELP, mbody="is anyone there?", mtype="chat")
+        await page.wait_for_selector("[data-kpi='waiting'][data-value='1']", timeout=2000)
+        assert time.monotonic() - started < 2.0
+        customer = await page.text_content("ol.waiting li .who")
+        assert customer == jid("cust1")
+
+        # The same figures as the monitor command.
+        _columns, rows = await run_view(sup, "queues")
+        (row,) = rows
+        assert row["waiting"] == await kpi(page, "waiting")
+        assert row["active"] == await kpi(page, "active")
+        assert row["agents"].split("/")[0] == await kpi(page, "agents")
+        _columns, agents = await run_view(sup, "agents")
+        shown = await page.eval_on_selector_all("ul.agents li", "els => els.map(e => [e.dataset.agent, "
+                                                                "e.dataset.status])")
+        assert [a["agent"] for a in agents] == [a for a, _status in shown]
+        await page.wait_for_function("document.querySelector(\"[data-kpi='longest']\").dataset.value >= 1",
+                                     timeout=3000)  # the wait ticks on the page's clock
+
+        # The customer leaves: back to 0 within 2 s; today's count keeps the conversation.
+        started = time.monotonic()
+        c1.send_message(mto=HELP, mbody="bye", mtype="chat")
+        await cin1.next(body_has("left the queue"))
+        await page.wait_for_selector("[data-kpi='waiting'][data-value='0']", timeout=2000)
+        assert time.monotonic() - started < 2.5
+        await page.wait_for_selector("p.today[data-conversations='1']", timeout=3000)
+        path = tmp_path / "dashboard.png"
+        await page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 5000
+
+
+async def test_dashboard_refuses_someone_who_supervises_nothing(component, prosody, tmp_path):
+    await component(config())
+    async with site(prosody, tmp_path) as url, browser() as chromium:
+        page = await chromium.new_page(locale="en-US")
+        await login(page, f"{url}/dashboard.html", "agent1")
+        await page.wait_for_selector("text=You supervise no queue", timeout=10000)
+        assert await page.query_selector("[data-kpi]") is None
+
+
+async def test_agent_accepts_replies_notes_and_closes_from_the_console(component, prosody, tmp_path):
+    await component(config())
+    port = prosody.ports.c2s
+    async with site(prosody, tmp_path) as url, browser() as chromium, \
+            harness.slix_client(port, "super") as sup, harness.slix_client(port, "cust1") as c1:
+        cin1 = harness.Inbox(c1)
+        added = await harness.run_command(sup, HELP, "support-canned-add")
+        done = await harness.run_command(sup, HELP, "support-canned-add", "complete", added.get("sessionid"),
+                                         {"shortcut": "thanks", "text": "Thank you for waiting, {name}!"})
+        assert done.get("status") == "completed"
+
+        page = await chromium.new_page(locale="en-US")
+        await login(page, f"{url}/console.html", "agent1")
+        await page.wait_for_selector("select[name=status]", timeout=10000)
+
+        c1.send_message(mto=HELP, mbody="My parcel has not arrived", mtype="chat")
+        await page.click(".offer .accept", timeout=10000)
+        await cin1.next(body_has("agent1"))
+        await page.wait_for_selector(".msg.customer .text:text('My parcel has not arrived')", timeout=5000)
+        assert await page.text_content(".conv-head strong") == jid("cust1")
+
+        # A reply from the console, with typing first.
+        await page.fill("textarea[name=reply]", "Let me check")
+        await page.type("textarea[name=reply]", " that for you.")
+        typing = await cin1.next(lambda m: m["chat_state"] == "composing" if "chat_state" in m.plugins else
+                                 m.xml.find("{http://jabber.org/protocol/chatstates}composing") is not None)
+        assert typing["from"].bare == HELP
+        await page.press("textarea[name=reply]", "Enter")
+        await cin1.next(body_has("Let me check that for you."))
+
+        # What the customer writes shows as text: no element, no script.
+        c1.send_message(mto=HELP, mbody=XSS, mtype="chat")
+        await page.wait_for_selector(".msg.customer .text:has-text('onerror')", timeout=5000)
+        texts = await page.eval_on_selector_all(".msg.customer .text", "els => els.map(e => e.textContent)")
+        assert XSS in texts
+        assert await page.query_selector(".messages img") is None
+        assert await page.evaluate("window.pwned === undefined")
+
+        # A canned reply (the queue's list, loaded at login), a private note (never reaches the customer), then close.
+        await page.wait_for_selector("select[name=canned] option[value=thanks]", state="attached", timeout=5000)
+        await page.select_option("select[name=canned]", "thanks")
+        await cin1.next(body_has("Thank you for waiting"))
+        await page.fill("input[name=note]", "customer called twice")
+        await page.click("form.note button")
+        await page.wait_for_selector(".msg.note .text:text('customer called twice')", timeout=5000)
+        await page.click("button.close")
+        await cin1.next(body_has("closed"))
+        await page.wait_for_selector(".conv-head .state:text('closed')", timeout=5000)
+        await cin1.quiet(body_has("called twice"), wait=0.3)
