@@ -7,7 +7,6 @@ same small static server; they log in over Prosody's WebSocket like any XMPP cli
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -17,9 +16,11 @@ import pytest
 from component import devsite
 
 from .. import harness
+from . import shop
 from ..support_reports.test_live import DOMAIN, HELP, agent_presence, body_has, config, jid, result_table, run_view
 
-pytestmark = pytest.mark.integration
+# Browser tests stay on one xdist worker (one Chromium at a time per group on a shared machine).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("web-consoles")]
 
 XSS = "<img src=x onerror=\"window.pwned=1\">"
 
@@ -42,10 +43,8 @@ async def site(prosody: Any, tmp_path: Path) -> AsyncIterator[str]:
 async def browser() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
-    binary = shutil.which("chromium")
-    assert binary, "the browser tests need Debian's chromium: run `make system-deps` as root"
     async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=binary, args=["--no-sandbox", "--disable-gpu"])
+        chromium = await shop.launch(pw)  # Debian's chromium, as the widget's tests launch it
         try:
             yield chromium
         finally:
