@@ -11,6 +11,7 @@ from typing import Any
 from slixmpp import JID
 
 from .config import Config, world_readable
+from .metrics import Metrics
 from .plugin import Plugin, resolve
 from .service import FatalConnectionError, Service
 from .storage import Database, Migrations
@@ -38,6 +39,8 @@ class App:
         self._stop = asyncio.Event()
         self._fatal: FatalConnectionError | None = None
         self.hooks_app: dict[str, Any] = {}
+        self.metrics = Metrics()
+        self.status: Any = None
 
     # -- lifecycle --------------------------------------------------------
     async def start(self, connect: bool = True, migrate: bool = True) -> None:
@@ -67,6 +70,11 @@ class App:
                 await plugin.setup()
             log.info("service ready", extra={"domain": service.domain,
                                              "plugins": ",".join(service.plugins)})
+        if connect and self.config.status.listen:
+            from .status import StatusServer
+
+            self.status = StatusServer(self, self.config.status.listen)
+            await self.status.start()
         if connect:
             for service in self.services.values():
                 service.connect()
@@ -95,6 +103,9 @@ class App:
         self._stop.set()
 
     async def stop(self) -> None:
+        if self.status is not None:
+            await self.status.stop()
+            self.status = None
         for service in reversed(list(self.services.values())):
             for plugin in reversed(list(service.plugins.values())):
                 try:

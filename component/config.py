@@ -65,6 +65,13 @@ class LoggingConfig:
 
 
 @dataclass
+class StatusConfig:
+    listen: str = doc("Address (host:port) of the HTTP status listener serving /metrics (Prometheus) and "
+                      "/health (200, or 503 with the reasons); empty: off. Keep it on loopback or a "
+                      "private network: it has no authentication.", "")
+
+
+@dataclass
 class LimitsConfig:
     message_rate: float = doc("Messages per second a sender (bare JID) may send to this service; 0 = no limit.",
                               10.0)
@@ -117,6 +124,7 @@ class Config:
     admins: list[str] = doc("Global administrators (bare JIDs).", factory=list)
     database: DatabaseConfig = doc("Storage.", factory=DatabaseConfig)
     logging: LoggingConfig = doc("Logging.", factory=LoggingConfig)
+    status: StatusConfig = doc("Metrics and health over HTTP.", factory=StatusConfig)
     services: list[ServiceConfig] = doc("One XEP-0114 stream per service domain.", factory=list)
 
     #: Where the file was read from; relative paths resolve against its folder.
@@ -274,6 +282,10 @@ def parse(text: str, source: str = "<config>", base_dir: Path | None = None) -> 
         config.secrets[service.domain] = service.resolve_secret(source, key, config.base_dir)
         if not config.secrets[service.domain]:
             raise ConfigError(source, key + ".secret", "the secret is empty")
+    if config.status.listen:
+        host, sep, port = config.status.listen.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ConfigError(source, "status.listen", f"not host:port: {config.status.listen!r}")
     if not 0 < config.server.port < 65536:
         raise ConfigError(source, "server.port", f"not a TCP port: {config.server.port}")
     for i, service in enumerate(config.services):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -36,6 +37,8 @@ class HookBus:
         self._handlers: dict[str, list[_Entry]] = {}
         self._services: dict[str, Any] = {}
         self._sequence = itertools.count()
+        #: ``observe(event, seconds)`` after each fired event that has handlers (metrics; None: off).
+        self.observe: Callable[[str, float], None] | None = None
 
     def on(self, event: str, handler: Handler, priority: int = 0, owner: str = "") -> Callable[[], None]:
         """Subscribe ``handler``; returns a function that unsubscribes it.
@@ -59,13 +62,22 @@ class HookBus:
 
     async def fire(self, event: str, *args: Any, **kwargs: Any) -> Any:
         """Run handlers in order; return the first non-None result (or None)."""
-        for entry in self._handlers.get(event, ()):
-            result = entry.handler(*args, **kwargs)
-            if entry.is_async:
-                result = await result
-            if result is not None:
-                return result
-        return None
+        entries = self._handlers.get(event)
+        if not entries:
+            return None
+        observe = self.observe
+        started = time.perf_counter() if observe else 0.0
+        try:
+            for entry in entries:
+                result = entry.handler(*args, **kwargs)
+                if entry.is_async:
+                    result = await result
+                if result is not None:
+                    return result
+            return None
+        finally:
+            if observe:
+                observe(event, time.perf_counter() - started)
 
     async def collect(self, event: str, *args: Any, **kwargs: Any) -> list[Any]:
         """Run every handler; return all non-None results in order."""

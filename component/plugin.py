@@ -59,6 +59,11 @@ class Plugin:
     def db(self):  # type: ignore[no-untyped-def]
         return self.service.db
 
+    @property
+    def metrics(self):  # type: ignore[no-untyped-def]
+        """Where this plugin declares what it measures (``component.metrics.Metrics``)."""
+        return self.service.app.metrics
+
     async def setup(self) -> None:
         """Register handlers, hooks, services and commands. Runs once, before connecting."""
 

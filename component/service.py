@@ -41,6 +41,10 @@ class FatalConnectionError(Exception):
     """The server refused us for good (e.g. wrong secret)."""
 
 
+_KIND_BY_INITIAL: dict[Any, str] = {"m": "message", "p": "presence", "i": "iq",
+                                    b"m": "message", b"p": "presence", b"i": "iq"}
+
+
 class Service:
     def __init__(self, app: "App", config: ServiceConfig, secret: str) -> None:
         self.app = app
@@ -52,6 +56,13 @@ class Service:
         self.plugins: dict[str, Plugin] = {}
         self.stanzas_in = 0
         self.stanzas_out = 0
+        #: (direction, kind) -> stanzas, for metrics; kinds: message, presence, iq.
+        self.stanza_counts: dict[tuple[str, str], int] = {}
+        #: kind -> stanzas whose handler failed (answered internal-server-error).
+        self.handler_errors: dict[str, int] = {}
+        #: Streams re-established after the first one.
+        self.reconnects = 0
+        self._ever_connected = False
         self.connected_at: float | None = None
         self.connected = asyncio.Event()
         self.fatal: FatalConnectionError | None = None
@@ -143,6 +154,9 @@ class Service:
 
     def _on_session_start(self, _event: Any) -> None:
         self._reconnect_delay = 0.5
+        if self._ever_connected:
+            self.reconnects += 1
+        self._ever_connected = True
         self.connected_at = time.time()
         self.connected.set()
         log.info("connected and authenticated", extra={"domain": self.domain})
@@ -183,6 +197,9 @@ class Service:
             return
         transport.write(data.encode("utf-8") if isinstance(data, str) else data)
         self.stanzas_out += count
+        # What was written starts with its first stanza's tag; a burst holds one kind.
+        key = ("out", _KIND_BY_INITIAL.get(data[1:2], "other"))
+        self.stanza_counts[key] = self.stanza_counts.get(key, 0) + count
 
     def send_error(self, stanza: Any, error: XMPPError) -> None:
         """Answer ``stanza`` with ``error`` (never an error to an error)."""
@@ -266,13 +283,21 @@ class Service:
                                                 "no service of this address is connected on this stream"))
         return other
 
+    def _count_in(self, kind: str) -> None:
+        self.stanzas_in += 1
+        key = ("in", kind)
+        self.stanza_counts[key] = self.stanza_counts.get(key, 0) + 1
+
+    def _failed(self, kind: str) -> None:
+        self.handler_errors[kind] = self.handler_errors.get(kind, 0) + 1
+
     def _on_iq(self, iq: Iq) -> None:
         owner = self._owner(iq)
         if owner is not self:
             if owner is not None:
                 owner._on_iq(iq)
             return
-        self.stanzas_in += 1
+        self._count_in("iq")
         if iq["type"] in ("get", "set") and self._admit(iq):
             self._spawn(self._in_order(iq["from"].full, self._dispatch_iq(iq)))
 
@@ -282,7 +307,7 @@ class Service:
             if owner is not None:
                 owner._on_message(msg)
             return
-        self.stanzas_in += 1
+        self._count_in("message")
         if self._admit(msg, is_message=True):
             self._spawn(self._in_order(msg["from"].full, self._dispatch(msg, "message")))
 
@@ -292,7 +317,7 @@ class Service:
             if owner is not None:
                 owner._on_presence(pres)
             return
-        self.stanzas_in += 1
+        self._count_in("presence")
         if pres["type"] == "error" or self._admit(pres):
             self._spawn(self._in_order(pres["from"].full, self._dispatch(pres, "presence")))
 
@@ -310,6 +335,7 @@ class Service:
         except XMPPError as error:
             self.send_error(iq, error)
         except Exception:  # noqa: BLE001 - the service must survive any handler bug
+            self._failed("iq")
             log.exception("IQ handler failed", extra={"domain": self.domain, "to": str(iq["to"]),
                                                       "payload": payload[0].tag if payload else ""})
             self.send_error(iq, StanzaError("internal-server-error", "the request failed on our side"))
@@ -322,6 +348,7 @@ class Service:
         except XMPPError as error:
             self.send_error(stanza, error)
         except Exception:  # noqa: BLE001
+            self._failed(kind)
             log.exception(f"{kind} handler failed", extra={"domain": self.domain, "to": str(stanza["to"])})
             self.send_error(stanza, StanzaError("internal-server-error", "the stanza failed on our side"))
 

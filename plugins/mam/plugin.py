@@ -63,6 +63,22 @@ class MamPlugin(Plugin):
     features = (wire.NS, wire.NS_EXTENDED)
     migrations = (create_tables("mam_messages", "mam_archives"),)
 
+    def _measure_writes(self) -> None:
+        written = self.metrics.counter("archive_writes", "Messages written to the archive.", ["domain"])
+        sizes = self.metrics.histogram("archive_batch_size", "Messages per archive commit (group commit).",
+                                       ["domain"], buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
+        # The archive writes through connections of its own, not the engine the core times.
+        commits = self.metrics.histogram("archive_commit_seconds", "Time to commit one archive batch.", ["domain"])
+        domain = self.service.domain
+        written_here, sizes_here, commit_here = written.labels(domain), sizes.labels(domain), commits.labels(domain)
+
+        def on_batch(count: int, seconds: float) -> None:
+            written_here.inc(count)
+            sizes_here.observe(count)
+            commit_here.observe(seconds)
+
+        self.archive._writer.on_batch = on_batch
+
     async def setup(self) -> None:
         options: MamOptions = self.options
         self.archive = ArchiveService(ArchiveStore(self.db), self.service.domain,
@@ -70,6 +86,7 @@ class MamPlugin(Plugin):
                                       retention_days=options.retention_days,
                                       max_messages=options.max_messages, batch_max=options.batch_max)
         self.hooks.provide(SERVICE, self.archive)
+        self._measure_writes()
         self.service.on_iq(wire.QUERY, self.on_query_form, types=("get",))
         self.service.on_iq(wire.QUERY, self.on_query, types=("set",))
         self.service.on_iq(wire.METADATA, self.on_metadata, types=("get",))

@@ -17,7 +17,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 from xml.etree.ElementTree import Element
 
 from component.errors import StanzaError
@@ -98,6 +98,8 @@ class _GroupCommit:
         self._pending: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
+        #: Called with each committed batch's row count and seconds taken (metrics).
+        self.on_batch: Callable[[int, float], None] | None = None
 
     async def write(self, rows: list[dict[str, Any]]) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -121,8 +123,12 @@ class _GroupCommit:
 
     async def _commit(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future[None]]]) -> None:
         try:
-            await self.backend.insert([row for rows, _ in batch for row in rows])
+            flat = [row for rows, _ in batch for row in rows]
+            started = time.perf_counter()
+            await self.backend.insert(flat)
             self.batches += 1
+            if self.on_batch is not None:
+                self.on_batch(len(flat), time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001 - reported to each writer below
             if len(batch) == 1:
                 if not batch[0][1].done():

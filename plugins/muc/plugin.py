@@ -124,6 +124,10 @@ class MucPlugin(Plugin):
             service.on_iq(tag, self.forwarding.on_iq, priority=5)
         self.hooks.on("disco.items", self.disco.service_items)
         self.hooks.provide(hooks.SERVICE, PublicMuc(self.rooms, self))
+        domain = service.domain
+        self.metrics.read("muc_rooms", "Rooms in memory.", ["domain"], lambda: [((domain,), len(self.rooms))])
+        self.metrics.read("muc_occupants", "Occupants (nicks) in all rooms.", ["domain"],
+                          lambda: [((domain,), sum(len(room.occupants) for room in self.rooms))])
 
     async def load_rooms(self) -> None:
         for stored in await self.store.load_rooms():

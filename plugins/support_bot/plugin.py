@@ -123,6 +123,17 @@ class SupportBotPlugin(Plugin):
         self.hooks.provide(events.SERVICE, SupportBotService(self))
         for command in COMMANDS:
             self.service.commands.register(command(self))
+        self._measure()
+
+    def _measure(self) -> None:
+        """Bot answers against hand-offs, for dashboards (labels: queue, and a source or reason)."""
+        domain = self.service.domain
+        answers = self.metrics.counter("support_bot_answers", "Customer questions the bot answered, by source "
+                                       "(kb, llm, choice).", ["domain", "queue", "source"])
+        handoffs = self.metrics.counter("support_bot_handoffs", "Customers the bot handed to the queue, by reason.",
+                                        ["domain", "queue", "reason"])
+        self.hooks.on(events.ANSWERED, lambda e: answers.labels(domain, e.queue, e.source).inc())
+        self.hooks.on(events.HANDOFF, lambda e: handoffs.labels(domain, e.queue, e.reason).inc())
 
     async def _seed(self, files: dict[str, str]) -> None:
         """Import each queue's seed file when its knowledge base is empty (a later edit is never undone)."""

@@ -26,6 +26,7 @@ from .hooks import SERVICE
 from .metrics import report
 from .monitor import Snapshot
 from . import cli
+from .measures import SupportMeasures
 from .options import ReportsOptions
 from .pubsub import FEATURES as PUBSUB_FEATURES, MonitorFeed
 from .service import Reports, live, today_range, week_range
@@ -78,6 +79,7 @@ class ReportsPlugin(Plugin):
             self.service.commands.register(command(self))
         self.feed = MonitorFeed(self)
         self.feed.register()
+        self.measures = SupportMeasures(self)
 
     async def stop(self) -> None:
         await self.feed.stop()
