@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import Iterable
 from xml.etree.ElementTree import Element
 
+from component import namespaces as xmlns
+
 from .hooks import ArchiveRecord
 
-NS_CORRECT = "urn:xmpp:message-correct:0"
-NS_REACTIONS = "urn:xmpp:reactions:0"
+NS_CORRECT = xmlns.CORRECT
+NS_REACTIONS = xmlns.REACTIONS
 REPLACE = f"{{{NS_CORRECT}}}replace"
 REACTIONS = f"{{{NS_REACTIONS}}}reactions"
 #: What a candidate row's text must contain (a cheap filter before parsing).
