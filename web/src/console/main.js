@@ -109,10 +109,16 @@ function onMessage(stanza) {
   } else if (body !== null && body !== undefined && body !== "") {
     const speaker = stanza.getChild("speaker", NS.SUPPORT);
     const delay = stanza.getChild("delay", NS.DELAY);
-    let role = speaker ? speaker.attrs.role : (ticketEl || offer ? "system" : "customer");
+    // The web channel tells where the customer is (urn:switchboard:web:0 <context/>): shown apart.
+    const context = stanza.getChild("context", "urn:switchboard:web:0");
+    let role = speaker ? speaker.attrs.role : (context ? "context" : (ticketEl || offer ? "system" : "customer"));
     if (role === "customer") c.typing = false;
-    c.messages.push({ role, name: speaker && speaker.attrs.name, text: body.slice(0, MAX_BODY),
+    const name = speaker && speaker.attrs.name;
+    // Transcripts prefix "[name] " for plain clients; the console shows the name apart.
+    const text = name && body.startsWith(`[${name}] `) ? body.slice(name.length + 3) : body;
+    c.messages.push({ role, name, text: text.slice(0, MAX_BODY),
       at: delay ? new Date(delay.attrs.stamp) : new Date(), history: Boolean(delay) });
+    if (!state.current) state.current = from;
     if (state.current !== from) c.unread += 1;
   }
   if (!state.current) state.current = from;
@@ -126,6 +132,9 @@ function send(c, body) {
     xml("body", {}, text), xml("active", { xmlns: NS.CHATSTATES })));
   if (!text.startsWith("/")) c.messages.push({ role: "me", text, at: new Date() });
   c.composing = false;
+  clearTimeout(pauseTimer);
+  const box = document.querySelector("textarea[name=reply]");
+  if (box) box.value = ""; // before the redraw, which keeps what the focused field holds
   render();
 }
 
@@ -237,7 +246,7 @@ function renderConversation(c) {
     c.details.length ? h("dl", { class: "details" }, c.details.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])) : "",
     h("ol", { class: "messages" }, c.messages.map((m) => h("li", { class: `msg ${m.role}${m.history ? " history" : ""}` },
       h("span", { class: "when" }, clock(m.at)),
-      m.role === "customer" || m.role === "me" || m.role === "system" ? "" : h("span", { class: "role" },
+      ["customer", "me", "system", "context"].includes(m.role) ? "" : h("span", { class: "role" },
         m.role === "note" ? t("note") : (m.name || t(`role_${m.role}`))),
       h("span", { class: "text" }, m.text)))),
     c.typing ? h("div", { class: "typing" }, t("customer_typing")) : "",

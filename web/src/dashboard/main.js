@@ -89,7 +89,7 @@ function bars(items, cls) {
   return svg("svg", { viewBox: `0 0 ${w} ${hgt}`, class: `chart ${cls}`, role: "img" },
     items.map((item, i) => svg("g", {},
       svg("text", { x: 0, y: i * row + 13, class: "label" }, item.label),
-      svg("rect", { x: 110, y: i * row + 3, width: Math.max(1, (item.value / max) * 160), height: row - 6,
+      svg("rect", { x: 110, y: i * row + 3, width: (item.value / max) * 160, height: row - 6,
         class: "bar" }),
       svg("text", { x: 276, y: i * row + 13, class: "value" }, String(item.value)))));
 }
