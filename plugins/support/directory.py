@@ -50,20 +50,21 @@ class Directory:
         return None
 
     def open_ticket(self, entry: str, customer: str) -> Ticket | None:
-        for t in self.tickets.values():
-            if t.entry == entry and t.customer == customer:
+        for t in self.customer_tickets(customer):
+            if t.entry == entry:
                 return t
         return None
 
     def customer_tickets(self, customer: str) -> list[Ticket]:
-        return [t for t in self.tickets.values() if t.customer == customer]
+        return [self.tickets[i] for i in sorted(self._by_customer.get(customer, ())) if i in self.tickets]
 
     async def ticket(self, ticket_id: str) -> Ticket | None:
         """An open ticket from memory, or any ticket from the database."""
         return self.tickets.get(ticket_id) or await self.store.ticket(ticket_id)
 
     def pending_offers(self, agent_bare: str) -> list[Ticket]:
-        return [t for t in self.tickets.values() if t.state == "offered" and t.offered_to(agent_bare)]
+        found = (self.tickets.get(i) for i in sorted(self._offering.get(agent_bare, ())))
+        return [t for t in found if t is not None and t.state == "offered" and t.offered_to(agent_bare)]
 
     def agent_lang(self, ticket: Ticket) -> str:
         q = self.queues.get(ticket.queue)

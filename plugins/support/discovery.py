@@ -125,6 +125,6 @@ class Discovery:
         """Figures for the admin plugin's service statistics."""
         tickets = self.engine.tickets.values()
         agents = {a.jid for q in self.engine.agents.values() for a in q.values() if a.tier() is not None}
-        return {"queued_customers": sum(1 for t in tickets if t.state in ("queued", "offered")),
+        return {"queued_customers": self.engine.waiting_count(),
                 "active_conversations": sum(1 for t in tickets if t.state == "active"),
                 "agents_online": len(agents)}

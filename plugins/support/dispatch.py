@@ -12,7 +12,7 @@ import logging
 from component.errors import StanzaError
 
 from . import prechat, routing
-from .model import WAITING_STATES, Agent, Resource, Ticket
+from .model import Agent, Resource, Ticket
 from .texts import text
 
 log = logging.getLogger("switchboard.plugins.support")
@@ -30,7 +30,7 @@ class Dispatch:
             if show is None:
                 agent.resources.pop(agent_jid, None)
                 await self.store.set_presence(queue, None, agent_jid)
-                for t in [t for t in self.tickets.values() if t.state == "offered" and agent_jid in t.offers]:
+                for t in [t for t in self.pending_offers(bare) if agent_jid in t.offers]:
                     await self._drop_offer(t, agent_jid, "offer_revoked", "revoke_offline")
             else:
                 resource = Resource(agent_jid, show, max_chats, self.now())
@@ -50,32 +50,36 @@ class Dispatch:
     def _routable_agents(self, queue: str) -> list[Agent]:
         return [a for a in self.agents.get(queue, {}).values() if a.tier() is not None]
 
-    def _loads(self) -> dict[str, int]:
-        loads: dict[str, int] = {}
-        for t in self.tickets.values():
-            if t.state == "active" and t.agent:
-                loads[t.agent] = loads.get(t.agent, 0) + 1
-            elif t.state == "offered":
-                for full in t.offers:
-                    bare = full.split("/", 1)[0]
-                    loads[bare] = loads.get(bare, 0) + 1
-        return loads
-
-    def load_of(self, agent_bare: str) -> int:
-        return self._loads().get(agent_bare, 0)
-
     # -- routing and offers ---------------------------------------------------------
+    @staticmethod
+    def _free_tiers(agents: list[Agent], loads: dict[str, int], busy: set[str], default_max: int) -> set[int]:
+        """The routing tiers in which some agent could take a customer now (no offer pending, room left)."""
+        return {tier for a in agents if (tier := a.tier()) is not None and a.jid not in busy
+                and loads.get(a.jid, 0) < a.capacity(default_max)}
+
     async def _route(self, queue: str) -> None:
+        """One routing pass: offer waiting customers, in order, to agents with room, until nobody
+        free is left. It costs nothing while every agent is busy, however long the queue."""
         q = self.queues.get(queue)
-        if q is None:
+        waiting = self.waiting.get(queue)
+        if q is None or not waiting:
             return
         loads = self._loads()
-        busy = {full.split("/", 1)[0] for t in self.tickets.values() if t.state == "offered" for full in t.offers}
+        busy = self._busy()
         agents = [self.agents[queue][jid] for jid in q.agents if jid in self.agents[queue]]
-        waiting = sorted((t for t in self.tickets.values() if t.queue == queue and t.state == "queued"),
-                         key=Ticket.sort_key)
-        for t in waiting:
+        free = self._free_tiers(agents, loads, busy, q.max_chats)
+        index = 0
+        while free:
+            ticket_id = waiting.at(index)
+            if ticket_id is None:
+                break
+            index += 1
+            t = self.tickets[ticket_id]
+            if t.state != "queued":
+                continue
             urgent = t.priority >= q.urgent_priority
+            if free == {2} and not urgent:
+                break  # only agents on dnd are free: they take urgent customers, who all come first
             found = routing.candidates(t, agents, loads, busy, q.max_chats, urgent)
             if not found and t.target_agent:
                 t.target_agent = ""  # the named agent cannot take it: back to the queue
@@ -104,6 +108,7 @@ class Dispatch:
                             ticket=t.id, timeout=int(round(q.offer_timeout)),
                             first=(f": “{t.form['message']}”" if t.form.get("message") else ""))
                 self._spawn(self._send_offer(t, c.resource, q.offer_timeout, body))
+            free = self._free_tiers(agents, loads, busy, q.max_chats)
 
     async def _retry(self, ticket_id: str) -> None:
         async with self._lock:
@@ -223,11 +228,16 @@ class Dispatch:
         async with self._lock:
             if not self.is_agent(queue, bare):
                 raise StanzaError("forbidden", "only the queue's agents take customers")
-            waiting = sorted((t for t in self.tickets.values() if t.queue == queue and t.state in WAITING_STATES
-                              and not t.target_agent), key=Ticket.sort_key)
-            if not waiting:
+            waiting = self.waiting.get(queue)
+            found = None
+            for index in range(len(waiting) if waiting else 0):
+                candidate = self.tickets.get(waiting.at(index) or "")
+                if candidate is not None and not candidate.target_agent:
+                    found = candidate
+                    break
+            if found is None:
                 return None
-            t = waiting[0]
+            t = found
             self._revoke_all(t, "revoke_taken")
             t.state = "offered"
             t.offers = {agent_jid: "command"}

@@ -16,6 +16,7 @@ The parts (each a class in its own file, mixed into :class:`SupportEngine`):
 - :class:`~.conversations.Conversations`: transfer, notes, pending, close, tags, ratings, supervisors;
 - :class:`~.status.QueueStatus`: positions and waits told to customers, summaries;
 - :class:`~.ledger.Ledger`: write-through of every change, undo when the database refuses;
+- :class:`~.indexes.Indexes`: waiting lists in routing order, agents' loads, customers' tickets;
 - :class:`~.timers.Timers`: keyed one-shot timers and guarded background tasks.
 
 Everything that reaches the network goes through an :class:`Outbox`; the plugin implements it
@@ -37,6 +38,7 @@ from .conversations import Conversations
 from .directory import Directory
 from .dispatch import Dispatch
 from .hours import Calendar
+from .indexes import Indexes
 from .intake import Intake, JoinRefused
 from .ledger import Ledger
 from .model import Agent, Ticket
@@ -67,7 +69,7 @@ class Outbox(Protocol):
         nothing is taken)."""
 
 
-class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Timers, Directory):
+class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexes, Timers, Directory):
     def __init__(self, options: SupportOptions, domain: str, store: SupportStore, outbox: Outbox,
                  hooks: HookBus, is_admin: Callable[[str], bool] = lambda jid: False,
                  now: Callable[[], float] = time.time) -> None:
@@ -93,12 +95,17 @@ class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Timers
         self.calendars = {q.name: Calendar(q.hours, q.holidays, q.timezone) for q in options.queues}
         #: The clock business hours are read with (tests set it to a chosen moment).
         self.hours_clock: Callable[[], float] = now
+        self._init_indexes()
+        self._status_last: dict[str, float] = {}      # queue -> when its statuses were last sent
+        self._status_running: set[str] = set()        # queues whose statuses are being sent
+        self._status_dirty: set[str] = set()          # queues changed since
 
     # -- lifecycle -------------------------------------------------------------
     async def load(self) -> None:
         for t in await self.store.open_tickets():
             self.tickets[t.id] = t
             self._stored[t.id] = copy.deepcopy(t)
+            self._reindex(t)
         self.watchers = await self.store.watchers()
         for queue, resource in await self.store.presences():
             bare = resource.jid.split("/", 1)[0]

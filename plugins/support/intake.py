@@ -49,7 +49,7 @@ class Intake:
                 raise JoinRefused("hours", "service-unavailable", "this queue is closed outside its business hours")
             if self.open_ticket(queue, customer):
                 raise JoinRefused("conflict", "conflict", "you are already in this queue")
-            waiting = sum(1 for t in self.tickets.values() if t.queue == queue and t.state in WAITING_STATES)
+            waiting = self.waiting_count(queue)
             if q.max_waiting and waiting >= q.max_waiting:
                 raise JoinRefused("full", "service-unavailable", "too many customers are waiting in this queue")
             t = Ticket(id=new_id().lower(), queue=queue, entry=queue, customer=customer, customer_jid=customer_jid,
@@ -58,6 +58,7 @@ class Intake:
             if body:
                 t.form.setdefault("message", body[:200])
             self.tickets[t.id] = t
+            self._reindex(t)  # found by the customer's next message at once
             # Not stored (the database is away): _record takes it out of memory again, so the
             # customer's next message opens a ticket rather than finding this one half-made.
             await self._record(t, "created", customer, via=via)
@@ -133,6 +134,7 @@ class Intake:
         if not self._routable_agents(t.queue):
             self.outbox.customer_notice(t, text("no_agent", t.lang))
         await self._route(t.queue)
+        self._status_now(t)  # the newcomer learns their place at once; the others with the next batch
         self._refresh(t.queue)
 
     async def prechat_answers(self, ticket_id: str, answers: dict[str, str], note: str = "") -> Ticket:
@@ -189,6 +191,7 @@ class Intake:
             t.offers, t.declined, t.offer_deadline = {}, [], None
             t.rating_requested_at = None
             self.tickets[t.id] = t
+            self._reindex(t)  # found by the customer's next message at once
             await self._record(t, "reopened", t.customer, count=t.reopened)
             if await self._hold(t):
                 return t

@@ -24,9 +24,11 @@ class Ledger:
         if stored is None:
             if self.tickets.get(t.id) is t:
                 del self.tickets[t.id]  # never stored while open (a new or reopened ticket)
+            self._reindex(t)
             return
         for name, value in vars(copy.deepcopy(stored)).items():
             setattr(t, name, value)
+        self._reindex(t)
         if t.state == "offered" and t.offer_deadline is not None:
             self._schedule_offer_timeout(t)  # the change may have stopped the offer's clock
         log.warning("ticket change not stored; kept as before", extra={"ticket": t.id, "state": t.state})
@@ -40,6 +42,7 @@ class Ledger:
             raise
         if ticket.id in self.tickets:
             self._stored[ticket.id] = copy.deepcopy(ticket)
+        self._reindex(ticket)
         log.info("ticket event", extra={"ticket": ticket.id, "queue": ticket.queue, "kind": kind,
                                         "state": ticket.state})
         try:
@@ -51,5 +54,6 @@ class Ledger:
     def _forget(self, t: Ticket) -> None:
         self.tickets.pop(t.id, None)
         self._stored.pop(t.id, None)
+        self._reindex(t)
         for kind in ("offer", "grace", "status", "retry"):
             self._cancel((kind, t.id))

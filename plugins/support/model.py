@@ -59,7 +59,6 @@ class Ticket:
     offline_since: float | None = None
     last_status: tuple[int, int] | None = None
     last_status_at: float = 0.0
-    status_pending: bool = False
 
     @property
     def is_open(self) -> bool:

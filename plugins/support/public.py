@@ -69,7 +69,7 @@ class SupportFacade:
         return await self.engine.store.ticket_events(since, until, queue, starts)
 
     def waiting_count(self) -> int:
-        return sum(1 for t in self.engine.tickets.values() if t.state in ("queued", "offered"))
+        return self.engine.waiting_count()
 
     async def rebind_customer(self, ticket_id: str, customer_jid: str) -> Ticket:
         """An open ticket's customer continues from a new full JID (ownership proven by the caller)."""

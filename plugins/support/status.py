@@ -1,13 +1,23 @@
-"""Queue status: positions and estimated waits told to waiting customers, and queue summaries."""
+"""Queue status: positions and estimated waits told to waiting customers, and queue summaries.
+
+A change in a queue does not message every waiting customer at once: it marks the queue, and one
+batch per ``status_interval`` tells each customer whose place or wait changed (at most one update
+per customer per interval), yielding to the event loop between slices so that ten thousand updates
+never stall it. A newcomer is told their place at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
 from . import routing
 from .model import WAITING_STATES, Ticket
 from .texts import text
+
+#: Status messages sent between two yields to the event loop.
+STATUS_SLICE = 200
 
 
 class QueueStatus:
@@ -19,67 +29,85 @@ class QueueStatus:
         """(entries ahead, estimated seconds) for a waiting ticket; (0, 0) when being routed."""
         if t.state == "offered":
             return 0, 0
-        key = t.sort_key()
-        ahead = sum(1 for o in self.tickets.values()
-                    if o.queue == t.queue and o.state in WAITING_STATES and o.sort_key() < key)
+        waiting = self.waiting.get(t.queue)
+        if waiting is None:
+            ahead = 0
+        else:  # its place in the list (a ticket not listed: where its key would go)
+            ahead = waiting.ahead(t.id) if t.id in waiting else waiting.rank(t.sort_key())
         online = len(self._routable_agents(t.queue))
         return ahead, routing.estimate_wait(ahead, self.per_customer_wait(t.queue), online)
 
     def summary(self, queue: str) -> dict[str, Any]:
-        waiting = [t for t in self.tickets.values() if t.queue == queue and t.state in WAITING_STATES]
+        waiting = self.waiting.get(queue)
         agents = self._routable_agents(queue)
-        loads = self._loads()
         q = self.queues[queue]
         return {
-            "count": len(waiting),
-            "oldest": min((t.queued_at or t.created_at for t in waiting), default=None),
+            "count": len(waiting) if waiting is not None else 0,
+            "oldest": waiting.oldest() if waiting is not None else None,
             "time": int(round(self.per_customer_wait(queue))),
             "status": "open" if self.accepting(queue) else "closed",
             "available": len(agents),
-            "current_chats": sum(loads.get(a.jid, 0) for a in agents),
+            "current_chats": sum(self.load_of(a.jid) for a in agents),
             "max_chats": sum(a.capacity(q.max_chats) for a in agents),
         }
 
     def _statuses(self, queue: str) -> dict[str, tuple[int, int]]:
-        """status() of every waiting ticket of a queue, in one sort instead of one scan per ticket."""
-        waiting = sorted((t for t in self.tickets.values() if t.queue == queue and t.state in WAITING_STATES),
-                         key=lambda t: t.sort_key())
+        """status() of every waiting ticket of a queue, in one walk of its waiting list."""
         per_customer = self.per_customer_wait(queue)
         online = len(self._routable_agents(queue))
         result: dict[str, tuple[int, int]] = {}
-        ahead = 0
-        previous_key = None
-        for index, t in enumerate(waiting):
-            key = t.sort_key()
-            if key != previous_key:  # equal keys are not ahead of each other, as in status()
-                ahead, previous_key = index, key
-            result[t.id] = (0, 0) if t.state == "offered" else (
-                ahead, routing.estimate_wait(ahead, per_customer, online))
+        waiting = self.waiting.get(queue)
+        for ahead, ticket_id in enumerate(waiting.ids() if waiting is not None else ()):
+            t = self.tickets.get(ticket_id)
+            if t is not None:
+                result[ticket_id] = (0, 0) if t.state == "offered" else (
+                    ahead, routing.estimate_wait(ahead, per_customer, online))
         return result
 
     def _refresh(self, queue: str) -> None:
-        for ticket_id, current in self._statuses(queue).items():
-            t = self.tickets[ticket_id]
-            if t.last_status != current:
-                self._schedule_status(t, current)
-
-    def _schedule_status(self, t: Ticket, current: tuple[int, int] | None = None) -> None:
-        if t.status_pending:
+        """The queue changed: its customers hear about it with the next batch."""
+        if queue not in self.waiting:
             return
-        delay = t.last_status_at + self.options.status_interval - self.now()
-        if t.last_status is None or delay <= 0:
+        self._status_dirty.add(queue)
+        key = ("queue-status", queue)
+        if key in self._timers or queue in self._status_running:
+            return
+        due = self._status_last.get(queue, float("-inf")) + self.options.status_interval
+        self._later(key, max(0.0, due - self.now()), lambda: self._send_statuses(queue))
+
+    async def _send_statuses(self, queue: str) -> None:
+        self._status_running.add(queue)
+        self._status_dirty.discard(queue)
+        deferred = False
+        try:
+            now = self._status_last[queue] = self.now()
+            interval = self.options.status_interval
+            sent = 0
+            for ticket_id, current in self._statuses(queue).items():
+                t = self.tickets.get(ticket_id)
+                if t is None or t.state not in WAITING_STATES or t.last_status == current:
+                    continue
+                if t.last_status is not None and t.last_status_at + interval > now:
+                    deferred = True  # told recently: the next batch
+                    continue
+                self._send_status(t, current)
+                sent += 1
+                if sent % STATUS_SLICE == 0:
+                    await asyncio.sleep(0)
+        finally:
+            self._status_running.discard(queue)
+        if deferred or queue in self._status_dirty:
+            self._refresh(queue)
+
+    def _status_now(self, t: Ticket) -> None:
+        """Tell one customer their place now, unless they were told within ``status_interval``."""
+        if t.state not in WAITING_STATES or t.id not in self.tickets:
+            return
+        current = self.status(t)
+        if t.last_status == current:
+            return
+        if t.last_status is None or t.last_status_at + self.options.status_interval <= self.now():
             self._send_status(t, current)
-        else:
-            t.status_pending = True
-            self._later(("status", t.id), delay, lambda tid=t.id: self._deferred_status(tid))
-
-    async def _deferred_status(self, ticket_id: str) -> None:
-        t = self.tickets.get(ticket_id)
-        if t is None:
-            return
-        t.status_pending = False
-        if t.state in WAITING_STATES and t.last_status != self.status(t):
-            self._send_status(t)
 
     def _send_status(self, t: Ticket, current: tuple[int, int] | None = None) -> None:
         ahead, seconds = current or self.status(t)

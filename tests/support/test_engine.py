@@ -298,7 +298,7 @@ async def test_a_failing_bot_or_listener_does_not_stop_the_queue(make, caplog):
 async def test_queue_positions_computed_in_one_pass_match_each_tickets_status(make):
     engine, rec = await make()
     tickets = [await engine.join("help", f"c{n}@y/r", "en") for n in range(12)]
-    tickets[7].priority = 20  # jumps the line
+    await engine.update(tickets[7].id, "", priority=20)  # jumps the line
     await online(engine, A)  # one ticket gets offered: (0, 0) for it
     await settle()
     statuses = engine._statuses("help")

@@ -1,0 +1,89 @@
+"""What the engine finds without scanning every open ticket: each queue's waiting list, who holds or
+is offered what, and each customer's open tickets.
+
+The ledger calls :meth:`Indexes._reindex` after every recorded change (and after an undo, a
+forget or a load), so the indexes follow the tickets as stored; nothing else writes them.
+"""
+
+from __future__ import annotations
+
+from .model import WAITING_STATES, Ticket
+from .waiting import WaitingList
+
+
+class Indexes:
+    def _init_indexes(self) -> None:
+        #: queue name -> its waiting tickets (queued or offered) in routing order
+        self.waiting: dict[str, WaitingList] = {name: WaitingList() for name in self.queues}
+        self._waiting_in: dict[str, str] = {}            # ticket -> queue whose list holds it
+        self._holding: dict[str, set[str]] = {}          # agent bare -> active tickets
+        self._offering: dict[str, set[str]] = {}         # agent bare -> tickets offered to them
+        self._held_by: dict[str, tuple[str, ...]] = {}   # ticket -> agents in _holding
+        self._offered_to: dict[str, tuple[str, ...]] = {}  # ticket -> agents in _offering
+        self._by_customer: dict[str, set[str]] = {}      # customer bare -> open tickets
+        self._customer_of: dict[str, str] = {}           # ticket -> customer in _by_customer
+
+    def _reindex(self, t: Ticket) -> None:
+        live = self.tickets.get(t.id) is t
+        # Waiting lists.
+        want = t.queue if live and t.state in WAITING_STATES and t.queue in self.waiting else None
+        was = self._waiting_in.get(t.id)
+        if was is not None and was != want:
+            self.waiting[was].discard(t.id)
+            del self._waiting_in[t.id]
+        if want is not None:
+            self.waiting[want].put(t.id, t.sort_key())
+            self._waiting_in[t.id] = want
+        # Agents' load.
+        holding = (t.agent,) if live and t.state == "active" and t.agent else ()
+        offering = tuple(sorted({full.split("/", 1)[0] for full in t.offers})) \
+            if live and t.state == "offered" else ()
+        self._move(t.id, holding, self._held_by, self._holding)
+        self._move(t.id, offering, self._offered_to, self._offering)
+        # Customers.
+        customer = t.customer if live else None
+        previous = self._customer_of.get(t.id)
+        if previous is not None and previous != customer:
+            self._by_customer.get(previous, set()).discard(t.id)
+            if not self._by_customer.get(previous):
+                self._by_customer.pop(previous, None)
+            del self._customer_of[t.id]
+        if customer is not None:
+            self._by_customer.setdefault(customer, set()).add(t.id)
+            self._customer_of[t.id] = customer
+
+    @staticmethod
+    def _move(ticket_id: str, agents: tuple[str, ...], by_ticket: dict[str, tuple[str, ...]],
+              by_agent: dict[str, set[str]]) -> None:
+        before = by_ticket.get(ticket_id, ())
+        if before == agents:
+            return
+        for agent in before:
+            held = by_agent.get(agent)
+            if held is not None:
+                held.discard(ticket_id)
+                if not held:
+                    del by_agent[agent]
+        for agent in agents:
+            by_agent.setdefault(agent, set()).add(ticket_id)
+        if agents:
+            by_ticket[ticket_id] = agents
+        else:
+            by_ticket.pop(ticket_id, None)
+
+    def load_of(self, agent_bare: str) -> int:
+        """Conversations an agent holds plus offers waiting for their answer."""
+        return len(self._holding.get(agent_bare, ())) + len(self._offering.get(agent_bare, ()))
+
+    def _loads(self) -> dict[str, int]:
+        agents = set(self._holding) | set(self._offering)
+        return {agent: self.load_of(agent) for agent in agents}
+
+    def _busy(self) -> set[str]:
+        """Agents with an offer waiting for their answer (they get one at a time)."""
+        return set(self._offering)
+
+    def waiting_count(self, queue: str | None = None) -> int:
+        if queue is not None:
+            return len(self.waiting.get(queue, ()))
+        return sum(len(w) for w in self.waiting.values())
