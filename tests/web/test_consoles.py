@@ -123,12 +123,14 @@ async def test_dashboard_refuses_someone_who_supervises_nothing(component, proso
         assert await page.query_selector("[data-kpi]") is None
 
 
-async def test_agent_accepts_replies_notes_and_closes_from_the_console(component, prosody, tmp_path):
-    await component(config())
+async def test_agent_accepts_replies_notes_closes_and_transfers_from_the_console(component, prosody, tmp_path):
+    app = await component(config())
+    support = app.services[DOMAIN].hooks.service("support")
     port = prosody.ports.c2s
     async with site(prosody, tmp_path) as url, browser() as chromium, \
-            harness.slix_client(port, "super") as sup, harness.slix_client(port, "cust1") as c1:
-        cin1 = harness.Inbox(c1)
+            harness.slix_client(port, "super") as sup, harness.slix_client(port, "cust1") as c1, \
+            harness.slix_client(port, "cust2") as c2:
+        cin1, cin2 = harness.Inbox(c1), harness.Inbox(c2)
         added = await harness.run_command(sup, HELP, "support-canned-add")
         done = await harness.run_command(sup, HELP, "support-canned-add", "complete", added.get("sessionid"),
                                          {"shortcut": "thanks", "text": "Thank you for waiting, {name}!"})
@@ -172,3 +174,15 @@ async def test_agent_accepts_replies_notes_and_closes_from_the_console(component
         await cin1.next(body_has("closed"))
         await page.wait_for_selector(".conv-head .state:text('closed')", timeout=5000)
         await cin1.quiet(body_has("called twice"), wait=0.3)
+
+        # The next customer is offered while the first stays listed; a transfer sends them to another queue.
+        c2.send_message(mto=HELP, mbody="I need to buy in bulk", mtype="chat")
+        await page.click(".offer .accept", timeout=10000)
+        await cin2.next(body_has("agent1"))
+        assert await page.eval_on_selector_all("ul.convs li", "els => els.length") == 2
+        await page.wait_for_selector(".msg.customer .text:text('I need to buy in bulk')", timeout=5000)
+        await page.fill("input[name=transfer]", "sales")
+        await page.click("form.transfer button")
+        await harness.until(lambda: [t for t in support.open_tickets("sales") if t.customer == jid("cust2")],
+                            what="the ticket in the sales queue")
+        await page.wait_for_selector(".conv-head .state:text('transferred')", timeout=5000)
