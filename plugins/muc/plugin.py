@@ -14,7 +14,7 @@ from component.errors import StanzaError
 from component.plugin import Plugin
 from component.storage import create_tables
 
-from . import hooks
+from . import events, hooks
 from .features import Feature
 from .features.admin import Admin
 from .features.banned import Banned
@@ -35,6 +35,7 @@ from .features.occupancy import Change, Occupancy
 from .features.password import Password
 from .features.self_ping import SelfPing
 from .features.subject import Subject
+from .host import RoomHost
 from .room import Room, RoomConfig, check_affiliation_change
 from .service import PublicMuc, Rooms, config_fields
 from .stanza import (NS_ADMIN, NS_DATA, NS_MUC, NS_OWNER, NS_PING, NS_STANZAS, REMOVED_SHUTDOWN, child, escape_attr,
@@ -88,26 +89,26 @@ class MucPlugin(Plugin):
         self.store = MucStore(self.db, self.service.domain)
         secret = await self.store.secret()
         self.rooms = Rooms(self.service.domain, self.options, self.service.is_admin, secret)
-        # Order matters for join checks: conflict and lock first (occupancy), then ban, members-only,
-        # password, capacity, as Prosody does.
-        self.occupancy = Occupancy(self)
-        self.messages = Messages(self)
-        self.history = History(self)
-        self.subject = Subject(self)
-        self.disco = Disco(self)
-        self.self_ping = SelfPing(self)
-        self.forwarding = IqForwarding(self)
-        self.admin = Admin(self)
-        self.config_form = ConfigForm(self)
-        self.destroyer = Destroy(self)
-        self.private = PrivateMessages(self)
-        self.invites = Invites(self)
-        self.voice = VoiceRequests(self)
-        self.register = Register(self)
+        # Features see the narrow host, never this plugin; they hook the host's room events
+        # (join checks run by their priority there, not by this list's order).
+        self.host = host = RoomHost(self)
+        self.occupancy = Occupancy(host)
+        self.messages = Messages(host)
+        self.disco = Disco(host)
+        self.forwarding = IqForwarding(host)
+        self.admin = Admin(host)
+        self.config_form = ConfigForm(host)
+        self.destroyer = Destroy(host)
+        self.private = PrivateMessages(host)
+        self.register = Register(host)
         self.room_features: list[Feature] = [
-            self.disco, Banned(self), MembersOnly(self), Password(self), MaxUsers(self), Moderated(self),
-            self.history, self.subject, self.self_ping, self.config_form, self.register,
+            self.occupancy, self.messages, self.disco, self.forwarding, self.admin, self.config_form,
+            self.destroyer, self.private, self.register,
+            *(feature(host) for feature in (Banned, MembersOnly, Password, MaxUsers, Moderated, History, Subject,
+                                            SelfPing, Invites, VoiceRequests)),
         ]
+        for feature in self.room_features:
+            feature.hook(host.events)
         await self.load_rooms()
         service = self.service
         service.on_presence(self.on_presence)
@@ -207,7 +208,7 @@ class MucPlugin(Plugin):
         room = self.rooms.get(JID(room_jid).bare)
         if room is None:
             raise StanzaError("item-not-found", "there is no such room")
-        await self.destroyer.destroy(room, actor, reason, alternate)
+        await self.host.destroy(room, actor, reason, alternate)
 
     async def set_affiliation(self, room_jid: str, jid: str, affiliation: str, actor: str, reason: str) -> None:
         room = self.rooms.get(JID(room_jid).bare)
@@ -215,7 +216,7 @@ class MucPlugin(Plugin):
             raise StanzaError("item-not-found", "there is no such room")
         target = JID(jid).bare
         check_affiliation_change(room, "owner", target, affiliation)
-        await self.admin.set_affiliation(room, target, affiliation, "", reason)
+        await self.host.set_affiliation(room, target, affiliation, "", reason)
 
     # -- routing ---------------------------------------------------------------------
     def _ours(self, to: JID) -> bool:
@@ -254,7 +255,7 @@ class MucPlugin(Plugin):
             return await self.private.on_message(room, msg, to.resource)
         if mtype == "groupchat":
             return await self.messages.on_groupchat(room, msg)
-        if await self.invites.on_room_message(room, msg) or await self.voice.on_room_message(room, msg):
+        if await self.host.events.fire(events.ROOM_MESSAGE, room, msg):
             return True
         raise StanzaError("bad-request", "messages to a room must be of type groupchat")
 

@@ -9,6 +9,7 @@ import pytest
 
 from component.config import from_dict
 from component.errors import StanzaError
+from component.hooks import HookBus
 from plugins.muc.features.config_form import ConfigForm
 from plugins.muc.features.history import History, limit
 from plugins.muc.features.max_users import MaxUsers
@@ -232,10 +233,13 @@ def test_occupant_ids_are_stable_distinct_and_opaque():
 # -- configuration -----------------------------------------------------------------
 def config_form() -> ConfigForm:
     # Archiving that follows persistence is what test_config_parsing checks.
-    muc = SimpleNamespace(options=from_dict(MucOptions, {"default_archiving": "persistent"}, "<test>"))
-    form = ConfigForm(muc)  # type: ignore[arg-type]
-    muc.room_features = [form, Password(muc), MembersOnly(muc), Moderated(muc), MaxUsers(muc), Subject(muc),
-                         History(muc)]
+    host = SimpleNamespace(options=from_dict(MucOptions, {"default_archiving": "persistent"}, "<test>"),
+                           config_fields=[])
+    form = ConfigForm(host)  # type: ignore[arg-type]
+    bus = HookBus()
+    for feature in (form, Password(host), MembersOnly(host), Moderated(host), MaxUsers(host), Subject(host),
+                    History(host)):
+        feature.hook(bus)  # type: ignore[arg-type]
     return form
 
 

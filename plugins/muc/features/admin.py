@@ -12,6 +12,7 @@ from slixmpp.jid import InvalidJID
 
 from component.errors import StanzaError
 
+from ..events import SET_AFFILIATION, SET_ROLE, AffiliationChange, RoleChange
 from ..room import (AFFILIATIONS, ROLES, Occupant, Room, check_affiliation_change, check_role_change,
                     may_get_member_list, role_after_affiliation)
 from ..stanza import (AFFILIATION_CHANGED_ABSENT, BANNED, KICKED, NS_ADMIN, REMOVED_AFFILIATION, Addressed,
@@ -35,6 +36,20 @@ def _bare(value: str) -> str:
 
 
 class Admin(Feature):
+    def hook(self, events: Any) -> None:
+        super().hook(events)
+        events.on(SET_AFFILIATION, self.on_set_affiliation)
+        events.on(SET_ROLE, self.on_set_role)
+
+    async def on_set_affiliation(self, change: AffiliationChange) -> bool:
+        await self.set_affiliation(change.room, change.jid, change.affiliation, change.actor_nick, change.reason,
+                                   change.nick, change.tell_user)
+        return True
+
+    async def on_set_role(self, change: RoleChange) -> bool:
+        await self.set_role(change.room, change.occupant, change.role, change.actor_nick, change.reason)
+        return True
+
     # -- applying changes (also used by the config form and invitations) ------------
     async def set_affiliation(self, room: Room, bare_jid: str, affiliation: str, actor_nick: str = "",
                               reason: str = "", nick: str | None = None, tell_user: bool = True) -> None:
@@ -44,7 +59,7 @@ class Admin(Feature):
         if room.config.persistent and not room.locked:
             # Stored before anyone is told: a ban the database did not take must not look done.
             try:
-                await self.muc.store.save_affiliation(room.jid, bare_jid, room.affiliations.get(bare_jid, "none"),
+                await self.host.store.save_affiliation(room.jid, bare_jid, room.affiliations.get(bare_jid, "none"),
                                                       room.reserved_nicks.get(bare_jid, ""),
                                                       room.affiliation_reasons.get(bare_jid, ""))
             except BaseException:
@@ -60,11 +75,11 @@ class Admin(Feature):
             occupant.affiliation = effective
             if new_role == "none":
                 code = BANNED if affiliation == "outcast" else REMOVED_AFFILIATION
-                await self.muc.occupancy.remove(room, occupant, Change(codes=(code,), actor=actor_nick,
+                await self.host.remove_occupant(room, occupant, Change(codes=(code,), actor=actor_nick,
                                                                        reason=reason))
             else:
                 occupant.role = new_role
-                self.muc.occupancy.fanout(room, occupant, Change(actor=actor_nick, reason=reason))
+                self.host.broadcast_presence(room, occupant, Change(actor=actor_nick, reason=reason))
 
     def announce_absent(self, room: Room, bare_jid: str, affiliation: str, reason: str, tell_user: bool) -> None:
         """The occupants who may see real JIDs learn an absent user's new affiliation (as Prosody
@@ -82,23 +97,23 @@ class Admin(Feature):
             notice = affiliation_notice_xml(room.jid, bare_jid, affiliation, (AFFILIATION_CHANGED_ABSENT,), reason)
             parts.append(Addressed(notice).to(escape_attr(bare_jid)))
         if parts:
-            self.muc.service.send_raw("".join(parts), len(viewers) + int(tell_user))
+            self.host.send_raw("".join(parts), len(viewers) + int(tell_user))
 
     async def set_role(self, room: Room, occupant: Occupant, role: str, actor_nick: str = "",
                        reason: str = "") -> None:
         if role == "none":
-            await self.muc.occupancy.remove(room, occupant, Change(codes=(KICKED,), actor=actor_nick,
+            await self.host.remove_occupant(room, occupant, Change(codes=(KICKED,), actor=actor_nick,
                                                                    reason=reason))
             return
         occupant.role = role
-        self.muc.occupancy.fanout(room, occupant, Change(actor=actor_nick, reason=reason))
+        self.host.broadcast_presence(room, occupant, Change(actor=actor_nick, reason=reason))
 
     # -- muc#admin ----------------------------------------------------------------------
     async def on_admin(self, iq: Any) -> Any:
         to = iq["to"]
         if not to.user or to.resource:
             return None
-        room = self.muc.rooms.get(to.bare)
+        room = self.host.rooms.get(to.bare)
         if room is None:
             raise StanzaError("item-not-found", "there is no such room")
         query = iq.xml.find(_QUERY)

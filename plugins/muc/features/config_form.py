@@ -13,7 +13,7 @@ from slixmpp import JID
 from component.errors import StanzaError
 from component.forms import Form, new_form, values as form_values
 
-from .. import hooks
+from .. import events, hooks
 from ..room import ALLOW_PM, BROADCAST_ROLES, WHOIS, Room, RoomConfig
 from ..stanza import (CONFIG_CHANGED, LOGGING_OFF, LOGGING_ON, NON_ANONYMOUS, NS_OWNER,
                       NS_ROOMCONFIG, SEMI_ANONYMOUS, Addressed, status_message_xml)
@@ -57,8 +57,7 @@ class ConfigForm(Feature):
     config_fields = GENERAL_FIELDS
 
     def fields(self) -> list[ConfigField]:
-        found = [f for feature in self.muc.room_features for f in feature.config_fields]
-        return sorted(found, key=lambda f: f.order)
+        return sorted(self.host.config_fields, key=lambda f: f.order)
 
     # -- building -------------------------------------------------------------------
     async def build(self, room: Room, lang: str | None) -> Form:
@@ -72,7 +71,7 @@ class ConfigForm(Feature):
                 kwargs["options"] = [{"value": v, "label": label(en, zh, lang)} for v, en, zh in spec.options]
             field = form.add_field(**kwargs)
             field["value"] = value
-        await self.muc.hooks.collect(hooks.CONFIG_FORM, hooks.ConfigFormEvent(room.jid, form, lang or "en"))
+        await self.host.hooks.collect(hooks.CONFIG_FORM, hooks.ConfigFormEvent(room.jid, form, lang or "en"))
         return form
 
     def current(self, room: Room, spec: ConfigField) -> Any:
@@ -108,7 +107,7 @@ class ConfigForm(Feature):
             raise StanzaError("not-acceptable", "a password-protected room needs a password")
         if not config.password_protected:
             config.password = ""
-        if "muc#roomconfig_enablearchiving" not in submitted and self.muc.options.default_archiving == "persistent":
+        if "muc#roomconfig_enablearchiving" not in submitted and self.host.options.default_archiving == "persistent":
             # Archiving follows persistence unless the owner says otherwise.
             if config.persistent != room.config.persistent:
                 config.archiving = config.persistent
@@ -135,9 +134,9 @@ class ConfigForm(Feature):
                 number = int(value or "0")
             except ValueError:
                 raise StanzaError("not-acceptable", f"{spec.var}: not a number: {value!r}") from None
-            if not 0 <= number <= self.muc.options.max_history_fetch:
+            if not 0 <= number <= self.host.options.max_history_fetch:
                 raise StanzaError("not-acceptable",
-                                  f"{spec.var}: must be between 0 and {self.muc.options.max_history_fetch}")
+                                  f"{spec.var}: must be between 0 and {self.host.options.max_history_fetch}")
             return number
         if attr == "whois" and value not in WHOIS:
             raise StanzaError("not-acceptable", f"{spec.var}: must be one of {', '.join(WHOIS)}")
@@ -172,7 +171,7 @@ class ConfigForm(Feature):
         if form_type == "cancel":
             if room.locked:
                 # XEP-0045 10.1.3: cancelling the initial configuration destroys the room.
-                await self.muc.destroyer.destroy(room, actor.full, "", "")
+                await self.host.destroy(room, actor.full)
             return iq.reply(clear=True)
         if form_type != "submit":
             raise StanzaError("bad-request", "submit the configuration form with type 'submit' or 'cancel'")
@@ -181,7 +180,7 @@ class ConfigForm(Feature):
         submitted = form_values(Form(xml=x), types)
         submitted.pop("FORM_TYPE", None)
         config, lists = self.parse(room, submitted)
-        await self.muc.hooks.collect(hooks.CONFIG_SUBMITTED, hooks.ConfigSubmitEvent(
+        await self.host.hooks.collect(hooks.CONFIG_SUBMITTED, hooks.ConfigSubmitEvent(
             room.jid, submitted, actor.full))
         await self.apply(room, config, lists, actor.full)
         return iq.reply(clear=True)
@@ -199,15 +198,15 @@ class ConfigForm(Feature):
             wanted = set(lists[affiliation])
             for jid in room.with_affiliation(affiliation):
                 if jid not in wanted:
-                    await self.muc.admin.set_affiliation(room, jid, "none", actor_nick)
+                    await self.host.set_affiliation(room, jid, "none", actor_nick)
             for jid in sorted(wanted):
                 if room.affiliations.get(jid) != affiliation:
-                    await self.muc.admin.set_affiliation(room, jid, affiliation, actor_nick)
+                    await self.host.set_affiliation(room, jid, affiliation, actor_nick)
         try:
             if config.persistent:
-                await self.muc.store.save_room(self.muc.stored(room))
+                await self.host.store.save_room(self.host.stored(room))
             elif old.persistent and not was_locked:
-                await self.muc.store.delete_room(room.jid)
+                await self.host.store.delete_room(room.jid)
         except BaseException:
             # Not stored: the room keeps the configuration the database still has.
             room.config, room.locked = old, was_locked
@@ -220,12 +219,11 @@ class ConfigForm(Feature):
         recipients = room.all_recipients()
         if recipients and (not was_locked or len(codes) > 1):
             data, count = Addressed(status_message_xml(room.jid, codes)).to_many(recipients)
-            self.muc.service.send_raw(data, count)
-        for feature in self.muc.room_features:
-            await feature.config_changed(room, old, actor)
-        self.muc.log.info("room configured", extra={"room": room.jid, "persistent": config.persistent,
+            self.host.send_raw(data, count)
+        await self.host.events.collect(events.CONFIG_CHANGED, room, old, actor)
+        self.host.log.info("room configured", extra={"room": room.jid, "persistent": config.persistent,
                                                     "unlocked": was_locked})
-        await self.muc.hooks.fire(hooks.ROOM_CONFIG_CHANGED, hooks.RoomEvent(
-            room.jid, actor=actor, config=self.muc.config_dict(room)))
-        await self.muc.room_emptied(room)
+        await self.host.hooks.fire(hooks.ROOM_CONFIG_CHANGED, hooks.RoomEvent(
+            room.jid, actor=actor, config=self.host.config_dict(room)))
+        await self.host.room_emptied(room)
 

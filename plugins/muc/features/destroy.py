@@ -9,6 +9,7 @@ from xml.etree.ElementTree import Element
 from component.errors import StanzaError
 
 from .. import hooks
+from ..events import DESTROY, Destruction
 from ..room import Room
 from ..stanza import NS_OWNER, escape_attr, escape_text
 from .occupancy import Change
@@ -16,6 +17,14 @@ from . import Feature
 
 
 class Destroy(Feature):
+    def hook(self, events: Any) -> None:
+        super().hook(events)
+        events.on(DESTROY, self.on_request)
+
+    async def on_request(self, request: Destruction) -> bool:
+        await self.destroy(request.room, request.actor, request.reason, request.alternate, request.password)
+        return True
+
     async def on_destroy(self, iq: Any, room: Room, request: Element) -> Any:
         if room.affiliation(iq["from"].bare) != "owner":
             raise StanzaError("forbidden", "only owners can destroy this room")
@@ -32,13 +41,13 @@ class Destroy(Feature):
         destroy = f"<destroy{venue}>{inner}</destroy>" if inner else f"<destroy{venue}/>"
         # Each occupant hears only of itself leaving (XEP-0045 example 201).
         for occupant in list(room.occupants.values()):
-            self.muc.occupancy.fanout(room, occupant, Change(unavailable=True, role="none", affiliation="none",
+            self.host.broadcast_presence(room, occupant, Change(unavailable=True, role="none", affiliation="none",
                                                              payload="", extra_user=destroy, broadcast=False))
         room.occupants.clear()
         room.by_jid.clear()
         room.sessions_changed()
-        self.muc.rooms.remove(room.jid)
-        await self.muc.store.delete_room(room.jid)
-        self.muc.log.info("room destroyed", extra={"room": room.jid})
-        await self.muc.hooks.fire(hooks.ROOM_DESTROYED, hooks.RoomEvent(
-            room.jid, actor=actor, reason=reason, config=self.muc.config_dict(room)))
+        self.host.rooms.remove(room.jid)
+        await self.host.store.delete_room(room.jid)
+        self.host.log.info("room destroyed", extra={"room": room.jid})
+        await self.host.hooks.fire(hooks.ROOM_DESTROYED, hooks.RoomEvent(
+            room.jid, actor=actor, reason=reason, config=self.host.config_dict(room)))

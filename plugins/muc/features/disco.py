@@ -8,7 +8,7 @@ from typing import Any
 from component.errors import StanzaError
 from component.forms import new_form
 
-from .. import hooks
+from .. import events, hooks
 from ..room import Room
 from ..stanza import NS_MUC, NS_OCCUPANT_ID, NS_ROOMINFO, NS_SID, NS_STABLE_ID
 from . import Feature
@@ -36,20 +36,18 @@ class Disco(Feature):
 
     async def features_of(self, room: Room) -> list[str]:
         found = list(CORE_FEATURES)
-        for feature in self.muc.room_features:
-            for var in feature.disco_features(room):
-                if var not in found:
-                    found.append(var)
-        for batch in await self.muc.hooks.collect(hooks.DISCO_FEATURES, room.jid):
+        batches = [*await self.host.events.collect(events.DISCO_FEATURES, room),
+                   *await self.host.hooks.collect(hooks.DISCO_FEATURES, room.jid)]
+        for batch in batches:
             for var in batch:
                 if var not in found:
                     found.append(var)
         return found
 
-    def roominfo_form(self, room: Room) -> Any:
+    async def roominfo_form(self, room: Room) -> Any:
         form = new_form(form_type="result", form_type_value=NS_ROOMINFO)
-        for feature in self.muc.room_features:
-            for var, ftype, label, value in feature.roominfo(room):
+        for fields in await self.host.events.collect(events.ROOMINFO, room):
+            for var, ftype, label, value in fields:
                 form.add_field(var=var, ftype=ftype, label=label, value=value)
         return form
 
@@ -61,7 +59,7 @@ class Disco(Feature):
         to = iq["to"]
         if not to.user or to.resource:
             return None  # the domain (core) or an occupant (forwarded)
-        room = self.muc.rooms.get(to.bare)
+        room = self.host.rooms.get(to.bare)
         if room is None or not self.visible(room, iq["from"].bare):
             raise StanzaError("item-not-found", "there is no such room")
         reply = iq.reply()
@@ -78,14 +76,14 @@ class Disco(Feature):
         info.add_identity("conference", "text", name=self.room_name(room))
         for var in await self.features_of(room):
             info.add_feature(var)
-        info.append(self.roominfo_form(room))
+        info.append(await self.roominfo_form(room))
         return reply
 
     async def on_items(self, iq: Any) -> Any:
         to = iq["to"]
         if not to.user or to.resource:
             return None
-        room = self.muc.rooms.get(to.bare)
+        room = self.host.rooms.get(to.bare)
         if room is None or not self.visible(room, iq["from"].bare):
             raise StanzaError("item-not-found", "there is no such room")
         if iq["disco_items"]["node"]:
@@ -97,4 +95,4 @@ class Disco(Feature):
         """The public rooms, as the domain's disco#items (collected by the core)."""
         if iq["disco_items"]["node"]:
             return None
-        return [(room.jid, None, self.room_name(room)) for room in self.muc.rooms.public_rooms()]
+        return [(room.jid, None, self.room_name(room)) for room in self.host.rooms.public_rooms()]

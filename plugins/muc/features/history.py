@@ -12,6 +12,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from .. import hooks
+from ..events import JOIN_HISTORY
 from ..room import Room
 from ..stanza import NS_SID, parse_stamp, serialize, with_delay
 from . import ConfigField, Feature
@@ -59,6 +60,10 @@ class History(Feature):
                     "加入时返回的最多历史消息数", "history_length", 150),
     )
 
+    def hook(self, events: Any) -> None:
+        super().hook(events)
+        events.on(JOIN_HISTORY, self.fetch)
+
     async def fetch(self, room: Room, requester: str, request: Element | None) -> list[str]:
         """The history for a joining session, serialized without ``to``, each with its delay."""
         maxstanzas = maxchars = seconds = None
@@ -69,11 +74,11 @@ class History(Feature):
             seconds = _int(request.get("seconds"))
             if request.get("since"):
                 since = parse_stamp(request.get("since", ""))
-        default_max = min(room.config.history_length, self.muc.options.max_history_fetch)
+        default_max = min(room.config.history_length, self.host.options.max_history_fetch)
         if maxstanzas == 0 or maxchars == 0 or default_max == 0:
             return []
         if maxstanzas is not None:
-            maxstanzas = min(maxstanzas, self.muc.options.max_history_fetch)
+            maxstanzas = min(maxstanzas, self.host.options.max_history_fetch)
         effective_max = maxstanzas if maxstanzas is not None else default_max
         cutoff = None
         if seconds is not None:
@@ -82,8 +87,8 @@ class History(Feature):
             cutoff = since if cutoff is None else max(cutoff, since)
         started_at = room.history_seq
         items: list[tuple[str, float]] | None = None
-        if self.muc.hooks.has(hooks.GET_HISTORY):
-            answer: Any = await self.muc.hooks.fire(hooks.GET_HISTORY, hooks.HistoryRequest(
+        if self.host.hooks.has(hooks.GET_HISTORY):
+            answer: Any = await self.host.hooks.fire(hooks.GET_HISTORY, hooks.HistoryRequest(
                 room.jid, requester, maxchars, maxstanzas, seconds, since, default_max))
             if answer is not None:
                 items = []
@@ -105,7 +110,7 @@ class History(Feature):
 
     def roominfo(self, room: Room):  # type: ignore[no-untyped-def]
         return (("muc#maxhistoryfetch", "text-single", "Maximum number of history messages returned by room",
-                 str(min(room.config.history_length, self.muc.options.max_history_fetch))),)
+                 str(min(room.config.history_length, self.host.options.max_history_fetch))),)
 
 
 def _without_to(elem: Element) -> Element:

@@ -14,6 +14,7 @@ from slixmpp.jid import InvalidJID
 
 from component.errors import StanzaError
 
+from ..events import ROOM_MESSAGE
 from ..room import Room, may_invite
 from ..stanza import NS_USER, XML_LANG, escape_attr, escape_text
 from ..texts import text
@@ -39,6 +40,13 @@ def _target(element: Element) -> str:
 
 
 class Invites(Feature):
+    def hook(self, events: Any) -> None:
+        super().hook(events)
+        events.on(ROOM_MESSAGE, self.handle)
+
+    async def handle(self, room: Room, msg: Any) -> bool | None:
+        return True if await self.on_room_message(room, msg) else None
+
     async def on_room_message(self, room: Room, msg: Any) -> bool:
         x = msg.xml.find(_X)
         if x is None:
@@ -67,7 +75,7 @@ class Invites(Feature):
         if room.affiliation(invitee_bare) == "outcast":
             raise StanzaError("forbidden", "that user is banned from this room")
         if room.config.members_only and room.affiliation(invitee_bare) == "none":
-            await self.muc.admin.set_affiliation(room, invitee_bare, "member", inviter.nick)
+            await self.host.set_affiliation(room, invitee_bare, "member", inviter.nick)
         key = "invite_reason" if reason else "invite"
         body = text(key, lang, inviter=inviter_jid.bare, room=room.jid, reason=reason)
         password = ""
@@ -79,12 +87,12 @@ class Invites(Feature):
         invite_xml = (f'<invite from="{escape_attr(inviter_jid.full)}">{inner}</invite>' if inner
                       else f'<invite from="{escape_attr(inviter_jid.full)}"/>')
         msg_id = f' id="{escape_attr(msg.xml.get("id"))}"' if msg.xml.get("id") else ""
-        self.muc.service.send_raw(
+        self.host.send_raw(
             f'<message from="{room.jid_attr}" to="{escape_attr(invitee)}"{msg_id}>'
             f"<body>{escape_text(body)}</body>"
             f'<x xmlns="{NS_USER}">{invite_xml}{password}</x>'
             f'<x xmlns="jabber:x:conference" jid="{room.jid_attr}"/></message>')
-        self.muc.log.debug("invitation relayed", extra={"room": room.jid})
+        self.host.log.debug("invitation relayed", extra={"room": room.jid})
 
     def decline(self, room: Room, msg: Any, decline: Element, lang: str | None) -> None:
         inviter = _target(decline)
@@ -94,7 +102,7 @@ class Invites(Feature):
         inner = f"<reason>{escape_text(reason)}</reason>" if reason else ""
         decline_xml = (f'<decline from="{escape_attr(decliner)}">{inner}</decline>' if inner
                        else f'<decline from="{escape_attr(decliner)}"/>')
-        self.muc.service.send_raw(
+        self.host.send_raw(
             f'<message from="{room.jid_attr}" to="{escape_attr(inviter)}">'
             f"<body>{escape_text(body)}</body>"
             f'<x xmlns="{NS_USER}">{decline_xml}</x></message>')

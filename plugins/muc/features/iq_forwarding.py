@@ -13,6 +13,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 
 from component.errors import StanzaError, fill_error
 
+from .. import events
 from ..stanza import NS_PING
 from . import Feature
 
@@ -38,7 +39,7 @@ class IqForwarding(Feature):
         to = iq["to"]
         if not to.user or not to.resource:
             return None
-        room = self.muc.rooms.get(to.bare)
+        room = self.host.rooms.get(to.bare)
         if room is None:
             raise StanzaError("item-not-found", "there is no such room")
         sender = room.by_jid.get(iq["from"].full)
@@ -50,7 +51,7 @@ class IqForwarding(Feature):
             return reply
         payload = [c for c in iq.xml if not c.tag.endswith("}error")]
         if payload and payload[0].tag == f"{{{NS_PING}}}ping":
-            reply = self.muc.self_ping.answer(room, iq, to.resource)
+            reply = await self.host.events.fire(events.SELF_PING, room, iq, to.resource)
             if reply is not None:
                 return reply
         target = room.occupants.get(to.resource)
@@ -59,11 +60,11 @@ class IqForwarding(Feature):
         real_jid = target.primary.jid
         if payload and payload[0].tag == _VCARD and iq["type"] == "get":
             real_jid = target.bare_jid
-        forwarded = self.muc.service.make_iq(f"{room.jid}/{sender.nick}", real_jid, iq["type"])
+        forwarded = self.host.make_iq(f"{room.jid}/{sender.nick}", real_jid, iq["type"])
         for item in payload:
             forwarded.xml.append(item)
         try:
-            answer = await self.muc.service.request(forwarded, timeout=self.timeout)
+            answer = await self.host.request(forwarded, timeout=self.timeout)
         except IqError as exc:
             reply = iq.reply(clear=True)
             reply["type"] = "error"

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from component.errors import StanzaError
 
+from ..events import CAPACITY
 from . import ConfigField, Feature, JoinRequest
 
 CHOICES = ("10", "20", "30", "50", "100", "none")
 
 
 class MaxUsers(Feature):
+    join_priority = CAPACITY
     config_fields = (
         ConfigField("muc#roomconfig_maxusers", "list-single", "Maximum number of occupants", "最多成员数",
                     "max_users", 100, tuple((c, c if c != "none" else "No limit", c if c != "none" else "不限")

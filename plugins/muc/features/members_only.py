@@ -7,10 +7,12 @@ from component.errors import StanzaError
 
 from ..room import Room, RoomConfig
 from ..stanza import REMOVED_MEMBERS_ONLY
+from ..events import MEMBERS_ONLY
 from . import ConfigField, Feature, JoinRequest
 
 
 class MembersOnly(Feature):
+    join_priority = MEMBERS_ONLY
     config_fields = (
         ConfigField("muc#roomconfig_membersonly", "boolean", "Make room members-only", "仅限成员进入",
                     "members_only", 40),
@@ -27,4 +29,4 @@ class MembersOnly(Feature):
         if room.config.members_only and not old.members_only:
             for occupant in list(room.occupants.values()):
                 if occupant.affiliation == "none":
-                    await self.muc.occupancy.kick_for_affiliation(room, occupant, REMOVED_MEMBERS_ONLY)
+                    await self.host.kick_for_affiliation(room, occupant, REMOVED_MEMBERS_ONLY)

@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.etree.ElementTree import Element
 
 from component.errors import StanzaError
 from component.ids import new_id
 
-from .. import hooks
+from .. import events, hooks
 from ..room import Occupant, Room
 from ..stanza import (NS_CLIENT, NS_OCCUPANT_ID, NS_SID, XML_LANG, Addressed, child, normalize_namespace,
                       serialize)
 from . import Feature
 
-if TYPE_CHECKING:
-    from ..plugin import MucPlugin
 
 _STANZA_ID = f"{{{NS_SID}}}stanza-id"
 _ORIGIN_ID = f"{{{NS_SID}}}origin-id"
@@ -34,8 +32,6 @@ _MESSAGE = f"{{{NS_CLIENT}}}message"
 
 
 class Messages(Feature):
-    def __init__(self, muc: "MucPlugin") -> None:
-        super().__init__(muc)
 
     def occupant_message(self, room: Room, occupant: Occupant, xml: Element, mtype: str,
                          stanza_id: str = "") -> Element:
@@ -74,7 +70,7 @@ class Messages(Feature):
         body = child(xml, "body")
         subject = child(xml, "subject")
         if subject is not None and body is None:
-            await self.muc.subject.change(room, occupant, xml)
+            await self.host.events.fire(events.SUBJECT_MESSAGE, room, occupant, xml)
             return True
         now = time.time()
         stanza_id = new_id(now)
@@ -113,8 +109,8 @@ class Messages(Feature):
         failure: BaseException | None = None
         try:
             try:
-                if event is not None and self.muc.hooks.has(hooks.MESSAGE):
-                    verdict = await self.muc.hooks.fire(hooks.MESSAGE, event)
+                if event is not None and self.host.hooks.has(hooks.MESSAGE):
+                    verdict = await self.host.hooks.fire(hooks.MESSAGE, event)
             except BaseException as exc:  # noqa: BLE001 - re-raised after keeping the order
                 failure = exc
             if previous is not None and not previous.done():
@@ -126,7 +122,7 @@ class Messages(Feature):
                 recipients = room.all_recipients()
                 if recipients:
                     data, count = Addressed(xml).to_many(recipients)
-                    self.muc.service.send_raw(data, count)
+                    self.host.send_raw(data, count)
                 if remember and event is not None:
                     room.remember(event.stanza_id, xml, event.timestamp)
         finally:
@@ -137,6 +133,6 @@ class Messages(Feature):
             raise failure
         if verdict is not None or room.destroyed:
             return False
-        if event is not None and self.muc.hooks.has(hooks.BROADCAST):
-            await self.muc.hooks.fire(hooks.BROADCAST, event)
+        if event is not None and self.host.hooks.has(hooks.BROADCAST):
+            await self.host.hooks.fire(hooks.BROADCAST, event)
         return True

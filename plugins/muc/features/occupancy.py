@@ -8,22 +8,20 @@ recipient, and everything for one event goes out in a single write.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 from xml.etree.ElementTree import Element
 
 from slixmpp import JID
 
 from component.errors import StanzaError
 
-from .. import hooks
+from .. import events, hooks
 from ..room import Occupant, Room, Session
 from ..stanza import (BANNED, CREATED, KICKED, LOGGING_ON, NEW_NICK, NICK_ASSIGNED, NS_MUC, NS_OCCUPANT_ID,
                       NS_STANZAS, NS_USER, REAL_JID_PUBLIC, REMOVED_ERROR, SELF, Addressed, escape_attr, item_xml,
                       presence_xml, serialize_children)
 from . import Feature, JoinRequest
 
-if TYPE_CHECKING:
-    from ..plugin import MucPlugin
 
 _SKIP_IN_PAYLOAD = frozenset((f"{{{NS_MUC}}}x", f"{{{NS_USER}}}x", f"{{{NS_OCCUPANT_ID}}}occupant-id"))
 
@@ -53,8 +51,6 @@ class Change:
 
 
 class Occupancy(Feature):
-    def __init__(self, muc: "MucPlugin") -> None:
-        super().__init__(muc)
 
     # -- building and sending presence --------------------------------------
     def presence_for(self, room: Room, occupant: Occupant, change: Change, jid: str = "",
@@ -104,14 +100,14 @@ class Occupancy(Feature):
         if out is not None:
             out.extend(parts)
         elif parts:
-            self.muc.service.send_raw("".join(parts), count)
+            self.host.send_raw("".join(parts), count)
         return count
 
     # -- routing ------------------------------------------------------------------
     async def on_presence(self, pres: Any, to: JID) -> Any:
         ptype = pres.xml.get("type")
         sender = pres["from"].full
-        room = self.muc.rooms.get(to.bare)
+        room = self.host.rooms.get(to.bare)
         occupant = room.by_jid.get(sender) if room else None
         if ptype is None:
             if not to.resource:
@@ -155,22 +151,37 @@ class Occupancy(Feature):
         else:
             jid = probed.primary.jid if room.can_see_jids(prober) else ""
             xml = self.presence_for(room, probed, Change(), jid, self_presence=probed is prober)
-        self.muc.service.send_raw(Addressed(xml).to(escape_attr(sender)), 1)
+        self.host.send_raw(Addressed(xml).to(escape_attr(sender)), 1)
 
     # -- join -----------------------------------------------------------------------
-    def check_join(self, room: Room, nick: str, sender: str, bare: str, password: str | None) -> JoinRequest:
-        existing = room.occupants.get(nick)
-        join = JoinRequest(room, nick, sender, bare, room.affiliation(bare), password, existing is None)
-        if room.locked and join.affiliation != "owner":
-            raise StanzaError("item-not-found", "this room is locked until its owner configures it")
-        if existing is not None and existing.bare_jid != bare:
-            raise StanzaError("conflict", "that nickname is already in use in this room")
-        reserved_by = room.nick_reserved_by(nick)
-        if reserved_by is not None and reserved_by != bare:
-            raise StanzaError("conflict", "that nickname is reserved by another member of this room")
-        for feature in self.muc.room_features:
-            feature.check_join(join)
+    def hook(self, bus: Any) -> None:
+        super().hook(bus)
+        bus.on(events.PRE_JOIN, self.check_lock, priority=events.LOCK)
+        bus.on(events.PRE_JOIN, self.check_nick, priority=events.NICK)
+
+    async def run_join_checks(self, room: Room, nick: str, sender: str, bare: str,
+                              password: str | None) -> JoinRequest:
+        """Every PRE_JOIN handler in priority order; the first refusal raises."""
+        join = JoinRequest(room, nick, sender, bare, room.affiliation(bare), password, nick not in room.occupants)
+        await self.host.events.fire(events.PRE_JOIN, join)
         return join
+
+    @staticmethod
+    def check_lock(join: JoinRequest) -> None:
+        if join.room.locked and join.affiliation != "owner":
+            raise StanzaError("item-not-found", "this room is locked until its owner configures it")
+
+    @staticmethod
+    def check_nick(join: JoinRequest) -> None:
+        existing = join.room.occupants.get(join.nick)
+        if existing is not None and existing.bare_jid != join.bare_jid:
+            raise StanzaError("conflict", "that nickname is already in use in this room")
+        reserved_by = join.room.nick_reserved_by(join.nick)
+        if reserved_by is not None and reserved_by != join.bare_jid:
+            raise StanzaError("conflict", "that nickname is reserved by another member of this room")
+
+    async def history_for(self, room: Room, sender: str, request: Element | None) -> list[str]:
+        return await self.host.events.fire(events.JOIN_HISTORY, room, sender, request) or []
 
     async def join(self, pres: Any, to: JID, sender: str, room: Room | None) -> None:
         bare = JID(sender).bare
@@ -182,45 +193,48 @@ class Occupancy(Feature):
             history_request = muc_x.find(f"{{{NS_MUC}}}history")
         created = assigned = False
         history: list[str] = []
-        if room is not None and self.muc.options.enforce_reserved_nicks:
+        if room is not None and self.host.options.enforce_reserved_nicks:
             reserved = room.reserved_nicks.get(bare)
             if reserved and reserved != nick:
                 nick, assigned = reserved, True  # XEP-0045 7.12: the registered nick, said with 210
         if room is None:
-            room = self.muc.rooms.create(to.bare, bare)
+            room = self.host.rooms.create(to.bare, bare)
             created = True
             join = JoinRequest(room, nick, sender, bare, "owner", password, True)
         else:
-            self.check_join(room, nick, sender, bare, password)
-            history = await self.muc.history.fetch(room, sender, history_request)
-            if room.destroyed or self.muc.rooms.get(room.jid) is not room:
+            await self.run_join_checks(room, nick, sender, bare, password)
+            history = await self.history_for(room, sender, history_request)
+            if room.destroyed or self.host.rooms.get(room.jid) is not room:
                 raise StanzaError("item-not-found", "this room no longer exists")
             if sender in room.by_jid:  # a duplicate join raced us: treat it as an update
                 occupant = room.by_jid[sender]
                 self.update(room, occupant, occupant.sessions[sender], pres.xml)
                 return
-            join = self.check_join(room, nick, sender, bare, password)
+            join = await self.run_join_checks(room, nick, sender, bare, password)
+        # Handlers are synchronous: nothing runs between the checks, these and the entry.
+        history += await self.host.events.collect(events.SESSION_EXTRAS, room)
         self.enter(room, join, payload_of(pres.xml), history, created, assigned=assigned)
         if created:
             if room.config.persistent and not room.locked:
                 # Not locked for configuration: the defaults are the configuration, kept from now on.
-                await self.muc.store.save_room(self.muc.stored(room))
-            self.muc.log.info("room created", extra={"room": room.jid, "owner": bare})
-            await self.muc.hooks.fire(hooks.ROOM_CREATED, hooks.RoomEvent(room.jid, actor=sender,
-                                                                          config=self.muc.config_dict(room)))
+                await self.host.store.save_room(self.host.stored(room))
+            self.host.log.info("room created", extra={"room": room.jid, "owner": bare})
+            await self.host.hooks.fire(hooks.ROOM_CREATED, hooks.RoomEvent(room.jid, actor=sender,
+                                                                          config=self.host.config_dict(room)))
         if join.new_occupant:
             occupant = room.occupants.get(nick)
             if occupant is not None:
-                await self.muc.hooks.fire(hooks.OCCUPANT_JOINED, hooks.OccupantEvent(
+                await self.host.hooks.fire(hooks.OCCUPANT_JOINED, hooks.OccupantEvent(
                     room.jid, nick, sender, occupant.occupant_id, occupant.role, occupant.affiliation))
 
     async def rejoin(self, room: Room, occupant: Occupant, sender: str, pres: Any) -> None:
         """A joined session joins again (its client lost track): it gets the whole room state again."""
         muc_x = pres.xml.find(f"{{{NS_MUC}}}x")
-        history = await self.muc.history.fetch(room, sender, muc_x.find(f"{{{NS_MUC}}}history"))
+        history = await self.history_for(room, sender, muc_x.find(f"{{{NS_MUC}}}history"))
         current = room.by_jid.get(sender)
         if current is not occupant or room.destroyed:
             return  # it left (or was removed) while the history was fetched
+        history += await self.host.events.collect(events.SESSION_EXTRAS, room)
         join = JoinRequest(room, occupant.nick, sender, occupant.bare_jid, occupant.affiliation, None, False)
         self.enter(room, join, payload_of(pres.xml), history, False, existing=occupant.sessions[sender])
 
@@ -230,7 +244,7 @@ class Occupancy(Feature):
         occupant = room.occupants.get(join.nick)
         if occupant is None:
             occupant = Occupant(join.nick, join.bare_jid, room.default_role(join.affiliation), join.affiliation,
-                                self.muc.rooms.occupant_id(room.jid, join.bare_jid))
+                                self.host.rooms.occupant_id(room.jid, join.bare_jid))
             room.occupants[join.nick] = occupant
         if existing is None:
             session = Session(join.real_jid, escape_attr(join.real_jid), payload)
@@ -268,13 +282,11 @@ class Occupancy(Feature):
         xml = self.presence_for(room, occupant, Change(self_codes=tuple(codes)), join.real_jid, True)
         parts.append(Addressed(xml).to(session.to_attr))
         count += 1
-        # 4. history, then the subject
+        # 4. history, then the subject (what SESSION_EXTRAS gave, after the history)
         for item in history:
             parts.append(Addressed(item).to(session.to_attr))
             count += 1
-        parts.append(Addressed(self.muc.subject.subject_xml(room)).to(session.to_attr))
-        count += 1
-        self.muc.service.send_raw("".join(parts), count)
+        self.host.send_raw("".join(parts), count)
 
     # -- updates ----------------------------------------------------------------------
     def update(self, room: Room, occupant: Occupant, session: Session, xml: Element) -> None:
@@ -304,8 +316,8 @@ class Occupancy(Feature):
             room.occupants[new_nick] = occupant
             session.payload = payload
             count += self.fanout(room, occupant, Change(broadcast=broadcast), out=parts)
-            self.muc.service.send_raw("".join(parts), count)
-            self.muc.log.debug("nick changed", extra={"room": room.jid, "old": old_nick, "new": new_nick})
+            self.host.send_raw("".join(parts), count)
+            self.host.log.debug("nick changed", extra={"room": room.jid, "old": old_nick, "new": new_nick})
             return
         # One session of a multi-session occupant moves to a new nick; the others stay.
         change = Change(codes=(NEW_NICK,), unavailable=True, new_nick=new_nick, broadcast=False)
@@ -319,7 +331,7 @@ class Occupancy(Feature):
         room.by_jid[session.jid] = moved
         room.sessions_changed()
         count += self.fanout(room, moved, Change(broadcast=broadcast), out=parts)
-        self.muc.service.send_raw("".join(parts), count)
+        self.host.send_raw("".join(parts), count)
 
     # -- leaving ----------------------------------------------------------------------
     async def leave(self, room: Room, occupant: Occupant, session_jid: str, payload: str,
@@ -356,9 +368,9 @@ class Occupancy(Feature):
         real_jid = occupant.primary.jid if occupant.sessions else ""
         occupant.sessions.clear()
         room.sessions_changed()
-        await self.muc.hooks.fire(hooks.OCCUPANT_LEFT, hooks.OccupantEvent(
+        await self.host.hooks.fire(hooks.OCCUPANT_LEFT, hooks.OccupantEvent(
             room.jid, occupant.nick, real_jid, occupant.occupant_id, "none", occupant.affiliation))
-        await self.muc.room_emptied(room)
+        await self.host.room_emptied(room)
 
     async def kick_for_affiliation(self, room: Room, occupant: Occupant, code: str, actor: str = "",
                                    reason: str = "") -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from component.errors import StanzaError
 
+from ..events import PASSWORD
 from ..room import Room
 from . import ConfigField, Feature, JoinRequest
 
 
 class Password(Feature):
+    join_priority = PASSWORD
     config_fields = (
         ConfigField("muc#roomconfig_passwordprotectedroom", "boolean", "Password required to enter",
                     "进入需要密码", "password_protected", 60),

@@ -29,10 +29,10 @@ class PrivateMessages(Feature):
             raise StanzaError("item-not-found", "there is no occupant with that nickname in this room")
         if not may_send_pm(room, sender):
             raise StanzaError("not-allowed", "private messages are not allowed in this room")
-        elem = self.muc.messages.occupant_message(room, sender, xml, mtype)
+        elem = self.host.occupant_message(room, sender, xml, mtype)
         if elem.find(f"{{{NS_USER}}}x") is None:
             # XEP-0045 7.5: tells the recipient's client this came through a room.
             elem.insert(len(elem) - 1, Element(f"{{{NS_USER}}}x"))
         data, count = Addressed(serialize(elem)).to_many(s.to_attr for s in target.sessions.values())
-        self.muc.service.send_raw(data, count)
+        self.host.send_raw(data, count)
         return True

@@ -35,9 +35,9 @@ class Register(Feature):
 
     async def on_iq(self, iq: Any) -> Any:
         to = iq["to"]
-        if not to.user or to.resource or to.domain != self.muc.service.domain:
+        if not to.user or to.resource or to.domain != self.host.domain:
             return None
-        room = self.muc.rooms.get(to.bare)
+        room = self.host.rooms.get(to.bare)
         if room is None or (room.locked and room.affiliation(iq["from"].bare) != "owner"):
             raise StanzaError("item-not-found", "there is no such room")
         bare = iq["from"].bare
@@ -67,10 +67,10 @@ class Register(Feature):
             raise StanzaError("conflict", "that nickname is reserved by another member of this room")
         if room.reserved_nicks.get(bare) != nick:
             stored = room.affiliations.get(bare, "none")
-            await self.muc.admin.set_affiliation(room, bare, stored if stored != "none" else "member",
+            await self.host.set_affiliation(room, bare, stored if stored != "none" else "member",
                                                  nick=nick, reason=room.affiliation_reasons.get(bare, ""),
                                                  tell_user=False)
-            self.muc.log.info("nick registered", extra={"room": room.jid, "jid": bare})
+            self.host.log.info("nick registered", extra={"room": room.jid, "jid": bare})
         return iq.reply(clear=True)
 
     def answer_get(self, iq: Any, room: Room, bare: str) -> Any:
@@ -105,8 +105,8 @@ class Register(Feature):
         if stored in ("none", "outcast"):
             return
         if stored == "member":
-            await self.muc.admin.set_affiliation(room, bare, "none", tell_user=False)
+            await self.host.set_affiliation(room, bare, "none", tell_user=False)
         else:
             room.reserved_nicks.pop(bare, None)
-            await self.muc.admin.set_affiliation(room, bare, stored, reason=room.affiliation_reasons.get(bare, ""),
+            await self.host.set_affiliation(room, bare, stored, reason=room.affiliation_reasons.get(bare, ""),
                                                  tell_user=False)

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..events import SELF_PING
 from ..room import Room
 from ..stanza import NS_SELF_PING
 from . import Feature
 
 
 class SelfPing(Feature):
+    def hook(self, events: Any) -> None:
+        super().hook(events)
+        events.on(SELF_PING, self.answer)
+
     def disco_features(self, room: Room) -> tuple[str, ...]:
         return (NS_SELF_PING,)
 

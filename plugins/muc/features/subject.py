@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 from xml.etree.ElementTree import Element
 
 from component.errors import StanzaError
 
+from ..events import SESSION_EXTRAS, SUBJECT_MESSAGE
 from ..room import Occupant, Room, may_change_subject
 from ..stanza import child, subject_xml
 from . import ConfigField, Feature
@@ -18,12 +20,17 @@ class Subject(Feature):
                     "允许成员更改主题", "change_subject", 90),
     )
 
+    def hook(self, events: Any) -> None:
+        super().hook(events)
+        events.on(SUBJECT_MESSAGE, self.change)
+        events.on(SESSION_EXTRAS, self.subject_xml)
+
     def subject_xml(self, room: Room) -> str:
         """What a joining client gets after the history (an empty <subject/> when none is set)."""
         sender = f"{room.jid}/{room.subject_nick}" if room.subject_nick else room.jid
         return subject_xml(sender, room.subject, room.subject_occupant_id if room.subject_nick else "")
 
-    async def change(self, room: Room, occupant: Occupant, xml: Element) -> None:
+    async def change(self, room: Room, occupant: Occupant, xml: Element) -> bool:
         if not may_change_subject(room, occupant):
             raise StanzaError("forbidden", "you are not allowed to change the subject of this room")
         subject = child(xml, "subject")
@@ -35,13 +42,14 @@ class Subject(Feature):
         if room.config.persistent:
             # Stored before it is broadcast: nobody sees a subject the database did not take.
             try:
-                await self.muc.store.save_subject(room.jid, room.subject, room.subject_nick,
+                await self.host.store.save_subject(room.jid, room.subject, room.subject_nick,
                                                   room.subject_occupant_id, room.subject_time)
             except BaseException:
                 room.subject, room.subject_nick, room.subject_occupant_id, room.subject_time = before
                 raise
-        elem = self.muc.messages.occupant_message(room, occupant, xml, "groupchat")
-        await self.muc.messages.publish(room, None, remember=False, elem=elem)
+        elem = self.host.occupant_message(room, occupant, xml, "groupchat")
+        await self.host.publish_unarchived(room, elem)
+        return True
 
     def roominfo(self, room: Room):  # type: ignore[no-untyped-def]
         return (("muc#roominfo_subject", "text-single", "Current subject", room.subject),

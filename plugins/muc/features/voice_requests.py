@@ -9,6 +9,7 @@ from xml.etree.ElementTree import Element
 from component.errors import StanzaError
 from component.forms import new_form
 
+from ..events import ROOM_MESSAGE
 from ..room import Room
 from ..stanza import NS_DATA, NS_REQUEST, XML_LANG, Addressed, escape_text, serialize
 from ..texts import label, text
@@ -30,6 +31,13 @@ def _first(fields: dict[str, list[str]], var: str) -> str:
 
 
 class VoiceRequests(Feature):
+    def hook(self, events: Any) -> None:
+        super().hook(events)
+        events.on(ROOM_MESSAGE, self.handle)
+
+    async def handle(self, room: Room, msg: Any) -> bool | None:
+        return True if await self.on_room_message(room, msg) else None
+
     async def on_room_message(self, room: Room, msg: Any) -> bool:
         form = msg.xml.find(_X)
         if form is None:
@@ -64,7 +72,7 @@ class VoiceRequests(Feature):
                       for s in o.sessions.values()]
         if moderators:
             data, count = Addressed(xml).to_many(moderators)
-            self.muc.service.send_raw(data, count)
+            self.host.send_raw(data, count)
         return True
 
     async def decide(self, room: Room, moderator: Any, fields: dict[str, list[str]]) -> None:
@@ -76,4 +84,4 @@ class VoiceRequests(Feature):
         if target is None:
             raise StanzaError("item-not-found", "that occupant is no longer in the room")
         if target.role == "visitor":
-            await self.muc.admin.set_role(room, target, "participant", moderator.nick)
+            await self.host.set_role(room, target, "participant", moderator.nick)
