@@ -190,6 +190,9 @@ class Intake:
             t.agent = t.agent_jid = ""
             t.offers, t.declined, t.offer_deadline = {}, [], None
             t.rating_requested_at = None
+            # A new conversation on the same ticket: it waits, is answered and gets a first reply of its
+            # own (reports and the live monitor read these; the old ones are in the event log).
+            t.queued_at = t.accepted_at = t.first_response_at = t.pending_at = None
             self.tickets[t.id] = t
             self._reindex(t)  # found by the customer's next message at once
             await self._record(t, "reopened", t.customer, count=t.reopened)

@@ -11,8 +11,10 @@ against what the queue really writes, not against a hand-written imitation. Hand
   t3  10:00 help, the bot keeps it and closes it at 10:01 (bot-resolved)
   t4  10:30 help, queued, offered to A who rejects at 10:31; the customer leaves at 10:35 (abandoned)
   t1' 13:00 the customer of t1 writes again: t1 reopens (a new conversation), back to A who accepts at
-            13:02 (wait 120) and closes at 13:10 (handle 480). The engine keeps the first reply time of
-            the ticket, so a reopened conversation records no first response of its own.
+            13:02 (wait 120), writes 13:03 (its own first response: 180, not t1's 90) and waits for the
+            customer from 13:05 (A: 180); the customer answers at 14:00, back to A who accepts at 14:01
+            (A waited 60 on that turn) and closes at 14:05 (A: 240). Handle 420: the 55 minutes pending
+            are the customer's, not the agent's.
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ A, B, C = "a@x", "b@x", "c@x"
 
 HELP = {"conversations": 5, "bot": 2, "bot_resolved": 1, "bot_resolved_share": 0.2, "handed_off": 1,
         "handoff_rate": 0.5, "queued": 4, "answered": 3, "abandoned": 1, "abandonment_rate": 0.25,
-        "wait_avg": 100.0, "wait_p90": 120.0, "first_response_avg": 135.0, "handle_avg": 670.0, "transfers": 1,
+        "wait_avg": 100.0, "wait_p90": 120.0, "first_response_avg": 150.0, "handle_avg": 650.0, "transfers": 1,
         "csat_count": 2, "csat_avg": 3.0, "csat_2": 1, "csat_4": 1}
-AGENT_A = {"conversations": 3, "answered": 3, "wait_avg": 100.0, "first_response_avg": 135.0, "handle_avg": 490.0,
+AGENT_A = {"conversations": 3, "answered": 4, "wait_avg": 90.0, "first_response_avg": 150.0, "handle_avg": 470.0,
            "transfers": 1, "csat_count": 1, "csat_avg": 4.0}
 AGENT_C = {"conversations": 1, "answered": 1, "wait_avg": 60.0, "first_response_avg": None, "handle_avg": 540.0,
            "transfers": 0, "csat_count": 1, "csat_avg": 2.0}
@@ -140,7 +142,16 @@ async def record_day(url: str) -> None:
         await settle()
         when(13, 2)
         await engine.accept(t1.id, f"{A}/r")
-        when(13, 10)
+        when(13, 3)
+        await engine.first_response(engine.tickets[t1.id])
+        when(13, 5)
+        await engine.set_pending(t1.id, A)
+        when(14, 0)
+        await engine.requeue(t1.id, "c1@y/r")
+        await settle()
+        when(14, 1)
+        await engine.accept(t1.id, f"{A}/r")
+        when(14, 5)
         await engine.close(t1.id, A)
     finally:
         await engine.stop()

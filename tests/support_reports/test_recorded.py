@@ -86,15 +86,15 @@ def test_cli_csv_json_html(recorded, tmp_path, capsys):
     assert table[0][:3] == ["Period", "Queue", "Conversations"]
     row = dict(zip(table[0], table[1]))
     assert len(table) == 2 and row["Queue"] == "help" and row["Conversations"] == "5"
-    assert float(row["Average wait"]) == 100.0 and float(row["Handle time"]) == 670.0
+    assert float(row["Average wait"]) == 100.0 and float(row["Handle time"]) == HELP["handle_avg"]
     assert float(row["Abandonment rate"]) == 0.25 and row["CSAT average"] == "3.0"
 
     assert main(["report", "-c", recorded, "--since", "2026-11-20", "--until", "2026-11-21", "--format", "json",
                  "--group", "agent", "--period", "all", "--lang", "zh"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["report"]["until"] == "2026-11-22T00:00:00+00:00" and doc["report"]["lang"] == "zh"
-    assert [(r["agent"], r["conversations"], r["handle_avg"]) for r in doc["rows"]] == [(A, 3, 490.0),
-                                                                                      (C, 1, 540.0)]
+    assert [(r["agent"], r["conversations"], r["handle_avg"]) for r in doc["rows"]] == [
+        (A, 3, AGENT_A["handle_avg"]), (C, 1, AGENT_C["handle_avg"])]
     assert doc["totals"]["bot_resolved"] == 1 and doc["totals"]["transfers"] == 1
 
     out = tmp_path / "report.html"
