@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from component.localserver import free_port  # noqa: F401 - for tests pointing the widget at nothing
 from tests.support_reports.browser import chromium
 
 DIST = Path(__file__).resolve().parents[2] / "web" / "dist"

@@ -305,3 +305,32 @@ async def until_storage(page: Any, ok: Any) -> None:
     while not ok(await page.evaluate(f"localStorage.getItem({json.dumps(STORE)})")):
         assert time.monotonic() < deadline, "storage never changed"
         await asyncio.sleep(0.05)
+
+
+async def test_bot_suggestions_are_buttons(app, browser, site, prosody):
+    context, page = await shop.shop(browser, site, prosody.ports.http, kit.HELP, locale="en-US")
+    try:
+        await page.locator("#switchboard-widget .sb-bubble").click()
+        await write(page, "I want to change my order's delivery address")
+        buttons = page.locator(".sb-suggest button")
+        await expect(buttons.nth(1)).to_be_visible()
+        chosen = (await buttons.nth(1).text_content()).strip()
+        await buttons.nth(1).click()
+        entry = next(e for e in app.services[kit.DOMAIN].plugins["support_bot"].kb.entries("help")
+                     if e.question == chosen)
+        await expect(page.locator(".sb-msg[data-from=bot]").filter(has_text=entry.answer[:30])).to_be_visible()
+        assert await page.locator(".sb-suggest").count() == 0
+    finally:
+        await context.close()
+
+
+async def test_an_unreachable_service_is_said_plainly(browser, site):
+    closed_port = shop.free_port()
+    context, page = await shop.shop(browser, site, closed_port, kit.HELP, locale="zh-CN")
+    try:
+        await page.locator("#switchboard-widget .sb-bubble").click()
+        await expect(page.locator(".sb-banner")).to_have_text("暂时无法连接客服，正在重试…")
+        await write(page, "有人吗？")  # kept, and shown, until the connection is back
+        await expect(page.locator(".sb-msg[data-from=me]")).to_have_text("我有人吗？")
+    finally:
+        await context.close()

@@ -4,7 +4,9 @@ import { xml } from "@xmpp/client";
 
 const DATA = "jabber:x:data";
 const MAX_FIELD = 200;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// The desk's own checks (plugins/support/prechat.py), so the customer hears of a mistake at once.
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const PHONE = /^\+?[0-9 ()./-]{5,32}$/;
 
 export function readForm(x) {
   const fields = x.getChildren("field").map((f) => ({
@@ -67,7 +69,7 @@ export function renderForm(form, kind, tr, onSubmit) {
       input.rows = 2;
     } else {
       input = el("input");
-      input.type = f.var === "email" ? "email" : "text";
+      input.type = f.var === "email" ? "email" : f.var === "phone" ? "tel" : "text";
       input.maxLength = MAX_FIELD;
       input.value = f.value;
     }
@@ -84,12 +86,13 @@ export function renderForm(form, kind, tr, onSubmit) {
     ev.preventDefault();
     const values = {};
     for (const [f, input] of inputs) {
-      const v = ((input.dataset && input.dataset.value) || input.value || "").trim();
+      const raw = (input.dataset && input.dataset.value) || input.value || "";
+      const v = f.type === "text-multi" ? raw.trim() : raw.split(/\s+/).filter(Boolean).join(" ");
       if (f.required && !v) {
         error.textContent = tr("required", { f: f.label });
         return;
       }
-      if (v && f.var === "email" && !EMAIL.test(v)) {
+      if (v && ((f.var === "email" && !EMAIL.test(v)) || (f.var === "phone" && !PHONE.test(v)))) {
         error.textContent = tr("invalid", { f: f.label });
         return;
       }
