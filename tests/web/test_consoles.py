@@ -179,7 +179,7 @@ async def test_agent_accepts_replies_notes_closes_and_transfers_from_the_console
         c2.send_message(mto=HELP, mbody="I need to buy in bulk", mtype="chat")
         await page.click(".offer .accept", timeout=10000)
         await cin2.next(body_has("agent1"))
-        assert await page.eval_on_selector_all("ul.convs li", "els => els.length") == 2
+        await page.wait_for_function("document.querySelectorAll('ul.convs li').length === 2", timeout=5000)
         await page.wait_for_selector(".msg.customer .text:text('I need to buy in bulk')", timeout=5000)
         await page.fill("input[name=transfer]", "sales")
         await page.click("form.transfer button")
