@@ -10,6 +10,7 @@ from typing import Any
 
 from slixmpp import JID
 
+from .balancing import BalancingError, SlotClaims, needs_claims
 from .config import Config, world_readable
 from .metrics import Metrics
 from .plugin import Plugin, resolve
@@ -41,6 +42,7 @@ class App:
         self.hooks_app: dict[str, Any] = {}
         self.metrics = Metrics()
         self.status: Any = None
+        self.claims: SlotClaims | None = None
 
     # -- lifecycle --------------------------------------------------------
     async def start(self, connect: bool = True, migrate: bool = True) -> None:
@@ -63,6 +65,14 @@ class App:
             await self.db.migrate(histories)
         else:
             await self.db.check_schema(histories)
+        if connect and needs_claims(self.config):
+            self.claims = SlotClaims(self.db.engine, self.config)
+            await self.claims.claim()
+        if connect and not self.config.balancing.mine:
+            # A stand-by: no slot, so no stanza reaches it; its plugins would only run timers on
+            # rooms and queues that other processes own.
+            log.info("no balancing slots: this process opens no connection and serves nothing")
+            return
         for service, order in plans:
             for cls, options in order:
                 plugin = cls(service, options)
@@ -80,6 +90,8 @@ class App:
                 service.connect()
 
     async def wait_connected(self, timeout: float = 30) -> None:
+        if not self.config.balancing.mine:
+            return
         waits = [asyncio.ensure_future(s.connected.wait()) for s in self.services.values()]
         stop = asyncio.ensure_future(self._stop.wait())
         try:
@@ -114,6 +126,8 @@ class App:
                     log.exception("plugin stop failed", extra={"plugin": plugin.name})
             await service.disconnect()
             await service.idle()
+        if self.claims:
+            await self.claims.release()
         if self.db:
             await self.db.close()
 
@@ -128,6 +142,9 @@ class App:
         try:
             await self.start()
             await self._stop.wait()
+        except BalancingError as refused:
+            log.error("refusing to start: %s", refused)
+            return 1
         finally:
             await self.stop()
         if self._fatal:

@@ -82,6 +82,28 @@ class LimitsConfig:
 
 
 @dataclass
+class BalancingConfig:
+    slots: int = doc(
+        "N: how many XEP-0114 connections the server balances each service domain over (ejabberd: "
+        "domain_balancing with type bare_destination and component_number N). Every room and queue is "
+        "pinned to one slot by its bare JID, so N must not change while any process runs: a new N re-pins "
+        "rooms. 1 = one connection per domain, no balancing.", 1)
+    process_slots: list[int] | None = doc(
+        "The slots (0 to slots-1) this process opens, one connection each. Absent: all of them (one "
+        "process). Several processes give each its own share; [] opens none (a stand-by that serves "
+        "nothing). Processes sharing a domain need PostgreSQL, where they check each other's slots.", None)
+
+    @property
+    def mine(self) -> list[int]:
+        return list(range(self.slots)) if self.process_slots is None else list(self.process_slots)
+
+    @property
+    def shared(self) -> bool:
+        """Other processes hold some of the slots (this process alone does not serve the domains)."""
+        return len(self.mine) != self.slots
+
+
+@dataclass
 class ServiceConfig:
     domain: str = doc("The component domain the server routes to us, e.g. rooms.example.com.")
     secret: str = doc("The component secret shared with the server.", "")
@@ -126,6 +148,8 @@ class Config:
     logging: LoggingConfig = doc("Logging.", factory=LoggingConfig)
     status: StatusConfig = doc("Metrics and health over HTTP.", factory=StatusConfig)
     services: list[ServiceConfig] = doc("One XEP-0114 stream per service domain.", factory=list)
+    balancing: BalancingConfig = doc("Several connections per domain, over one or several processes.",
+                                     factory=BalancingConfig)
 
     #: Where the file was read from; relative paths resolve against its folder.
     source: str = field(default="<config>", metadata={"internal": True})
@@ -291,7 +315,27 @@ def parse(text: str, source: str = "<config>", base_dir: Path | None = None) -> 
     for i, service in enumerate(config.services):
         if not 0 <= service.port < 65536:
             raise ConfigError(source, f"services[{i}].port", f"not a TCP port (or 0): {service.port}")
+    _check_balancing(config)
     return config
+
+
+def _check_balancing(config: Config) -> None:
+    balancing, source = config.balancing, config.source
+    if balancing.slots < 1:
+        raise ConfigError(source, "balancing.slots", f"needs at least one slot, got {balancing.slots} (it is "
+                          "ejabberd's component_number; 1 without balancing)")
+    mine = balancing.mine
+    for i, slot in enumerate(mine):
+        if not 0 <= slot < balancing.slots:
+            raise ConfigError(source, f"balancing.process_slots[{i}]",
+                              f"slot {slot} does not exist with slots = {balancing.slots} (slots are numbered "
+                              f"0 to {balancing.slots - 1})")
+    if len(set(mine)) != len(mine):
+        raise ConfigError(source, "balancing.process_slots", f"a slot is listed twice: {mine}")
+    if balancing.shared and config.database_url.startswith("sqlite"):
+        raise ConfigError(source, "balancing.process_slots",
+                          "processes that share a domain need a database they can all reach and lock: "
+                          "PostgreSQL (database.url); with SQLite, one process opens every slot")
 
 
 def load(path: str | Path) -> Config:

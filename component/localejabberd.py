@@ -81,7 +81,8 @@ class LocalEjabberd:
     def __init__(self, state_dir: Path, host: str = "localhost", components: dict[str, str] = {},  # noqa: B006
                  admins: list[str] = [], ip: str = "127.0.0.1",  # noqa: B006 - copied below
                  ports: EjabberdPorts | None = None, federation: bool = False,
-                 peer_hosts: dict[str, str] = {}, log_level: str = "info") -> None:  # noqa: B006
+                 peer_hosts: dict[str, str] = {}, log_level: str = "info",  # noqa: B006
+                 balancing: dict[str, int] = {}) -> None:  # noqa: B006
         self.state_dir = Path(state_dir).resolve()
         self.host = host
         self.components = dict(components)
@@ -92,6 +93,8 @@ class LocalEjabberd:
         # (ejabberd resolves through it before asking DNS).
         self.peer_hosts = dict(peer_hosts)
         self.log_level = log_level
+        #: Component domains balanced over N connection slots by bare destination: {domain: N}.
+        self.balancing = dict(balancing)
         if ports is None:
             c2s, component, http, s2s = _free_ports(4)
             ports = EjabberdPorts(c2s, component, http, 5269 if federation else s2s)
@@ -123,6 +126,8 @@ class LocalEjabberd:
             "ADMINS": self.admins,
             "LOG_LEVEL": self.log_level,
             "S2S_ACCESS": "all" if self.federation else "none",
+            "BALANCING": {domain: {"type": "bare_destination", "component_number": n}
+                          for domain, n in self.balancing.items()},
         }
         blocks = {"SERVICE_LISTENER": [
             {"SERVICE_PORT": port, "SERVICE_HOSTS": {domain: {"password": self.components[domain]}}}

@@ -27,6 +27,7 @@ from .config import ServiceConfig
 from .errors import StanzaError, fill_error
 from .hooks import HookBus
 from .limits import Limiter
+from .links import SlotLink, quiet_component
 from .plugin import Plugin
 
 if TYPE_CHECKING:
@@ -73,7 +74,13 @@ class Service:
         self._sender_locks: dict[str, asyncio.Lock] = {}
         self._foreign_warned: set[str] = set()
         server = app.config.server
-        self.xmpp = ComponentXMPP(config.domain, secret, server.host, config.port or server.port)
+        host, port = server.host, config.port or server.port
+        self.xmpp = ComponentXMPP(config.domain, secret, host, port)
+        #: The balancing slots this process opens for the domain: the main stream takes the first,
+        #: a SlotLink each of the others (see links.py).
+        self.slots = app.config.balancing.mine
+        self.links = [SlotLink(self.xmpp, slot, config.domain, secret, host, port) for slot in self.slots[1:]]
+        self._main_joined = False
         self._prepare_stream()
         from .adhoc import Commands
         from .disco import Disco
@@ -91,11 +98,8 @@ class Service:
     # -- stream -----------------------------------------------------------
     def _prepare_stream(self) -> None:
         xmpp = self.xmpp
-        # A component has no roster: drop slixmpp's client-side message and
-        # presence processing so that only our router sees those stanzas.
-        for name in ("IM", "IMError", "Presence"):
-            xmpp.remove_handler(name)
-        xmpp.del_event_handler("presence_probe", xmpp._handle_probe)
+        # Only our router sees messages and presences (see quiet_component).
+        quiet_component(xmpp)
         ns = xmpp.default_ns
         xmpp.register_handler(Callback("switchboard iq", MatchXPath(f"{{{ns}}}iq"), self._on_iq))
         xmpp.register_handler(Callback("switchboard message", MatchXPath(f"{{{ns}}}message"), self._on_message))
@@ -107,12 +111,52 @@ class Service:
         # Unhandled slixmpp exceptions inside stanza objects end up here.
         xmpp.exception = lambda exc: log.error("stream exception", exc_info=exc,
                                                extra={"domain": self.domain})
+        for link in self.links:
+            link.add_event_handler("session_start", lambda _e, link=link: self._on_link_start(link))
+            link.add_event_handler("disconnected", lambda reason, link=link: self._on_link_lost(link, reason))
+            link.add_event_handler("connection_failed",
+                                   lambda error, link=link: self._on_link_failed(link, error))
+            link.add_event_handler("stream_error", self._on_stream_error)
 
     def connect(self) -> None:
         self._stopping = False
         log.info("connecting", extra={"domain": self.domain,
                                       "server": f"{self.xmpp.server_host}:{self.xmpp.server_port}"})
         self.xmpp.connect()
+        for link in self.links:
+            link.connect()
+
+    def _schedule_link_reconnect(self, link: SlotLink, why: str) -> None:
+        if self._stopping or self.fatal or link.retry_handle:
+            return
+        delay, link.retry_delay = link.retry_delay, min(link.retry_delay * 2, 5.0)
+        log.warning("connection lost, reconnecting", extra={"domain": self.domain, "slot": link.slot,
+                                                             "reason": why, "retry_in_s": delay})
+
+        def again() -> None:
+            link.retry_handle = None
+            if not self._stopping and not self.fatal:
+                link.connect()
+
+        link.retry_handle = asyncio.get_running_loop().call_later(delay, again)
+
+    def _on_link_start(self, link: SlotLink) -> None:
+        link.retry_delay = 0.5
+        log.info("connected and authenticated", extra={"domain": self.domain, "slot": link.slot})
+        self._update_connected()
+
+    def _on_link_lost(self, link: SlotLink, reason: Any) -> None:
+        self.connected.clear()
+        self._schedule_link_reconnect(link, str(reason or "stream closed"))
+
+    def _on_link_failed(self, link: SlotLink, error: Any) -> None:
+        link.cancel_connection_attempt()
+        self._schedule_link_reconnect(link, f"connection failed: {error}")
+
+    def _update_connected(self) -> None:
+        """``connected`` means every slot of this process is open; sending needs only one."""
+        if self._main_joined and all(link.joined for link in self.links):
+            self.connected.set()
 
     def _schedule_reconnect(self, why: str) -> None:
         if self._stopping or self.fatal or self._reconnect_handle:
@@ -158,13 +202,15 @@ class Service:
             self.reconnects += 1
         self._ever_connected = True
         self.connected_at = time.time()
-        self.connected.set()
+        self._main_joined = True
+        self._update_connected()
         log.info("connected and authenticated", extra={"domain": self.domain})
         for plugin in self.plugins.values():
             self._spawn(plugin.on_connected())
 
     def _on_disconnected(self, reason: Any) -> None:
         was_connected = self.connected.is_set()
+        self._main_joined = False
         self.connected.clear()
         self.connected_at = None
         if was_connected or not self._stopping:
@@ -176,12 +222,17 @@ class Service:
         if self._reconnect_handle:
             self._reconnect_handle.cancel()
             self._reconnect_handle = None
-        self.xmpp.cancel_connection_attempt()
-        if self.xmpp.transport is not None:
-            try:
-                await asyncio.wait_for(self.xmpp.disconnect(wait=1.0), 3)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - best effort on the way out
-                self.xmpp.abort()
+        for link in self.links:
+            if link.retry_handle:
+                link.retry_handle.cancel()
+                link.retry_handle = None
+        for stream in (*self.links, self.xmpp):
+            stream.cancel_connection_attempt()
+            if stream.transport is not None:
+                try:
+                    await asyncio.wait_for(stream.disconnect(wait=1.0), 3)
+                except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - best effort on the way out
+                    stream.abort()
         self.connected.clear()
 
     # -- sending ----------------------------------------------------------
@@ -192,6 +243,9 @@ class Service:
     def send_raw(self, data: str | bytes, count: int = 1) -> None:
         """Write serialized stanzas; ``count`` is how many the data holds (for statistics)."""
         transport = self.xmpp.transport
+        if transport is None or not self._main_joined:
+            # The main stream is reconnecting: any other open slot of ours carries it.
+            transport = next((link.transport for link in self.links if link.joined), transport)
         if transport is None:
             log.warning("not connected, stanza dropped", extra={"domain": self.domain})
             return

@@ -1,0 +1,139 @@
+"""Several connections per domain, shared by processes, with ejabberd's bare_destination balancing."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from component.app import App
+from component.balancing import BalancingError
+from component.config import ConfigError, parse
+
+from .. import harness
+from .conftest import ROOMS, SLOTS, pytestmark  # noqa: F401 - the module's skip condition
+
+NS_MUC = "http://jabber.org/protocol/muc"
+
+
+def config_text(server: Any, database: str, tmp: Path, slots: int = SLOTS, mine: list[int] | None = None,
+                plugins: dict[str, dict] | None = None) -> str:
+    services = {ROOMS: plugins or {"muc": {}}}
+    text = harness.make_config_text(server.ports.component, services, tmp / "state", database,
+                                    service_ports={ROOMS: server.component_ports[ROOMS]})
+    text += f"[balancing]\nslots = {slots}\n"
+    if mine is not None:
+        text += f"process_slots = {harness.toml_value(mine)}\n"
+    return text
+
+
+async def start(server: Any, database: str, tmp: Path, **kwargs: Any) -> App:
+    tmp.mkdir(parents=True, exist_ok=True)
+    app = App(parse(config_text(server, database, tmp, **kwargs), str(tmp / "switchboard.toml"), tmp))
+    try:
+        await app.start()
+        await app.wait_connected(20)
+    except BaseException:
+        await app.stop()
+        raise
+    return app
+
+
+def rooms_of(app: App) -> set[str]:
+    return {room.jid for room in app.services[ROOMS].plugins["muc"].rooms}
+
+
+def join(client: Any, room: str, nick: str) -> None:
+    from xml.etree.ElementTree import SubElement
+
+    presence = client.make_presence(pto=f"{room}/{nick}")
+    SubElement(presence.xml, f"{{{NS_MUC}}}x")
+    presence.send()
+
+
+async def join_and_talk(client: Any, inbox: harness.Inbox, rooms: list[str]) -> None:
+    for room in rooms:
+        join(client, room, "alice")
+    # Every room answers the join with the self-presence, then echoes a message.
+    for room in rooms:
+        await inbox.next(lambda s, r=room: s["from"].bare == r and s.xml.tag.endswith("}presence"), 15)
+        client.send_message(mto=room, mbody=f"hello {room}", mtype="groupchat")
+    for room in rooms:
+        await inbox.next(lambda s, r=room: s["from"].bare == r and s["body"] == f"hello {r}", 15)
+
+
+async def test_two_processes_share_four_slots_each_room_on_one(balanced: Any, database: str, tmp_path: Path) -> None:
+    first = await start(balanced, database, tmp_path / "a", mine=[0, 1])
+    second = await start(balanced, database, tmp_path / "b", mine=[2, 3])
+    try:
+        assert len(first.services[ROOMS].links) == 1 and len(second.services[ROOMS].links) == 1
+        rooms = [f"r{i}@{ROOMS}" for i in range(16)]
+        async with harness.slix_client(balanced.ports.c2s, "alice") as alice:
+            inbox = harness.Inbox(alice, kinds=("message", "presence"))
+            await join_and_talk(alice, inbox, rooms)
+            a, b = rooms_of(first), rooms_of(second)
+        # Pinned: each room lives in exactly one process, and both processes got some.
+        assert a | b >= set(rooms) and not a & b, (a, b)
+        assert a and b, (a, b)
+    finally:
+        await second.stop()
+        await first.stop()
+
+
+async def test_one_process_opens_every_slot(balanced: Any, database: str, tmp_path: Path) -> None:
+    app = await start(balanced, database, tmp_path)
+    try:
+        assert [link.slot for link in app.services[ROOMS].links] == [1, 2, 3]
+        async with harness.slix_client(balanced.ports.c2s, "bob") as bob:
+            inbox = harness.Inbox(bob, kinds=("message", "presence"))
+            rooms = [f"s{i}@{ROOMS}" for i in range(12)]
+            for room in rooms:
+                join(bob, room, "bob")
+            for room in rooms:
+                await inbox.next(lambda s, r=room: s["from"].bare == r and s.xml.tag.endswith("}presence"), 15)
+            # IQ replies come back on whichever connection the room hashes to, and still match.
+            for room in rooms:
+                info = await bob.plugin["xep_0030"].get_info(jid=room, timeout=10)
+                assert NS_MUC in info["disco_info"]["features"]
+    finally:
+        await app.stop()
+
+
+async def test_refusals_and_a_process_without_slots(balanced: Any, database: str, tmp_path: Path) -> None:
+    first = await start(balanced, database, tmp_path / "a", mine=[0, 1])
+    try:
+        with pytest.raises(BalancingError, match="slot 1 is already held"):
+            await start(balanced, database, tmp_path / "b", mine=[1, 2])
+        with pytest.raises(BalancingError, match="N must not change while any of them runs"):
+            await start(balanced, database, tmp_path / "c", slots=3, mine=[2])
+        idle = await start(balanced, database, tmp_path / "d", mine=[])
+        try:
+            assert not idle.services[ROOMS].plugins and idle.services[ROOMS].xmpp.transport is None
+        finally:
+            await idle.stop()
+        # The refused ones took nothing: the other slots are still free for their owner.
+        second = await start(balanced, database, tmp_path / "e", mine=[2, 3])
+        await second.stop()
+    finally:
+        await first.stop()
+
+
+@pytest.mark.parametrize(("slots", "mine", "message"), [
+    (0, None, "needs at least one slot"),
+    (4, [4], "slot 4 does not exist with slots = 4"),
+    (4, [1, 1], "a slot is listed twice"),
+])
+def test_wrong_slots_are_configuration_errors(tmp_path: Path, slots: int, mine: list[int] | None,
+                                              message: str) -> None:
+    class Server:
+        ports = type("P", (), {"component": 5347})
+        component_ports = {ROOMS: 5348}
+
+    with pytest.raises(ConfigError, match=message):
+        parse(config_text(Server, "postgresql+asyncpg://u@h/db", tmp_path, slots=slots, mine=mine),
+              "switchboard.toml", tmp_path)
+    with pytest.raises(ConfigError, match="need a database they can all reach"):
+        parse(config_text(Server, f"sqlite+aiosqlite:///{tmp_path}/x.db", tmp_path, mine=[0]),
+              "switchboard.toml", tmp_path)
