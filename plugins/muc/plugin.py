@@ -17,6 +17,7 @@ from component.storage import create_tables
 from . import events, hooks
 from .features import Feature
 from .features.admin import Admin
+from .features.avatar import VCARD, Avatar
 from .features.banned import Banned
 from .features.config_form import ConfigForm
 from .features.destroy import Destroy
@@ -40,7 +41,7 @@ from .room import Room, RoomConfig, check_affiliation_change
 from .service import PublicMuc, Rooms, config_fields
 from .stanza import (NS_ADMIN, NS_DATA, NS_MUC, NS_OWNER, NS_PING, NS_STANZAS, REMOVED_SHUTDOWN, child, escape_attr,
                      escape_text)
-from .store import TABLES, MucStore, StoredRoom
+from .store import AVATAR_TABLES, TABLES, MucStore, StoredRoom
 
 
 @dataclass
@@ -81,7 +82,7 @@ class MucPlugin(Plugin):
     Options = MucOptions
     identities = (("conference", "text", "Chatrooms"),)
     features = (NS_MUC,)
-    migrations = (create_tables(*TABLES),)
+    migrations = (create_tables(*TABLES), create_tables(*AVATAR_TABLES))
 
     async def setup(self) -> None:
         if self.service.config.name:
@@ -101,15 +102,17 @@ class MucPlugin(Plugin):
         self.destroyer = Destroy(host)
         self.private = PrivateMessages(host)
         self.register = Register(host)
+        self.avatar = Avatar(host)
         self.room_features: list[Feature] = [
             self.occupancy, self.messages, self.disco, self.forwarding, self.admin, self.config_form,
-            self.destroyer, self.private, self.register,
+            self.destroyer, self.private, self.register, self.avatar,
             *(feature(host) for feature in (Banned, MembersOnly, Password, MaxUsers, Moderated, History, Subject,
                                             SelfPing, Invites, VoiceRequests)),
         ]
         for feature in self.room_features:
             feature.hook(host.events)
         await self.load_rooms()
+        await self.avatar.load()
         service = self.service
         service.on_presence(self.on_presence)
         service.on_message(self.on_message)
@@ -121,6 +124,7 @@ class MucPlugin(Plugin):
         service.on_iq(f"{{{NS_ADMIN}}}query", self.admin.on_admin, priority=10)
         service.on_iq(f"{{{NS_OWNER}}}query", self.on_owner, priority=10)
         service.on_iq(f"{{{NS_REGISTER}}}query", self.register.on_iq, priority=10)
+        service.on_iq(VCARD, self.avatar.on_iq, priority=10)
         for tag in FORWARDED:
             service.on_iq(tag, self.forwarding.on_iq, priority=5)
         self.hooks.on("disco.items", self.disco.service_items)

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Float, String, Text, delete, select, update
+from sqlalchemy import Float, LargeBinary, String, Text, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -48,7 +48,20 @@ class MucSetting(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class MucAvatar(Base):
+    """A room's avatar (vcard-temp PHOTO set by an owner), kept while the room exists."""
+
+    __tablename__ = "muc_avatars"
+
+    room: Mapped[str] = mapped_column(String(3071), primary_key=True)
+    mime: Mapped[str] = mapped_column(String(255))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha1: Mapped[str] = mapped_column(String(40))
+
+
 TABLES = ("muc_rooms", "muc_affiliations", "muc_settings")
+#: Added after the first release: created by its own migration step.
+AVATAR_TABLES = ("muc_avatars",)
 
 
 @dataclass
@@ -116,6 +129,25 @@ class MucStore:
         async with self.db.session() as session:
             await session.execute(delete(MucAffiliation).where(MucAffiliation.room == jid))
             await session.execute(delete(MucRoom).where(MucRoom.jid == jid))
+
+    async def avatar_hashes(self) -> dict[str, str]:
+        async with self.db.session() as session:
+            rows = await session.execute(select(MucAvatar.room, MucAvatar.sha1).where(self._in_domain(MucAvatar.room)))
+            return {room: sha1 for room, sha1 in rows}
+
+    async def avatar(self, room: str) -> tuple[str, bytes] | None:
+        async with self.db.session() as session:
+            row = await session.get(MucAvatar, room)
+            return (row.mime, row.data) if row is not None else None
+
+    async def save_avatar(self, room: str, mime: str, data: bytes, sha1: str) -> None:
+        async with self.db.session() as session:
+            await session.execute(delete(MucAvatar).where(MucAvatar.room == room))
+            session.add(MucAvatar(room=room, mime=mime, data=data, sha1=sha1))
+
+    async def delete_avatar(self, room: str) -> None:
+        async with self.db.session() as session:
+            await session.execute(delete(MucAvatar).where(MucAvatar.room == room))
 
     async def secret(self, name: str = "occupant-id") -> str:
         """A per-domain secret, made once (occupant ids stay stable across restarts)."""
