@@ -51,11 +51,12 @@ async def browser() -> AsyncIterator[Any]:
             await chromium.close()
 
 
-async def login(page: Any, url: str, user: str) -> None:
-    # The page's own errors end up in the test's output when it fails.
-    page.on("console", lambda msg: print("browser console:", msg.type, msg.text))
-    page.on("pageerror", lambda err: print("browser error:", err))
-    await page.goto(url)
+async def login(page: Any, url: str, user: str, listen: bool = True) -> None:
+    if listen:  # the page's own errors end up in the test's output when it fails
+        page.on("console", lambda msg: print("browser console:", msg.type, msg.text))
+        page.on("pageerror", lambda err: print("browser error:", err))
+    if page.url != url:
+        await page.goto(url)
     await page.fill("input[name=jid]", jid(user))
     await page.fill("input[name=password]", harness.password(user))
     await page.click("button[type=submit]")
@@ -162,6 +163,14 @@ async def test_agent_accepts_replies_notes_closes_and_transfers_from_the_console
         assert XSS in texts
         assert await page.query_selector(".messages img") is None
         assert await page.evaluate("window.pwned === undefined")
+
+        # A reload (or another browser): the open conversation comes back with what was said, from the archive.
+        await page.reload()
+        await login(page, f"{url}/console.html", "agent1", listen=False)
+        await page.wait_for_selector(".msg.customer.history .text:text('My parcel has not arrived')", timeout=10000)
+        await page.wait_for_selector(".msg.me.history .text:text('Let me check that for you.')", timeout=5000)
+        assert XSS in await page.eval_on_selector_all(".msg.customer .text", "els => els.map(e => e.textContent)")
+        assert await page.query_selector(".messages img") is None
 
         # A canned reply (the queue's list, loaded at login), a private note (never reaches the customer), then close.
         await page.wait_for_selector("select[name=canned] option[value=thanks]", state="attached", timeout=5000)

@@ -16,6 +16,9 @@ export const NS = {
   XDATA: "jabber:x:data",
   CHATSTATES: "http://jabber.org/protocol/chatstates",
   DELAY: "urn:xmpp:delay",
+  MAM: "urn:xmpp:mam:2",
+  RSM: "http://jabber.org/protocol/rsm",
+  FORWARD: "urn:xmpp:forward:0",
 };
 
 export function bare(jid) {
@@ -72,3 +75,27 @@ export function errorText(err) {
   const text = el && el.getChildText("text", "urn:ietf:params:xml:ns:xmpp-stanzas");
   return text || (err && err.condition) || (err && err.message) || String(err);
 }
+
+// The last `max` messages of an archive (XEP-0313 at `to`), oldest first, as the forwarded <message/>
+// elements with their <delay/> stamps.
+export async function archive(xmpp, to, max = 100) {
+  const queryid = `q${Math.random().toString(36).slice(2, 10)}`;
+  const found = [];
+  const collect = (stanza) => {
+    const result = stanza.is("message") && stanza.getChild("result", NS.MAM);
+    if (!result || result.attrs.queryid !== queryid) return;
+    const forwarded = result.getChild("forwarded", NS.FORWARD);
+    const message = forwarded && forwarded.getChild("message");
+    if (message) found.push({ message, delay: forwarded.getChild("delay", NS.DELAY) });
+  };
+  xmpp.on("stanza", collect);
+  try {
+    await xmpp.iqCaller.request(xml("iq", { type: "set", to },
+      xml("query", { xmlns: NS.MAM, queryid },
+        xml("set", { xmlns: NS.RSM }, xml("max", {}, String(max)), xml("before")))), 15000);
+  } finally {
+    xmpp.removeListener("stanza", collect);
+  }
+  return found;
+}
+

@@ -2,7 +2,7 @@
 // client (schemas/support-protocol.md): directed presence with XEP-0142 <agent-status/> to the queue,
 // XEP-0142 offer IQs answered with offer-accept/offer-reject, one conversation JID per customer
 // (t-<ticket>@support...), our <close/>, <transfer/> and <note/> IQs, and the canned-reply command.
-import { connect, xml, NS, bare, localpart, command, tableRows, errorText } from "../common/xmpp.js";
+import { connect, xml, NS, bare, localpart, command, tableRows, errorText, archive } from "../common/xmpp.js";
 import { h, settings, defaultWebsocket, translator, loginForm, isZh, clock, duration } from "../common/ui.js";
 import { TEXTS } from "./texts.js";
 
@@ -81,6 +81,7 @@ async function answerOffer(offer, accept) {
 
 // -- messages -------------------------------------------------------------------------------------------
 function onMessage(stanza) {
+  if (stanza.getChild("result", NS.MAM)) return; // archive pages are read by restore()
   const from = bare(stanza.attrs.from);
   if (!from.startsWith("t-") || !from.endsWith(`@${state.support}`)) {
     const body = stanza.getChildText("body");
@@ -184,6 +185,41 @@ function note(c, text) {
   conversationIq(c, xml("note", { xmlns: NS.SUPPORT }, value), () => {
     c.messages.push({ role: "note", text: value, at: new Date() });
   });
+}
+
+// After a login (a reload, another browser): the agent's open conversations with what was said,
+// from the queue's ticket list and each conversation's archive.
+async function restore() {
+  for (const queue of state.queues) {
+    let rows = [];
+    try {
+      rows = tableRows(await command(state.xmpp, queue, "support-tickets"));
+    } catch (err) {
+      continue; // not an agent of this queue
+    }
+    for (const row of rows.filter((r) => r.agent === state.me && r.jid)) {
+      const c = conv(row.jid);
+      c.customer = c.customer || row.customer;
+      c.state = row.state || c.state;
+      c.queue = queue;
+      try {
+        const history = (await archive(state.xmpp, row.jid)).map(({ message, delay }) => {
+          const speaker = message.getChild("speaker", NS.SUPPORT);
+          const role = speaker ? speaker.attrs.role : (bare(message.attrs.from) === bare(c.customer) ? "customer" :
+            "system");
+          const name = speaker && speaker.attrs.name;
+          return { role: role === "agent" && name === localpart(state.me) ? "me" : role, name,
+            text: (message.getChildText("body") || "").slice(0, MAX_BODY),
+            at: delay ? new Date(delay.attrs.stamp) : new Date(), history: true };
+        }).filter((m) => m.text);
+        c.messages = [...history, ...c.messages.filter((m) => !m.history)];
+      } catch (err) {
+        c.messages.push({ role: "error", text: t("history_failed"), at: new Date() });
+      }
+      if (!state.current) state.current = row.jid;
+    }
+  }
+  render();
 }
 
 async function loadCanned() {
@@ -302,6 +338,7 @@ async function run(xmpp, jid) {
   sendStatus();
   render();
   loadCanned();
+  restore();
   setInterval(() => { if (state.offers.size) render(); }, 1000); // offer countdowns
 }
 
