@@ -17,6 +17,7 @@ from plugins.support.options import QueueOptions, SupportOptions
 from plugins.support_bot.llm import LlmOptions
 from plugins.support_bot.options import BotOptions
 from plugins.support_reports.options import ReportsOptions
+from plugins.support_web.options import SupportWebOptions
 
 DOC = Path(__file__).resolve().parent.parent.parent / "SECURITY.md"
 ROW = re.compile(r"^\| `([a-z_.\[\]]+)` \| `([^`]+)` \|", re.MULTILINE)
@@ -27,6 +28,7 @@ OPTIONS = [
     ("plugins.support_bot.llm.", LlmOptions),
     ("plugins.support_bot.", BotOptions),
     ("plugins.support_reports.", ReportsOptions),
+    ("plugins.support_web.", SupportWebOptions),
     ("plugins.support.", SupportOptions),
     ("plugins.muc.", MucOptions),
     ("plugins.mam.", MamOptions),
