@@ -334,3 +334,32 @@ async def test_an_unreachable_service_is_said_plainly(browser, site):
         await expect(page.locator(".sb-msg[data-from=me]")).to_have_text("我有人吗？")
     finally:
         await context.close()
+
+
+async def test_two_tabs_share_one_conversation(app, browser, site, prosody):
+    context, first = await shop.shop(browser, site, prosody.ports.http, kit.HELP, locale="en-US")
+    try:
+        async with harness.slix_client(prosody.ports.c2s, "agent2") as agent:
+            inbox = Inbox(agent)
+            kit.agent_presence(agent, kit.HELP)
+            await kit.agent_ready(app, "agent2")
+            await first.locator("#switchboard-widget .sb-bubble").click()
+            await write(first, "human")
+            session = await accept_offer(agent, inbox)
+            await until_saved(first)
+            # A second tab of the same site continues the conversation, with its history.
+            second = await context.new_page()
+            await second.goto(first.url)
+            await expect(second.locator(".sb-sep")).to_be_visible()
+            agent.send_message(mto=session, mbody="Hello from the desk", mtype="chat")
+            await expect(second.locator(".sb-msg[data-from=agent]").filter(has_text="from the desk")).to_be_visible()
+            # Writing in the first tab takes the conversation back: same ticket, same agent window.
+            await write(first, "Writing from the first tab")
+            got = await inbox.next(kit.body_has("first tab"))
+            assert got["from"].bare == session
+            await expect(first.locator(".sb-msg[data-from=agent]").filter(has_text="from the desk")).to_be_visible()
+            assert len(open_ticket(app)) == 1
+            agent.send_message(mto=session, mbody="/close", mtype="chat")
+            await until(lambda: not open_ticket(app), what="closed")
+    finally:
+        await context.close()

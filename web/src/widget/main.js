@@ -58,6 +58,7 @@ class Widget {
       send: (text) => this.send(text),
       typing: () => this.typing(),
     });
+    this.watchOtherTabs();
     if (this.saved.token) this.open(); // a conversation is going on: show it again at once
   }
 
@@ -132,14 +133,43 @@ class Widget {
       const res = await this.iq("set", xml("resume", { xmlns: NS.web, token: this.saved.token }));
       const r = res.getChild("resume", NS.web);
       this.ticket = { id: r ? r.attrs.ticket : this.saved.ticket, state: r ? r.attrs.state : "" };
+      this.markOwner();
       await this.history();
       this.sendContext();
     } catch (e) {
       // Unknown, revoked or over: start afresh (the text stays on the page, the token goes).
+      // A timeout or a lost connection keeps the token for the next attempt.
+      if (!e || !["not-authorized", "item-not-found", "conflict", "bad-request"].includes(e.condition)) return;
       this.saved = {};
       this._save();
       this.ticket = null;
     }
+  }
+
+  // Tabs of one site share the token; the desk answers the tab that resumed last, and the
+  // conversation follows the tab the customer looks at or writes in.
+  markOwner() {
+    this.elsewhere = false;
+    if (!this.saved.token) return;
+    this.saved.owner = String(this.xmpp.jid);
+    this._save();
+  }
+
+  watchOtherTabs() {
+    window.addEventListener("storage", (e) => {
+      if (e.key !== this.storeKey) return;
+      const now = this._load();
+      if (!now.token) { this.saved = {}; return; } // ended or forgotten in another tab
+      this.saved = now;
+      if (this.xmpp && this.xmpp.jid && now.owner && now.owner !== String(this.xmpp.jid)) this.elsewhere = true;
+    });
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") this.takeBack().catch(() => {});
+    });
+  }
+
+  async takeBack() {
+    if (this.online && this.elsewhere && this.saved.token) await this.resume();
   }
 
   async history() {
@@ -191,6 +221,7 @@ class Widget {
   // -- sending -------------------------------------------------------------------------------
   async send(text) {
     text = text.slice(0, 2000);
+    await this.takeBack();
     const id = randomId();
     this.view.message("me", text, { id, who: this.tr("you") });
     if (this.online) await this.transmit(text, id);
@@ -226,7 +257,7 @@ class Widget {
       const res = await this.iq("set", xml("token", { xmlns: NS.web }));
       const el = res.getChild("token", NS.web);
       this.saved = { token: el.text(), ticket: el.attrs.ticket };
-      this._save();
+      this.markOwner();
       this.sendContext();
     } catch { /* the desk has no web channel: the conversation lasts as long as the page */ }
     this.askingToken = false;
