@@ -10,6 +10,7 @@ from slixmpp import JID, Iq
 from component.errors import StanzaError
 from component.plugin import Plugin
 from component.storage import create_tables
+from component.texts import Texts
 from plugins.support import hooks as support_events
 
 from . import identity, stanza
@@ -19,7 +20,7 @@ from .store import TABLES, WebStore
 #: Ticket events after which a conversation can no longer be resumed.
 ENDED = ("closed", "abandoned", "finalized")
 
-_TEXTS = {
+TEXTS = Texts({
     "intro": ("Customer context:", "客户信息："),
     "page": ("page “{title}” {url}", "页面“{title}” {url}"),
     "lang": ("browser language {v}", "浏览器语言 {v}"),
@@ -28,26 +29,22 @@ _TEXTS = {
     "order": ("order {v}", "订单 {v}"),
     "verified": ("(identity verified by the website)", "（身份已由网站验证）"),
     "unverified": ("(identity NOT verified: unsigned or bad signature)", "（身份未验证：未签名或签名无效）"),
-}
-
-
-def _t(key: str, lang: str, **params: str) -> str:
-    return _TEXTS[key][1 if lang.lower().startswith("zh") else 0].format(**params)
+    "sep": ("; ", "；"),
+})
 
 
 def describe(data: dict[str, Any], verified: bool, lang: str) -> str:
     """One line for the agent, in the conversation's language."""
     parts = []
     if data.get("url") or data.get("title"):
-        parts.append(_t("page", lang, title=data.get("title", ""), url=data.get("url", "")))
+        parts.append(TEXTS("page", lang, title=data.get("title", ""), url=data.get("url", "")))
     if data.get("lang"):
-        parts.append(_t("lang", lang, v=data["lang"]))
+        parts.append(TEXTS("lang", lang, v=data["lang"]))
     claims = data.get("claims", {})
-    shown = [_t(k, lang, v=claims[k]) for k in ("name", "email", "order") if claims.get(k)]
+    shown = [TEXTS(k, lang, v=claims[k]) for k in ("name", "email", "order") if claims.get(k)]
     if shown:
-        parts.append(", ".join(shown) + " " + _t("verified" if verified else "unverified", lang))
-    sep = "；" if lang.lower().startswith("zh") else "; "
-    return _t("intro", lang) + " " + sep.join(parts)
+        parts.append(", ".join(shown) + " " + TEXTS("verified" if verified else "unverified", lang))
+    return TEXTS("intro", lang) + " " + TEXTS("sep", lang).join(parts)
 
 
 class SupportWebPlugin(Plugin):

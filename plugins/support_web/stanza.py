@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement
 
+from component.namespaces import WEB as NS
+
 from .identity import CLAIMS, MAX_CLAIM
 
-NS = "urn:switchboard:web:0"
+__all__ = ["NS", "token", "resumed", "read_context", "context"]
 MAX_URL = 2000
 MAX_TITLE = 300
 MAX_TOKEN = 100

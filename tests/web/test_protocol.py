@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from xml.etree.ElementTree import Element, SubElement
+from xml.etree.ElementTree import SubElement
 
 import pytest
 from lxml import etree
