@@ -13,10 +13,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
+from xml.etree.ElementTree import Element, fromstring
 
 from component.errors import StanzaError
 
-from .stanza import escape_attr
+from .stanza import NS_OCCUPANT_ID, NS_SID, escape_attr
 
 ROLES = ("none", "visitor", "participant", "moderator")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -227,16 +228,39 @@ class Room:
         return None
 
     def forget_history(self, stanza_id: str) -> bool:
-        """Drop one message from the in-memory history (a retraction in a room that does not archive)."""
+        """Drop one message from the in-memory history (a retraction in a room that does not archive),
+        with its XEP-0308 corrections by the same occupant, which carry its edited text."""
         entry = self.find_history(stanza_id)
         if entry is None:
             return False
         self.history.remove(entry)
+        original = fromstring(entry.xml)
+        author = _occupant_id(original)
+        ids = _ids(original, stanza_id)
+        for later in [e for e in self.history if e.seq > entry.seq and _CORRECT in e.xml]:
+            message = fromstring(later.xml)
+            replace = message.find(f"{{{_CORRECT}}}replace")
+            if replace is not None and replace.get("id") in ids and _occupant_id(message) == author:
+                ids |= _ids(message, later.stanza_id)  # a correction of the correction points at it
+                self.history.remove(later)
         return True
 
     @property
     def is_empty(self) -> bool:
         return not self.occupants
+
+
+_CORRECT = "urn:xmpp:message-correct:0"
+
+
+def _occupant_id(message: Element) -> str:
+    found = message.find(f"{{{NS_OCCUPANT_ID}}}occupant-id")
+    return found.get("id", "") if found is not None else ""
+
+
+def _ids(message: Element, stanza_id: str) -> set[str]:
+    origin = message.find(f"{{{NS_SID}}}origin-id")
+    return {i for i in (stanza_id, message.get("id", ""), origin.get("id", "") if origin is not None else "") if i}
 
 
 # -- rules -------------------------------------------------------------------
