@@ -70,3 +70,23 @@ def fill_error(reply: Any, error: XMPPError) -> Any:
     if app is not None:
         reply["error"].xml.append(app)
     return reply
+
+
+#: Error conditions that say the addressee can no longer be reached (XEP-0045 7.2.x kicks an
+#: occupant on them; the server sends them when a remote server is unreachable or a user gone).
+GONE_CONDITIONS = frozenset({"gone", "item-not-found", "recipient-unavailable", "redirect",
+                             "remote-server-not-found", "remote-server-timeout", "service-unavailable"})
+_NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+
+def means_gone(stanza_xml: Any) -> bool:
+    """True when an error stanza (a bounce) says its sender's address is unreachable.
+
+    An error without a condition counts too: something bounced, and a bounce we cannot read
+    is no reason to keep writing to that address.
+    """
+    error = next((c for c in stanza_xml if c.tag.endswith("}error") or c.tag == "error"), None)
+    if error is None:
+        return True
+    conditions = {c.tag.partition("}")[2] for c in error if c.tag.startswith(f"{{{_NS_STANZAS}}}")}
+    return not conditions or bool(conditions & GONE_CONDITIONS)

@@ -57,11 +57,11 @@ class EjabberdPorts:
 _BLOCK = re.compile(r"^#@@BEGIN (\w+)@@\n(.*?)^#@@END \1@@\n", re.MULTILINE | re.DOTALL)
 
 
-def render(template: str, values: dict[str, object], blocks: dict[str, list[dict[str, object]]] = {}) -> str:  # noqa: B006
+def render(template: str, values: dict[str, object], blocks: dict[str, list[dict[str, object]]] | None = None) -> str:
     """Repeat blocks once per instance, then replace placeholders in non-comment lines by JSON
     values (valid YAML flow style)."""
     template = _BLOCK.sub(lambda m: "".join(render(m.group(2), {**values, **inst})
-                                            for inst in blocks.get(m.group(1), [])), template)
+                                            for inst in (blocks or {}).get(m.group(1), [])), template)
     out = []
     for line in template.splitlines(keepends=True):
         if not line.lstrip().startswith("#"):

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from slixmpp import Message
 
-from component.errors import StanzaError
+from component.errors import StanzaError, means_gone
 
 from . import hooks as events
 from .commands import REGISTRY
@@ -39,7 +39,10 @@ class ChatSurface:
         to = msg["to"]
         if not self._ours(to):
             return None
-        if msg["type"] in ("error", "groupchat", "headline"):
+        if msg["type"] == "error":
+            await self.bounced(msg)
+            return True
+        if msg["type"] in ("groupchat", "headline"):
             return True
         queue = self._queue_of(to)
         if queue:
@@ -47,6 +50,23 @@ class ChatSurface:
         else:
             await self._session_message(msg, self._ticket_of(to) or "")
         return True
+
+    async def bounced(self, stanza: Any) -> None:
+        """The server returned something we sent (remote server unreachable, account gone).
+
+        An agent's address counts as offline; a customer's starts the same grace period as an
+        unavailable presence. Errors are never answered, so nothing loops.
+        """
+        if not means_gone(stanza.xml):
+            return
+        sender = stanza["from"]
+        engine = self.engine
+        agent_queues = [q for q in engine.queues if engine.is_agent(q, sender.bare)]
+        self.log.info("bounce from a participant", extra={"from_domain": sender.domain, "agent": bool(agent_queues)})
+        for queue in agent_queues:
+            await engine.agent_presence(queue, str(sender), None)
+        if not agent_queues:
+            await engine.customer_seen(str(sender), False)
 
     async def _queue_message(self, msg: Message, queue: str) -> None:
         engine = self.engine

@@ -28,7 +28,10 @@ class Workgroup:
             return None
         queue = self._queue_of(to)
         ptype = pres["type"]
-        if queue is None or ptype == "error":
+        if ptype == "error":
+            await self.bounced(pres)
+            return True
+        if queue is None:
             return True
         sender = pres["from"]
         engine = self.engine

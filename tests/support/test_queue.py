@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from xml.etree.ElementTree import SubElement
 
 import aioxmpp
@@ -10,7 +11,7 @@ from slixmpp.exceptions import IqError
 
 from .. import harness
 from .aiox import AioInbox, aioxmpp_client, body_text
-from .kit import HELP, WG, body_has, checked, config, engine, has_child, jid, queue, until
+from .kit import HELP, WG, agent_presence, agent_ready, body_has, checked, config, engine, has_child, jid, queue, until
 
 pytestmark = pytest.mark.integration
 
@@ -172,3 +173,42 @@ async def test_offline_customer_without_presence_is_found_by_liveness_check(comp
         assert len(engine(app).tickets) == 1
     await until(lambda: not engine(app).tickets, what="customer removed after going offline")
     assert (await engine(app).store.tickets("help"))[0].close_reason == "offline"
+
+
+def bounce(client: Any, to: str, condition: str = "remote-server-not-found") -> None:
+    """What a server sends back from an address it cannot deliver to (here sent by that address itself)."""
+    msg = client.make_message(mto=to, mtype="error")
+    error = SubElement(msg.xml, "{jabber:client}error", {"type": "cancel"})
+    SubElement(error, f"{{urn:ietf:params:xml:ns:xmpp-stanzas}}{condition}")
+    msg.send()
+
+
+async def test_a_bounce_from_the_customer_counts_as_gone_and_is_never_answered(component, prosody):
+    # The grace period outlasts the client's logout below: the check after it finds no one.
+    app = await component(config(queue(grace_period=1.5)))
+    async with harness.slix_client(prosody.ports.c2s, "cust3", presence=False) as cust:
+        inbox = harness.Inbox(cust)
+        cust.send_message(mto=HELP, mbody="hello", mtype="chat")
+        await inbox.next(has_child(STATUS))
+        await until(lambda: engine(app).tickets, what="ticket")
+        bounce(cust, HELP)
+        # No error in return for an error: nothing can loop.
+        await inbox.quiet(lambda m: m["type"] == "error", wait=0.3)
+    # No presence was ever sent, and liveness checks are off: only the bounce tells us.
+    await until(lambda: not engine(app).tickets, what="customer removed after the bounce")
+    assert (await engine(app).store.tickets("help"))[0].close_reason == "offline"
+
+
+async def test_a_bounce_from_an_agent_makes_them_unavailable(component, prosody):
+    app = await component(config())
+    async with harness.slix_client(prosody.ports.c2s, "agent1") as agent:
+        agent_presence(agent)
+        await agent_ready(app, "agent1")
+        bounce(agent, HELP, "recipient-unavailable")
+        await until(lambda: engine(app).agents["help"][jid("agent1")].tier() is None, what="agent unavailable")
+        # An error that does not mean "gone" changes nothing.
+        agent_presence(agent)
+        await agent_ready(app, "agent1")
+        bounce(agent, HELP, "not-acceptable")
+        await harness.Inbox(agent).quiet(wait=0.3)
+        assert engine(app).agents["help"][jid("agent1")].tier() is not None
