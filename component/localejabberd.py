@@ -80,18 +80,17 @@ class LocalEjabberd:
 
     def __init__(self, state_dir: Path, host: str = "localhost", components: dict[str, str] = {},  # noqa: B006
                  admins: list[str] = [], ip: str = "127.0.0.1",  # noqa: B006 - copied below
-                 ports: EjabberdPorts | None = None, federation: bool = False,
-                 peer_hosts: dict[str, str] = {}, log_level: str = "info",  # noqa: B006
+                 ports: EjabberdPorts | None = None, federation: bool = False, log_level: str = "info",
                  balancing: dict[str, int] = {}) -> None:  # noqa: B006
         self.state_dir = Path(state_dir).resolve()
         self.host = host
         self.components = dict(components)
         self.admins = list(admins)
         self.ip = ip
+        # s2s on 5269 of `ip`, open to other servers. ejabberd finds its peers
+        # by SRV records (its own DNS client) and then the system's
+        # getaddrinfo, so /etc/hosts names them (not an inetrc).
         self.federation = federation
-        # Names of the other servers, written to this server's own inetrc
-        # (ejabberd resolves through it before asking DNS).
-        self.peer_hosts = dict(peer_hosts)
         self.log_level = log_level
         #: Component domains balanced over N connection slots by bare destination: {domain: N}.
         self.balancing = dict(balancing)
@@ -140,11 +139,9 @@ class LocalEjabberd:
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(self.render())
-        lines = ['{lookup, [file, native]}.', '{host, {127,0,0,1}, ["localhost"]}.']
-        for name, address in self.peer_hosts.items():
-            octets = ",".join(address.split("."))
-            lines.append(f'{{host, {{{octets}}}, ["{name}"]}}.')
-        self.inetrc_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        # Not Debian's inetrc, which names "hostalias" and reads /etc/resolv.conf only.
+        self.inetrc_path.write_text('{lookup, [file, native]}.\n{host, {127,0,0,1}, ["localhost"]}.\n',
+                                    encoding="utf-8")
         return self.config_path
 
     # ---- lifecycle ------------------------------------------------------

@@ -176,6 +176,7 @@ class LocalProsody:
         guest_allowed: list[str] = [],  # noqa: B006 - never mutated, copied below
         guest_rate: float = 5,
         guest_burst: int = 20,
+        peer_hosts: dict[str, str] | None = None,
     ) -> None:
         if native_storage not in _STORAGES:
             raise ValueError(f"native_storage must be one of {_STORAGES}, not {native_storage!r}")
@@ -183,6 +184,8 @@ class LocalProsody:
             raise ValueError(f"log_level must be one of {_LOG_LEVELS}, not {log_level!r}")
         self.state_dir = Path(state_dir).resolve()
         self.host = host
+        #: Federation when given: {name: address} of the peer servers; s2s then listens on 5269.
+        self.peer_hosts = dict(peer_hosts) if peer_hosts is not None else None
         self.components = dict(components)
         self.admins = list(admins)
         self.native_muc = native_muc
@@ -208,6 +211,7 @@ class LocalProsody:
         self.data_path = self.state_dir / "data"
         self.certs_path = self.state_dir / "certs"
         self.sql_path = self.state_dir / "prosody.sqlite"
+        self.hosts_path = self.state_dir / "hosts"
         self.muc_domain = f"conference.{host}" if native_muc else None
 
         self._proc: subprocess.Popen[bytes] | None = None
@@ -231,6 +235,7 @@ class LocalProsody:
             "COMPONENT_PORT": str(int(self.ports.component)),
             "HTTP_PORT": str(int(self.ports.http)),
             "ALLOW_REGISTRATION": "true" if self.allow_registration else "false",
+            "GLOBAL_MODULES": _lua_list(["dialback"] if self.peer_hosts is not None else []),
             "MUC_DOMAIN": _lua_str(self.muc_domain or ""),
             "NATIVE_STORAGE": _lua_str(self.native_storage),
             "SQL_DATABASE": _lua_str(str(self.sql_path)),
@@ -244,6 +249,8 @@ class LocalProsody:
             "GUEST": [{"GUEST_HOST": _lua_str(self.guest_host), "GUEST_ALLOWED": _lua_list(self.guest_allowed),
                        "GUEST_RATE": repr(self.guest_rate), "GUEST_BURST": str(self.guest_burst)}]
             if self.guest_host else [],
+            "NO_S2S": [] if self.peer_hosts is not None else [{}],
+            "S2S": [{"HOSTS_FILE": _lua_str(str(self.hosts_path))}] if self.peer_hosts is not None else [],
             "NATIVE_MUC": [{}] if self.native_muc else [],
             "SQL": [{}] if self.native_muc and self.native_storage == "sql" else [],
         }
@@ -254,6 +261,9 @@ class LocalProsody:
         # Prosody's umask is 027; keep the folder private to the same degree.
         self.data_path.mkdir(mode=0o750, exist_ok=True)
         self.certs_path.mkdir(mode=0o750, exist_ok=True)
+        if self.peer_hosts is not None:
+            self.hosts_path.write_text("".join(f"{address} {name}\n" for name, address in self.peer_hosts.items()),
+                                       encoding="utf-8")
         text = self.render()
         # Secrets inside: readable by the owner (and group) only.
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
@@ -295,6 +305,8 @@ class LocalProsody:
         # component is configured (mod_component provides the listener).
         if self.components:
             wanted["component"] = self.ports.component
+        if self.peer_hosts is not None:
+            wanted["s2s"] = 5269
         deadline = time.monotonic() + timeout
         while True:
             if self._proc.poll() is not None:

@@ -112,8 +112,8 @@ async def start_app(port: int, services: dict[str, dict[str, dict]], tmp_path: P
 
 
 def new_client(user: str, resource: str = "test", cls: type = slixmpp.ClientXMPP,
-               plugins: tuple[str, ...] = ()) -> slixmpp.ClientXMPP:
-    client = cls(f"{user}@{HOST}/{resource}", password(user))
+               plugins: tuple[str, ...] = (), host: str = HOST) -> slixmpp.ClientXMPP:
+    client = cls(f"{user}@{host}/{resource}", password(user))
     # Loopback Prosody without TLS (see the project's pitfalls notes).
     client.enable_starttls = False
     client.enable_direct_tls = False
@@ -127,14 +127,15 @@ def new_client(user: str, resource: str = "test", cls: type = slixmpp.ClientXMPP
 
 @contextlib.asynccontextmanager
 async def slix_client(port: int, user: str, resource: str = "test", plugins: tuple[str, ...] = (),
-                      presence: bool = True) -> AsyncIterator[slixmpp.ClientXMPP]:
-    """A logged-in slixmpp client (yields after session start)."""
-    client = new_client(user, resource, plugins=plugins)
+                      presence: bool = True, host: str = HOST,
+                      address: str = "127.0.0.1") -> AsyncIterator[slixmpp.ClientXMPP]:
+    """A logged-in slixmpp client (yields after session start); ``host``/``address`` for another server."""
+    client = new_client(user, resource, plugins=plugins, host=host)
     started = asyncio.get_running_loop().create_future()
     client.add_event_handler("session_start", lambda _e: started.done() or started.set_result(True))
     client.add_event_handler("failed_auth", lambda _e: started.done() or started.set_exception(
         RuntimeError(f"login failed for {user}")))
-    client.connect("127.0.0.1", port)
+    client.connect(address, port)
     try:
         await asyncio.wait_for(started, 15)
         if presence:
