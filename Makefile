@@ -14,7 +14,7 @@ EJABBERD_SUITES := tests/muc tests/mam tests/recall tests/support tests/admin \
 	tests/test_cli_and_connection.py tests/test_server_boundary.py tests/balancing
 
 
-.PHONY: run test test-sqlite test-postgresql test-ejabberd install system-deps venv web bench clean help
+.PHONY: run test test-sqlite test-postgresql test-ejabberd test-federation install system-deps venv web bench clean help
 
 help:
 	@echo "make run    start Prosody, the component and demo accounts (foreground, Ctrl-C stops)"
@@ -75,11 +75,16 @@ PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 test: install
 	$(PYTEST) $(PYTEST_ARGS)
 	SWITCHBOARD_TEST_BACKEND=postgresql $(PYTEST) $(PYTEST_ARGS)
-	$(MAKE) --no-print-directory test-ejabberd
+	$(MAKE) --no-print-directory test-ejabberd test-federation
 
 # The boundary suites behind ejabberd (SQLite; storage is already covered twice above).
 test-ejabberd: install
 	SWITCHBOARD_TEST_SERVER=ejabberd $(PYTEST) $(EJABBERD_SUITES) $(PYTEST_ARGS)
+
+# Prosody (with the component) and ejabberd (remote users) federating over loopback. One process:
+# both servers need 5269 on their own address. Root only (it names the servers in /etc/hosts).
+test-federation: install
+	SWITCHBOARD_TEST_FEDERATION=1 $(PY) -m pytest tests/federation $(PYTEST_ARGS)
 
 test-sqlite: install
 	$(PYTEST) $(PYTEST_ARGS)
