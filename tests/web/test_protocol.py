@@ -152,3 +152,27 @@ async def test_tokens_end_with_the_conversation(prosody, component):
             with pytest.raises(IqError) as refused:
                 await iq(later, "resume", token=token).send(timeout=5)
             assert refused.value.iq["error"]["condition"] == "not-authorized"
+
+
+async def test_a_ticket_keeps_its_newest_tokens_only(prosody, component):
+    await component(web_config())
+    async with guest(prosody.ports.c2s) as g, guest(prosody.ports.c2s) as other:
+        inbox = Inbox(g)
+        say(g, "hello, a person please", "en")
+        await inbox.next(lambda m: m.xml.find(f"{{{kit.NS}}}ticket") is not None)
+        tokens = [(await iq(g, "token").send(timeout=5)).xml.find(f"{{{NS}}}token").text for _ in range(4)]
+        assert len(set(tokens)) == 4
+        # tokens_per_ticket = 3: the oldest is revoked, the newest works.
+        with pytest.raises(IqError) as refused:
+            await iq(other, "resume", token=tokens[0]).send(timeout=5)
+        assert refused.value.iq["error"]["condition"] == "not-authorized"
+        await iq(other, "resume", token=tokens[-1]).send(timeout=5)
+        # Tokens are only for queue addresses, and need their attribute.
+        bad = other.make_iq_set(ito="t-x@support.localhost")
+        SubElement(bad.xml, f"{{{NS}}}resume", {"token": tokens[-1]})
+        with pytest.raises(IqError) as refused:
+            await bad.send(timeout=5)
+        assert refused.value.iq["error"]["condition"] == "item-not-found"
+        with pytest.raises(IqError) as refused:
+            await iq(other, "revoke").send(timeout=5)
+        assert refused.value.iq["error"]["condition"] == "bad-request"
