@@ -163,6 +163,7 @@ async def test_chinese_conversation_with_reload_close_and_rating(app, browser, s
             # A reload continues the same conversation, history shown.
             await page.reload()
             await expect(page.locator(".sb-sep")).to_be_visible()
+            await expect(page.locator(".sb-agent")).to_have_text("agent1")
             log = page.locator(".sb-log")
             for text in ("5到7个工作日", "订单号是多少", "订单 A-1042"):
                 await expect(log).to_contain_text(text)

@@ -190,6 +190,7 @@ class Widget {
       this.xmpp.removeListener("stanza", collect);
     }
     this.view.clear();
+    this.agentName = "";
     if (items.length) this.view.separator(this.tr("history"));
     for (const { msg, delay } of items) {
       const body = msg.getChildText("body");
@@ -197,12 +198,15 @@ class Widget {
       const speaker = msg.getChild("speaker", NS.support);
       const role = speaker ? speaker.attrs.role : (bare(msg.attrs.from) === this.queue ? "agent" : "customer");
       const from = role === "customer" ? "me" : role === "bot" ? "bot" : role === "system" ? "system" : "agent";
+      if (role === "agent" && speaker && speaker.attrs.name) this.agentName = speaker.attrs.name.slice(0, 60);
       this.view.message(from, body, {
         id: msg.attrs.id || "",
         who: this.who(from, speaker && speaker.attrs.name),
         stamp: delay ? new Date(delay.attrs.stamp) : null,
       });
     }
+    // Back in a conversation with an agent: their name in the header again.
+    this.view.setAgent(this.ticket && this.ticket.state === "active" ? this.agentName : "");
   }
 
   async checkOpen() {
