@@ -12,6 +12,7 @@ in one transaction per step, so a failed step leaves nothing half-applied.
 from __future__ import annotations
 
 import logging
+import zlib
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +137,25 @@ class Database:
 
     async def migrate(self, histories: Sequence[Migrations]) -> dict[str, tuple[int, int]]:
         """Bring every plugin's schema to its latest version; returns {plugin: (from, to)}."""
+        async with self._one_migrator():
+            return await self._migrate(histories)
+
+    @asynccontextmanager
+    async def _one_migrator(self) -> AsyncIterator[None]:
+        """Processes sharing a PostgreSQL database migrate one after the other (they start together)."""
+        if self.is_sqlite:
+            yield
+            return
+        key = zlib.crc32(f"switchboard migrations\0{self.url.database}".encode()) - (1 << 31)
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+    async def _migrate(self, histories: Sequence[Migrations]) -> dict[str, tuple[int, int]]:
         async with self.engine.begin() as connection:
             await connection.run_sync(lambda c: Base.metadata.create_all(
                 c, tables=[SchemaVersion.__table__]))
