@@ -10,6 +10,7 @@ from typing import Any
 
 from slixmpp import JID
 
+from . import systemd
 from .balancing import BalancingError, SlotClaims, needs_claims
 from .config import Config, world_readable
 from .metrics import Metrics
@@ -28,6 +29,12 @@ def migration_histories(orders: list[list[tuple[type[Plugin], Any]]]) -> list[Mi
             if cls.migrations and cls.name not in histories:
                 histories[cls.name] = Migrations(cls.name, cls.migrations)
     return list(histories.values())
+
+
+async def _cleared(service: Service) -> None:
+    """Until the service's stream goes down (checked as often as a reconnect can happen)."""
+    while service.connected.is_set():
+        await asyncio.sleep(0.5)
 
 
 class App:
@@ -131,6 +138,28 @@ class App:
         if self.db:
             await self.db.close()
 
+    async def _tell_systemd(self) -> None:
+        """READY=1 once every stream is authenticated (the unit's start waits for it), then the
+        connected streams as STATUS whenever that changes."""
+        ready = False
+        while True:
+            up = [d for d, s in self.services.items() if s.connected.is_set()]
+            status = f"STATUS=connected {len(up)}/{len(self.services)}" + (
+                "" if len(up) == len(self.services) else
+                ": waiting for " + ", ".join(d for d in self.services if d not in up))
+            if not ready and len(up) == len(self.services):
+                ready = True
+                systemd.notify("READY=1", status)
+            else:
+                systemd.notify(status)
+            changed = [asyncio.ensure_future(s.connected.wait() if d not in up else _cleared(s))
+                       for d, s in self.services.items()]
+            try:
+                await asyncio.wait(changed, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in changed:
+                    waiter.cancel()
+
     async def run(self) -> int:
         """Run until a signal or a fatal error; returns the process exit code."""
         loop = asyncio.get_running_loop()
@@ -139,13 +168,22 @@ class App:
                 loop.add_signal_handler(sig, self.request_stop)
             except (NotImplementedError, RuntimeError):
                 pass
+        helpers: list[asyncio.Task] = []
         try:
             await self.start()
+            helpers.append(asyncio.ensure_future(self._tell_systemd()))
+            interval = systemd.watchdog_interval()
+            if interval:
+                helpers.append(asyncio.ensure_future(systemd.keep_watchdog(interval)))
             await self._stop.wait()
         except BalancingError as refused:
             log.error("refusing to start: %s", refused)
             return 1
         finally:
+            systemd.notify("STOPPING=1", "STATUS=stopping")
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
             await self.stop()
         if self._fatal:
             log.error("stopping: %s", self._fatal)

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from sqlalchemy.engine import make_url
 
 from . import __version__
-from .cli_kit import EXIT_FAILED, Actor, CliCommand, CliContext, CliError, common_options
+from .cli_kit import EXIT_FAILED, Actor, CliCommand, CliContext, CliError, common_options, config_option
 from .config import ConfigError, load
 from .plugin import Plugin, plugin_class, resolve
 from .storage import SchemaMismatch
@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="connect to the XMPP server and serve the configured domains")
-    run.add_argument("--config", "-c", required=True, help="the TOML configuration file")
+    config_option(run)
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                      help="override logging.level from the file")
     run.set_defaults(func=cmd_run)
@@ -231,13 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="bring the database schema of every configured plugin up to date "
                                              "(also done at start)")
-    migrate.add_argument("--config", "-c", required=True, help="the TOML configuration file")
+    config_option(migrate)
     migrate.add_argument("--verbose", "-v", action="store_true", help="log everything (debug)")
     migrate.set_defaults(func=cmd_migrate)
 
     backup = sub.add_parser("backup", help="a consistent copy of the SQLite database, safe while running "
                                            "(PostgreSQL: prints the pg_dump to run)")
-    backup.add_argument("--config", "-c", required=True, help="the TOML configuration file")
+    config_option(backup)
     backup.add_argument("output", help="the file to write (must not exist)")
     backup.add_argument("--verbose", "-v", action="store_true", help="log everything (debug)")
     backup.set_defaults(func=cmd_backup)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -68,10 +69,21 @@ class CliCommand:
     needs: tuple[str, ...] = ()
 
 
+#: The configuration file when --config is not given (containers, service managers).
+CONFIG_ENV = "SWITCHBOARD_CONFIG"
+
+
+def config_option(parser: argparse.ArgumentParser) -> None:
+    """``--config``; required unless SWITCHBOARD_CONFIG names the file."""
+    default = os.environ.get(CONFIG_ENV) or None
+    parser.add_argument("--config", "-c", required=default is None, default=default,
+                        help=f"the TOML configuration file (default: ${CONFIG_ENV})")
+
+
 def common_options() -> argparse.ArgumentParser:
     """The options every plugin command takes (a parent parser)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", "-c", required=True, help="the TOML configuration file")
+    config_option(common)
     common.add_argument("--service", metavar="DOMAIN",
                         help="the service domain (default: the first one running the plugin)")
     common.add_argument("--as", dest="as_jid", metavar="JID",
