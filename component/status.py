@@ -44,6 +44,7 @@ class StatusServer:
         self.host, self.port = parse_address(listen)
         self.instruments = Instruments(app)
         self._server: asyncio.base_events.Server | None = None
+        self._probe: asyncio.Future | None = None
 
     async def start(self) -> None:
         self.instruments.start()
@@ -56,6 +57,9 @@ class StatusServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        if self._probe is not None:
+            self._probe.cancel()
+            await asyncio.gather(self._probe, return_exceptions=True)
         await self.instruments.stop()
 
     async def health(self) -> list[str]:
@@ -64,13 +68,16 @@ class StatusServer:
                     if not service.connected.is_set()]
         if self.app.db is None:
             problems.append("database: not open")
-        else:
-            try:
-                await asyncio.wait_for(self.app.db.ping(), DB_TIMEOUT)
-            except asyncio.TimeoutError:
-                problems.append(f"database: no answer within {DB_TIMEOUT:g} s")
-            except Exception as exc:  # noqa: BLE001 - any failure is the reason
-                problems.append(f"database: {type(exc).__name__}")
+            return problems
+        # A stuck database must not hold the answer (a cancelled connect can take as long as the
+        # lock it waits for), nor pile up probes: one probe at a time, left to finish on its own.
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.ensure_future(self.app.db.ping())
+        done, _ = await asyncio.wait({self._probe}, timeout=DB_TIMEOUT)
+        if not done:
+            problems.append(f"database: no answer within {DB_TIMEOUT:g} s")
+        elif self._probe.exception() is not None:
+            problems.append(f"database: {type(self._probe.exception()).__name__}")
         return problems
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

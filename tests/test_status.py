@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import time
 from pathlib import Path
 
@@ -156,16 +157,25 @@ async def test_listener_refuses_what_it_does_not_serve_and_reports_the_database(
         code, _, body = await get(status.port, "/health", accept="application/json")
         assert code == 503 and json.loads(body)["problems"] == [f"{ROOMS}: stream not connected"]
         if harness.POSTGRES is None:
-            # The database's folder goes away: new connections fail, and /health says so.
-            await app.db.engine.dispose()
-            folder = Path(app.db.url.database).parent
-            folder.rename(folder.with_name("moved"))
+            # Another process holds the database exclusively: /health says it does not answer, and
+            # turns healthy (but for the stream) once the lock is gone.
+            await app.db.engine.dispose()  # the pool's connections would keep the lock from being taken
+            locker = sqlite3.connect(app.db.url.database, isolation_level=None)
+            locker.execute("PRAGMA locking_mode=EXCLUSIVE")
+            locker.execute("BEGIN EXCLUSIVE")
             try:
                 code, _, body = await get(status.port, "/health", accept="application/json")
             finally:
-                folder.with_name("moved").rename(folder)
+                locker.execute("ROLLBACK")
+                locker.close()
             problems = json.loads(body)["problems"]
-            assert code == 503 and len(problems) == 2 and problems[1].startswith("database: "), problems
+            assert code == 503 and problems[1:] == ["database: no answer within 1 s"], problems
+
+            async def database_back():  # type: ignore[no-untyped-def]
+                return json.loads((await get(status.port, "/health", accept="application/json"))[2])[
+                    "problems"] == [f"{ROOMS}: stream not connected"]
+
+            await poll(database_back, what="the database to answer again")
     finally:
         await status.stop()
         await app.stop()
