@@ -8,6 +8,8 @@ from typing import Any
 from slixmpp.exceptions import XMPPError
 from slixmpp.stanza.error import Error
 
+from . import namespaces as xmlns
+
 # slixmpp's list of defined conditions lacks RFC 6120's policy-violation, and
 # silently drops a condition it does not know; complete it.
 Error.conditions = Error.conditions | {"policy-violation"}
@@ -76,7 +78,7 @@ def fill_error(reply: Any, error: XMPPError) -> Any:
 #: occupant on them; the server sends them when a remote server is unreachable or a user gone).
 GONE_CONDITIONS = frozenset({"gone", "item-not-found", "recipient-unavailable", "redirect",
                              "remote-server-not-found", "remote-server-timeout", "service-unavailable"})
-_NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+_NS_STANZAS = xmlns.STANZAS
 
 
 def means_gone(stanza_xml: Any) -> bool:

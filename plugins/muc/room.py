@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 from xml.etree.ElementTree import Element, fromstring
 
+from component import namespaces as xmlns
 from component.errors import StanzaError
 
 from .stanza import NS_OCCUPANT_ID, NS_SID, escape_attr
@@ -250,7 +251,7 @@ class Room:
         return not self.occupants
 
 
-_CORRECT = "urn:xmpp:message-correct:0"
+_CORRECT = xmlns.CORRECT
 
 
 def _occupant_id(message: Element) -> str:
