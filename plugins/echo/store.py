@@ -20,7 +20,7 @@ class EchoStore:
         self.db = db
 
     async def bump(self, sender: str) -> int:
-        async with self.db.session() as session:
+        async with self.db.session(write=True) as session:
             row = await session.get(EchoCounter, sender, with_for_update=not self.db.is_sqlite)
             if row is None:
                 row = EchoCounter(sender=sender, count=0)

@@ -90,7 +90,7 @@ class BotStore:
                            replace_queue: str | None = None) -> None:
         """Insert or update entries in one transaction; ``replace_queue`` first empties that queue."""
         entries = list(entries)
-        async with self.db.session() as session:
+        async with self.db.session(write=True) as session:  # reads the rows it then updates
             existing: dict[str, SupportBotEntry] = {}
             if replace_queue is not None:
                 await session.execute(delete(SupportBotEntry).where(SupportBotEntry.queue == replace_queue))
@@ -130,7 +130,7 @@ class BotStore:
             return await session.get(SupportBotConversation, ticket)
 
     async def save_conversation(self, row: SupportBotConversation) -> None:
-        async with self.db.session() as session:
+        async with self.db.session(write=True) as session:  # merge() reads before it writes
             await session.merge(row)
 
     async def conversations(self, queue: str | None = None, since: float | None = None,
