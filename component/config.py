@@ -43,6 +43,10 @@ def doc(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasse
 class ServerConfig:
     host: str = doc("Address of the XMPP server's component port.", "127.0.0.1")
     port: int = doc("The XEP-0114 component port of the server.", 5347)
+    max_stanza_bytes: int = doc(
+        "Largest stanza the server accepts from us, in bytes; 0: no limit. Larger ones are not sent (an IQ "
+        "answer becomes an error): ejabberd closes the whole component stream on one. Set it to the "
+        "max_stanza_size of ejabberd's ejabberd_service listener.", 0)
 
 
 @dataclass
@@ -312,6 +316,8 @@ def parse(text: str, source: str = "<config>", base_dir: Path | None = None) -> 
             raise ConfigError(source, "status.listen", f"not host:port: {config.status.listen!r}")
     if not 0 < config.server.port < 65536:
         raise ConfigError(source, "server.port", f"not a TCP port: {config.server.port}")
+    if config.server.max_stanza_bytes < 0:
+        raise ConfigError(source, "server.max_stanza_bytes", "must be 0 (no limit) or a size in bytes")
     for i, service in enumerate(config.services):
         if not 0 <= service.port < 65536:
             raise ConfigError(source, f"services[{i}].port", f"not a TCP port (or 0): {service.port}")

@@ -238,7 +238,23 @@ class Service:
     # -- sending ----------------------------------------------------------
     def send(self, stanza: Any) -> None:
         """Serialize and write a stanza now (keeps order with :meth:`send_raw`)."""
-        self.send_raw(tostring(stanza.xml, xmlns=self.xmpp.default_ns, stream=self.xmpp, top_level=True))
+        data = tostring(stanza.xml, xmlns=self.xmpp.default_ns, stream=self.xmpp, top_level=True)
+        limit = self.app.config.server.max_stanza_bytes
+        if limit and len(data.encode("utf-8")) > limit:
+            self._oversize(stanza, len(data.encode("utf-8")), limit)
+            return
+        self.send_raw(data)
+
+    def _oversize(self, stanza: Any, size: int, limit: int) -> None:
+        """Not sent: the server would close the whole stream on it. An IQ answer becomes an error."""
+        log.error("stanza larger than the server accepts, not sent",
+                  extra={"domain": self.domain, "bytes": size, "limit": limit,
+                         "kind": stanza.xml.tag.rpartition("}")[2], "type": stanza["type"]})
+        if isinstance(stanza, Iq) and stanza["type"] == "result":
+            reply = Iq(self.xmpp, sto=stanza["to"], sfrom=stanza["from"])
+            reply["id"] = stanza["id"]
+            self.send(fill_error(reply, StanzaError(
+                "resource-constraint", "the answer is larger than the server accepts; ask for less")))
 
     def send_raw(self, data: str | bytes, count: int = 1) -> None:
         """Write serialized stanzas; ``count`` is how many the data holds (for statistics)."""

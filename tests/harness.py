@@ -81,9 +81,11 @@ NO_RATE_LIMIT = {"message_rate": 0}
 
 def make_config_text(port: int, services: dict[str, dict[str, dict]], state_dir: Path, db_url: str,
                      admins: tuple[str, ...] = (f"admin@{HOST}",), secrets: dict[str, str] | None = None,
-                     limits: dict[str, Any] | None = None, service_ports: dict[str, int] | None = None) -> str:
+                     limits: dict[str, Any] | None = None, service_ports: dict[str, int] | None = None,
+                     server_options: dict[str, Any] | None = None) -> str:
     lines = [f"state_dir = {toml_value(str(state_dir))}", f"admins = {toml_value(list(admins))}",
              "[server]", 'host = "127.0.0.1"', f"port = {port}",
+             *(f"{k} = {toml_value(v)}" for k, v in (server_options or {}).items()),
              "[database]", f"url = {toml_value(db_url)}", "[logging]", 'level = "debug"']
     for domain, plugins in services.items():
         lines += ["[[services]]", f"domain = {toml_value(domain)}",

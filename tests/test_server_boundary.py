@@ -55,5 +55,29 @@ async def test_one_listener_per_domain(component, xmpp_server):
             assert ("collaboration", "workgroup") in await identities(alice, SUPPORT)
         with pytest.raises(IqError) as caught:
             await alice.plugin["xep_0030"].get_info(jid=OTHER, timeout=10)
-        # ejabberd itself answers: no stream has the route (no text of ours).
-        assert "connected on this stream" not in (caught.value.iq["error"]["text"] or "")
+        # ejabberd itself answers: no stream has the route, so it takes the domain for another server's,
+        # and the test config allows no s2s (with s2s allowed: remote-server-not-found).
+        error = caught.value.iq["error"]
+        assert error["condition"] == "forbidden" and "connected on this stream" not in (error["text"] or "")
+
+
+async def test_a_stanza_over_the_servers_limit_is_not_sent_and_the_stream_stays(component, xmpp_server):
+    """ejabberd closes the whole component stream on a stanza over its listener's max_stanza_size."""
+    extra, limit = "extra.localhost", 20_000
+    app = await component({extra: {"echo": {}}}, server_options={"max_stanza_bytes": limit})
+    service = app.services[extra]
+    async with harness.slix_client(xmpp_server.ports.c2s, "alice") as alice:
+        inbox = harness.Inbox(alice, kinds=("message", "iq"))
+        to, sender = alice.boundjid.full, f"echo@{extra}"
+        service.send(service.xmpp.make_message(mto=to, mfrom=sender, mbody="x" * limit, mtype="chat"))
+        answer = service.xmpp.make_iq_result(id="big-answer", ito=to, ifrom=extra)
+        answer.xml.append(answer.xml.makeelement("{urn:example:big}data", {"v": "y" * limit}))
+        service.send(answer)
+        service.send(service.xmpp.make_message(mto=to, mfrom=sender, mbody="small", mtype="chat"))
+        refused = await inbox.next(lambda s: s.xml.tag.endswith("}iq") and s["id"] == "big-answer")
+        assert (refused["type"], refused["error"]["condition"]) == ("error", "resource-constraint")
+        assert (await inbox.next(lambda s: s.xml.tag.endswith("}message")))["body"] == "small"
+        # Same stream all along: the echo still answers at once.
+        alice.send_message(mto=sender, mbody="still there?", mtype="chat")
+        assert (await inbox.next(lambda s: s.xml.tag.endswith("}message")))["body"].endswith("still there?")
+        assert service.connected.is_set()
