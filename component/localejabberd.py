@@ -81,7 +81,7 @@ class LocalEjabberd:
     def __init__(self, state_dir: Path, host: str = "localhost", components: dict[str, str] = {},  # noqa: B006
                  admins: list[str] = [], ip: str = "127.0.0.1",  # noqa: B006 - copied below
                  ports: EjabberdPorts | None = None, federation: bool = False, log_level: str = "info",
-                 balancing: dict[str, int] = {}) -> None:  # noqa: B006
+                 balancing: dict[str, int] = {}, extra_listeners: str = "") -> None:  # noqa: B006
         self.state_dir = Path(state_dir).resolve()
         self.host = host
         self.components = dict(components)
@@ -92,6 +92,8 @@ class LocalEjabberd:
         # getaddrinfo, so /etc/hosts names them (not an inetrc).
         self.federation = federation
         self.log_level = log_level
+        #: Raw YAML list items added to `listen:` (e.g. a documented snippet under test).
+        self.extra_listeners = extra_listeners
         #: Component domains balanced over N connection slots by bare destination: {domain: N}.
         self.balancing = dict(balancing)
         if ports is None:
@@ -131,7 +133,10 @@ class LocalEjabberd:
         blocks = {"SERVICE_LISTENER": [
             {"SERVICE_PORT": port, "SERVICE_HOSTS": {domain: {"password": self.components[domain]}}}
             for domain, port in self.component_ports.items()]}
-        return render(TEMPLATE_PATH.read_text(encoding="utf-8"), values, blocks)
+        text = render(TEMPLATE_PATH.read_text(encoding="utf-8"), values, blocks)
+        if self.extra_listeners:
+            text = text.replace("\nlisten:\n", "\nlisten:\n" + self.extra_listeners.rstrip("\n") + "\n", 1)
+        return text
 
     def write_config(self) -> Path:
         for path in (self.state_dir, self.spool_path, self.log_dir):
