@@ -22,6 +22,7 @@ from .features.banned import Banned
 from .features.config_form import ConfigForm
 from .features.destroy import Destroy
 from .features.disco import Disco
+from .features.hats import Hats
 from .features.history import History
 from .features.invites import Invites
 from .features.private_messages import PrivateMessages
@@ -41,7 +42,7 @@ from .room import Room, RoomConfig, check_affiliation_change
 from .service import PublicMuc, Rooms, config_fields
 from .stanza import (NS_ADMIN, NS_DATA, NS_MUC, NS_OWNER, NS_PING, NS_STANZAS, REMOVED_SHUTDOWN, child, escape_attr,
                      escape_text)
-from .store import AVATAR_TABLES, TABLES, MucStore, StoredRoom
+from .store import AVATAR_TABLES, HAT_TABLES, TABLES, MucStore, StoredRoom
 
 
 @dataclass
@@ -82,7 +83,7 @@ class MucPlugin(Plugin):
     Options = MucOptions
     identities = (("conference", "text", "Chatrooms"),)
     features = (NS_MUC,)
-    migrations = (create_tables(*TABLES), create_tables(*AVATAR_TABLES))
+    migrations = (create_tables(*TABLES), create_tables(*AVATAR_TABLES), create_tables(*HAT_TABLES))
 
     async def setup(self) -> None:
         if self.service.config.name:
@@ -103,9 +104,10 @@ class MucPlugin(Plugin):
         self.private = PrivateMessages(host)
         self.register = Register(host)
         self.avatar = Avatar(host)
+        self.hats = Hats(host)
         self.room_features: list[Feature] = [
             self.occupancy, self.messages, self.disco, self.forwarding, self.admin, self.config_form,
-            self.destroyer, self.private, self.register, self.avatar,
+            self.destroyer, self.private, self.register, self.avatar, self.hats,
             *(feature(host) for feature in (Banned, MembersOnly, Password, MaxUsers, Moderated, History, Subject,
                                             SelfPing, Invites, VoiceRequests)),
         ]
@@ -113,6 +115,9 @@ class MucPlugin(Plugin):
             feature.hook(host.events)
         await self.load_rooms()
         await self.avatar.load()
+        await self.hats.load()
+        for command in self.hats.commands():
+            self.service.commands.register(command)
         service = self.service
         service.on_presence(self.on_presence)
         service.on_message(self.on_message)

@@ -128,6 +128,8 @@ class Room:
         self.subject_occupant_id = ""
         self.subject_time = 0.0
         self.history: deque[HistoryEntry] = deque(maxlen=max(1, history_capacity))
+        #: Serialized elements features add to the presence of a bare JID's occupant (XEP-0317 hats).
+        self.presence_extras: dict[str, str] = {}
         self.history_seq = 0
         #: Completion of the last message in the broadcast pipeline (keeps broadcast order).
         self.tail: asyncio.Future | None = None

@@ -59,9 +59,21 @@ class MucAvatar(Base):
     sha1: Mapped[str] = mapped_column(String(40))
 
 
+class MucHat(Base):
+    """A hat (XEP-0317) a room's owner or admin gave someone."""
+
+    __tablename__ = "muc_hats"
+
+    room: Mapped[str] = mapped_column(String(3071), primary_key=True)
+    jid: Mapped[str] = mapped_column(String(3071), primary_key=True)
+    uri: Mapped[str] = mapped_column(String(1023), primary_key=True)
+    title: Mapped[str] = mapped_column(String(1023), default="")
+
+
 TABLES = ("muc_rooms", "muc_affiliations", "muc_settings")
 #: Added after the first release: created by its own migration step.
 AVATAR_TABLES = ("muc_avatars",)
+HAT_TABLES = ("muc_hats",)
 
 
 @dataclass
@@ -148,6 +160,27 @@ class MucStore:
     async def delete_avatar(self, room: str) -> None:
         async with self.db.session() as session:
             await session.execute(delete(MucAvatar).where(MucAvatar.room == room))
+
+    async def hats(self) -> list[tuple[str, str, str, str]]:
+        """(room, bare JID, uri, title) of every hat of the domain's rooms."""
+        async with self.db.session() as session:
+            rows = await session.execute(select(MucHat.room, MucHat.jid, MucHat.uri, MucHat.title)
+                                         .where(self._in_domain(MucHat.room)))
+            return [tuple(row) for row in rows]  # type: ignore[misc]
+
+    async def save_hat(self, room: str, jid: str, uri: str, title: str) -> None:
+        async with self.db.session() as session:
+            await session.execute(delete(MucHat).where(MucHat.room == room, MucHat.jid == jid, MucHat.uri == uri))
+            session.add(MucHat(room=room, jid=jid, uri=uri, title=title))
+
+    async def delete_hats(self, room: str, jid: str | None = None, uri: str | None = None) -> None:
+        query = delete(MucHat).where(MucHat.room == room)
+        if jid is not None:
+            query = query.where(MucHat.jid == jid)
+        if uri is not None:
+            query = query.where(MucHat.uri == uri)
+        async with self.db.session() as session:
+            await session.execute(query)
 
     async def secret(self, name: str = "occupant-id") -> str:
         """A per-domain secret, made once (occupant ids stay stable across restarts)."""

@@ -23,7 +23,9 @@ from ..stanza import (BANNED, CREATED, KICKED, LOGGING_ON, NEW_NICK, NICK_ASSIGN
 from . import Feature, JoinRequest
 
 
-_SKIP_IN_PAYLOAD = frozenset((f"{{{NS_MUC}}}x", f"{{{NS_USER}}}x", f"{{{NS_OCCUPANT_ID}}}occupant-id"))
+# Hats (XEP-0317) come from the room only: a client cannot give itself one.
+_SKIP_IN_PAYLOAD = frozenset((f"{{{NS_MUC}}}x", f"{{{NS_USER}}}x", f"{{{NS_OCCUPANT_ID}}}occupant-id",
+                              "{urn:xmpp:hats:0}hats"))
 
 
 def payload_of(xml: Element) -> str:
@@ -63,6 +65,8 @@ class Occupancy(Feature):
         item = item_xml(affiliation, role, jid=jid, nick=change.new_nick, actor_nick=change.actor,
                         reason=change.reason)
         payload = occupant.primary.payload if change.payload is None and occupant.sessions else (change.payload or "")
+        if not change.unavailable:
+            payload += room.presence_extras.get(occupant.bare_jid, "")
         return presence_xml(f"{room.jid}/{occupant.nick}", payload, item, sorted(set(codes)), occupant.occupant_id,
                             change.unavailable, change.extra_user)
 
