@@ -39,7 +39,8 @@ class Hats(Feature):
         self.host.hooks.on(hooks.ROOM_DESTROYED, self.on_destroyed, owner="muc")
 
     def commands(self) -> list[Command]:
-        return [HatCommand(self, DON, "Give a hat", "授予头衔"), HatCommand(self, DOFF, "Take a hat off", "取下头衔"),
+        return [HatCommand(self, DON, "Give a hat", "授予头衔"),
+                HatCommand(self, DOFF, "Take a hat off", "取下头衔"),
                 HatCommand(self, DLIST, "List hats", "列出头衔")]
 
     async def load(self) -> None:
