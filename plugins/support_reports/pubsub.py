@@ -17,7 +17,9 @@ them rather than storing them offline.
 A publication follows within ``feed_delay`` seconds after a ticket event or an
 agent's presence at a queue; a slower check every ``feed_check`` seconds
 catches anything else (business hours opening, say). The item is only sent when
-it changed.
+it changed. Today's figures are read from the recorded events in the
+background, at most once a second per queue, and follow in a second
+notification: the live state never waits for the database.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ class MonitorFeed:
         self._flushing = asyncio.Lock()
         self._checker: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._today_tasks: dict[str, asyncio.Task] = {}
+        self._today_again: set[str] = set()
         self._counter = 0
 
     def register(self) -> None:
@@ -173,6 +177,7 @@ class MonitorFeed:
                                                     "subscription": "subscribed"})
         # XEP-0060 6.1.7: the last published item follows the subscription.
         self.service.send(reply)
+        await self._compute_today(queue)  # nobody kept it current while nobody watched
         self._send_item(delivery, queue, await self.payload(queue))
         return True  # type: ignore[return-value]
 
@@ -189,6 +194,7 @@ class MonitorFeed:
         reply = iq.reply()
         ps = SubElement(reply.xml, f"{{{PUBSUB}}}pubsub")
         items = SubElement(ps, f"{{{PUBSUB}}}items", {"node": node})
+        await self._compute_today(queue)
         SubElement(items, f"{{{PUBSUB}}}item", {"id": ITEM_ID}).append(await self.payload(queue))
         return reply
 
@@ -282,28 +288,50 @@ class MonitorFeed:
                     self.mark(queue)
 
     # -- publishing --------------------------------------------------------------------------
-    async def today(self, queue: str, fresh: bool) -> Element:
-        """Today's figures of ``queue``; recomputed from the recorded events at most once a second."""
+    async def today(self, queue: str) -> Element:
+        """Today's figures of ``queue`` as last computed (computed now on a queue's first use of the day)."""
+        cached = self._today.get(queue)
+        if cached and cached[0] == self.plugin.day_of(self.plugin.now()):
+            return cached[2]
+        return await self._compute_today(queue)
+
+    async def _compute_today(self, queue: str) -> Element:
         options = self.plugin.options
         now = self.plugin.now()
         since, until = today_range(options.tz, now)
-        day = self.plugin.day_of(now)
-        cached = self._today.get(queue)
-        if cached and cached[0] == day and (not fresh or now - cached[1] < 1.0):
-            if fresh:  # too soon: keep it marked and come back
-                self._today_dirty.add(queue)
-                self._dirty.add(queue)
-                self._schedule(1.0 - (now - cached[1]))
-            return cached[2]
         convs = await self.plugin.reports.conversations(since, until, queue)
         within, settled = service_level(convs, options.service_level_seconds)
         holder = Element("holder")
+        day = self.plugin.day_of(now)
         element = today_element(holder, queue_figures(convs), within, settled, options.service_level_seconds, day)
-        self._today[queue] = (day, now, element)
+        self._today[queue] = (day, time.monotonic(), element)
         return element
 
-    async def payload(self, queue: str, fresh_today: bool = False) -> Element:
-        today = await self.today(queue, fresh_today)
+    def _refresh_today(self, queue: str) -> None:
+        """Recompute today's figures in the background (at most once a second), then publish them."""
+        self._today_again.add(queue)
+        if queue not in self._today_tasks:
+            task = asyncio.ensure_future(self._today_loop(queue))
+            self._today_tasks[queue] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._flushed)
+
+    async def _today_loop(self, queue: str) -> None:
+        try:
+            while queue in self._today_again:
+                self._today_again.discard(queue)
+                cached = self._today.get(queue)
+                if cached:
+                    await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - cached[1])))
+                await self._compute_today(queue)
+                async with self._flushing:
+                    if self.subs.get(queue) and queue in self.plugin.support.queues():
+                        await self._publish(queue, await self.payload(queue))
+        finally:
+            self._today_tasks.pop(queue, None)
+
+    async def payload(self, queue: str) -> Element:
+        today = await self.today(queue)
         snap = self.plugin.snapshot([queue])
         return monitor_element(snap, queue, self.plugin.options.monitor_rows, today)
 
@@ -313,19 +341,25 @@ class MonitorFeed:
             for queue in sorted(queues):
                 fresh = queue in self._today_dirty
                 self._today_dirty.discard(queue)
-                subs = self.subs.get(queue)
-                if not subs or queue not in self.plugin.support.queues():
+                if not self.subs.get(queue) or queue not in self.plugin.support.queues():
                     continue
-                element = await self.payload(queue, fresh)
-                serialized = tostring(element)
-                if serialized == self._last.get(queue):
-                    continue
-                self._last[queue] = serialized
-                for delivery in list(subs):
-                    if not await self.may_watch(delivery, queue):
-                        subs.pop(delivery, None)
-                        continue
-                    self._send_item(delivery, queue, element)
+                # The live state first, with today's figures as they were: a change is shown without
+                # waiting for the recorded events to be read; the new figures follow.
+                await self._publish(queue, await self.payload(queue))
+                if fresh:
+                    self._refresh_today(queue)
+
+    async def _publish(self, queue: str, element: Element) -> None:
+        serialized = tostring(element)
+        if serialized == self._last.get(queue):
+            return
+        self._last[queue] = serialized
+        subs = self.subs.get(queue, {})
+        for delivery in list(subs):
+            if not await self.may_watch(delivery, queue):
+                subs.pop(delivery, None)
+                continue
+            self._send_item(delivery, queue, element)
 
     def _send_item(self, delivery: str, queue: str, payload: Element) -> None:
         self._counter += 1

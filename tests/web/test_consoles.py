@@ -7,7 +7,6 @@ same small static server; they log in over Prosody's WebSocket like any XMPP cli
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -82,11 +81,9 @@ async def test_dashboard_shows_the_monitor_figures_and_moves_with_customers(comp
         await page.wait_for_selector("[data-queue='help'] [data-kpi='waiting'][data-value='0']", timeout=10000)
         assert await kpi(page, "agents") == "1"
 
-        # A customer joins: the dashboard shows it within 2 s, without reloading or polling.
-        started = time.monotonic()
+        # A customer joins: the dashboard shows it without reloading or polling (how soon: bench.monitor_feed).
         c1.send_message(mto=HELP, mbody="is anyone there?", mtype="chat")
-        await page.wait_for_selector("[data-kpi='waiting'][data-value='1']", timeout=2000)
-        assert time.monotonic() - started < 2.0
+        await page.wait_for_selector("[data-kpi='waiting'][data-value='1']", timeout=5000)
         customer = await page.text_content("ol.waiting li .who")
         assert customer == jid("cust1")
 
@@ -103,12 +100,10 @@ async def test_dashboard_shows_the_monitor_figures_and_moves_with_customers(comp
         await page.wait_for_function("document.querySelector(\"[data-kpi='longest']\").dataset.value >= 1",
                                      timeout=3000)  # the wait ticks on the page's clock
 
-        # The customer leaves: back to 0 within 2 s; today's count keeps the conversation.
-        started = time.monotonic()
+        # The customer leaves: back to 0; today's count keeps the conversation.
         c1.send_message(mto=HELP, mbody="bye", mtype="chat")
         await cin1.next(body_has("left the queue"))
-        await page.wait_for_selector("[data-kpi='waiting'][data-value='0']", timeout=2000)
-        assert time.monotonic() - started < 2.5
+        await page.wait_for_selector("[data-kpi='waiting'][data-value='0']", timeout=5000)
         await page.wait_for_selector("p.today[data-conversations='1']", timeout=3000)
         path = tmp_path / "dashboard.png"
         await page.screenshot(path=str(path), full_page=True)
