@@ -14,6 +14,7 @@ from . import systemd
 from .balancing import BalancingError, SlotClaims, needs_claims
 from .config import Config, world_readable
 from .metrics import Metrics
+from .peers import Peers
 from .plugin import Plugin, resolve
 from .service import FatalConnectionError, Service
 from .storage import Database, Migrations
@@ -50,6 +51,7 @@ class App:
         self.metrics = Metrics()
         self.status: Any = None
         self.claims: SlotClaims | None = None
+        self.peers: Peers | None = None
 
     # -- lifecycle --------------------------------------------------------
     async def start(self, connect: bool = True, migrate: bool = True) -> None:
@@ -80,6 +82,10 @@ class App:
             # rooms and queues that other processes own.
             log.info("no balancing slots: this process opens no connection and serves nothing")
             return
+        # Command-line tools notify too: their writes reach the running processes.
+        self.peers = Peers(self.db.engine, active=needs_claims(self.config))
+        if connect:
+            await self.peers.start()
         for service, order in plans:
             for cls, options in order:
                 plugin = cls(service, options)
@@ -133,6 +139,8 @@ class App:
                     log.exception("plugin stop failed", extra={"plugin": plugin.name})
             await service.disconnect()
             await service.idle()
+        if self.peers:
+            await self.peers.stop()
         if self.claims:
             await self.claims.release()
         if self.db:

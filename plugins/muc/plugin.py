@@ -44,6 +44,9 @@ from .stanza import (NS_ADMIN, NS_DATA, NS_MUC, NS_OWNER, NS_PING, NS_STANZAS, R
                      escape_text)
 from .store import AVATAR_TABLES, HAT_TABLES, TABLES, MucStore, StoredRoom
 
+#: PostgreSQL NOTIFY channel: "this room changed in the database" (payload: the room's JID).
+PEER_CHANNEL = "switchboard_muc_room"
+
 
 @dataclass
 class MucOptions:
@@ -88,7 +91,14 @@ class MucPlugin(Plugin):
     async def setup(self) -> None:
         if self.service.config.name:
             self.identities = (("conference", "text", self.service.config.name),)
-        self.store = MucStore(self.db, self.service.domain)
+        # Other processes serving this domain reload a room we changed (component/peers.py).
+        peers = getattr(self.service.app, "peers", None)
+        if peers is not None:
+            self.store = MucStore(self.db, self.service.domain,
+                                  changed=lambda session, room: peers.notify(session, PEER_CHANNEL, room))
+            await peers.listen(PEER_CHANNEL, self.reload_room)
+        else:
+            self.store = MucStore(self.db, self.service.domain)
         secret = await self.store.secret()
         self.rooms = Rooms(self.service.domain, self.options, self.service.is_admin, secret)
         # Features see the narrow host, never this plugin; they hook the host's room events
@@ -141,13 +151,39 @@ class MucPlugin(Plugin):
 
     async def load_rooms(self) -> None:
         for stored in await self.store.load_rooms():
-            room = self.rooms.new_room(stored.jid, RoomConfig.from_dict(stored.config))
-            room.created = stored.created
-            room.subject, room.subject_nick = stored.subject, stored.subject_nick
-            room.subject_occupant_id, room.subject_time = stored.subject_occupant_id, stored.subject_time
-            for jid, (affiliation, nick, reason) in stored.affiliations.items():
-                room.set_affiliation(jid, affiliation, reason, nick or None)
+            self.restore(stored)
         self.log.info("rooms loaded", extra={"domain": self.service.domain, "rooms": len(self.rooms)})
+
+    def restore(self, stored: StoredRoom) -> Room:
+        """The room as stored: its configuration, subject and affiliations (occupants stay as they are)."""
+        room = self.rooms.get(stored.jid)
+        if room is None:
+            room = self.rooms.new_room(stored.jid, RoomConfig.from_dict(stored.config))
+        else:
+            room.config = RoomConfig.from_dict(stored.config)
+            room.affiliations.clear()
+            room.affiliation_reasons.clear()
+            room.reserved_nicks.clear()
+        room.created = stored.created
+        room.subject, room.subject_nick = stored.subject, stored.subject_nick
+        room.subject_occupant_id, room.subject_time = stored.subject_occupant_id, stored.subject_time
+        for jid, (affiliation, nick, reason) in stored.affiliations.items():
+            room.set_affiliation(jid, affiliation, reason, nick or None)
+        return room
+
+    async def reload_room(self, jid: str) -> None:
+        """Another process of this domain changed ``jid`` in the database: take the stored state.
+
+        Its occupants, if any, are served here and stay; an unstored room without occupants goes.
+        """
+        if JID(jid).domain != self.service.domain:
+            return
+        stored = await self.store.load_rooms(jid)
+        if stored:
+            self.restore(stored[0])
+        elif (room := self.rooms.get(jid)) is not None and not room.occupants:
+            self.rooms.remove(jid)
+        self.log.debug("room reloaded after a peer's change", extra={"room": jid, "stored": bool(stored)})
 
     async def stop(self) -> None:
         """Tell every occupant the service goes away (332) so clients know to rejoin later."""

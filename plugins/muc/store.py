@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from sqlalchemy import Float, LargeBinary, String, Text, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -89,20 +89,32 @@ class StoredRoom:
     affiliations: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
+#: Told, inside each write's transaction, which room changed (other processes reload it).
+Changed = Callable[[Any, str], Awaitable[None]]
+
+
+async def _nobody(_session: Any, _room: str) -> None:
+    return None
+
+
 class MucStore:
-    def __init__(self, db: Database, domain: str) -> None:
+    def __init__(self, db: Database, domain: str, changed: Changed = _nobody) -> None:
         self.db = db
         self.domain = domain
+        self.changed = changed
 
     def _in_domain(self, column: Any) -> Any:
         return column.like(f"%@{self.domain}")
 
-    async def load_rooms(self) -> list[StoredRoom]:
+    async def load_rooms(self, jid: str | None = None) -> list[StoredRoom]:
+        """Every room of the domain, or only ``jid`` (an empty list when it is not stored)."""
+        rooms_of = self._in_domain(MucRoom.jid) if jid is None else MucRoom.jid == jid
+        affiliations_of = self._in_domain(MucAffiliation.room) if jid is None else MucAffiliation.room == jid
         async with self.db.session() as session:
             rooms = {row.jid: StoredRoom(row.jid, json.loads(row.config), row.subject or "", row.subject_nick or "",
                                          row.subject_occupant_id or "", row.subject_time or 0.0, row.created or 0.0)
-                     for row in (await session.scalars(select(MucRoom).where(self._in_domain(MucRoom.jid))))}
-            for row in await session.scalars(select(MucAffiliation).where(self._in_domain(MucAffiliation.room))):
+                     for row in (await session.scalars(select(MucRoom).where(rooms_of)))}
+            for row in await session.scalars(select(MucAffiliation).where(affiliations_of)):
                 if row.room in rooms:
                     rooms[row.room].affiliations[row.jid] = (row.affiliation, row.nick or "", row.reason or "")
         return list(rooms.values())
@@ -119,15 +131,18 @@ class MucStore:
                                 subject_time=room.subject_time, created=room.created))
             for jid, (affiliation, nick, reason) in room.affiliations.items():
                 session.add(MucAffiliation(room=room.jid, jid=jid, affiliation=affiliation, nick=nick, reason=reason))
+            await self.changed(session, room.jid)
 
     async def save_config(self, jid: str, config: dict[str, Any]) -> None:
         async with self.db.session() as session:
             await session.execute(update(MucRoom).where(MucRoom.jid == jid).values(config=json.dumps(config)))
+            await self.changed(session, jid)
 
     async def save_subject(self, jid: str, subject: str, nick: str, occupant_id: str, when: float) -> None:
         async with self.db.session() as session:
             await session.execute(update(MucRoom).where(MucRoom.jid == jid).values(
                 subject=subject, subject_nick=nick, subject_occupant_id=occupant_id, subject_time=when))
+            await self.changed(session, jid)
 
     async def save_affiliation(self, room: str, jid: str, affiliation: str, nick: str = "",
                                reason: str = "") -> None:
@@ -136,11 +151,13 @@ class MucStore:
                                                                MucAffiliation.jid == jid))
             if affiliation != "none" and await session.get(MucRoom, room) is not None:
                 session.add(MucAffiliation(room=room, jid=jid, affiliation=affiliation, nick=nick, reason=reason))
+            await self.changed(session, room)
 
     async def delete_room(self, jid: str) -> None:
         async with self.db.session() as session:
             await session.execute(delete(MucAffiliation).where(MucAffiliation.room == jid))
             await session.execute(delete(MucRoom).where(MucRoom.jid == jid))
+            await self.changed(session, jid)
 
     async def avatar_hashes(self) -> dict[str, str]:
         async with self.db.session() as session:

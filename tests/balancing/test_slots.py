@@ -137,3 +137,38 @@ def test_wrong_slots_are_configuration_errors(tmp_path: Path, slots: int, mine: 
     with pytest.raises(ConfigError, match="need a database they can all reach"):
         parse(config_text(Server, f"sqlite+aiosqlite:///{tmp_path}/x.db", tmp_path, mine=[0]),
               "switchboard.toml", tmp_path)
+
+
+async def test_every_process_knows_every_room(balanced: Any, database: str, tmp_path: Path) -> None:
+    """What the bare domain answers (disco#items) is right whichever process its hash picks."""
+    from ..reliability.kit import NS_OWNER, OK, people
+
+    plugins = {"muc": {"lock_new_rooms": False, "default_persistent": True}}
+    first = await start(balanced, database, tmp_path / "a", mine=[0, 1], plugins=plugins)
+    second = await start(balanced, database, tmp_path / "b", mine=[2, 3], plugins=plugins)
+    apps = (first, second)
+    rooms = [f"known{i}@{ROOMS}" for i in range(12)]
+    try:
+        async with people(balanced.ports.c2s, "carol") as crowd:
+            carol = crowd["carol"]
+            assert {await carol.join(room, "carol") for room in rooms} == {OK}
+            # Each room was created by one process; the other reloaded it when told.
+            await harness.until(lambda: all(rooms_of(app) >= set(rooms) for app in apps), 10, "every room everywhere")
+            listed = await carol.client.plugin["xep_0030"].get_items(jid=ROOMS, timeout=10)
+            assert {item[0] for item in listed["disco_items"]["items"]} >= set(rooms)
+
+            renamed, gone = rooms[0], rooms[1]
+            assert await carol.configure(renamed, roomname="Renamed") == OK
+            assert await carol.ask(gone, f"<query xmlns='{NS_OWNER}'><destroy/></query>") == OK
+
+            def caught_up() -> bool:
+                found = [app.services[ROOMS].plugins["muc"].rooms.get(renamed) for app in apps]
+                return all(r is not None and r.config.name == "Renamed" for r in found) and \
+                    all(gone not in rooms_of(app) for app in apps)
+            await harness.until(caught_up, 10, "the change in both processes")
+            listed = await carol.client.plugin["xep_0030"].get_items(jid=ROOMS, timeout=10)
+            items = {item[0]: item[2] for item in listed["disco_items"]["items"]}
+            assert items.get(renamed) == "Renamed" and gone not in items
+    finally:
+        await second.stop()
+        await first.stop()
