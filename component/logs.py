@@ -2,14 +2,75 @@
 
 Message bodies and secrets are never passed to the logger by our code; slixmpp
 logs whole stanzas at DEBUG, so its loggers stay at WARNING unless the level is debug.
+
+Every line logged while a stanza is handled carries the service ``domain`` and the
+``stanza`` id (set per request in a context variable, so plugins need not pass
+them). Below debug, fields naming a person (``from``, ``jid``, ``actor``…) are
+replaced by a pseudonym: stable within the process, so one person's lines still
+go together, but not the address itself.
 """
 
 from __future__ import annotations
 
+import contextvars
+import hashlib
 import json
 import logging
+import re
+import secrets
 import sys
 import time
+
+#: (domain, stanza id) of the request being handled by the current task.
+_request: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("switchboard_request",
+                                                                                   default=None)
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._:@/+=-]")
+#: Extra fields that name a person; pseudonymised unless the level is debug.
+PERSONAL = frozenset({"from", "jid", "owner", "actor", "subscriber", "author", "customer", "requester", "user",
+                      "agent_jid", "sender", "occupant"})
+
+
+def stanza_label(stanza_id: str | None) -> str:
+    """A stanza id fit for a log line: no line breaks or odd characters, at most 64 of them."""
+    if not stanza_id:
+        return "-"
+    return _UNSAFE_ID.sub("?", stanza_id[:64])
+
+
+def begin_request(domain: str, stanza_id: str | None) -> None:
+    """The current task handles this stanza: its log lines carry the domain and the id."""
+    _request.set((domain, stanza_label(stanza_id)))
+
+
+class RequestFields(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = _request.get()
+        if current is not None:
+            if not hasattr(record, "domain"):
+                record.domain = current[0]
+            if not hasattr(record, "stanza"):
+                record.stanza = current[1]
+        return True
+
+
+class Pseudonyms(logging.Filter):
+    """Replace personal fields by a keyed hash (the key is made at start and never leaves the process)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._key = secrets.token_bytes(16)
+
+    def pseudonym(self, value: object) -> str:
+        text = str(value)
+        bare = text.split("/", 1)[0]
+        return "~" + hashlib.blake2s(bare.encode("utf-8"), key=self._key, digest_size=5).hexdigest()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name in PERSONAL & vars(record).keys():
+            value = getattr(record, name)
+            if value not in (None, "", True, False):
+                setattr(record, name, self.pseudonym(value))
+        return True
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -42,6 +103,9 @@ class JsonFormatter(logging.Formatter):
 def setup(level: str = "info", fmt: str = "text", file: str = "") -> None:
     handler: logging.Handler = logging.FileHandler(file, encoding="utf-8") if file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RequestFields())
+    if level != "debug":
+        handler.addFilter(Pseudonyms())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

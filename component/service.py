@@ -27,6 +27,7 @@ from .config import ServiceConfig
 from .errors import StanzaError, fill_error
 from .hooks import HookBus
 from .limits import Limiter
+from .logs import begin_request, stanza_label
 from .links import SlotLink, quiet_component
 from .plugin import Plugin
 
@@ -323,7 +324,8 @@ class Service:
             if is_message and stanza["type"] != "error":
                 self.limiter.check_message(stanza["from"].bare, stanza["body"])
         except XMPPError as error:
-            log.info("stanza refused by limits", extra={"domain": self.domain, "from": stanza["from"].bare,
+            log.info("stanza refused by limits", extra={"domain": self.domain, "stanza": stanza_label(stanza["id"]),
+                                                        "from": stanza["from"].bare,
                                                         "condition": error.condition})
             self.send_error(stanza, error)
             return False
@@ -392,6 +394,7 @@ class Service:
             self._spawn(self._in_order(pres["from"].full, self._dispatch(pres, "presence")))
 
     async def _dispatch_iq(self, iq: Iq) -> None:
+        begin_request(self.domain, iq["id"])
         try:
             children = list(iq.xml)
             payload = [c for c in children if not c.tag.endswith("}error")]
@@ -411,6 +414,7 @@ class Service:
             self.send_error(iq, StanzaError("internal-server-error", "the request failed on our side"))
 
     async def _dispatch(self, stanza: Any, kind: str) -> None:
+        begin_request(self.domain, stanza["id"])
         try:
             handled = await self.hooks.fire(kind, stanza)
             if handled is None and kind == "message" and stanza["type"] not in ("error", "groupchat", "headline"):
