@@ -43,6 +43,9 @@ def component_config(port: int, services: dict[str, dict[str, dict]], state_dir:
              "[server]", 'host = "127.0.0.1"', f"port = {port}",
              "[database]", f"url = {_toml(db_url)}",
              "[logging]", f"level = {_toml(log_level)}"]
+    if os.environ.get("BENCH_STATUS_LISTEN"):
+        # Scrape /metrics while a benchmark runs (the listener costs nothing unless scraped).
+        lines += ["[status]", f"listen = {_toml(os.environ['BENCH_STATUS_LISTEN'])}"]
     for domain, plugins in services.items():
         lines += ["[[services]]", f"domain = {_toml(domain)}", f"secret = {_toml(SECRETS[domain])}"]
         if _has_limits():

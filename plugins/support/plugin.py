@@ -17,7 +17,7 @@ from slixmpp import JID
 from component.plugin import Plugin
 from component.storage import create_tables
 
-from . import adhoc
+from . import adhoc, cli
 from . import hooks as events
 from . import prechat, stanza
 from .chat import ChatSurface
@@ -38,6 +38,7 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Plugin):
     identities = (("collaboration", "workgroup", "Support"),)
     features = (stanza.WG, stanza.NS)
     migrations = (create_tables(*TABLES), upgrade_tickets)
+    command_line = cli.COMMANDS
 
     async def setup(self) -> None:
         names = [q.name for q in self.options.queues]
