@@ -11,7 +11,7 @@ from typing import Any
 from slixmpp import JID
 
 from . import systemd
-from .balancing import BalancingError, SlotClaims, needs_claims
+from .balancing import BalancingError, SlotClaims, check_shareable, needs_claims
 from .config import Config, world_readable
 from .metrics import Metrics
 from .peers import Peers
@@ -66,6 +66,7 @@ class App:
         plans: list[tuple[Service, list[tuple[type[Plugin], Any]]]] = []
         for i, service_config in enumerate(self.config.services):
             order = resolve(service_config.plugins, self.config.source, f"services[{i}].plugins")
+            check_shareable(self.config, f"services[{i}].plugins", order)
             service = Service(self, service_config, self.config.secrets[service_config.domain])
             self.services[service.domain] = service
             plans.append((service, order))
@@ -149,6 +150,9 @@ class App:
     async def _tell_systemd(self) -> None:
         """READY=1 once every stream is authenticated (the unit's start waits for it), then the
         connected streams as STATUS whenever that changes."""
+        if not self.config.balancing.mine:
+            systemd.notify("READY=1", "STATUS=stand-by: no balancing slot, serving nothing")
+            return
         ready = False
         while True:
             up = [d for d, s in self.services.items() if s.connected.is_set()]
@@ -186,7 +190,7 @@ class App:
             await self._stop.wait()
         except BalancingError as refused:
             log.error("refusing to start: %s", refused)
-            return 1
+            return 2 if refused.lasting else 1
         finally:
             systemd.notify("STOPPING=1", "STATUS=stopping")
             for task in helpers:

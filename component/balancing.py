@@ -23,13 +23,22 @@ from typing import Any
 
 from sqlalchemy import text
 
-from .config import Config
+from .config import Config, ConfigError
 
 log = logging.getLogger("switchboard.balancing")
 
 
 class BalancingError(Exception):
-    """This process may not open the slots it was configured with."""
+    """This process may not open the slots it was configured with.
+
+    ``lasting``: only a person can fix it (a wrong N: exit status 2, a service manager does not
+    retry); otherwise a retry may succeed (a slot still held by a killed process whose database
+    session the server has not closed yet: exit status 1, restarted).
+    """
+
+    def __init__(self, message: str, lasting: bool) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 def lock_key(database: str, domain: str, kind: str) -> int:
@@ -44,6 +53,18 @@ def needs_claims(config: Config) -> bool:
     balancing = config.balancing
     return not config.database_url.startswith("sqlite") and (
         balancing.slots > 1 or balancing.process_slots is not None)
+
+
+def check_shareable(config: Config, key: str, order: list[tuple[type, Any]]) -> None:
+    """Refuse plugins that cannot yet run on a domain whose slots several processes share."""
+    if not config.balancing.shared:
+        return
+    for cls, _options in order:
+        if not cls.shares_domain:
+            raise ConfigError(config.source, f"{key}.{cls.name}",
+                              f"plugin {cls.name} cannot yet share its domain with other processes; serve "
+                              "this domain from one process (a configuration of its own, without "
+                              "balancing.process_slots)")
 
 
 class SlotClaims:
@@ -62,6 +83,11 @@ class SlotClaims:
         # transaction (that would hold back VACUUM everywhere).
         await connection.execution_options(isolation_level="AUTOCOMMIT")
         self._connection = connection
+        # A process on a machine that vanished keeps its slots until the server notices the dead
+        # socket: ask it to probe this session after 10 s of silence (the default is hours).
+        for setting, value in (("tcp_keepalives_idle", 10), ("tcp_keepalives_interval", 5),
+                               ("tcp_keepalives_count", 3)):
+            await connection.execute(text(f"SET {setting} = {value}"))
         try:
             for service in self.config.services:
                 await self._claim_domain(service.domain, balancing.slots, balancing.mine)
@@ -84,7 +110,7 @@ class SlotClaims:
                     f"{domain}: this process has balancing.slots = {n}, but processes running for this domain "
                     f"use {', '.join(map(str, sorted(others)))}. N must not change while any of them runs (it "
                     "re-pins every room and queue): stop them all, change ejabberd's component_number, then "
-                    "start them with the new N")
+                    "start them with the new N", lasting=True)
             await execute(text("SELECT pg_advisory_lock_shared(:k, :n)"), {"k": run, "n": n})
             for number in mine:
                 got = (await execute(text("SELECT pg_try_advisory_lock(:k, :s)"),
@@ -92,7 +118,8 @@ class SlotClaims:
                 if not got:
                     raise BalancingError(
                         f"{domain}: slot {number} is already held by another running process; give each "
-                        "process its own balancing.process_slots")
+                        "process its own balancing.process_slots (or wait: a process just killed on "
+                        "another machine holds its slots until the database notices)", lasting=False)
         finally:
             await execute(text("SELECT pg_advisory_unlock(:k, 0)"), {"k": gate})
         log.info("slots claimed", extra={"domain": domain, "slots": n, "mine": ",".join(map(str, mine))})

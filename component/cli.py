@@ -29,8 +29,11 @@ EXIT_CONFIG = 2
 
 def _load(path: str):  # type: ignore[no-untyped-def]
     config = load(path)
+    from .balancing import check_shareable
+
     for i, service in enumerate(config.services):
-        resolve(service.plugins, config.source, f"services[{i}].plugins")
+        order = resolve(service.plugins, config.source, f"services[{i}].plugins")
+        check_shareable(config, f"services[{i}].plugins", order)
     return config
 
 

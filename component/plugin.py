@@ -48,6 +48,9 @@ class Plugin:
     #: Command-line commands this plugin brings (``component.cli_kit.CliCommand``); the core
     #: lists them in ``switchboard --help`` and dispatches to them.
     command_line: ClassVar[Sequence["CliCommand"]] = ()
+    #: Works when several processes share the domain's balancing slots (docs/scaling.md): what it
+    #: keeps in memory belongs to the JIDs whose stanzas reach it, or is a read copy kept fresh.
+    shares_domain: ClassVar[bool] = False
 
     def __init__(self, service: "Service", options: Any) -> None:
         self.service = service

@@ -33,6 +33,7 @@ class AdminOptions:
 
 class AdminPlugin(Plugin):
     name = "admin"
+    shares_domain = True  # see docs/scaling.md
     optional_depends = ("muc", "mam")
     Options = AdminOptions
     command_line = cli.COMMANDS

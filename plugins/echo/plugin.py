@@ -51,6 +51,7 @@ class CountsCommand(Command):
 
 class EchoPlugin(Plugin):
     name = "echo"
+    shares_domain = True  # see docs/scaling.md
     Options = EchoOptions
     features = (NS,)
     migrations = (create_tables("echo_counters"),)

@@ -58,6 +58,7 @@ class MamOptions:
 
 class MamPlugin(Plugin):
     name = "mam"
+    shares_domain = True  # see docs/scaling.md
     optional_depends = ("muc",)
     Options = MamOptions
     features = (wire.NS, wire.NS_EXTENDED)

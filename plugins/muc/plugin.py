@@ -83,6 +83,7 @@ class MucOptions:
 
 class MucPlugin(Plugin):
     name = "muc"
+    shares_domain = True  # see docs/scaling.md
     Options = MucOptions
     identities = (("conference", "text", "Chatrooms"),)
     features = (NS_MUC,)

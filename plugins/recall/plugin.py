@@ -38,6 +38,7 @@ class RecallOptions:
 
 class RecallPlugin(Plugin):
     name = "recall"
+    shares_domain = True  # see docs/scaling.md
     depends = ("mam",)
     optional_depends = ("muc",)
     Options = RecallOptions

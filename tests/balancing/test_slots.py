@@ -104,10 +104,12 @@ async def test_one_process_opens_every_slot(balanced: Any, database: str, tmp_pa
 async def test_refusals_and_a_process_without_slots(balanced: Any, database: str, tmp_path: Path) -> None:
     first = await start(balanced, database, tmp_path / "a", mine=[0, 1])
     try:
-        with pytest.raises(BalancingError, match="slot 1 is already held"):
+        with pytest.raises(BalancingError, match="slot 1 is already held") as held:
             await start(balanced, database, tmp_path / "b", mine=[1, 2])
-        with pytest.raises(BalancingError, match="N must not change while any of them runs"):
+        assert not held.value.lasting  # exit status 1: a service manager retries
+        with pytest.raises(BalancingError, match="N must not change while any of them runs") as wrong:
             await start(balanced, database, tmp_path / "c", slots=3, mine=[2])
+        assert wrong.value.lasting  # exit status 2: a person must fix it
         idle = await start(balanced, database, tmp_path / "d", mine=[])
         try:
             assert not idle.services[ROOMS].plugins and idle.services[ROOMS].xmpp.transport is None
@@ -172,3 +174,20 @@ async def test_every_process_knows_every_room(balanced: Any, database: str, tmp_
     finally:
         await second.stop()
         await first.stop()
+
+
+def test_the_support_desk_is_refused_on_a_shared_domain(tmp_path: Path, capsys: Any) -> None:
+    class Server:
+        ports = type("P", (), {"component": 5347})
+        component_ports = {ROOMS: 5348}
+
+    support = {"mam": {}, "support": {"queues": [{"name": "help", "agents": ["agent1@localhost"]}]}}
+    path = tmp_path / "shared.toml"
+    path.write_text(config_text(Server, "postgresql+asyncpg://u@h/db", tmp_path, mine=[0, 1], plugins=support))
+    from component.cli import main
+
+    assert main(["check-config", str(path)]) == 2
+    assert "plugin support cannot yet share its domain" in capsys.readouterr().err
+    # One process holding every slot may run it.
+    path.write_text(config_text(Server, "postgresql+asyncpg://u@h/db", tmp_path, plugins=support))
+    assert main(["check-config", str(path)]) == 0
