@@ -33,6 +33,9 @@ async def test_configuration_changes_are_announced_with_their_codes(component, p
         await alice.configure(room, roomname="Renamed")
         notice = await bob.inbox.next(lambda s: is_room_message(room)(s) and codes(s))
         assert codes(notice) == {"104"}
+        # Submitting what is already set announces nothing.
+        await alice.configure(room, roomname="Renamed")
+        await bob.inbox.quiet(lambda s: is_room_message(room)(s) and codes(s), 0.3)
 
 
 async def test_absent_users_affiliation_changes_are_announced(component, prosody):

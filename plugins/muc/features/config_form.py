@@ -217,7 +217,8 @@ class ConfigForm(Feature):
         if config.whois != old.whois:
             codes.append(NON_ANONYMOUS if config.non_anonymous else SEMI_ANONYMOUS)
         recipients = room.all_recipients()
-        if recipients and (not was_locked or len(codes) > 1):
+        # 104 when something occupants can see changed (XEP-0045 10.2.1), as Prosody: not for a no-op submit.
+        if recipients and config != old and (not was_locked or len(codes) > 1):
             data, count = Addressed(status_message_xml(room.jid, codes)).to_many(recipients)
             self.host.send_raw(data, count)
         await self.host.events.collect(events.CONFIG_CHANGED, room, old, actor)
