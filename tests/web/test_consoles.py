@@ -136,9 +136,18 @@ async def test_agent_accepts_replies_notes_closes_and_transfers_from_the_console
         await login(page, f"{url}/console.html", "agent1")
         await page.wait_for_selector("select[name=status]", timeout=10000)
 
+        # Not taking customers (xa): the customer waits, listed; the agent takes them from the list.
+        reports = app.services[DOMAIN].hooks.service("support_reports")
+        await page.select_option("select[name=status]", "xa")
+        await harness.until(lambda: any(a.status == "xa" for a in reports.snapshot(["help"]).agents),
+                            what="agent1 not routed")
         c1.send_message(mto=HELP, mbody="My parcel has not arrived", mtype="chat")
-        await page.click(".offer .accept", timeout=10000)
+        await harness.until(lambda: [t for t in support.open_tickets("help") if t.state == "queued"],
+                            what="cust1 waiting")
+        await page.click(".waiting .refresh")
+        await page.click(".waiting li .take", timeout=5000)
         await cin1.next(body_has("agent1"))
+        assert await page.query_selector(".offer") is None
         await page.wait_for_selector(".msg.customer .text:text('My parcel has not arrived')", timeout=5000)
         assert await page.text_content(".conv-head strong") == jid("cust1")
 
@@ -179,7 +188,11 @@ async def test_agent_accepts_replies_notes_closes_and_transfers_from_the_console
         await page.wait_for_selector(".conv-head .state:text('closed')", timeout=5000)
         await cin1.quiet(body_has("called twice"), wait=0.3)
 
-        # The next customer is offered while the first stays listed; a transfer sends them to another queue.
+        # Available again: the next customer is offered while the first stays listed; a transfer sends them
+        # to another queue.
+        await page.select_option("select[name=status]", "chat")
+        await harness.until(lambda: any(a.status == "available" for a in reports.snapshot(["help"]).agents),
+                            what="agent1 available")
         c2.send_message(mto=HELP, mbody="I need to buy in bulk", mtype="chat")
         await page.click(".offer .accept", timeout=10000)
         await cin2.next(body_has("agent1"))

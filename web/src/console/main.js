@@ -20,6 +20,7 @@ const state = {
   offers: new Map(), // ticket -> {queue, customer, ticket, expires, jid}
   convs: new Map(), // conversation JID -> conversation
   current: null, canned: [], notice: "",
+  waiting: [], // tickets the agent may take: {queue, ticket, label, sessionid}
 };
 
 function conv(jid) {
@@ -77,6 +78,7 @@ async function answerOffer(offer, accept) {
     notice(errorText(err));
   }
   render();
+  loadWaiting();
 }
 
 // -- messages -------------------------------------------------------------------------------------------
@@ -164,6 +166,7 @@ async function conversationIq(c, payload, done) {
 
 function closeConv(c) {
   conversationIq(c, xml("close", { xmlns: NS.SUPPORT }), () => {
+    loadWaiting();
     c.state = "resolved";
     c.messages.push({ role: "system", text: t("closed_by_you"), at: new Date() });
   });
@@ -222,6 +225,60 @@ async function restore() {
   render();
 }
 
+// Customers waiting, messages left out of hours and conversations waiting for the customer: the
+// first stage of the queue's take command lists them (and opens the session a take completes).
+async function loadWaiting() {
+  const rows = [];
+  const stale = [...new Set(state.waiting.map((w) => `${w.queue} ${w.sessionid}`))];
+  for (const key of stale) {
+    const [queue, sessionid] = key.split(" ");
+    command(state.xmpp, queue, "support-take", "cancel", sessionid).catch(() => {}); // spent or expired: fine
+  }
+  for (const queue of state.queues) {
+    try {
+      const cmd = await command(state.xmpp, queue, "support-take");
+      const form = cmd.getChild("x", NS.XDATA);
+      const field = form && form.getChildren("field").find((f) => f.attrs.var === "ticket");
+      for (const option of field ? field.getChildren("option") : []) {
+        const ticket = option.getChildText("value");
+        rows.push({ queue, ticket, label: option.attrs.label || ticket, sessionid: cmd.attrs.sessionid });
+      }
+    } catch (err) {
+      // Not an agent of this queue.
+    }
+  }
+  state.waiting = rows;
+  render();
+}
+
+async function take(row) {
+  state.waiting = state.waiting.filter((w) => w.sessionid !== row.sessionid);
+  try {
+    const done = await command(state.xmpp, row.queue, "support-take", "complete", row.sessionid,
+      { ticket: row.ticket });
+    const note = done && done.getChildText("note");
+    if (done && done.attrs.status !== "completed" && note) notice(note);
+  } catch (err) {
+    notice(errorText(err));
+  }
+  state.current = `t-${row.ticket}@${state.support}`;
+  loadWaiting();
+}
+
+async function takeNext() {
+  for (const queue of state.queues) {
+    try {
+      const done = await command(state.xmpp, queue, "support-next");
+      const note = done && done.getChildText("note");
+      if (note) notice(note);
+      break;
+    } catch (err) {
+      notice(errorText(err));
+    }
+  }
+  loadWaiting();
+}
+
 async function loadCanned() {
   const rows = [];
   for (const queue of state.queues) {
@@ -248,6 +305,16 @@ function renderOffers() {
     h("span", { class: "countdown" }, duration(Math.max(0, (o.expires - Date.now()) / 1000), zh)),
     h("button", { class: "accept", onclick: () => answerOffer(o, true) }, t("accept")),
     h("button", { class: "reject", onclick: () => answerOffer(o, false) }, t("reject"))));
+}
+
+function renderWaiting() {
+  return h("section", { class: "waiting" },
+    h("div", { class: "waiting-head" }, h("strong", {}, t("waiting", { count: state.waiting.length })),
+      h("button", { class: "refresh", title: t("refresh"), onclick: () => loadWaiting() }, "↻"),
+      h("button", { class: "next", onclick: () => takeNext() }, t("next"))),
+    h("ul", {}, state.waiting.map((w) => h("li", { dataset: { ticket: w.ticket } },
+      h("span", { class: "label" }, w.label),
+      h("button", { class: "take", onclick: () => take(w) }, t("take"))))));
 }
 
 function renderList() {
@@ -308,7 +375,8 @@ function render() {
     state.notice ? h("p", { class: "notice", role: "status" }, state.notice,
       h("button", { class: "dismiss", onclick: () => notice("") }, "×")) : "",
     h("div", { class: "offers" }, renderOffers()),
-    h("div", { class: "layout" }, h("nav", {}, renderList()), renderConversation(state.convs.get(state.current))));
+    h("div", { class: "layout" }, h("nav", {}, renderWaiting(), renderList()),
+      renderConversation(state.convs.get(state.current))));
   if (keep) { // redraws must not eat what the agent is typing
     const again = app.querySelector(`[name="${keep[0]}"]`);
     if (again) { again.value = keep[1]; again.focus(); }
@@ -339,6 +407,7 @@ async function run(xmpp, jid) {
   render();
   loadCanned();
   restore();
+  loadWaiting();
   setInterval(() => { if (state.offers.size) render(); }, 1000); // offer countdowns
 }
 

@@ -43,6 +43,10 @@ export const TEXTS = {
   role_supervisor: ["Supervisor", "主管"],
   role_error: ["Error", "错误"],
   not_delivered: ["A message could not be delivered.", "有一条消息未能送达。"],
+  waiting: ["Waiting ({count})", "等待中（{count}）"],
+  refresh: ["Refresh", "刷新"],
+  next: ["Next customer", "接待下一位"],
+  take: ["Take", "接手"],
   history_failed: ["The earlier messages could not be loaded.", "未能加载之前的消息。"],
   disconnected: ["Disconnected from the server: log in again.", "与服务器的连接已断开，请重新登录。"],
 };
