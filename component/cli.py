@@ -79,6 +79,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  server    {config.server.host}:{config.server.port}")
     print(f"  database  {hide_password(config.database_url)}")
     print(f"  admins    {', '.join(config.admins) or '(none)'}")
+    if config.balancing.slots > 1 or config.balancing.process_slots is not None:
+        print(f"  slots     {config.balancing.mine or '(none: stand-by)'} of {config.balancing.slots} per domain")
     for i, service in enumerate(config.services):
         order = resolve(service.plugins, config.source, f"services[{i}].plugins")
         print(f"  service   {service.domain}: plugins {', '.join(cls.name for cls, _ in order) or '(none)'}")

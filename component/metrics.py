@@ -108,6 +108,9 @@ class CoreCollector(Collector):
                                          labels=["domain"])
         connected = GaugeMetricFamily(PREFIX + "stream_connected", "1 while the service's stream is authenticated.",
                                       labels=["domain"])
+        slots = GaugeMetricFamily(PREFIX + "balancing_slots_open",
+                                  "This process's balancing slots with an authenticated connection.",
+                                  labels=["domain"])
         for domain, service in self.app.services.items():
             for (direction, kind), count in sorted(service.stanza_counts.items()):
                 stanzas.add_metric([domain, direction, kind], count)
@@ -115,7 +118,9 @@ class CoreCollector(Collector):
                 errors.add_metric([domain, kind], count)
             reconnects.add_metric([domain], service.reconnects)
             connected.add_metric([domain], 1.0 if service.connected.is_set() else 0.0)
+            slots.add_metric([domain], service.open_slots())
         yield stanzas
+        yield slots
         yield errors
         yield reconnects
         yield connected

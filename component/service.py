@@ -154,6 +154,10 @@ class Service:
         link.cancel_connection_attempt()
         self._schedule_link_reconnect(link, f"connection failed: {error}")
 
+    def open_slots(self) -> int:
+        """How many of this process's slots have an authenticated connection now."""
+        return (1 if self._main_joined else 0) + sum(1 for link in self.links if link.joined)
+
     def _update_connected(self) -> None:
         """``connected`` means every slot of this process is open; sending needs only one."""
         if self._main_joined and all(link.joined for link in self.links):

@@ -64,8 +64,9 @@ class StatusServer:
 
     async def health(self) -> list[str]:
         """Why the component is not healthy (empty: it is)."""
+        # A stand-by (no balancing slot) has no stream to wait for.
         problems = [f"{domain}: stream not connected" for domain, service in self.app.services.items()
-                    if not service.connected.is_set()]
+                    if service.slots and not service.connected.is_set()]
         if self.app.db is None:
             problems.append("database: not open")
             return problems

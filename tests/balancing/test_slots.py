@@ -85,7 +85,12 @@ async def test_two_processes_share_four_slots_each_room_on_one(balanced: Any, da
 async def test_one_process_opens_every_slot(balanced: Any, database: str, tmp_path: Path) -> None:
     app = await start(balanced, database, tmp_path)
     try:
-        assert [link.slot for link in app.services[ROOMS].links] == [1, 2, 3]
+        service = app.services[ROOMS]
+        assert [link.slot for link in service.links] == [1, 2, 3] and service.open_slots() == 4
+        # A connection lost alone comes back on its own (and takes the slot it left free).
+        service.links[1].abort()
+        await harness.until(lambda: not service.connected.is_set(), 5, "the loss seen")
+        await harness.until(lambda: service.connected.is_set() and service.open_slots() == 4, 15, "the slot back")
         async with harness.slix_client(balanced.ports.c2s, "bob") as bob:
             inbox = harness.Inbox(bob, kinds=("message", "presence"))
             rooms = [f"s{i}@{ROOMS}" for i in range(12)]
