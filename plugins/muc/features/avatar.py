@@ -38,11 +38,14 @@ class Avatar(Feature):
     def hook(self, events: Any) -> None:
         super().hook(events)
         self.host.hooks.on(hooks.ROOM_DESTROYED, self.on_destroyed, owner="muc")
+        self.host.hooks.on(hooks.ROOM_CREATED, self.on_destroyed, owner="muc")
 
     async def load(self) -> None:
-        self.hashes = await self.host.store.avatar_hashes()
-        for room in [jid for jid in self.hashes if self.host.rooms.get(jid) is None]:
-            await self.forget(room)  # a temporary room that went away with the process
+        # Rows of rooms this process does not hold are left alone (another process may hold
+        # them); one left by a temporary room that went away with its process is removed when
+        # a room of that name is created again.
+        self.hashes = {room: sha1 for room, sha1 in (await self.host.store.avatar_hashes()).items()
+                       if self.host.rooms.get(room) is not None}
 
     def disco_features(self, room: Room) -> tuple[str, ...]:
         return (NS_VCARD,)
@@ -112,5 +115,5 @@ class Avatar(Feature):
         await self.host.store.delete_avatar(room)
 
     async def on_destroyed(self, event: Any) -> None:
-        if event.room in self.hashes:
-            await self.forget(event.room)
+        """Destroyed, or created anew: no picture of an earlier room of that name."""
+        await self.forget(event.room)

@@ -37,6 +37,7 @@ class Hats(Feature):
         super().hook(events)
         self.host.hooks.on("commands.owns", self.owns_command, owner="muc")
         self.host.hooks.on(hooks.ROOM_DESTROYED, self.on_destroyed, owner="muc")
+        self.host.hooks.on(hooks.ROOM_CREATED, self.on_destroyed, owner="muc")
 
     def commands(self) -> list[Command]:
         return [HatCommand(self, DON, "Give a hat", "授予头衔"),
@@ -47,8 +48,7 @@ class Hats(Feature):
         for room_jid, jid, uri, title in await self.host.store.hats():
             room = self.host.rooms.get(room_jid)
             if room is None:
-                await self.host.store.delete_hats(room_jid)
-                continue
+                continue  # another process's room, or one that went: cleaned when created again
             self.hats.setdefault(room_jid, {}).setdefault(jid, {})[uri] = title
             self.refresh(room, jid, announce=False)
 
@@ -96,8 +96,9 @@ class Hats(Feature):
                         occupant.role)))
 
     async def on_destroyed(self, event: Any) -> None:
-        if self.hats.pop(event.room, None) is not None:
-            await self.host.store.delete_hats(event.room)
+        """Destroyed, or created anew: no hats of an earlier room of that name."""
+        self.hats.pop(event.room, None)
+        await self.host.store.delete_hats(event.room)
 
 
 class HatCommand(Command):
