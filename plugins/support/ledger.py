@@ -8,6 +8,7 @@ from what the database holds and a restart never sees a state that was not store
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from typing import Any
 
@@ -26,8 +27,9 @@ class Ledger:
                 del self.tickets[t.id]  # never stored while open (a new or reopened ticket)
             self._reindex(t)
             return
-        for name, value in vars(copy.deepcopy(stored)).items():
-            setattr(t, name, value)
+        restored = copy.deepcopy(stored)
+        for f in dataclasses.fields(Ticket):
+            setattr(t, f.name, getattr(restored, f.name))
         self._reindex(t)
         if t.state == "offered" and t.offer_deadline is not None:
             self._schedule_offer_timeout(t)  # the change may have stopped the offer's clock

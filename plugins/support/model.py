@@ -21,7 +21,7 @@ FINAL_STATES = ("closed", "abandoned")
 SHOW_TIERS: dict[str, int | None] = {"": 0, "chat": 0, "away": 1, "dnd": 2, "xa": None}
 
 
-@dataclass
+@dataclass(slots=True)
 class Ticket:
     id: str
     queue: str                  #: queue name (local part of its JID) currently serving it
