@@ -104,11 +104,19 @@ class Dispatch:
             await self._record(t, "offered", agents=[c.agent.jid for c in chosen])
             self._schedule_offer_timeout(t)
             for c in chosen:
-                body = text("offer", self.agent_lang(t), customer=t.customer, queue=self.queue_title(queue),
-                            ticket=t.id, timeout=int(round(q.offer_timeout)),
-                            first=(f": “{t.form['message']}”" if t.form.get("message") else ""))
-                self._spawn(self._send_offer(t, c.resource, q.offer_timeout, body))
+                self._spawn(self._send_offer(t, c.resource, q.offer_timeout, self._offer_text(t, q.offer_timeout)))
             free = self._free_tiers(agents, loads, busy, q.max_chats)
+
+    def _offer_text(self, t: Ticket, timeout: float) -> str:
+        return text("offer", self.agent_lang(t), customer=t.customer, queue=self.queue_title(t.queue), ticket=t.id,
+                    timeout=int(round(timeout)), first=(f": “{t.form['message']}”" if t.form.get("message") else ""))
+
+    def _offer_again(self, t: Ticket) -> None:
+        """After a restart or a lost stream: the offer may never have reached the agent; send it again
+        with the time it has left (its clock kept running)."""
+        left = max(1.0, (t.offer_deadline or self.now()) - self.now())
+        for resource in list(t.offers):
+            self._spawn(self.outbox.offer(t, resource, left, self._offer_text(t, left)))
 
     async def _retry(self, ticket_id: str) -> None:
         async with self._lock:
