@@ -152,6 +152,9 @@ async def test_kill_one_of_two_processes(balanced: Any, database: str, tmp_path:
             up = sorted(room for room, outcome in during.items() if outcome == OK)
             assert down and up, during
             assert {during[room] for room in down} == {"timeout"}, during
+            # An IQ is dropped the same way: no error, the requester times out.
+            assert await alice.ask(down[0], "<query xmlns='http://jabber.org/protocol/disco#info'/>",
+                                   itype="get", timeout=2) == "timeout"
             dropped_for = time.monotonic() - killed_at
 
             await first.start()
