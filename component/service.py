@@ -342,7 +342,7 @@ class Service:
         every domain of an ``ejabberd_service`` listener to every stream
         authenticated on it (and picks one at random when several are
         connected), so a stanza for another of our domains can arrive here:
-        hand it to that service. A domain this process does not serve is
+        hand it to that service's stream. A domain this process does not serve is
         answered, never served as if it were ours.
         """
         domain = stanza["to"].domain
@@ -367,11 +367,16 @@ class Service:
     def _failed(self, kind: str) -> None:
         self.handler_errors[kind] = self.handler_errors.get(kind, 0) + 1
 
+    def take(self, stanza: Any) -> None:
+        """Process a stanza that arrived on another stream as if it had come on ours, so that slixmpp's
+        IQ waiters (answers to our requests) match it as well as our handlers."""
+        self.xmpp._spawn_event(stanza.xml)
+
     def _on_iq(self, iq: Iq) -> None:
         owner = self._owner(iq)
         if owner is not self:
             if owner is not None:
-                owner._on_iq(iq)
+                owner.take(iq)
             return
         self._count_in("iq")
         if iq["type"] in ("get", "set") and self._admit(iq):
@@ -381,7 +386,7 @@ class Service:
         owner = self._owner(msg)
         if owner is not self:
             if owner is not None:
-                owner._on_message(msg)
+                owner.take(msg)
             return
         self._count_in("message")
         if self._admit(msg, is_message=True):
@@ -391,7 +396,7 @@ class Service:
         owner = self._owner(pres)
         if owner is not self:
             if owner is not None:
-                owner._on_presence(pres)
+                owner.take(pres)
             return
         self._count_in("presence")
         if pres["type"] == "error" or self._admit(pres):

@@ -55,13 +55,24 @@ def pytest_configure(config: Any) -> None:
                                        "the reason names what is missing elsewhere")
 
 
+#: Whole folders that need what only the test Prosody is configured with, and what that is.
+PROSODY_ONLY_PATHS = {
+    "web": "the browser tests need the guest host for website visitors and BOSH/WebSocket on the server's "
+           "HTTP port, configured only in the test Prosody",
+}
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     if SERVER == "prosody":
         return
+    here = Path(__file__).resolve().parent
     for item in items:
         marker = item.get_closest_marker("prosody_only")
-        if marker is not None:
-            reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+        reason = (marker.args[0] if marker.args else marker.kwargs.get("reason", "")) if marker else None
+        path = Path(str(item.fspath)).resolve()
+        folder = path.relative_to(here).parts[0] if path.is_relative_to(here) else ""
+        reason = reason or PROSODY_ONLY_PATHS.get(folder)
+        if reason:
             item.add_marker(pytest.mark.skip(reason=f"not on {SERVER}: {reason}"))
 
 

@@ -27,6 +27,18 @@ async def test_each_domain_is_answered_by_its_own_service(component, xmpp_server
             assert ("collaboration", "workgroup") in await identities(alice, SUPPORT)
 
 
+async def test_answers_to_our_requests_are_matched_whichever_stream_they_come_back_on(component, xmpp_server):
+    """The same for the answers to IQs we send (the room asking an occupant's client, offers to agents)."""
+    app = await component(SERVICES)
+    rooms = app.services[ROOMS]
+    async with harness.slix_client(xmpp_server.ports.c2s, "alice") as alice:
+        for _ in range(8):
+            iq = rooms.make_iq(ifrom=ROOMS, ito=alice.boundjid.full, itype="get")
+            iq.xml.append(iq.xml.makeelement("{http://jabber.org/protocol/disco#info}query", {}))
+            answer = await rooms.request(iq, timeout=5)
+            assert answer["type"] == "result"
+
+
 async def test_a_domain_this_process_does_not_serve_is_refused_not_impersonated(component, xmpp_server):
     await component({ROOMS: {"muc": {}}})
     async with harness.slix_client(xmpp_server.ports.c2s, "alice") as alice:
