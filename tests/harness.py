@@ -114,8 +114,8 @@ async def start_app(port: int, services: dict[str, dict[str, dict]], tmp_path: P
 
 
 def new_client(user: str, resource: str = "test", cls: type = slixmpp.ClientXMPP,
-               plugins: tuple[str, ...] = (), host: str = HOST) -> slixmpp.ClientXMPP:
-    client = cls(f"{user}@{host}/{resource}", password(user))
+               plugins: tuple[str, ...] = (), host: str = HOST, lang: str = "en") -> slixmpp.ClientXMPP:
+    client = cls(f"{user}@{host}/{resource}", password(user), lang=lang)
     # Loopback Prosody without TLS (see the project's pitfalls notes).
     client.enable_starttls = False
     client.enable_direct_tls = False

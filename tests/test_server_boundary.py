@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from slixmpp.exceptions import IqError
 
@@ -93,3 +95,22 @@ async def test_a_stanza_over_the_servers_limit_is_not_sent_and_the_stream_stays(
         alice.send_message(mto=sender, mbody="still there?", mtype="chat")
         assert (await inbox.next(lambda s: s.xml.tag.endswith("}message")))["body"].endswith("still there?")
         assert service.connected.is_set()
+
+
+async def test_a_client_that_names_no_language_gets_the_servers_default_on_ejabberd(component, xmpp_server):
+    """Prosody passes an unnamed language on (the queue's default_lang applies); ejabberd stamps its own
+    ``language`` option (default "en") on the stanza, so the queue answers in that."""
+    await component({SUPPORT: {"mam": {}, "support": {"queues": [{"name": "help", "default_lang": "zh"}]}}})
+    client = harness.new_client("cust2", lang="")  # the stream's xml:lang is empty: no language named
+    started = asyncio.get_running_loop().create_future()
+    client.add_event_handler("session_start", lambda _e: started.done() or started.set_result(True))
+    client.connect("127.0.0.1", xmpp_server.ports.c2s)
+    try:
+        await asyncio.wait_for(started, 15)
+        inbox = harness.Inbox(client)
+        client.send_raw(f"<message xmlns='jabber:client' to='help@{SUPPORT}' type='chat'><body>hello</body></message>")
+        reply = await inbox.next(lambda m: m["type"] == "chat" and m["body"])
+        chinese = any("\u4e00" <= ch <= "\u9fff" for ch in reply["body"])
+        assert chinese == (harness.SERVER == "prosody"), reply["body"]
+    finally:
+        client.disconnect(wait=0.5)
