@@ -176,14 +176,19 @@ class MucPlugin(Plugin):
         """Another process of this domain changed ``jid`` in the database: take the stored state.
 
         Its occupants, if any, are served here and stay; an unstored room without occupants goes.
+        A persistent room with occupants here that is no longer stored was destroyed elsewhere (an
+        administrator's command answered by another process): its occupants are told here.
         """
         if JID(jid).domain != self.service.domain:
             return
         stored = await self.store.load_rooms(jid)
+        room = self.rooms.get(jid)
         if stored:
             self.restore(stored[0])
-        elif (room := self.rooms.get(jid)) is not None and not room.occupants:
+        elif room is not None and not room.occupants:
             self.rooms.remove(jid)
+        elif room is not None and room.config.persistent:
+            await self.host.destroy(room, f"{self.service.domain}")
         self.log.debug("room reloaded after a peer's change", extra={"room": jid, "stored": bool(stored)})
 
     async def stop(self) -> None:

@@ -176,6 +176,18 @@ async def test_every_process_knows_every_room(balanced: Any, database: str, tmp_
             listed = await carol.client.plugin["xep_0030"].get_items(jid=ROOMS, timeout=10)
             items = {item[0]: item[2] for item in listed["disco_items"]["items"]}
             assert items.get(renamed) == "Renamed" and gone not in items
+
+            # An administrator's destruction answered by the process that does not serve the room
+            # (the bare domain hashes to either): the occupants, held by the other, are told.
+            target = rooms[2]
+            holder = next(app for app in apps if app.services[ROOMS].plugins["muc"].rooms.get(target).occupants)
+            other = first if holder is second else second
+            await other.services[ROOMS].plugins["muc"].destroy_room(target, "", "", f"admin@{harness.HOST}")
+            told = await carol.inbox.next(lambda s: s.xml.tag.endswith("}presence") and s["from"].bare == target
+                                          and s["type"] == "unavailable"
+                                          and s.xml.find(f"{{{NS_MUC}#user}}x/{{{NS_MUC}#user}}destroy") is not None)
+            assert told is not None
+            await harness.until(lambda: all(target not in rooms_of(app) for app in apps), 10, "gone everywhere")
     finally:
         await second.stop()
         await first.stop()
