@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from .kit import NS_COMMANDS, NS_SUPPORT, NS_WG, OK, SUPPORT, people, ticket_of, until
-from .test_crash import HELP, agent_available, offered
+from .test_crash import HELP, agent_available
 
 pytestmark = pytest.mark.integration
 
