@@ -5,7 +5,7 @@ server on the event loop (GET only, one request per connection, no body read):
 it must answer while the component works, and needs no web framework.
 
 ``/health`` is 200 when every service's stream is authenticated and the
-database answers a trivial query within a second; otherwise 503 with the
+database answers a trivial query within two seconds; otherwise 503 with the
 reasons, one per line (also as JSON with ``Accept: application/json``).
 """
 
@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("switchboard.status")
 
-DB_TIMEOUT = 1.0
+#: Seconds the database gets to answer a trivial query (a loaded SQLite opening a connection takes
+#: a while; a load balancer's own check usually allows a few seconds).
+DB_TIMEOUT = 2.0
 READ_TIMEOUT = 5.0
 MAX_REQUEST = 8192
 
