@@ -17,6 +17,8 @@ const TEXTS = {
   closed: ["closed", "已关闭"],
   updated: ["updated {time}", "更新于 {time}"],
   waiting: ["Waiting", "排队中"],
+  waiting_detail: ["{bot} with the bot · {messages} messages left · {pending} pending",
+    "机器人接待 {bot} · 留言 {messages} · 待客户回复 {pending}"],
   longest: ["Longest wait", "最长等待"],
   agents: ["Agents online", "在线客服"],
   agents_detail: ["{available} available · {busy} busy · {away} away", "空闲 {available} · 忙碌 {busy} · 离开 {away}"],
@@ -109,7 +111,8 @@ function renderQueue(name, entry) {
       h("span", { class: `badge ${m.open ? "open" : "closed"}` }, t(m.open ? "open" : "closed")),
       h("span", { class: "updated" }, t("updated", { time: new Date(entry.at).toLocaleTimeString() }))),
     h("div", { class: "kpis" },
-      kpi("waiting", t("waiting"), m.waiting.count),
+      kpi("waiting", t("waiting"), m.waiting.count,
+        t("waiting_detail", { bot: m.counts.bot, messages: m.counts.messages, pending: m.counts.pending })),
       kpi("longest", t("longest"), oldest === null ? "—" : duration(oldest, zh), "", oldest === null ? "" :
         Math.round(oldest)),
       kpi("agents", t("agents"), m.agents.online, t("agents_detail", m.agents), m.agents.online),
