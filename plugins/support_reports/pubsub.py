@@ -83,6 +83,7 @@ class MonitorFeed:
         self._tasks: set[asyncio.Task] = set()
         self._today_tasks: dict[str, asyncio.Task] = {}
         self._today_again: set[str] = set()
+        self._stopped = False
         self._counter = 0
 
     def register(self) -> None:
@@ -96,13 +97,17 @@ class MonitorFeed:
         hooks.on("disco.node_info", self.disco_node_info)
 
     async def stop(self) -> None:
+        # Nothing may start once the service stops: a late read would wait on a closed database forever.
+        self._stopped = True
+        self.subs.clear()
         if self._flush_handle:
             self._flush_handle.cancel()
-        if self._checker:
-            self._checker.cancel()
-        for task in list(self._tasks):
+            self._flush_handle = None
+        running = [t for t in (self._checker, *self._tasks) if t is not None and not t.done()]
+        for task in running:
             task.cancel()
-        self.subs.clear()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
 
     # -- rights ------------------------------------------------------------------------------
     async def may_watch(self, requester: JID | str, queue: str) -> bool:
@@ -254,7 +259,7 @@ class MonitorFeed:
                 log.info("monitor subscription ended", extra={"subscriber": JID(delivery).bare})
 
     def mark(self, queue: str, today: bool = False) -> None:
-        if not self.subs.get(queue):
+        if self._stopped or not self.subs.get(queue):
             return
         self._dirty.add(queue)
         if today:
@@ -262,11 +267,13 @@ class MonitorFeed:
         self._schedule(self.plugin.options.feed_delay)
 
     def _schedule(self, delay: float) -> None:
-        if self._flush_handle is None:
+        if self._flush_handle is None and not self._stopped:
             self._flush_handle = asyncio.get_running_loop().call_later(delay, self._start_flush)
 
     def _start_flush(self) -> None:
         self._flush_handle = None
+        if self._stopped:
+            return
         task = asyncio.ensure_future(self.flush())
         self._tasks.add(task)
         task.add_done_callback(self._flushed)
@@ -277,7 +284,7 @@ class MonitorFeed:
             log.error("monitor publication failed", exc_info=task.exception())
 
     def _ensure_checker(self) -> None:
-        if self._checker is None or self._checker.done():
+        if not self._stopped and (self._checker is None or self._checker.done()):
             self._checker = asyncio.ensure_future(self._check_loop())
 
     async def _check_loop(self) -> None:
@@ -310,7 +317,7 @@ class MonitorFeed:
     def _refresh_today(self, queue: str) -> None:
         """Recompute today's figures in the background (at most once a second), then publish them."""
         self._today_again.add(queue)
-        if queue not in self._today_tasks:
+        if queue not in self._today_tasks and not self._stopped:
             task = asyncio.ensure_future(self._today_loop(queue))
             self._today_tasks[queue] = task
             self._tasks.add(task)

@@ -150,3 +150,14 @@ async def test_a_customer_leaving_moves_the_feed_and_going_offline_ends_the_subs
         assert [s.get("node") for s in subs.xml.iter(f"{{{PUBSUB}}}subscription")] == ["monitor/help"]
         sup.send_presence(pto=DOMAIN, ptype="unavailable")
         await until(lambda: not feed_state.subs.get("help"), what="subscription ended with the presence")
+
+        # Stopping leaves nothing running and starts nothing later (a late read of today's figures would
+        # wait on a closed database for ever).
+        await pubsub(sup, "set", "subscribe", node="monitor/help")
+        await feed.next(waiting(0))
+        feed_state._refresh_today("help")
+        await feed_state.stop()
+        assert all(t.done() for t in feed_state._tasks) and feed_state._checker.done()
+        feed_state.mark("help", today=True)
+        feed_state._refresh_today("help")
+        assert feed_state._flush_handle is None and not feed_state._today_tasks
