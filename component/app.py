@@ -12,7 +12,7 @@ from slixmpp import JID
 
 from . import systemd
 from .balancing import BalancingError, SlotClaims, check_shareable, needs_claims
-from .config import Config, world_readable
+from .config import Config, ConfigError, world_readable
 from .metrics import Metrics
 from .peers import Peers
 from .plugin import Plugin, resolve
@@ -97,8 +97,14 @@ class App:
         if connect and self.config.status.listen:
             from .status import StatusServer
 
-            self.status = StatusServer(self, self.config.status.listen)
-            await self.status.start()
+            status = StatusServer(self, self.config.status.listen)
+            try:
+                await status.start()
+            except OSError as exc:  # taken, or not an address of this machine
+                await status.stop()
+                raise ConfigError(self.config.source, "status.listen",
+                                  f"cannot listen on {self.config.status.listen}: {exc.strerror or exc}") from exc
+            self.status = status
         if connect:
             for service in self.services.values():
                 service.connect()

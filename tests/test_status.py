@@ -183,9 +183,22 @@ async def test_listener_refuses_what_it_does_not_serve_and_reports_the_database(
         await app.stop()
 
 
-def test_listen_address_is_checked(tmp_path):
+async def test_listen_address_is_checked(tmp_path):
     with pytest.raises(ConfigError, match="status.listen"):
         parse(config_text(1, tmp_path, {ROOMS: {"muc": {}}}, listen="localhost"), "s.toml", tmp_path)
+    # An address already taken: a configuration error naming it, before any stream connects.
+    taken = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = taken.sockets[0].getsockname()[1]
+    app = App(parse(config_text(1, tmp_path, {ROOMS: {"muc": {}}}, listen=f"127.0.0.1:{port}"), "s.toml",
+                    tmp_path))
+    try:
+        with pytest.raises(ConfigError, match=f"status.listen: cannot listen on 127.0.0.1:{port}"):
+            await app.start()
+        assert not app.services[ROOMS].connected.is_set()
+    finally:
+        await app.stop()
+        taken.close()
+        await taken.wait_closed()
 
 
 async def test_support_figures_by_queue_and_offer_answers(tmp_path):
