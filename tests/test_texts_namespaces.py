@@ -66,6 +66,8 @@ def test_language_rule_and_namespaces_are_declared_once() -> None:
         rel = path.relative_to(ROOT)
         if re.search(r"def is_zh\b", source):
             offenders.append(f"{rel}: defines is_zh")
+        if 'startswith("zh")' in source or "startswith('zh')" in source:
+            offenders.append(f"{rel}: decides what Chinese is itself (use component.texts.is_zh)")
         for uri in re.findall(r'^\s*\w+\s*=\s*"([^"]+)"\s*$', source, re.M):
             if uri in uris:
                 offenders.append(f"{rel}: declares {uri}")

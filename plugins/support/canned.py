@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
+from component.texts import is_zh
+
 MAX_TEXT = 4000
 _SHORTCUT = re.compile(r"^[\w.-]{1,32}$")
 _PLACEHOLDER = re.compile(r"\{(name|agent|ticket|queue)\}")
@@ -27,7 +29,7 @@ class Canned:
     updated_at: float = 0.0
 
     def for_lang(self, lang: str) -> str:
-        return self.text_zh if lang.startswith("zh") and self.text_zh else self.text
+        return self.text_zh if is_zh(lang) and self.text_zh else self.text
 
 
 def normalise_shortcut(raw: str) -> str | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from component.errors import StanzaError
+from component.texts import is_zh
 
 if TYPE_CHECKING:
     from .model import Ticket
@@ -50,7 +51,7 @@ class Field:
     choices: tuple[tuple[str, tuple[str, str]], ...] = ()   #: fixed (value, (en, zh)) options
 
     def label_in(self, lang: str) -> str:
-        return self.label[1] if lang.startswith("zh") else self.label[0]
+        return self.label[1] if is_zh(lang) else self.label[0]
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class Call:
         return self.plugin.engine
 
     def text(self, en: str, zh: str) -> str:
-        return zh if self.lang.startswith("zh") else en
+        return zh if is_zh(self.lang) else en
 
     def value(self, var: str) -> str:
         """A field's value as one stripped string (multi-line fields joined)."""
@@ -123,10 +124,10 @@ class Declaration:
     def usage_in(self, lang: str) -> str:
         if self.usage is None:
             return ""
-        return self.usage[1] if lang.startswith("zh") else self.usage[0]
+        return self.usage[1] if is_zh(lang) else self.usage[0]
 
     def title_in(self, lang: str) -> str:
-        return self.title[1] if lang.startswith("zh") else self.title[0]
+        return self.title[1] if is_zh(lang) else self.title[0]
 
 
 def parse_chat(body: str) -> tuple[str, str] | None:

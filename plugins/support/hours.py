@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from component.texts import is_zh
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DAY_NAMES_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
@@ -153,12 +155,12 @@ class Calendar:
 
     def local_time(self, ts: float, lang: str) -> str:
         local = datetime.fromtimestamp(ts, self.zone)
-        names = DAY_NAMES_ZH if lang.startswith("zh") else DAY_NAMES_EN
+        names = DAY_NAMES_ZH if is_zh(lang) else DAY_NAMES_EN
         return f"{names[local.weekday()]} {local:%Y-%m-%d %H:%M}"
 
     def describe(self, lang: str) -> str:
         """The opening hours as one line, e.g. ``Mon–Fri 09:00–18:00; Sat 10:00–14:00 (Asia/Shanghai)``."""
-        zh = lang.startswith("zh")
+        zh = is_zh(lang)
         names = DAY_NAMES_ZH if zh else DAY_NAMES_EN
         if not self.rules:
             return ("全天" if zh else "all day") + f" ({self.timezone})"

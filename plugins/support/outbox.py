@@ -24,6 +24,7 @@ from component.errors import StanzaError
 from component.ids import new_id
 
 from component.forms import new_form
+from component.texts import is_zh
 
 from . import prechat, ratings, stanza
 from .model import Ticket
@@ -135,7 +136,7 @@ class StanzaOutbox:
         assert self.engine is not None
         q = self.engine.queues[queue]
         calendar = self.engine.calendars[queue]
-        zh = lang.startswith("zh")
+        zh = is_zh(lang)
         own = q.out_of_hours_zh if zh else q.out_of_hours_en
         lines = [own or text("out_of_hours", lang, queue=self.engine.queue_title(queue),
                              hours=calendar.describe(lang))]
@@ -147,7 +148,7 @@ class StanzaOutbox:
     def ticket_form(self, t: Ticket, lang: str) -> Element:
         """The ticket as a XEP-0004 result form, for agents whose client renders forms."""
         assert self.engine is not None
-        zh = lang.startswith("zh")
+        zh = is_zh(lang)
         form = new_form(("工单 " if zh else "Ticket ") + t.id, form_type="result",
                         form_type_value=stanza.TICKET_FORM)
         form.add_field(var="id", label="工单" if zh else "Ticket", value=t.id)

@@ -14,6 +14,7 @@ import re
 from typing import Iterable, Mapping
 
 from component.forms import Form, new_form
+from component.texts import is_zh
 
 from .stanza import PRECHAT_FORM
 
@@ -34,7 +35,7 @@ _PHONE = re.compile(r"^\+?[0-9 ()./-]{5,32}$")
 
 
 def _zh(lang: str) -> bool:
-    return lang.lower().startswith("zh")
+    return is_zh(lang)
 
 
 def label(var: str, lang: str) -> str:

@@ -12,6 +12,7 @@ import re
 from typing import Mapping
 
 from component.forms import Form, new_form
+from component.texts import is_zh
 
 from .stanza import RATING_FORM
 
@@ -53,7 +54,7 @@ def read_form(values: Mapping[str, list[str]]) -> tuple[int, str] | None:
 
 
 def build_form(lang: str) -> Form:
-    zh = lang.lower().startswith("zh")
+    zh = is_zh(lang)
     form = new_form("请为本次服务评分" if zh else "Rate this conversation",
                     "1 分最低，5 分最高；也可以直接回复一个数字。" if zh
                     else "1 is the lowest, 5 the highest; you may also just reply with a digit.",

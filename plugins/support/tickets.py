@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from component.texts import is_zh
+
 from .model import Ticket
 
 STATUSES = ("open", "waiting", "active", "pending", "resolved", "closed", "abandoned")
@@ -52,7 +54,7 @@ def states_of(statuses: Iterable[str]) -> list[str]:
 
 
 def status_name(status: str, lang: str) -> str:
-    return STATUS_NAMES_ZH.get(status, status) if lang.startswith("zh") else status
+    return STATUS_NAMES_ZH.get(status, status) if is_zh(lang) else status
 
 
 def normalise_tag(raw: str) -> str | None:
@@ -132,7 +134,7 @@ def parse_search(arg: str) -> Search:
 
 def age(seconds: float, lang: str) -> str:
     seconds = max(0, int(seconds))
-    zh = lang.startswith("zh")
+    zh = is_zh(lang)
     if seconds < 3600:
         return f"{seconds // 60}{'分钟' if zh else ' min'}"
     if seconds < 86400 * 2:
@@ -143,7 +145,7 @@ def age(seconds: float, lang: str) -> str:
 def line(t: Ticket, lang: str, now: float | None = None) -> str:
     """One ticket in a plain-text listing."""
     now = time.time() if now is None else now
-    zh = lang.startswith("zh")
+    zh = is_zh(lang)
     parts = [t.id, status_name(status_of(t.state), lang), t.customer]
     if t.agent:
         parts.append(("客服 " if zh else "agent ") + t.agent.split("@", 1)[0])

@@ -9,6 +9,7 @@ from slixmpp import JID, Iq, Presence
 from slixmpp.plugins.xep_0004.stanza import Form
 
 from component.errors import StanzaError
+from component.texts import is_zh
 
 from . import prechat, stanza
 from .chat import XML_LANG
@@ -85,7 +86,7 @@ class Workgroup:
 
     def _join_form(self, queue: str, lang: str) -> Form:
         q = self.engine.queues[queue]
-        zh = lang.startswith("zh")
+        zh = is_zh(lang)
         return prechat.build_form(q.join_form, q.join_form_optional, {}, lang,
                                   "请填写以下信息" if zh else "Before you join",
                                   "请填写后再排队。" if zh else "Please fill in these fields to join the queue.")

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from component.texts import is_zh
+
 MAX_QUESTION = 1000
 MAX_ANSWER = 8000
 LANGS = ("", "en", "zh")
@@ -72,7 +74,7 @@ def _split(value: Any, pattern: re.Pattern[str]) -> tuple[str, ...]:
 
 def _lang(value: Any) -> str:
     text = str(value or "").strip().lower()
-    if text.startswith("zh") or text in ("中文", "chinese", "cn"):
+    if is_zh(text) or text in ("中文", "chinese", "cn"):
         return "zh"
     if text.startswith("en") or text in ("英文", "english"):
         return "en"
