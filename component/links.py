@@ -35,6 +35,8 @@ class SlotLink(ComponentXMPP):
         self.main = main
         self.slot = slot
         self.joined = False
+        #: Stanzas this connection carried (handed to the main stream).
+        self.received = 0
         quiet_component(self)
         self.add_event_handler("session_start", self._joined)
         self.add_event_handler("disconnected", self._left)
@@ -51,6 +53,7 @@ class SlotLink(ComponentXMPP):
     def _spawn_event(self, xml: Element) -> None:
         # The handshake and stream-level elements (stream errors) belong to this connection.
         if self.joined and xml.tag.startswith(_STANZA_NAMESPACES):
+            self.received += 1
             self.main._spawn_event(xml)
         else:
             super()._spawn_event(xml)
