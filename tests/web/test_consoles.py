@@ -203,3 +203,21 @@ async def test_agent_accepts_replies_notes_closes_and_transfers_from_the_console
         await harness.until(lambda: [t for t in support.open_tickets("sales") if t.customer == jid("cust2")],
                             what="the ticket in the sales queue")
         await page.wait_for_selector(".conv-head .state:text('transferred')", timeout=5000)
+
+
+async def test_dashboard_subscribes_again_after_the_service_restarts(component, prosody, tmp_path):
+    first = await harness.start_app(prosody.ports.component, config(), tmp_path)
+    try:
+        async with site(prosody, tmp_path) as url, browser() as chromium, \
+                harness.slix_client(prosody.ports.c2s, "cust1") as c1:
+            page = await chromium.new_page(locale="en-US")
+            await login(page, f"{url}/dashboard.html?check=1", "super")
+            await page.wait_for_selector("[data-kpi='waiting'][data-value='0']", timeout=10000)
+            await first.stop()
+            first = None
+            await component(config())  # the same database, a fresh process state: no subscriptions
+            c1.send_message(mto=HELP, mbody="hello after the restart", mtype="chat")
+            await page.wait_for_selector("[data-kpi='waiting'][data-value='1']", timeout=10000)
+    finally:
+        if first is not None:
+            await first.stop()

@@ -42,7 +42,7 @@ const TEXTS = {
 };
 
 const root = document.getElementById("app");
-const cfg = settings(root, { websocket: defaultWebsocket(), support: "", jid: "", lang: "" });
+const cfg = settings(root, { websocket: defaultWebsocket(), support: "", jid: "", lang: "", check: "30" });
 const lang = cfg.lang || navigator.language || "en";
 const zh = isZh(lang);
 const t = translator(TEXTS, lang);
@@ -192,11 +192,26 @@ async function run(xmpp, jid) {
     document.getElementById("board").append(h("p", { class: "none" }, t("no_queues", { domain: support })));
     return;
   }
-  for (const node of nodes) {
-    await xmpp.iqCaller.request(xml("iq", { type: "set", to: support },
-      xml("pubsub", { xmlns: NS.PUBSUB }, xml("subscribe", { node, jid: xmpp.jid.toString() }))));
-  }
+  const subscribe = (node) => xmpp.iqCaller.request(xml("iq", { type: "set", to: support },
+    xml("pubsub", { xmlns: NS.PUBSUB }, xml("subscribe", { node, jid: xmpp.jid.toString() }))));
+  for (const node of nodes) await subscribe(node);
   setInterval(render, 1000); // waits tick between notifications
+  // Subscriptions live in the service's memory: after a restart of the service, subscribe again (the
+  // item follows). This asks whether we are still subscribed; the figures themselves are never polled.
+  setInterval(async () => {
+    try {
+      const answer = await xmpp.iqCaller.request(xml("iq", { type: "get", to: support },
+        xml("pubsub", { xmlns: NS.PUBSUB }, xml("subscriptions"))));
+      const held = new Set(answer.getChild("pubsub", NS.PUBSUB).getChild("subscriptions")
+        .getChildren("subscription").map((el) => el.attrs.node));
+      for (const node of nodes.filter((n) => !held.has(n))) {
+        await xmpp.send(xml("presence", { to: support }));
+        await subscribe(node);
+      }
+    } catch (err) {
+      // The service is away for now: try again at the next check.
+    }
+  }, Math.max(1, parseFloat(cfg.check) || 30) * 1000);
 }
 
 loginForm(root, t, cfg.jid, async (jid, password) => {
