@@ -183,13 +183,27 @@ class MucPlugin(Plugin):
             return
         stored = await self.store.load_rooms(jid)
         room = self.rooms.get(jid)
-        if stored:
+        if stored and room is not None and room.occupants:
+            await self._reload_served(room, stored[0])
+        elif stored:
             self.restore(stored[0])
         elif room is not None and not room.occupants:
             self.rooms.remove(jid)
         elif room is not None and room.config.persistent:
             await self.host.destroy(room, f"{self.service.domain}")
         self.log.debug("room reloaded after a peer's change", extra={"room": jid, "stored": bool(stored)})
+
+    async def _reload_served(self, room: Room, stored: StoredRoom) -> None:
+        """A room served here, changed by another process: a ban or a membership taken away there
+        must remove and tell the occupants here, as the same change made here would."""
+        old = dict(room.affiliations)
+        self.restore(stored)
+        for jid in set(old) | set(stored.affiliations):
+            before = old.get(jid, "none")
+            after, nick, reason = stored.affiliations.get(jid, ("none", "", ""))
+            if before != after and room.occupants_of(jid):
+                room.set_affiliation(jid, before)
+                await self.host.set_affiliation(room, jid, after, "", reason, nick or None)
 
     async def stop(self) -> None:
         """Tell every occupant the service goes away (332) so clients know to rejoin later."""

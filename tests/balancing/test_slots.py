@@ -188,6 +188,21 @@ async def test_every_process_knows_every_room(balanced: Any, database: str, tmp_
                                           and s.xml.find(f"{{{NS_MUC}#user}}x/{{{NS_MUC}#user}}destroy") is not None)
             assert told is not None
             await harness.until(lambda: all(target not in rooms_of(app) for app in apps), 10, "gone everywhere")
+
+            # A ban decided there too: the banned occupant is removed and told (301) where it is served.
+            banned_from = rooms[3]
+            async with people(balanced.ports.c2s, "dave") as more:
+                dave = more["dave"]
+                assert await dave.join(banned_from, "dave") == OK
+                holder = next(app for app in apps
+                              if app.services[ROOMS].plugins["muc"].rooms.get(banned_from).occupants)
+                other = first if holder is second else second
+                await other.services[ROOMS].plugins["muc"].set_affiliation(
+                    banned_from, f"dave@{harness.HOST}", "outcast", f"admin@{harness.HOST}", "spam")
+                out = await dave.inbox.next(lambda s: s.xml.tag.endswith("}presence")
+                                            and s["from"].full == f"{banned_from}/dave" and s["type"] == "unavailable")
+                assert "301" in {c.get("code") for c in out.xml.iter(f"{{{NS_MUC}#user}}status")}
+                assert await dave.join(banned_from, "dave") == "forbidden/auth"
     finally:
         await second.stop()
         await first.stop()
