@@ -117,7 +117,9 @@ async def test_subject_changes_and_join_order(component, prosody):
         presence = await carol.join(room, "Carol", maxhistory="10")
         order = []
         while True:
-            stanza = await carol.inbox.next(lambda s: s.xml.tag.endswith("}message"))
+            # Only the room's: a server with offline storage (ejabberd) may hand Carol messages
+            # that earlier tests sent her while she was away.
+            stanza = await carol.inbox.next(lambda s: s.xml.tag.endswith("}message") and s["from"].bare == room)
             order.append(stanza["subject"] or stanza["body"])
             if stanza["subject"]:
                 break
