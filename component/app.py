@@ -14,7 +14,7 @@ from . import systemd
 from .balancing import BalancingError, SlotClaims, check_shareable, needs_claims
 from .config import Config, ConfigError, world_readable
 from .metrics import Metrics
-from .peers import Peers
+from .peers import MIGRATIONS as CORE_MIGRATIONS, Peers
 from .plugin import Plugin, resolve
 from .service import FatalConnectionError, Service
 from .storage import Database, Migrations
@@ -23,8 +23,8 @@ log = logging.getLogger("switchboard.app")
 
 
 def migration_histories(orders: list[list[tuple[type[Plugin], Any]]]) -> list[Migrations]:
-    """The schema histories of the plugins configured on any service, each once, in load order."""
-    histories: dict[str, Migrations] = {}
+    """The core's schema history, then the plugins' configured on any service, each once, in load order."""
+    histories: dict[str, Migrations] = {CORE_MIGRATIONS.plugin: CORE_MIGRATIONS}
     for order in orders:
         for cls, _options in order:
             if cls.migrations and cls.name not in histories:

@@ -12,22 +12,55 @@ Chosen over handing each such request to the owner: the readers answer at once f
 own memory, nothing waits on another process, and a process that is down misses nothing
 it needs (it loads everything from the database when it starts).
 
+Without balancing (one process per database, SQLite or PostgreSQL) the only other writer
+is a command-line tool (``switchboard queues close``, ``kb import``…): there the writer adds
+a row to ``core_changes`` in its transaction instead, and a running process reads the rows
+newer than the last it saw every second (one indexed read; nothing when no plugin listens).
+Rows older than an hour are deleted by the readers.
+
 Notifications are a hint, not a log: one lost while a listener reconnects is repaired by
-the next change or the next start. Single-process deployments do nothing here.
+the next change or the next start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
+import time
 from typing import Any, Awaitable, Callable
 
-from sqlalchemy import text
+from sqlalchemy import Float, Integer, String, Text, delete, insert, select, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .storage import Base, Migrations, create_tables
 
 log = logging.getLogger("switchboard.peers")
 
 Handler = Callable[[str], Awaitable[None]]
+
+#: Seconds between two reads of ``core_changes`` (how soon a shell's change is seen).
+POLL_INTERVAL = 1.0
+#: Rows older than this are deleted (a process that was down reloads everything at start).
+KEEP_SECONDS = 3600.0
+#: Ids are taken at insert but seen at commit, so a later id may be seen first: rows this far
+#: behind the newest seen are read again (their ids remembered), so a slower commit is not lost.
+LOOK_BACK = 64
+
+
+class CoreChange(Base):
+    __tablename__ = "core_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(Float, index=True)
+
+
+#: The core's own schema history (kept next to the plugins' in core_schema_versions).
+MIGRATIONS = Migrations("core", (create_tables("core_changes"),))
 
 
 class Peers:
@@ -42,9 +75,19 @@ class Peers:
         self._connection: Any = None
         self._driver: Any = None
         self._tasks: set[asyncio.Task] = set()
+        self._poller: asyncio.Task | None = None
+        self._last = 0
+        self._seen: collections.deque[int] = collections.deque(maxlen=4 * LOOK_BACK)
+        self.poll_interval = POLL_INTERVAL
 
     async def start(self) -> None:
         if not self.active:
+            async with self.engine.connect() as connection:
+                newest = (await connection.execute(select(CoreChange.id).order_by(CoreChange.id.desc())
+                                                   .limit(LOOK_BACK))).scalars().all()
+            self._seen.extend(newest)  # what was written before we started is not news
+            self._last = max(newest, default=0)
+            self._poller = asyncio.ensure_future(self._poll())
             return
         connection = await self.engine.connect()
         await connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -65,9 +108,15 @@ class Peers:
         if self.active:
             await session.execute(text("SELECT pg_notify(:c, :p)"),
                                   {"c": channel, "p": f"{self.origin} {payload}"})
+        else:
+            await session.execute(insert(CoreChange).values(channel=channel, origin=self.origin, payload=payload,
+                                                            at=time.time()))
 
     def _received(self, _connection: Any, _pid: int, channel: str, message: str) -> None:
         origin, _, payload = message.partition(" ")
+        self._dispatch(channel, origin, payload)
+
+    def _dispatch(self, channel: str, origin: str, payload: str) -> None:
         if origin == self.origin:
             return
         for handler in self._handlers.get(channel, []):
@@ -81,7 +130,41 @@ class Peers:
         except Exception:  # noqa: BLE001 - a peer's hint must never take the process down
             log.exception("peer notification handler failed", extra={"channel": channel})
 
+    async def _poll(self) -> None:
+        rounds = 0
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            if not self._handlers:
+                continue
+            rounds += 1
+            try:
+                await self.read_changes(prune=rounds % 600 == 1)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the database is away: read again next round
+                log.warning("reading changes failed", exc_info=True)
+
+    async def read_changes(self, prune: bool = False) -> None:
+        """Hand every change written since the last read to its listeners."""
+        query = (select(CoreChange.id, CoreChange.channel, CoreChange.origin, CoreChange.payload)
+                 .where(CoreChange.id > self._last - LOOK_BACK).order_by(CoreChange.id))
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+            if prune:
+                await connection.execute(delete(CoreChange).where(CoreChange.at < time.time() - KEEP_SECONDS))
+                await connection.commit()
+        for change_id, channel, origin, payload in rows:
+            if change_id in self._seen or change_id <= self._last - LOOK_BACK:
+                continue
+            self._seen.append(change_id)
+            self._last = max(self._last, change_id)
+            self._dispatch(channel, origin, payload)
+
     async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
         connection, self._connection, self._driver = self._connection, None, None
         for task in list(self._tasks):
             task.cancel()

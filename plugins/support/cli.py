@@ -9,6 +9,8 @@ conversation commands (accept, close, transfer…), which act on a running
 conversation and so belong to the running component, not to a shell.
 
 Queue state shown here is what the database holds (open tickets as last saved).
+``queues open|close|hours`` is the ``support-queue-state`` command (supervisors of the
+queue and admins): stored, and seen by the running component within seconds (overrides.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 from component.cli_kit import CliCommand, CliContext, CliError, CliRefused
 
-from . import tickets
+from . import overrides, tickets
 from .stanza import xep0082
 
 PLUGIN = "support"
@@ -104,6 +106,21 @@ async def queues_show(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.table(info["agents"], ["jid", "online", "show", "routable", "load", "capacity"])
     ctx.out.write("waiting:\n")
     ctx.table(info["waiting"], ["ticket", "state", "customer", "since", "priority"])
+    return 0
+
+
+async def queues_set(ctx: CliContext, args: argparse.Namespace) -> int:
+    every = list(ctx.public("support").queues())
+    name = args.queue
+    if name not in every:
+        raise CliError(f"no queue {name} on {ctx.service.domain} (queues: {', '.join(every) or 'none'})")
+    plugin = _plugin(ctx)
+    if not (ctx.is_admin() or plugin.engine.is_supervisor(name, ctx.actor.jid or "")):
+        raise CliRefused(f"{ctx.actor} is not a supervisor of the queue {name}")
+    await overrides.store(plugin, name, args.state, ctx.actor.jid or "operator")
+    ctx.say({"open": f"{name}: open now, whatever its hours say",
+             "closed": f"{name}: closed now; customers are answered as out of hours",
+             "hours": f"{name}: open and closed by its business hours again"}[args.state])
     return 0
 
 
@@ -240,6 +257,12 @@ def build_queues(parser: argparse.ArgumentParser, common: argparse.ArgumentParse
     show.add_argument("queue", help="the queue's name (e.g. help)")
     show.add_argument("--json", action="store_true", help="JSON instead of lines")
     show.set_defaults(action=queues_show)
+    for verb, state, text in (("open", "open", "open the queue now, whatever its hours say"),
+                              ("close", "closed", "close the queue now (customers may leave a message)"),
+                              ("hours", "hours", "give the queue back to its business hours")):
+        setter = actions.add_parser(verb, parents=[common], help=f"{text} (supervisors, admins)")
+        setter.add_argument("queue", help="the queue's name (e.g. help)")
+        setter.set_defaults(action=queues_set, state=state)
 
 
 def build_tickets(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
@@ -263,6 +286,7 @@ def build_tickets(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
 
 
 COMMANDS = (
-    CliCommand("queues", "support queues: list, show (agents, waiting customers)", build_queues),
+    CliCommand("queues", "support queues: list, show (agents, waiting customers), open, close, hours",
+               build_queues),
     CliCommand("tickets", "support tickets: list, show (events, notes), export (CSV/JSON)", build_tickets),
 )

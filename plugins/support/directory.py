@@ -75,6 +75,10 @@ class Directory:
         return self.queues.get(ticket.entry) or self.queues[ticket.queue]
 
     def in_hours(self, queue: str) -> bool:
+        """Within business hours, unless a supervisor opened or closed the queue by hand (overrides.py)."""
+        override = self.hours_override.get(queue)
+        if override is not None:
+            return override
         calendar = self.calendars.get(queue)
         return calendar is None or calendar.is_open(self.hours_clock())
 

@@ -93,6 +93,8 @@ class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexe
         #: Each open ticket as last stored: what memory goes back to when the database refuses a change.
         self._stored: dict[str, Ticket] = {}
         self.calendars = {q.name: Calendar(q.hours, q.holidays, q.timezone) for q in options.queues}
+        #: Queues opened (True) or closed (False) by hand, whatever their hours say (overrides.py).
+        self.hours_override: dict[str, bool] = {}
         #: The clock business hours are read with (tests set it to a chosen moment).
         self.hours_clock: Callable[[], float] = now
         self._init_indexes()

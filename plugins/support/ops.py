@@ -85,14 +85,17 @@ class Operations:
     async def check_hours(self) -> None:
         """Tell the agents online when a queue opens or closes by its business hours."""
         for name in self.engine.queues:
-            now_open = self.engine.accepting(name)
-            if self._open_now.get(name) == now_open:
-                continue
-            self._open_now[name] = now_open
-            log.info("queue hours changed", extra={"queue": name, "open": now_open})
-            for agent in self.engine.agents.get(name, {}).values():
-                for resource in agent.resources:
-                    self.plugin._queue_presence(name, resource, agent=True)
+            if self._open_now.get(name) != self.engine.accepting(name):
+                self.queue_state_changed(name)
+
+    def queue_state_changed(self, name: str) -> None:
+        """The queue opened or closed (hours, or by hand): its agents online see its presence change."""
+        now_open = self.engine.accepting(name)
+        self._open_now[name] = now_open
+        log.info("queue hours changed", extra={"queue": name, "open": now_open})
+        for agent in self.engine.agents.get(name, {}).values():
+            for resource in agent.resources:
+                self.plugin._queue_presence(name, resource, agent=True)
 
     # -- sending --------------------------------------------------------------------------------
     def _reply(self, queue: str, to: str, body: str, lang: str) -> None:
@@ -235,7 +238,8 @@ class Operations:
         form.add_field(var="hours", value=calendar.describe(lang))
         form.add_field(var="timezone", value=calendar.timezone)
         opens = calendar.next_open(engine.hours_clock())
-        if opens is not None and not engine.accepting(queue) and engine.queues[queue].open:
+        if opens is not None and not engine.accepting(queue) and engine.queues[queue].open \
+                and queue not in engine.hours_override:
             form.add_field(var="opens", value=stanza.xep0082(opens))
         form.add_field(var="waiting", value=str(engine.summary(queue)["count"]))
         return form

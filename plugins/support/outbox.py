@@ -138,6 +138,9 @@ class StanzaOutbox:
         calendar = self.engine.calendars[queue]
         zh = is_zh(lang)
         own = q.out_of_hours_zh if zh else q.out_of_hours_en
+        if self.engine.hours_override.get(queue) is False:
+            # Closed by hand: the hours would say it is open, and no one knows when it reopens.
+            return text("closed_for_now", lang, queue=self.engine.queue_title(queue))
         lines = [own or text("out_of_hours", lang, queue=self.engine.queue_title(queue),
                              hours=calendar.describe(lang))]
         opens = calendar.next_open(self.engine.hours_clock())

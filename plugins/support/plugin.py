@@ -19,7 +19,7 @@ from component.storage import create_tables
 
 from . import adhoc, cli
 from . import hooks as events
-from . import prechat, stanza
+from . import overrides, prechat, stanza
 from .chat import ChatSurface
 from .discovery import DISCO_INFO, DISCO_ITEMS, Discovery
 from .engine import SupportEngine
@@ -37,7 +37,7 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Plugin):
     Options = SupportOptions
     identities = (("collaboration", "workgroup", "Support"),)
     features = (stanza.WG, stanza.NS)
-    migrations = (create_tables(*TABLES), upgrade_tickets)
+    migrations = (create_tables(*TABLES), upgrade_tickets, overrides.create_overrides)
     command_line = cli.COMMANDS
 
     async def setup(self) -> None:
@@ -60,6 +60,7 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Plugin):
         self.outbox.engine = self.engine
         self.ops = Operations(self)
         await self.engine.load()
+        await overrides.start(self)
         self.hooks.provide(events.SERVICE, SupportFacade(self))
         s = self.service
         s.on_message(self.on_message)
@@ -82,6 +83,7 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Plugin):
         self.hooks.on("admin.stats", self.admin_stats)
         for command in adhoc.all_commands(self):
             s.commands.register(command)
+        s.commands.register(overrides.QueueStateCommand(self))
 
     async def on_connected(self) -> None:
         await self.engine.resume()

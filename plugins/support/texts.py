@@ -89,6 +89,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "prechat_bad_phone": ("That does not look like a phone number.", "这似乎不是有效的电话号码。"),
     # Business hours.
     "out_of_hours": ("Sorry, {queue} is closed now. Our hours: {hours}.", "抱歉，{queue}现在不在服务时间。服务时间：{hours}。"),
+    "closed_for_now": ("Sorry, {queue} is closed for the moment.", "抱歉，{queue}暂时关闭。"),
     "opens_at": ("We open again on {when}.", "下次开始服务：{when}。"),
     "leave_message": ("Your message is saved (ticket {ticket}); an agent will answer when we are open. You may "
                       "add details here.", "您的留言已保存（工单 {ticket}），我们开始服务后会由客服人员回复。您可以继续在这里补充。"),

@@ -3,8 +3,8 @@
 The same operations as the knowledge-base ad-hoc commands, on the database of a
 configuration file: global admins (the operator by default) reach every queue,
 ``--as JID`` only the queues that account serves as agent or supervisor. An
-import is all or nothing and checks every row first; a running component picks
-imported entries up at its next start (its index lives in memory).
+import is all or nothing and checks every row first; a running component reloads
+the queue's index when it sees the change the import records (component/peers.py).
 """
 
 from __future__ import annotations

@@ -42,6 +42,8 @@ log = logging.getLogger("switchboard.plugins.support_bot")
 #: How long the first reply waits for support to record the ticket as the bot's,
 #: so the ticket's events stay in order (bot, then queued on a quick hand-off).
 FIRST_REPLY_WAIT = 2.0
+#: What a knowledge-base change is announced on (payload: the queue, "*" for any).
+KB_CHANNEL = "switchboard_support_bot_kb"
 
 
 def policy_of(options: BotOptions) -> Policy:
@@ -105,9 +107,16 @@ class SupportBotPlugin(Plugin):
     async def setup(self) -> None:
         options: BotOptions = self.options
         self.support = self.hooks.service(support_hooks.SERVICE)
-        self.store = BotStore(self.db)
+        # A shell's `kb import`, or another process's edit, reaches this one (component/peers.py).
+        peers = getattr(self.service.app, "peers", None)
+        if peers is not None:
+            self.store = BotStore(self.db, changed=lambda session, queue: peers.notify(session, KB_CHANNEL, queue))
+        else:
+            self.store = BotStore(self.db)
         self.kb = KnowledgeBase(self.store, options.max_entries)
         await self.kb.load()
+        if peers is not None:
+            await peers.listen(KB_CHANNEL, self.kb.reload)
         await self._seed(options.seed_files)
         self.engine = BotEngine(self.kb, self.store, policy_of(options),
                                 LlmAnswerer(options.llm) if options.llm.enabled else None, options.answer_footer)

@@ -77,6 +77,19 @@ class KnowledgeBase:
         log.info("knowledge bases loaded", extra={"queues": len(self._indexes),
                                                    "entries": sum(len(i) for i in self._indexes.values())})
 
+    async def reload(self, queue: str) -> None:
+        """Another process changed ``queue``'s entries ("*": any queue's): read them again."""
+        if queue == "*":
+            await self.load()
+            return
+        entries = await self.store.entries(queue)
+        async with self._lock:
+            index = self.index_factory()
+            index.put_analysed(await asyncio.to_thread(_analyse_all, index, entries))
+            await self._refresh(index)
+            self._indexes[queue] = index
+        log.info("knowledge base reloaded", extra={"queue": queue, "entries": len(index)})
+
     async def _refresh(self, index: Index) -> None:
         if index.dirty:
             index.install(await asyncio.to_thread(index.make_snapshot, index.contents()))

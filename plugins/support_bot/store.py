@@ -7,7 +7,7 @@ reports can count what the bot resolved and why it handed off.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 from sqlalchemy import JSON, Float, Index, Integer, String, Text, delete, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -64,9 +64,19 @@ def _entry(row: SupportBotEntry) -> Entry:
                  alternatives=tuple(row.alternatives or ()), keywords=tuple(row.keywords or ()), lang=row.lang or "")
 
 
+#: Told, inside each knowledge-base write's transaction, which queue changed ("*": some queue),
+#: so that other processes (a shell's import, a running component) reload it.
+Changed = Callable[[Any, str], Awaitable[None]]
+
+
+async def _nobody(_session: Any, _queue: str) -> None:
+    return None
+
+
 class BotStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, changed: Changed = _nobody) -> None:
         self.db = db
+        self.changed = changed
 
     # -- knowledge base --------------------------------------------------------
     async def entries(self, queue: str | None = None) -> list[Entry]:
@@ -115,6 +125,8 @@ class BotStore:
             # thread, so one huge statement would pause everything else.
             for start in range(0, len(new), INSERT_CHUNK):
                 await session.execute(insert(SupportBotEntry), new[start:start + INSERT_CHUNK])
+            for queue in sorted({e.queue for e in entries} | ({replace_queue} if replace_queue else set())):
+                await self.changed(session, queue)
 
     async def delete_entries(self, entry_ids: Iterable[str]) -> int:
         ids = list(entry_ids)
@@ -122,6 +134,7 @@ class BotStore:
             return 0
         async with self.db.session() as session:
             result = await session.execute(delete(SupportBotEntry).where(SupportBotEntry.id.in_(ids)))
+            await self.changed(session, "*")
             return result.rowcount or 0
 
     # -- conversations -----------------------------------------------------------
