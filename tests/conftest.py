@@ -62,10 +62,43 @@ PROSODY_ONLY_PATHS = {
 }
 
 
+#: Files whose tests do not depend on the database backend (server runners, the browser pages, the
+#: container and benchmark tooling, the bundle): the PostgreSQL pass leaves them out, since the
+#: SQLite pass already ran them and they would only cost time. The web channel's storage is covered
+#: on PostgreSQL by tests/web/test_protocol.py and the support suites.
+BACKEND_FREE_FILES = (
+    "test_bench_smoke.py", "test_container.py", "test_localserver.py", "test_localejabberd.py",
+    "test_readme_ejabberd.py", "web/test_bundle.py", "web/test_widget.py", "web/test_consoles.py",
+)
+
+
+#: Folders whose tests run only on a server other than the test Prosody (they start their own).
+OWN_SERVER_FOLDERS = {"balancing", "federation"}
+
+
+def _deselect(config: Any, items: list[Any], leave_out: Callable[[Any], bool]) -> None:
+    kept = [item for item in items if not leave_out(item)]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if leave_out(item)])
+        items[:] = kept
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    here = Path(__file__).resolve().parent
+    if BACKEND != "sqlite":
+        def backend_free(item: Any) -> bool:
+            path = Path(str(item.fspath)).resolve()
+            return path.is_relative_to(here) and path.relative_to(here).as_posix() in BACKEND_FREE_FILES
+        _deselect(config, items, backend_free)
     if SERVER == "prosody":
         return
-    here = Path(__file__).resolve().parent
+    # Another server changes nothing for a test that talks to no server (config parsing, units),
+    # except in the folders that run on this server alone.
+    def server_free(item: Any) -> bool:
+        path = Path(str(item.fspath)).resolve()
+        folder = path.relative_to(here).parts[0] if path.is_relative_to(here) else ""
+        return folder not in OWN_SERVER_FOLDERS and "xmpp_server" not in item.fixturenames
+    _deselect(config, items, server_free)
     for item in items:
         marker = item.get_closest_marker("prosody_only")
         reason = (marker.args[0] if marker.args else marker.kwargs.get("reason", "")) if marker else None
