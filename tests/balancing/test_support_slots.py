@@ -7,6 +7,7 @@ must see them all, and what the agents and customers send must reach each other.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from component.app import App
 from component.config import parse
 
 from .. import harness
+from ..test_cli_commands import run
 from ..support.kit import agent_presence, body_has, checked, jid, queue, ticket_of
 from .conftest import SLOTS, SUPPORT, pytestmark  # noqa: F401 - the module's skip condition
 
@@ -28,7 +30,10 @@ async def test_support_desk_over_every_slot_of_one_process(balanced: Any, databa
         "status_interval": 0.3, "liveness_interval": 0.0}}}
     text = harness.make_config_text(balanced.ports.component, services, tmp_path / "state", database,
                                     service_ports={SUPPORT: balanced.component_ports[SUPPORT]})
-    app = App(parse(text + f"[balancing]\nslots = {SLOTS}\n", str(tmp_path / "s.toml"), tmp_path))
+    path = tmp_path / "s.toml"
+    path.write_text(text + f"[balancing]\nslots = {SLOTS}\n", encoding="utf-8")
+    path.chmod(0o600)
+    app = App(parse(path.read_text(encoding="utf-8"), str(path), tmp_path))
     await app.start()
     try:
         await app.wait_connected(20)
@@ -71,5 +76,9 @@ async def test_support_desk_over_every_slot_of_one_process(balanced: Any, databa
                 assert got["from"].bare == sessions[name]
             # The conversations and the queues did not all hash to the main connection.
             assert sum(link.received for link in service.links) > 0
+        # A shell closes a queue: with balancing, the change comes as a PostgreSQL notification.
+        code, _, err = await asyncio.to_thread(run, "queues", "close", "sales", "-c", str(path))
+        assert code == 0, err
+        await harness.until(lambda: engine.hours_override.get("sales") is False, 5, "the running queue closed")
     finally:
         await app.stop()
