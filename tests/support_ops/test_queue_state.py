@@ -11,10 +11,11 @@ import pytest
 from slixmpp.exceptions import IqError
 
 from .. import harness
-from ..support.kit import HELP, body_has, checked, config, engine, jid, queue, until
+from ..support.kit import HELP, agent_presence, agent_ready, body_has, checked, config, engine, jid, queue, until
 from ..support_bot.kit import bot_config, live, plugin, zh_message
 from ..test_cli_commands import run
 from .kit import CMD, command
+from .test_hours import queue_status
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +76,9 @@ async def test_queue_state_command_rights_and_english_closed_answer(component, p
     port = prosody.ports.c2s
     async with harness.slix_client(port, "agent1") as agent, harness.slix_client(port, "super") as sup, \
             harness.slix_client(port, "cust1") as cust:
-        cin = harness.Inbox(cust)
+        cin, apres = harness.Inbox(cust), harness.Inbox(agent, kinds=("presence",))
+        agent_presence(agent)
+        await agent_ready(app, "agent1")
         # An agent of the queue may not run it.
         with pytest.raises(IqError) as err:
             await command(agent, HELP, "support-queue-state")
@@ -86,6 +89,9 @@ async def test_queue_state_command_rights_and_english_closed_answer(component, p
                              sessionid=first.get("sessionid"), fields={"state": "closed"})
         assert done.get("status") == "completed"
         assert support.hours_override.get("help") is False
+        # The agents online see the queue closed in its presence (XEP-0142), as at the end of its hours.
+        pres = checked(await apres.next(lambda p: p["from"].bare == HELP and queue_status(p) == "closed"))
+        assert pres["show"] == "xa"
         cust.send_message(mto=HELP, mbody="Hello?", mtype="chat")
         told = checked(await cin.next(live(body_has("closed for the moment"))))
         assert "Our hours" not in told["body"]
