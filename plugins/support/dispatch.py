@@ -58,6 +58,18 @@ class Dispatch:
                 and loads.get(a.jid, 0) < a.capacity(default_max)}
 
     async def _route(self, queue: str) -> None:
+        """Route ``queue``, then each other queue that shares an agent with it: what frees an agent
+        here (an offer answered, withdrawn or timed out, a conversation ended) frees them there too."""
+        await self._route_queue(queue)
+        q = self.queues.get(queue)
+        if q is None:
+            return
+        mine = set(q.agents)
+        for name, other in self.queues.items():
+            if name != queue and mine.intersection(other.agents):
+                await self._route_queue(name)
+
+    async def _route_queue(self, queue: str) -> None:
         """One routing pass: offer waiting customers, in order, to agents with room, until nobody
         free is left. It costs nothing while every agent is busy, however long the queue."""
         q = self.queues.get(queue)

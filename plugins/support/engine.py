@@ -129,7 +129,7 @@ class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexe
             await self.enqueue(t.id)
         async with self._lock:
             for name in self.queues:
-                await self._route(name)
+                await self._route_queue(name)  # every queue is routed here anyway
                 self._refresh(name)
         if self.options.liveness_interval > 0 and (self._liveness is None or self._liveness.done()):
             self._liveness = self._spawn(self._liveness_loop())

@@ -312,3 +312,30 @@ async def test_queue_positions_computed_in_one_pass_match_each_tickets_status(ma
     last = {c: s for _kind, (c, _body, s) in [("c", a) for a in rec.of("customer")] if s is not None}
     for t in tickets:
         assert last[t.customer] == statuses[t.id]
+
+
+async def test_an_agent_freed_in_one_queue_is_offered_the_waiting_customer_of_another(tmp_path):
+    """An agent of two queues answers one offer at a time; once it is answered, the customer who came
+    to the other queue meanwhile is offered, not left waiting for some event in that queue."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    await db.migrate([Migrations("support", SupportPlugin.migrations)])
+    queues = [QueueOptions(name=name, agents=[A], offer_timeout=30.0) for name in ("sales", "help")]
+    rec = Recorder()
+    engine = SupportEngine(SupportOptions(queues=queues, status_interval=0.0, liveness_interval=0.0),
+                           "support.x", SupportStore(db), rec, HookBus())
+    await engine.load()
+    try:
+        for name in ("sales", "help"):
+            await engine.agent_presence(name, f"{A}/r", "chat", 3)
+        first = await engine.join("sales", "buyer@y/r", "en")
+        await settle()
+        second = await engine.join("help", "asker@y/r", "en")
+        await settle()
+        assert rec.of("offer") == [("buyer@y", f"{A}/r")]   # one pending offer at a time
+        await engine.accept(first.id, f"{A}/r")
+        await settle()
+        assert rec.of("offer")[-1] == ("asker@y", f"{A}/r")
+        assert engine.tickets[second.id].state == "offered"
+    finally:
+        await engine.stop()
+        await db.close()
