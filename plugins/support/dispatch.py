@@ -7,7 +7,9 @@ customer runs one routing pass over the queue (``_route``); an offer is answered
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 from component.errors import StanzaError
 
@@ -80,6 +82,18 @@ class Dispatch:
         busy = self._busy()
         agents = [self.agents[queue][jid] for jid in q.agents if jid in self.agents[queue]]
         free = self._free_tiers(agents, loads, busy, q.max_chats)
+        made: list[tuple[Any, list[str]]] = []
+        try:
+            await self._route_pass(q, waiting, agents, loads, busy, free, made)
+        finally:
+            if made:
+                await asyncio.wait([entry.done for entry, _ in made])
+                for entry, resources in made:
+                    await self._offer_stored(entry, resources, q.offer_timeout)
+
+    async def _route_pass(self, q: Any, waiting: Any, agents: list[Agent], loads: dict[str, int], busy: set[str],
+                          free: set[int], made: list[tuple[Any, list[str]]]) -> None:
+        queue = q.name
         index = 0
         while free:
             ticket_id = waiting.at(index)
@@ -113,11 +127,23 @@ class Dispatch:
             for c in chosen:
                 loads[c.agent.jid] = loads.get(c.agent.jid, 0) + 1
                 busy.add(c.agent.jid)
-            await self._record(t, "offered", agents=[c.agent.jid for c in chosen])
+            # The pass goes on at once; its offers are written in one batch and leave once stored.
+            entry = self._change(t, "offered", agents=[c.agent.jid for c in chosen])
             self._schedule_offer_timeout(t)
-            for c in chosen:
-                self._spawn(self._send_offer(t, c.resource, q.offer_timeout, self._offer_text(t, q.offer_timeout)))
+            made.append((entry, [c.resource for c in chosen]))
             free = self._free_tiers(agents, loads, busy, q.max_chats)
+
+    async def _offer_stored(self, entry: Any, resources: list[str], timeout: float) -> None:
+        t = entry.ticket
+        if entry.done.cancelled() or entry.done.exception() is not None:
+            # Refused: the journal put the ticket back in the queue; try it again after a pause.
+            if self.tickets.get(t.id) is t and t.queue in self.queues:
+                self._later(("retry", t.id), self.queues[t.queue].offer_timeout, lambda tid=t.id: self._retry(tid))
+            return
+        await self._announce(entry)
+        for resource in resources:
+            if self.tickets.get(t.id) is t and t.state == "offered" and t.offers.get(resource) == "pending":
+                self._spawn(self._send_offer(t, resource, timeout, self._offer_text(t, timeout)))
 
     def _offer_text(self, t: Ticket, timeout: float) -> str:
         return text("offer", self.agent_lang(t), customer=t.customer, queue=self.queue_title(t.queue), ticket=t.id,
@@ -143,7 +169,7 @@ class Dispatch:
         async with self._lock:
             if t.state == "offered" and t.offers.get(agent_jid) == "pending":
                 t.offers[agent_jid] = via
-                await self.store.save(t)
+                await self._change(t, None).done
 
     def _schedule_offer_timeout(self, t: Ticket) -> None:
         deadline = t.offer_deadline or self.now()

@@ -40,7 +40,7 @@ from .dispatch import Dispatch
 from .hours import Calendar
 from .indexes import Indexes
 from .intake import Intake, JoinRefused
-from .ledger import Ledger
+from .ledger import Ledger, OwnedLock
 from .model import Agent, Ticket
 from .options import QueueOptions, SupportOptions
 from .status import QueueStatus
@@ -86,7 +86,7 @@ class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexe
         self.watchers: dict[str, dict[str, str]] = {}  # ticket -> {bare: silent|open}
         self._rr_last: dict[str, str] = {}
         self._wait_samples: dict[str, list[float]] = {}
-        self._lock = asyncio.Lock()
+        self._lock = OwnedLock()
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task] = set()
         self._liveness: asyncio.Task | None = None
@@ -98,6 +98,7 @@ class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexe
         #: The clock business hours are read with (tests set it to a chosen moment).
         self.hours_clock: Callable[[], float] = now
         self._init_indexes()
+        self._init_ledger()
         self._status_last: dict[str, float] = {}      # queue -> when its statuses were last sent
         self._status_running: set[str] = set()        # queues whose statuses are being sent
         self._status_dirty: set[str] = set()          # queues changed since
@@ -135,6 +136,7 @@ class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexe
             self._liveness = self._spawn(self._liveness_loop())
 
     async def stop(self) -> None:
+        await self.journal.drain()
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()

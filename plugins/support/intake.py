@@ -61,7 +61,9 @@ class Intake:
             self._reindex(t)  # found by the customer's next message at once
             # Not stored (the database is away): _record takes it out of memory again, so the
             # customer's next message opens a ticket rather than finding this one half-made.
-            await self._record(t, "created", customer, via=via)
+            created = self._change(t, "created", customer, via=via)
+        # Written with the next batch, while other customers come in.
+        await self._stored_then(created)
         if on_created is not None:
             await on_created(t)
         try:
@@ -124,8 +126,13 @@ class Intake:
         t.state = "queued"
         t.pending_at = None
         t.queued_at = t.queued_at or self.now()
-        await self._record(t, "queued")
+        # Other changes run during the write (and join its batch): the ticket may have moved on since.
+        await self._record(t, "queued", release=True)
         q = self.queues[t.queue]
+        if self.tickets.get(t.id) is not t or t.state not in ("queued", "offered"):
+            await self._route(t.queue)
+            self._refresh(t.queue)
+            return
         if greeting:
             notice = (q.greeting_zh if t.lang == "zh" else q.greeting_en) or text(
                 "greeting", t.lang, queue=self.queue_title(t.queue))
@@ -146,7 +153,7 @@ class Intake:
                 raise StanzaError("unexpected-request", "this ticket does not wait for the pre-chat form")
             t.form.update(answers)
             if prechat.missing(self.queues[t.queue].join_form, t.form):
-                await self.store.save(t)
+                await self._change(t, None).done
                 self.outbox.held(t, "prechat", note)
                 return t
             if not await self._hold(t):

@@ -1,24 +1,65 @@
-"""The ledger: every ticket change is written through to the database as an event row, then announced.
+"""The ledger: every ticket change is written to the database as an event row, then announced.
 
-Memory changes first (routing needs it at once), then ``_record`` stores the ticket and its event.
-When the database refuses, memory goes back to the last stored copy (``_stored``), so a retry starts
-from what the database holds and a restart never sees a state that was not stored.
+Memory changes first (routing needs it at once), then the change goes to the journal
+(journal.py), which writes the changes queued so far in one transaction per batch. What a person
+is told about a change waits until it is stored. When the database refuses a batch, memory goes
+back to the last stored copy (``_stored``) of every ticket it touched, so a retry starts from what
+the database holds and a restart never sees a state that was not stored.
+
+Three ways to record: ``_record`` waits for the write while keeping the engine's lock (the
+change's follow-ups need the state unchanged); ``_record(..., release=True)`` lets other changes
+run during the write (they join the same batch), for changes whose follow-ups check the ticket
+again; ``_change`` returns at once, and its waiter (``_stored_then``) tells people later.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable, Sequence
 
 from . import hooks as events
+from .journal import Entry, Journal
 from .model import Ticket
 
 log = logging.getLogger("switchboard.plugins.support")
 
 
+class OwnedLock(asyncio.Lock):
+    """The engine's lock, knowing which task holds it (so a write may lend it out meanwhile)."""
+
+    owner: asyncio.Task | None = None
+
+    async def acquire(self) -> bool:
+        await super().acquire()
+        self.owner = asyncio.current_task()
+        return True
+
+    def release(self) -> None:
+        self.owner = None
+        super().release()
+
+
 class Ledger:
+    def _init_ledger(self, max_batch: int = 500) -> None:
+        self.journal = Journal(self._save_batch, self._batch_stored, self._batch_refused, max_batch)
+
+    async def _save_batch(self, entries: Sequence[Entry]) -> None:
+        await self.store.save_batch(entries)
+
+    def _batch_stored(self, e: Entry) -> None:
+        if self.tickets.get(e.ticket.id) is e.ticket:
+            self._stored[e.ticket.id] = e.copy
+
+    def _batch_refused(self, entries: list[Entry]) -> None:
+        seen: set[int] = set()
+        for e in reversed(entries):
+            if id(e.ticket) not in seen:
+                seen.add(id(e.ticket))
+                self._undo(e.ticket)
+
     def _undo(self, t: Ticket) -> None:
         """The database refused a change: memory goes back to what it holds, so a retry starts afresh."""
         stored = self._stored.get(t.id)
@@ -33,25 +74,60 @@ class Ledger:
         self._reindex(t)
         if t.state == "offered" and t.offer_deadline is not None:
             self._schedule_offer_timeout(t)  # the change may have stopped the offer's clock
+        else:
+            self._cancel(("offer", t.id))  # a refused offer has no clock
         log.warning("ticket change not stored; kept as before", extra={"ticket": t.id, "state": t.state})
 
-    async def _record(self, ticket: Ticket, kind: str, actor: str = "", **data: Any) -> None:
+    def _change(self, ticket: Ticket, kind: str | None, actor: str = "", **data: Any) -> Entry:
+        """Queue a change of ``ticket`` (and its event, unless ``kind`` is None) for the next batch."""
         at = self.now()
-        try:
-            await self.store.save(ticket, [(kind, at, actor, data)])
-        except BaseException:
-            self._undo(ticket)
-            raise
-        if ticket.id in self.tickets:
-            self._stored[ticket.id] = copy.deepcopy(ticket)
+        entry = Entry(ticket, copy.deepcopy(ticket), [(kind, at, actor, data)] if kind else [])
         self._reindex(ticket)
-        log.info("ticket event", extra={"ticket": ticket.id, "queue": ticket.queue, "kind": kind,
-                                        "state": ticket.state})
-        try:
-            await self.hooks.collect(events.TICKET_EVENT, events.TicketEvent(ticket.id, ticket.queue, kind, at,
-                                                                              actor, data))
-        except Exception:  # noqa: BLE001 - a listener's bug must not stop the queue
-            log.exception("ticket event listener failed", extra={"ticket": ticket.id, "kind": kind})
+        self.journal.submit(entry)
+        return entry
+
+    async def _stored_then(self, entry: Entry, then: Callable[[], Awaitable[Any] | None] | None = None) -> None:
+        """Wait until ``entry`` is stored, announce it, then do ``then`` (what people are told)."""
+        await entry.done
+        await self._announce(entry)
+        if then is not None:
+            result = then()
+            if result is not None:
+                await result
+
+    async def _announce(self, entry: Entry) -> None:
+        t = entry.ticket
+        for kind, at, actor, data in entry.events:
+            log.info("ticket event", extra={"ticket": t.id, "queue": entry.copy.queue, "kind": kind,
+                                            "state": entry.copy.state})
+            try:
+                await self.hooks.collect(events.TICKET_EVENT, events.TicketEvent(t.id, entry.copy.queue, kind, at,
+                                                                                  actor, data))
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the queue
+                log.exception("ticket event listener failed", extra={"ticket": t.id, "kind": kind})
+
+    async def _record(self, ticket: Ticket, kind: str, actor: str = "", release: bool = False, **data: Any) -> None:
+        entry = self._change(ticket, kind, actor, **data)
+        if release and self._lock.owner is asyncio.current_task():
+            self._lock.release()
+            try:
+                await entry.done
+            finally:
+                await self._reacquire()
+        else:
+            await entry.done
+        await self._announce(entry)
+
+    async def _reacquire(self) -> None:
+        cancelled = False
+        while True:
+            try:
+                await self._lock.acquire()
+                break
+            except asyncio.CancelledError:
+                cancelled = True  # the caller's ``async with`` releases the lock: take it first
+        if cancelled:
+            raise asyncio.CancelledError
 
     def _forget(self, t: Ticket) -> None:
         self.tickets.pop(t.id, None)

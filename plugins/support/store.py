@@ -193,6 +193,21 @@ class SupportStore:
                 session.add(SupportEvent(id=new_id(), ticket=ticket.id, queue=ticket.queue, kind=kind, at=at,
                                          actor=actor, data=json.dumps(data, ensure_ascii=False)))
 
+    async def save_batch(self, entries: Sequence[Any]) -> None:
+        """Write a batch of ticket changes (``.copy``: the ticket as stored, ``.events``) in one transaction.
+
+        A ticket changed several times in the batch is written once, as last changed; every event
+        is kept, in order.
+        """
+        latest = {e.copy.id: e.copy for e in entries}
+        async with self.db.session() as session:
+            # Write first (no read-then-write), as in save().
+            await session.execute(delete(SupportTicket).where(SupportTicket.id.in_(list(latest))))
+            session.add_all([_to_row(t) for t in latest.values()])
+            session.add_all([SupportEvent(id=new_id(), ticket=e.copy.id, queue=e.copy.queue, kind=kind, at=at,
+                                          actor=actor, data=json.dumps(data, ensure_ascii=False))
+                             for e in entries for kind, at, actor, data in e.events])
+
     async def ticket(self, ticket_id: str) -> Ticket | None:
         async with self.db.session() as session:
             row = await session.get(SupportTicket, ticket_id)
