@@ -40,6 +40,8 @@ from .stats import percentile
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = (100, 1_000, 10_000)
+#: Customers going through the routing cycle at the same time in the concurrent rate run.
+CONCURRENT = 50
 
 
 class Outbox:
@@ -73,6 +75,9 @@ class NullStore(SupportStore):
         pass
 
     async def save(self, ticket: Any, events: Any = ()) -> None:
+        return None
+
+    async def save_batch(self, entries: Any) -> None:
         return None
 
     async def set_presence(self, *args: Any) -> None:
@@ -150,30 +155,43 @@ async def memory_per_waiting(count: int) -> float:
     return grown / count
 
 
-async def routing_rate(url: str | None, seconds: float) -> dict[str, Any]:
-    """join -> offer -> accept -> close cycles through 50 agents x 3 chats for ``seconds``."""
+async def routing_rate(url: str | None, seconds: float, workers: int = 1) -> dict[str, Any]:
+    """join -> offer -> accept -> close cycles through 50 agents x 3 chats for ``seconds``.
+
+    ``workers`` customers go through the cycle at the same time (1: one after the other, so
+    every write waits alone; more: their writes share the journal's batches)."""
     agents = [f"agent{i}@bench" for i in range(50)]
     engine, outbox, db = await new_engine(url, agents)
     try:
         for a in agents:
             await engine.agent_presence("help", f"{a}/r", "chat", 3)
-        events = 0
-        served = 0
+        counts = {"events": 0, "served": 0, "customer": 0}
         start, start_cpu = time.perf_counter(), cpu()
-        customer = 0
-        while time.perf_counter() - start < seconds:
-            customer += 1
-            t = await engine.join("help", f"r{customer}@bench/r", "en", body="hi")
-            events += 3  # created, queued, offered (when routed at once)
-            if t.state == "offered":
-                agent = next(iter(t.offers))
-                await engine.accept(t.id, agent)
-                await engine.close(t.id, agent.split("/", 1)[0])
-                events += 2
-                served += 1
+        batches, entries = engine.journal.batches, engine.journal.entries
+
+        async def customer_cycle() -> None:
+            while time.perf_counter() - start < seconds:
+                counts["customer"] += 1
+                t = await engine.join("help", f"r{counts['customer']}@bench/r", "en", body="hi")
+                counts["events"] += 2  # created, queued
+                while t.state == "queued" and time.perf_counter() - start < seconds:
+                    await asyncio.sleep(0.001)  # routed by another customer's change
+                if t.state == "offered":
+                    counts["events"] += 1
+                    agent = next(iter(t.offers))
+                    await engine.accept(t.id, agent)
+                    await engine.close(t.id, agent.split("/", 1)[0])
+                    counts["events"] += 2
+                    counts["served"] += 1
+
+        await asyncio.gather(*(customer_cycle() for _ in range(workers)))
         elapsed, used = time.perf_counter() - start, cpu() - start_cpu
-        return {"events": events, "served": served, "elapsed_s": elapsed, "cpu_s": used,
-                "events_per_s": events / elapsed, "events_per_cpu_s": events / used if used else None}
+        events = counts["events"]
+        written = engine.journal.batches - batches
+        return {"workers": workers, "events": events, "served": counts["served"], "elapsed_s": elapsed,
+                "cpu_s": used, "events_per_s": events / elapsed, "events_per_cpu_s": events / used if used else None,
+                "transactions": written, "changes_per_transaction": (engine.journal.entries - entries) / written
+                if written else None}
     finally:
         await engine.stop()
         if db is not None:
@@ -198,12 +216,14 @@ async def storm(url: str | None, customers: int = 1000, n_agents: int = 50) -> d
         arrived: dict[str, float] = {}
         start = time.perf_counter()
         tickets = []
-        for i in range(customers):
+        async def arrive(i: int) -> None:
             t = await engine.join("help", f"c{i}@bench/r", "en", body="hi")
             arrived[t.id] = time.perf_counter()
             tickets.append(t)
-            if i % 50 == 0:
-                await asyncio.sleep(0)
+
+        # Customers arrive together (50 at a time), as their messages do: their writes share batches.
+        for first_of in range(0, customers, 50):
+            await asyncio.gather(*(arrive(i) for i in range(first_of, min(customers, first_of + 50))))
         arrival_s = time.perf_counter() - start
         online_at: dict[str, float] = {}
         for a in agents:
@@ -261,8 +281,10 @@ async def run_all(folder: Path, sample: int, seconds: float) -> dict[str, Any]:
     out["join_leave_memory"] = await join_leave_cost(None, SIZES, sample)
     out["bytes_per_waiting"] = await memory_per_waiting(10_000)
     out["routing_sqlite"] = await routing_rate(sqlite("rate.sqlite"), seconds)
+    out["routing_sqlite_concurrent"] = await routing_rate(sqlite("rate-c.sqlite"), seconds, CONCURRENT)
     if pg:
         out["routing_postgresql"] = await routing_rate(pg, seconds)
+        out["routing_postgresql_concurrent"] = await routing_rate(pg, seconds, CONCURRENT)
     out["storm_sqlite"] = await storm(sqlite("storm.sqlite"))
     out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["machine_after"] = machine()
@@ -282,11 +304,16 @@ def render(r: dict[str, Any]) -> str:
                      f"{mem_row['join_us']:.0f} µs | {mem_row['leave_us']:.0f} µs |")
     lines += ["", f"Memory per waiting customer (engine, 10,000 waiting): **{r['bytes_per_waiting']:,.0f} bytes**.", ""]
     lines += ["## Routing events per second, one core", ""]
-    for key, name in (("routing_sqlite", "SQLite"), ("routing_postgresql", "PostgreSQL")):
+    for key, name in (("routing_sqlite", "SQLite"), ("routing_sqlite_concurrent", "SQLite"),
+                      ("routing_postgresql", "PostgreSQL"), ("routing_postgresql_concurrent", "PostgreSQL")):
         if key in r:
             x = r[key]
-            lines.append(f"- {name}: **{x['events_per_s']:,.0f} events/s** ({x['events']:,} events, {x['served']:,} "
-                         f"conversations in {x['elapsed_s']:.1f} s; {x['events_per_cpu_s']:,.0f} events per CPU-second)")
+            who = "one customer at a time" if x.get("workers", 1) == 1 else f"{x['workers']} customers at a time"
+            per = f"; {x['changes_per_transaction']:.1f} changes per transaction" \
+                if x.get("changes_per_transaction") else ""
+            lines.append(f"- {name}, {who}: **{x['events_per_s']:,.0f} events/s** ({x['events']:,} events, "
+                         f"{x['served']:,} conversations in {x['elapsed_s']:.1f} s; {x['events_per_cpu_s']:,.0f} events "
+                         f"per CPU-second{per})")
     s = r["storm_sqlite"]
     lines += ["", "## Storm: 1,000 customers at once, 50 agents x 3 chats (SQLite)", "",
               f"- {s['customers']:,} customers joined in {s['arrival_s']:.2f} s;",

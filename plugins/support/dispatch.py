@@ -233,7 +233,11 @@ class Dispatch:
             if bare not in t.agents_seen:
                 t.agents_seen.append(bare)
             self.agents[t.queue].setdefault(bare, Agent(bare)).last_assigned = now
-            await self._record(t, "accepted", bare)
+            # Other changes run during the write (and join its batch); then the conversation starts
+            # unless it has moved on meanwhile.
+            await self._record(t, "accepted", bare, release=True)
+            if self.tickets.get(t.id) is not t or t.state != "active" or t.agent != bare:
+                return t
             self.outbox.customer_notice(t, text("agent_joined", t.lang, agent=bare.split("@", 1)[0]))
             await self.outbox.connect_agent(t, agent_jid, self._intro(t))
             await self._route(t.queue)

@@ -1,0 +1,75 @@
+"""Ticket changes are written by group commit: several changes per transaction, in order, and a
+refused batch undoes exactly the changes queued on it and tells the people concerned.
+
+A recording outbox stands in for stanzas; the database is a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from .test_engine import A, B, make, online, settle  # noqa: F401 - make is a fixture
+
+CUSTOMERS = 20
+
+
+async def test_customers_arriving_together_share_transactions_and_resume_in_order(make):
+    engine, rec = await make()
+    before = engine.journal.batches
+    joined = await asyncio.gather(*(engine.join("help", f"c{n}@y/r", "en") for n in range(CUSTOMERS)))
+    # created + queued for each: fewer transactions than changes.
+    assert engine.journal.entries >= 2 * CUSTOMERS
+    assert engine.journal.batches - before < 2 * CUSTOMERS
+    order = [t.id for t in sorted(joined, key=lambda t: t.sort_key())]
+    assert list(engine.waiting["help"].ids()) == order
+    for t in joined:
+        assert [k for k, *_ in await engine.store.events(t.id)] == ["created", "queued"]
+    # Everyone who was told they wait is stored: a restart resumes them, in the same order, and
+    # offers them in that order.
+    engine2, rec2 = await make()
+    assert list(engine2.waiting["help"].ids()) == order
+    await online(engine2, A)
+    await settle()
+    assert [c for c, _agent in rec2.of("offer")] == [sorted(joined, key=lambda t: t.sort_key())[0].customer]
+
+
+async def test_a_refused_batch_undoes_its_changes_and_tells_the_people_concerned(make, monkeypatch):
+    engine, rec = await make()
+    await online(engine, A)
+    first = await engine.join("help", "first@y/r", "en")
+    await settle()
+    assert first.state == "offered"
+    waiting = await engine.join("help", "waiting@y/r", "en")
+    assert waiting.state == "queued"
+    real = engine.store.save_batch
+
+    async def refuse(entries):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(engine.store, "save_batch", refuse)
+    rec.calls.clear()
+    outcomes = await asyncio.gather(engine.accept(first.id, f"{A}/r"), engine.join("help", "late@y/r", "en"),
+                                    engine.leave(waiting.id, "bye"), return_exceptions=True)
+    # Each person is refused (the chat and IQ surfaces turn this into a wait-type error) ...
+    assert all(isinstance(o, OperationalError) for o in outcomes), outcomes
+    # ... told nothing of what was not stored, and memory is as the database holds it.
+    assert not rec.of("connect") and not rec.of("departed")
+    # (Queue positions may still go out: they tell the state as stored.)
+    assert not [body for customer, body, status in rec.of("customer") if status is None]
+    assert (first.state, first.agent, list(first.offers)) == ("offered", "", [f"{A}/r"])
+    assert ("offer", first.id) in engine._timers  # its clock runs again
+    assert engine.tickets[waiting.id] is waiting and waiting.state == "queued"
+    assert not [t for t in engine.tickets.values() if t.customer == "late@y"]
+    assert list(engine.waiting["help"].ids()) == [first.id, waiting.id]
+    # The database is back: the same requests work, and only they are stored.
+    monkeypatch.setattr(engine.store, "save_batch", real)
+    await engine.accept(first.id, f"{A}/r")
+    assert rec.of("connect") == [("first@y", f"{A}/r")]
+    late = await engine.join("help", "late@y/r", "en")
+    assert [k for k, *_ in await engine.store.events(first.id)] == ["created", "queued", "offered", "accepted"]
+    assert [k for k, *_ in await engine.store.events(waiting.id)][:2] == ["created", "queued"]
+    assert "abandoned" not in [k for k, *_ in await engine.store.events(waiting.id)]
+    assert [k for k, *_ in await engine.store.events(late.id)][:2] == ["created", "queued"]
