@@ -55,7 +55,8 @@ class ChatSurface:
         """The server returned something we sent (remote server unreachable, account gone).
 
         An agent's address counts as offline; a customer's starts the same grace period as an
-        unavailable presence. Errors are never answered, so nothing loops.
+        unavailable presence while they wait, and is told to their agent once they are in a
+        conversation. Errors are never answered, so nothing loops.
         """
         if not means_gone(stanza.xml):
             return
@@ -67,6 +68,7 @@ class ChatSurface:
             await engine.agent_presence(queue, str(sender), None)
         if not agent_queues:
             await engine.customer_seen(str(sender), False)
+            await engine.customer_unreachable(str(sender))
 
     async def _queue_message(self, msg: Message, queue: str) -> None:
         engine = self.engine
@@ -104,6 +106,7 @@ class ChatSurface:
             return
         if t.state == "active":
             t.customer_jid = str(sender)  # answers go to the device the customer uses now
+            t.offline_since = None  # reachable again: a later bounce is told to the agent again
             await self.outbox.relay(t, msg, "customer", "")
             return
         if body.lower() in BYE_WORDS:

@@ -115,6 +115,18 @@ class Conversations:
                 self._refresh(old_queue)
             return t
 
+    async def customer_unreachable(self, customer_jid: str) -> None:
+        """The server returned what we sent a customer who is talking with an agent (their server
+        unreachable, their account gone): the agent is told, once until the customer is seen again,
+        and decides whether to close; the conversation is not ended for them."""
+        customer = customer_jid.split("/", 1)[0]
+        async with self._lock:
+            for t in self.customer_tickets(customer):
+                if t.state == "active" and t.agent_jid and t.offline_since is None:
+                    t.offline_since = self.now()
+                    self.outbox.session_notice(t, t.agent_jid, text("customer_unreachable", self.agent_lang(t),
+                                                                    customer=customer))
+
     async def note(self, ticket_id: str, actor: str, body: str) -> None:
         t = await self.ticket(ticket_id)
         if t is None:

@@ -255,6 +255,8 @@ class Intake:
         customer = customer_jid.split("/", 1)[0]
         async with self._lock:
             for t in self.customer_tickets(customer):
+                if available and t.state == "active":
+                    t.offline_since = None  # seen again: a later bounce is told to the agent again
                 if t.state not in LEAVABLE_STATES:
                     continue
                 if available:

@@ -35,6 +35,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "revoke_taken": ("another agent took it", "已由其他客服接手"),
     "revoke_offline": ("you went offline", "您已离线"),
     "revoke_closed": ("the ticket was closed", "工单已关闭"),
+    "customer_unreachable": ("Messages to {customer} come back undelivered (their server reports them "
+                             "unreachable or gone). Close the conversation with /close when you are done.",
+                             "发给 {customer} 的消息被退回（对方服务器报告无法送达或账号已不存在）。"
+                             "处理完毕后请用 /close 结束会话。"),
     "connected": ("You are now talking with {customer} (ticket {ticket}). Commands: /close, "
                   "/transfer <queue or agent JID>, /note <text>, /help.",
                   "您正在与 {customer} 对话（工单 {ticket}）。命令：/close 结束，/transfer <队列或客服JID> 转接，"

@@ -199,6 +199,33 @@ async def test_a_bounce_from_the_customer_counts_as_gone_and_is_never_answered(c
     assert (await engine(app).store.tickets("help"))[0].close_reason == "offline"
 
 
+async def test_a_bounce_from_a_customer_in_conversation_is_told_to_the_agent_once(component, prosody):
+    app = await component(config(queue(agents=[jid("agent1")])))
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust3") as cust, harness.slix_client(port, "agent1") as agent:
+        cin, ain = harness.Inbox(cust), harness.Inbox(agent)
+        agent_presence(agent)
+        await agent_ready(app, "agent1")
+        cust.send_message(mto=HELP, mbody="hello", mtype="chat")
+        offer = await ain.next(body_has("accept"))
+        session = offer["from"].bare
+        agent.send_message(mto=session, mbody="accept", mtype="chat")
+        await cin.next(body_has("is now with you"))
+        bounce(cust, HELP)
+        told = await ain.next(body_has("undelivered", jid("cust3")))
+        assert told["from"].bare == session
+        # Still the agent's to close; told once, not at every bounce, and nothing goes back to the customer.
+        bounce(cust, HELP, "recipient-unavailable")
+        await ain.quiet(body_has("undelivered"), wait=0.5)
+        await cin.quiet(lambda m: m["type"] == "error", wait=0.1)
+        assert [t.state for t in engine(app).tickets.values()] == ["active"]
+        # Seen again, a later bounce is told again.
+        cust.send_message(mto=HELP, mbody="back", mtype="chat")
+        await ain.next(body_has("back"))
+        bounce(cust, HELP)
+        await ain.next(body_has("undelivered"))
+
+
 async def test_a_bounce_from_an_agent_makes_them_unavailable(component, prosody):
     app = await component(config())
     async with harness.slix_client(prosody.ports.c2s, "agent1") as agent:
