@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -26,9 +24,8 @@ import urllib.request
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
-from .localserver import _answers_c2s, _free_ports, _reap, _tail
+from .localprocess import ServerProcess, accepts, answers_c2s, free_ports, reap
 
 __all__ = ["EjabberdPorts", "LocalEjabberd", "TEMPLATE_PATH", "available"]
 
@@ -75,8 +72,11 @@ def render(template: str, values: dict[str, object], blocks: dict[str, list[dict
     return "".join(out)
 
 
-class LocalEjabberd:
+class LocalEjabberd(ServerProcess):
     """An ejabberd on a loopback address whose whole state lives in `state_dir`."""
+
+    #: The VM stops its applications in order on SIGTERM (OTP 20+); that takes longer than Prosody.
+    STOP_TIMEOUT = 15.0
 
     def __init__(self, state_dir: Path, host: str = "localhost", components: dict[str, str] = {},  # noqa: B006
                  admins: list[str] = [], ip: str = "127.0.0.1",  # noqa: B006 - copied below
@@ -97,21 +97,18 @@ class LocalEjabberd:
         #: Component domains balanced over N connection slots by bare destination: {domain: N}.
         self.balancing = dict(balancing)
         if ports is None:
-            c2s, component, http, s2s = _free_ports(4)
+            c2s, component, http, s2s = free_ports(4)
             ports = EjabberdPorts(c2s, component, http, 5269 if federation else s2s)
         self.ports = ports
         #: Each component domain's own listener (only that domain routed to streams on it).
-        self.component_ports = dict(zip(self.components, _free_ports(len(self.components))))
+        self.component_ports = dict(zip(self.components, free_ports(len(self.components))))
         self.config_path = self.state_dir / "ejabberd.yml"
         self.inetrc_path = self.state_dir / "inetrc"
         self.spool_path = self.state_dir / "spool"
         self.log_dir = self.state_dir / "logs"
         self.log_path = self.log_dir / "ejabberd.log"
         self.console_path = self.state_dir / "ejabberd.console.log"
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._console: IO[bytes] | None = None
-        self._finalizer: weakref.finalize | None = None
-        self._log_start = 0
+        ServerProcess.__init__(self)
 
     # ---- config ---------------------------------------------------------
 
@@ -169,7 +166,7 @@ class LocalEjabberd:
              "-s", "ejabberd"],
             stdin=subprocess.DEVNULL, stdout=self._console, stderr=subprocess.STDOUT,
             cwd=self.state_dir, env=env, start_new_session=True)
-        self._finalizer = weakref.finalize(self, _reap, self._proc)
+        self._finalizer = weakref.finalize(self, reap, self._proc)
         deadline = time.monotonic() + timeout
         while True:
             if self._proc.poll() is not None:
@@ -177,49 +174,14 @@ class LocalEjabberd:
                 self._cleanup()
                 raise RuntimeError(f"ejabberd exited with status {rc} during start-up\n"
                                    f"{self._diagnostics(console_start)}")
-            if (_STARTED in self._log_since(self._log_start) and _answers_c2s(self.ports.c2s, self.ip)
-                    and all(_accepts(self.ip, p) for p in (self.ports.component, self.ports.http,
+            if (_STARTED in self._log_since(self._log_start) and answers_c2s(self.ports.c2s, self.ip)
+                    and all(accepts(p, self.ip) for p in (self.ports.component, self.ports.http,
                                                            *self.component_ports.values()))):
                 return
             if time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(f"ejabberd did not start within {timeout} s\n{self._diagnostics(console_start)}")
             time.sleep(0.1)
-
-    def stop(self, timeout: float = 15) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            # The VM stops its applications in order on SIGTERM (OTP 20+).
-            self._signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
-                proc.wait()
-        self._cleanup()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def kill(self) -> None:
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            self._signal(signal.SIGKILL)
-            proc.wait()
-        self._cleanup()
-
-    def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def __enter__(self) -> LocalEjabberd:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- accounts and admin API -----------------------------------------
 
@@ -246,66 +208,7 @@ class LocalEjabberd:
 
     # ---- logs -----------------------------------------------------------
 
-    def log_position(self) -> int:
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
-
-    def log_tail(self, lines: int = 40) -> str:
-        return _tail(self.log_path, lines)
-
-    def wait_for_log(self, needle: str, timeout: float = 10, *, since: int | None = None) -> bool:
-        start = self._log_start if since is None else since
-        deadline = time.monotonic() + timeout
-        while needle not in self._log_since(start):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
-        return True
-
     def wait_component(self, domain: str, timeout: float = 30, *, since: int | None = None) -> bool:
         """Wait until an external component has authenticated for `domain` (per the log)."""
         return self.wait_for_log(f"external component handshake authentication for {domain}", timeout,
                                  since=since)
-
-    # ---- internals ------------------------------------------------------
-
-    def _signal(self, sig: int) -> None:
-        assert self._proc is not None
-        try:
-            os.killpg(self._proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def _cleanup(self) -> None:
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-        if self._console is not None:
-            self._console.close()
-            self._console = None
-        self._proc = None
-
-    def _log_since(self, offset: int) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(offset)
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def _diagnostics(self, console_start: int) -> str:
-        parts = [f"--- {self.log_path} (tail) ---", self.log_tail()]
-        try:
-            with open(self.console_path, "rb") as f:
-                f.seek(console_start)
-                parts += [f"--- {self.console_path} ---", f.read().decode("utf-8", "replace")[-4000:]]
-        except FileNotFoundError:
-            pass
-        return "\n".join(parts)
-
-
-def _accepts(ip: str, port: int) -> bool:
-    try:
-        with socket.create_connection((ip, port), timeout=0.5):
-            return True
-    except OSError:
-        return False

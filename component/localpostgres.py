@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .localserver import free_port
+from .localprocess import free_port
 
 DEBIAN_HINT = "install Debian's PostgreSQL server: apt-get install postgresql"
 

@@ -13,14 +13,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from .localprocess import ServerProcess, accepts, answers_c2s, free_port, free_ports, reap
 
 __all__ = ["ProsodyPorts", "free_port", "LocalProsody", "TEMPLATE_PATH"]
 
@@ -45,27 +43,6 @@ class ProsodyPorts:
     c2s: int
     component: int
     http: int
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _free_ports(count: int) -> list[int]:
-    # Hold every socket until all are chosen so the ports are distinct.
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            socks.append(s)
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _find_binary(name: str) -> str:
@@ -146,18 +123,7 @@ def render_config(template: str, values: dict[str, str], blocks: dict[str, list[
     return _substitute(template, values)
 
 
-def _reap(proc: subprocess.Popen[bytes]) -> None:
-    # Last resort at garbage collection / interpreter exit: never leave a
-    # Prosody running behind a crashed test session.
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-
-
-class LocalProsody:
+class LocalProsody(ServerProcess):
     """A Prosody on loopback whose whole state lives in `state_dir`."""
 
     def __init__(
@@ -199,7 +165,7 @@ class LocalProsody:
         self.guest_rate = float(guest_rate)
         self.guest_burst = int(guest_burst)
         if ports is None:
-            ports = ProsodyPorts(*_free_ports(3))
+            ports = ProsodyPorts(*free_ports(3))
         self.ports = ports
 
         self.config_path = self.state_dir / "prosody.cfg.lua"
@@ -214,10 +180,7 @@ class LocalProsody:
         self.hosts_path = self.state_dir / "hosts"
         self.muc_domain = f"conference.{host}" if native_muc else None
 
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._console: IO[bytes] | None = None
-        self._finalizer: weakref.finalize | None = None
-        self._log_start = 0  # log offset where the current run begins
+        ServerProcess.__init__(self)
 
     # ---- config ---------------------------------------------------------
 
@@ -295,7 +258,7 @@ class LocalProsody:
             # pytest must not reach Prosody before we stop it in order.
             start_new_session=True,
         )
-        self._finalizer = weakref.finalize(self, _reap, self._proc)
+        self._finalizer = weakref.finalize(self, reap, self._proc)
 
         # Readiness comes from Prosody's own "Activated service" lines: a TCP
         # probe alone would be fooled by another process holding a port
@@ -329,8 +292,8 @@ class LocalProsody:
             # and start-up is over.
             if (
                 not pending
-                and all(_accepts(port) for name, port in wanted.items() if name != "c2s")
-                and _answers_c2s(self.ports.c2s)
+                and all(accepts(port) for name, port in wanted.items() if name != "c2s")
+                and answers_c2s(self.ports.c2s)
             ):
                 return
             if time.monotonic() > deadline:
@@ -339,47 +302,6 @@ class LocalProsody:
                     f"prosody did not open {pending or wanted} within {timeout} s\n{self._diagnostics(console_start)}"
                 )
             time.sleep(0.05)
-
-    def stop(self, timeout: float = 10) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            self._signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
-                proc.wait()
-        self._cleanup()
-
-    def restart(self) -> None:
-        # Same object, so the same ports, config and data folder.
-        self.stop()
-        self.start()
-
-    def kill(self) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            self._signal(signal.SIGKILL)
-            proc.wait()
-        self._cleanup()
-
-    def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self.is_running() else None
-
-    def __enter__(self) -> LocalProsody:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- accounts -------------------------------------------------------
 
@@ -405,103 +327,7 @@ class LocalProsody:
 
     # ---- logs -----------------------------------------------------------
 
-    def log_position(self) -> int:
-        """Current end of the log, to pass as `since` to wait_for_log."""
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
-
-    def log_tail(self, lines: int = 40) -> str:
-        return _tail(self.log_path, lines)
-
-    def wait_for_log(self, needle: str, timeout: float = 10, *, since: int | None = None) -> bool:
-        """Wait for a log line containing `needle`.
-
-        Only the log written since the current run started is searched (or
-        since `since`, from log_position()), so a line left by a previous run
-        does not count.
-        """
-        start = self._log_start if since is None else since
-        deadline = time.monotonic() + timeout
-        while True:
-            if needle in self._log_since(start):
-                return True
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
-
     def wait_component(self, domain: str, timeout: float = 30, *, since: int | None = None) -> bool:
         """Wait until an external component has authenticated for `domain` (per the log)."""
         return (self.wait_for_log(f"{domain}:component", timeout, since=since)
                 and self.wait_for_log("External component successfully authenticated", timeout, since=since))
-
-    # ---- internals ------------------------------------------------------
-
-    def _signal(self, sig: int) -> None:
-        assert self._proc is not None
-        try:
-            os.killpg(self._proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def _cleanup(self) -> None:
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-        if self._console is not None:
-            self._console.close()
-            self._console = None
-        self._proc = None
-
-    def _log_since(self, offset: int) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(offset)
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def _diagnostics(self, console_start: int) -> str:
-        parts = [f"--- {self.log_path} (tail) ---", self.log_tail()]
-        try:
-            with open(self.console_path, "rb") as f:
-                f.seek(console_start)
-                console = f.read().decode("utf-8", "replace").strip()
-        except FileNotFoundError:
-            console = ""
-        if console:
-            parts += [f"--- {self.console_path} ---", console[-4000:]]
-        return "\n".join(parts)
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _answers_c2s(port: int, host: str = "127.0.0.1") -> bool:
-    # No "to": Prosody answers with a stream header and an
-    # improper-addressing error, which is all this needs.
-    try:
-        with socket.create_connection((host, port), timeout=2) as s:
-            s.sendall(
-                b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
-                b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
-            )
-            return b"<stream:stream" in s.recv(4096)
-    except OSError:
-        return False
-
-
-def _tail(path: Path, lines: int) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            # Logs are small in tests; reading the last 64 kB is plenty.
-            f.seek(max(0, size - 65536))
-            data = f.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
-    return "\n".join(data.splitlines()[-lines:])

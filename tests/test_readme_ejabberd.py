@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from component.localejabberd import LocalEjabberd, available
-from component.localserver import _free_ports
+from component.localprocess import free_ports
 
 from . import harness
 
@@ -32,7 +32,7 @@ async def test_readme_listeners_and_configuration_work(tmp_path):
     yaml, toml = snippets()
     documented = tomllib.loads(toml)
     ports = {s["domain"]: s["port"] for s in documented["services"]}
-    free = dict(zip(ports.values(), _free_ports(len(ports))))
+    free = dict(zip(ports.values(), free_ports(len(ports))))
     items = yaml.split("listen:\n", 1)[1]
     for old, new in free.items():
         items = items.replace(f"port: {old}\n", f"port: {new}\n")

@@ -1,0 +1,205 @@
+"""What the throw-away servers of `make run`, the tests and the benchmarks share.
+
+A server (Prosody, ejabberd) runs as a foreground child in a process group of its own, writes a log
+file and a console file in its state folder, and is stopped, killed or waited on through its log.
+Standard library only, synchronous, like its users.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import weakref
+from pathlib import Path
+from typing import IO
+
+__all__ = ["free_port", "free_ports", "accepts", "answers_c2s", "reap", "tail", "ServerProcess"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports; every socket is held until all are chosen."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def accepts(port: int, ip: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((ip, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def answers_c2s(port: int, host: str = "127.0.0.1") -> bool:
+    # No "to": the server answers with a stream header and an
+    # improper-addressing error, which is all this needs.
+    try:
+        with socket.create_connection((host, port), timeout=2) as s:
+            s.sendall(
+                b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+            )
+            return b"<stream:stream" in s.recv(4096)
+    except OSError:
+        return False
+
+
+def reap(proc: subprocess.Popen[bytes]) -> None:
+    # Last resort at garbage collection / interpreter exit: never leave a
+    # server running behind a crashed test session.
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def tail(path: Path, lines: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            # Logs are small in tests; reading the last 64 kB is plenty.
+            f.seek(max(0, size - 65536))
+            data = f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(data.splitlines()[-lines:])
+
+
+class ServerProcess:
+    """Stop, kill, restart and log reading of a server child; subclasses start it.
+
+    A subclass sets ``log_path`` and ``console_path``, and its ``start()`` sets ``_proc``,
+    ``_console``, ``_finalizer`` (``weakref.finalize(self, reap, proc)``) and ``_log_start``.
+    """
+
+    #: Seconds ``stop()`` waits after SIGTERM before SIGKILL.
+    STOP_TIMEOUT = 10.0
+
+    log_path: Path
+    console_path: Path
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._console: IO[bytes] | None = None
+        self._finalizer: weakref.finalize | None = None
+        self._log_start = 0  # log offset where the current run begins
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self, timeout: float | None = None) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                proc.wait(self.STOP_TIMEOUT if timeout is None else timeout)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                proc.wait()
+        self._cleanup()
+
+    def restart(self) -> None:
+        # Same object, so the same ports, config and data folder.
+        self.stop()
+        self.start()
+
+    def kill(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            self._signal(signal.SIGKILL)
+            proc.wait()
+        self._cleanup()
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self.is_running() else None
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- logs -----------------------------------------------------------
+
+    def log_position(self) -> int:
+        """Current end of the log, to pass as `since` to wait_for_log."""
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_tail(self, lines: int = 40) -> str:
+        return tail(self.log_path, lines)
+
+    def wait_for_log(self, needle: str, timeout: float = 10, *, since: int | None = None) -> bool:
+        """Wait until `needle` appears in the log after `since` (default: this run's start)."""
+        start = self._log_start if since is None else since
+        deadline = time.monotonic() + timeout
+        while needle not in self._log_since(start):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    # ---- internals ------------------------------------------------------
+
+    def _signal(self, sig: int) -> None:
+        assert self._proc is not None
+        try:
+            os.killpg(self._proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _cleanup(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if self._console is not None:
+            self._console.close()
+            self._console = None
+        self._proc = None
+
+    def _log_since(self, offset: int) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def _diagnostics(self, console_start: int) -> str:
+        parts = [f"--- {self.log_path} (tail) ---", self.log_tail()]
+        try:
+            with open(self.console_path, "rb") as f:
+                f.seek(console_start)
+                console = f.read().decode("utf-8", "replace").strip()
+        except FileNotFoundError:
+            console = ""
+        if console:
+            parts += [f"--- {self.console_path} ---", console[-4000:]]
+        return "\n".join(parts)
