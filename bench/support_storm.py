@@ -312,8 +312,8 @@ def render(r: dict[str, Any]) -> str:
             per = f"; {x['changes_per_transaction']:.1f} changes per transaction" \
                 if x.get("changes_per_transaction") else ""
             lines.append(f"- {name}, {who}: **{x['events_per_s']:,.0f} events/s** ({x['events']:,} events, "
-                         f"{x['served']:,} conversations in {x['elapsed_s']:.1f} s; {x['events_per_cpu_s']:,.0f} events "
-                         f"per CPU-second{per})")
+                         f"{x['served']:,} conversations in {x['elapsed_s']:.1f} s; "
+                         f"{x['events_per_cpu_s']:,.0f} events per CPU-second{per})")
     s = r["storm_sqlite"]
     lines += ["", "## Storm: 1,000 customers at once, 50 agents x 3 chats (SQLite)", "",
               f"- {s['customers']:,} customers joined in {s['arrival_s']:.2f} s;",

@@ -11,8 +11,9 @@ Who owns which state:
 
 - the engine (engine.py and its parts) owns everything about open tickets: the tickets in
   memory, agents' presence, offers, timers, watchers; only its parts change them, under its lock,
-  and every change goes through the ledger (ledger.py), which writes it to the database first and
-  undoes it in memory when the database refuses;
+  and every change goes through the ledger (ledger.py): the journal (journal.py) writes the changes
+  queued so far in one transaction per batch, nobody is told of a change before it is stored, and
+  a refused batch is undone in memory (with every change queued behind it);
 - the store (store.py) owns the plugin's tables; only the engine and the help-desk commands write
   them (the ledger for tickets and events);
 - the surfaces (chat.py, workgroup.py, discovery.py, commands.py) hold no state of their own

@@ -15,13 +15,15 @@ The parts (each a class in its own file, mixed into :class:`SupportEngine`):
 - :class:`~.dispatch.Dispatch`: agents' presence, routing, offers and their timeouts;
 - :class:`~.conversations.Conversations`: transfer, notes, pending, close, tags, ratings, supervisors;
 - :class:`~.status.QueueStatus`: positions and waits told to customers, summaries;
-- :class:`~.ledger.Ledger`: write-through of every change, undo when the database refuses;
+- :class:`~.ledger.Ledger`: every change stored (group commit, journal.py) before it is told; undo on refusal;
 - :class:`~.indexes.Indexes`: waiting lists in routing order, agents' loads, customers' tickets;
 - :class:`~.timers.Timers`: keyed one-shot timers and guarded background tasks.
 
 Everything that reaches the network goes through an :class:`Outbox`; the plugin implements it
 with stanzas, unit tests with a recorder. Mutations run under one lock: routing decisions never
-see a half-applied change.
+see a half-applied change. A few writes (a customer queued, an offer accepted) lend the lock out
+while the database works, so the changes of other people join the same batch; what follows them
+checks the ticket again.
 """
 
 from __future__ import annotations
