@@ -56,6 +56,9 @@ async def scenario(server: LocalProsody, app) -> None:  # type: ignore[no-untype
         session = f"t-{ticket}@{SUPPORT}"
         agent1.send_message(session, "<body>accept</body>", mtype="chat")
         await until(lambda: engine.tickets[ticket].state == "active", what="the conversation active")
+        # The customer's first message is replayed to the agent (a delayed copy): wait for it, so it is
+        # not taken for traffic of the restart below.
+        await agent1.inbox.next(lambda m: m["type"] == "chat" and m["body"] == "hello" and m["from"].bare == session)
         cust2.send_message(HELP, "<body>me too</body>", mtype="chat")
         waiting = await until(lambda: next((t for t in engine.tickets.values() if t.customer == cust2.bare), None),
                               what="the second customer queued")
