@@ -160,3 +160,6 @@ def ejabberd_down(federation: Federation) -> Any:
         yield
     finally:
         federation.ejabberd.start()
+        # Accounts registered just before a kill -9 may not have reached ejabberd's disc yet.
+        for user in REMOTE_USERS:
+            federation.ejabberd.register(user, harness.password(user))
