@@ -129,15 +129,8 @@ def xmpp_server() -> Any:
                               guest_host=harness.GUEST_HOST, guest_allowed=list(harness.GUEST_ALLOWED))
     else:
         raise pytest.UsageError(f"SWITCHBOARD_TEST_SERVER must be prosody or ejabberd, not {SERVER!r}")
-    server.start()
-    try:
-        for user in harness.USERS:
-            server.register(user, harness.password(user))
+    with harness.serving(server, state):
         yield server
-    finally:
-        server.stop()
-        if not os.environ.get("SWITCHBOARD_KEEP_STATE"):
-            shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

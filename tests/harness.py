@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
+import shutil
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -18,8 +20,6 @@ from slixmpp import JID
 
 from component.app import App
 from component.config import parse
-
-import os
 
 #: "prosody" (default) or "ejabberd": the server the component sits behind in this session.
 SERVER = os.environ.get("SWITCHBOARD_TEST_SERVER", "prosody")
@@ -46,6 +46,21 @@ def secret(domain: str) -> str:
 #: The PostgreSQL server of this session when the suite runs on PostgreSQL
 #: (SWITCHBOARD_TEST_BACKEND=postgresql); set by the session fixture.
 POSTGRES: Any = None
+
+
+@contextlib.contextmanager
+def serving(server: Any, state: Path) -> Any:
+    """A session's server: started, with the test users registered; stopped and its state folder
+    removed afterwards (kept with SWITCHBOARD_KEEP_STATE=1)."""
+    server.start()
+    try:
+        for user in USERS:
+            server.register(user, password(user))
+        yield server
+    finally:
+        server.stop()
+        if not os.environ.get("SWITCHBOARD_KEEP_STATE"):
+            shutil.rmtree(state, ignore_errors=True)
 
 
 def database_url(tmp_path: Path) -> str:

@@ -36,15 +36,8 @@ def balanced() -> Iterator[Any]:
     server = LocalEjabberd(state / "ejabberd", host=harness.HOST,
                            components={d: harness.secret(d) for d in domains},
                            admins=[f"admin@{harness.HOST}"], balancing={d: SLOTS for d in domains})
-    server.start()
-    try:
-        for user in harness.USERS:
-            server.register(user, harness.password(user))
+    with harness.serving(server, state):
         yield server
-    finally:
-        server.stop()
-        if not os.environ.get("SWITCHBOARD_KEEP_STATE"):
-            shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
