@@ -12,7 +12,8 @@ from xml.etree.ElementTree import SubElement
 import pytest
 
 from .. import harness
-from ..support.kit import DOMAIN, HELP, agent_presence, agent_ready, body_has, config, has_child, jid
+from ..support.kit import (DOMAIN, HELP, agent_presence, agent_ready, body_has, config, has_child, jid,
+                           start_conversation)
 from .roomkit import NS_RETRACT, database_file, database_trace, sql_trace
 
 pytestmark = pytest.mark.integration
@@ -36,11 +37,7 @@ async def test_customer_recalls_a_message_in_a_support_conversation(component, p
         cin, ain = harness.Inbox(cust), harness.Inbox(agent)
         agent_presence(agent)
         await agent_ready(app, "agent1")
-        cust.send_message(mto=HELP, mbody="hello", mtype="chat")
-        offer = await ain.next(body_has("accept"))
-        session = offer["from"].bare
-        agent.send_message(mto=session, mbody="accept", mtype="chat")
-        await cin.next(body_has("is now with you"))
+        session = await start_conversation(app, cust, cin, agent, ain)
         oops = cust.make_message(mto=HELP, mbody=f"my password is {secret}", mtype="chat")
         oops["id"] = "m-1"
         oops.send()

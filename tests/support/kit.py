@@ -72,3 +72,14 @@ def ticket_of(msg: Any) -> Element:
     el = msg.xml.find(f"{{{NS}}}ticket")
     assert el is not None, f"no ticket element in {msg}"
     return el
+
+
+async def start_conversation(app: App, cust: Any, cin: Any, agent: Any, ain: Any, first: str = "hello") -> str:
+    """Customer writes, the (plain chat) agent accepts; returns the conversation JID."""
+    cust.send_message(mto=HELP, mbody=first, mtype="chat")
+    offer = await ain.next(body_has("accept"))
+    session = offer["from"].bare
+    agent.send_message(mto=session, mbody="accept", mtype="chat")
+    await ain.next(body_has("You are now talking with"))
+    await cin.next(body_has("is now with you"))
+    return session

@@ -14,7 +14,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 from .. import harness
 from ..schema import assert_valid
 from .kit import (DOMAIN, HELP, NS, SALES, WG, agent_presence, agent_ready, body_has, checked, config, engine,
-                  has_child, jid, queue, ticket_of)
+                  has_child, jid, queue, start_conversation, ticket_of)
 
 pytestmark = pytest.mark.integration
 
@@ -44,17 +44,6 @@ class IqAgent:
         iq = self.client.make_iq_set(ito=to)
         SubElement(iq.xml, f"{{{WG}}}offer-{verb}", {"jid": customer})
         return await iq.send(timeout=10)
-
-
-async def start_conversation(app, cust, cin, agent, ain, first="hello"):
-    """Customer writes, the (plain chat) agent accepts; returns the conversation JID."""
-    cust.send_message(mto=HELP, mbody=first, mtype="chat")
-    offer = await ain.next(body_has("accept"))
-    session = offer["from"].bare
-    agent.send_message(mto=session, mbody="accept", mtype="chat")
-    await ain.next(body_has("You are now talking with"))
-    await cin.next(body_has("is now with you"))
-    return session
 
 
 async def test_offer_times_out_and_goes_to_the_second_agent(component, prosody):

@@ -11,7 +11,8 @@ from slixmpp.exceptions import IqError
 
 from .. import harness
 from .aiox import AioInbox, aioxmpp_client, body_text
-from .kit import HELP, WG, agent_presence, agent_ready, body_has, checked, config, engine, has_child, jid, queue, until
+from .kit import (HELP, WG, agent_presence, agent_ready, body_has, checked, config, engine, has_child, jid, queue,
+                  start_conversation, until)
 
 pytestmark = pytest.mark.integration
 
@@ -206,11 +207,7 @@ async def test_a_bounce_from_a_customer_in_conversation_is_told_to_the_agent_onc
         cin, ain = harness.Inbox(cust), harness.Inbox(agent)
         agent_presence(agent)
         await agent_ready(app, "agent1")
-        cust.send_message(mto=HELP, mbody="hello", mtype="chat")
-        offer = await ain.next(body_has("accept"))
-        session = offer["from"].bare
-        agent.send_message(mto=session, mbody="accept", mtype="chat")
-        await cin.next(body_has("is now with you"))
+        session = await start_conversation(app, cust, cin, agent, ain)
         bounce(cust, HELP)
         told = await ain.next(body_has("undelivered", jid("cust3")))
         assert told["from"].bare == session
