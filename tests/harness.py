@@ -165,12 +165,20 @@ async def slix_client(port: int, user: str, resource: str = "test", plugins: tup
 
 
 class Inbox:
-    """Collects stanzas a client receives, to await the next one matching a predicate."""
+    """Collects stanzas a client receives, to await the next one matching a predicate.
 
-    def __init__(self, client: slixmpp.ClientXMPP, kinds: tuple[str, ...] = ("message",)) -> None:
+    Messages the client's own server kept while the account was offline are left out unless
+    ``offline_replays`` is set: the test accounts are shared by the tests of a session, so an
+    offer or a reply sent to an earlier test's session would otherwise pass for this test's.
+    """
+
+    def __init__(self, client: slixmpp.ClientXMPP, kinds: tuple[str, ...] = ("message",),
+                 offline_replays: bool = False) -> None:
         from slixmpp.xmlstream.handler import Callback
         from slixmpp.xmlstream.matcher import MatchXPath
 
+        self._client = client
+        self._offline_replays = offline_replays
         self.items: list[Any] = []
         self._changed = asyncio.Event()
         for kind in kinds:
@@ -178,8 +186,14 @@ class Inbox:
                                              MatchXPath(f"{{{client.default_ns}}}{kind}"), self._add))
 
     def _add(self, stanza: Any) -> None:
+        if not self._offline_replays and self._replayed_by_own_server(stanza):
+            return
         self.items.append(stanza)
         self._changed.set()
+
+    def _replayed_by_own_server(self, stanza: Any) -> bool:
+        delay = stanza.xml.find("{urn:xmpp:delay}delay")
+        return delay is not None and delay.get("from") == self._client.boundjid.domain
 
     async def next(self, predicate: Any = lambda s: True, timeout: float = 10) -> Any:
         """The first stanza matching ``predicate`` (removed from the inbox)."""
