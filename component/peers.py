@@ -18,6 +18,9 @@ a row to ``core_changes`` in its transaction instead, and a running process read
 newer than the last it saw every second (one indexed read; nothing when no plugin listens).
 Rows older than an hour are deleted by the readers.
 
+A notification carries at most 8000 bytes: a longer payload (a relayed message) is written to
+``core_changes`` in the same transaction and the notification names its row.
+
 Notifications are a hint, not a log: one lost while a listener reconnects is repaired by
 the next change or the next start.
 """
@@ -47,6 +50,8 @@ KEEP_SECONDS = 3600.0
 #: Ids are taken at insert but seen at commit, so a later id may be seen first: rows this far
 #: behind the newest seen are read again (their ids remembered), so a slower commit is not lost.
 LOOK_BACK = 64
+#: PostgreSQL refuses a NOTIFY payload of 8000 bytes or more: longer ones travel in core_changes.
+NOTIFY_LIMIT = 7900
 
 
 class CoreChange(Base):
@@ -106,23 +111,47 @@ class Peers:
     async def notify(self, session: Any, channel: str, payload: str) -> None:
         """Inside the writer's transaction (an AsyncSession): delivered to the others at its commit."""
         if self.active:
-            await session.execute(text("SELECT pg_notify(:c, :p)"),
-                                  {"c": channel, "p": f"{self.origin} {payload}"})
+            message = f"{self.origin} {payload}"
+            if len(message.encode()) > NOTIFY_LIMIT:
+                now = time.time()
+                await session.execute(delete(CoreChange).where(CoreChange.at < now - KEEP_SECONDS))
+                row = await session.scalar(insert(CoreChange).values(
+                    channel=channel, origin=self.origin, payload=payload, at=now).returning(CoreChange.id))
+                message = f"{self.origin}#{row}"
+            await session.execute(text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": message})
         else:
             await session.execute(insert(CoreChange).values(channel=channel, origin=self.origin, payload=payload,
                                                             at=time.time()))
 
     def _received(self, _connection: Any, _pid: int, channel: str, message: str) -> None:
-        origin, _, payload = message.partition(" ")
+        origin, space, payload = message.partition(" ")
+        if not space and "#" in origin:
+            origin, _, row = origin.partition("#")
+            if origin != self.origin:
+                self._start(self._read_long(channel, origin, int(row)))
+            return
         self._dispatch(channel, origin, payload)
+
+    async def _read_long(self, channel: str, origin: str, row: int) -> None:
+        try:
+            async with self.engine.connect() as connection:
+                payload = await connection.scalar(select(CoreChange.payload).where(CoreChange.id == row))
+        except Exception:  # noqa: BLE001 - lost as one missed while reconnecting
+            log.warning("reading a long notification failed", exc_info=True, extra={"channel": channel})
+            return
+        if payload is not None:
+            self._dispatch(channel, origin, payload)
+
+    def _start(self, job: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _dispatch(self, channel: str, origin: str, payload: str) -> None:
         if origin == self.origin:
             return
         for handler in self._handlers.get(channel, []):
-            task = asyncio.ensure_future(self._run(handler, channel, payload))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(self._run(handler, channel, payload))
 
     async def _run(self, handler: Handler, channel: str, payload: str) -> None:
         try:

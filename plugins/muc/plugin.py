@@ -42,10 +42,8 @@ from .room import Room, RoomConfig, check_affiliation_change
 from .service import PublicMuc, Rooms, config_fields
 from .stanza import (NS_ADMIN, NS_DATA, NS_MUC, NS_OWNER, NS_PING, NS_STANZAS, REMOVED_SHUTDOWN, child, escape_attr,
                      escape_text)
+from .peers import PeerRooms
 from .store import AVATAR_TABLES, HAT_TABLES, TABLES, MucStore, StoredRoom
-
-#: PostgreSQL NOTIFY channel: "this room changed in the database" (payload: the room's JID).
-PEER_CHANNEL = "switchboard_muc_room"
 
 
 @dataclass
@@ -94,10 +92,10 @@ class MucPlugin(Plugin):
             self.identities = (("conference", "text", self.service.config.name),)
         # Other processes serving this domain reload a room we changed (component/peers.py).
         peers = getattr(self.service.app, "peers", None)
-        if peers is not None:
-            self.store = MucStore(self.db, self.service.domain,
-                                  changed=lambda session, room: peers.notify(session, PEER_CHANNEL, room))
-            await peers.listen(PEER_CHANNEL, self.reload_room)
+        self.peer_rooms = PeerRooms(self, peers) if peers is not None else None
+        if self.peer_rooms is not None:
+            self.store = MucStore(self.db, self.service.domain, changed=self.peer_rooms.changed)
+            await self.peer_rooms.listen()
         else:
             self.store = MucStore(self.db, self.service.domain)
         secret = await self.store.secret()
@@ -172,39 +170,6 @@ class MucPlugin(Plugin):
             room.set_affiliation(jid, affiliation, reason, nick or None)
         return room
 
-    async def reload_room(self, jid: str) -> None:
-        """Another process of this domain changed ``jid`` in the database: take the stored state.
-
-        Its occupants, if any, are served here and stay; an unstored room without occupants goes.
-        A persistent room with occupants here that is no longer stored was destroyed elsewhere (an
-        administrator's command answered by another process): its occupants are told here.
-        """
-        if JID(jid).domain != self.service.domain:
-            return
-        stored = await self.store.load_rooms(jid)
-        room = self.rooms.get(jid)
-        if stored and room is not None and room.occupants:
-            await self._reload_served(room, stored[0])
-        elif stored:
-            self.restore(stored[0])
-        elif room is not None and not room.occupants:
-            self.rooms.remove(jid)
-        elif room is not None and room.config.persistent:
-            await self.host.destroy(room, f"{self.service.domain}")
-        self.log.debug("room reloaded after a peer's change", extra={"room": jid, "stored": bool(stored)})
-
-    async def _reload_served(self, room: Room, stored: StoredRoom) -> None:
-        """A room served here, changed by another process: a ban or a membership taken away there
-        must remove and tell the occupants here, as the same change made here would."""
-        old = dict(room.affiliations)
-        self.restore(stored)
-        for jid in set(old) | set(stored.affiliations):
-            before = old.get(jid, "none")
-            after, nick, reason = stored.affiliations.get(jid, ("none", "", ""))
-            if before != after and room.occupants_of(jid):
-                room.set_affiliation(jid, before)
-                await self.host.set_affiliation(room, jid, after, "", reason, nick or None)
-
     async def stop(self) -> None:
         """Tell every occupant the service goes away (332) so clients know to rejoin later."""
         if not self.service.connected.is_set():
@@ -241,7 +206,12 @@ class MucPlugin(Plugin):
         room = self.rooms.get(str(room_jid))
         if room is None:
             raise StanzaError("item-not-found", "there is no such room")
-        return await self.messages.from_room(room, payload, archive)
+        event, remember = await self.messages.from_room(room, payload, archive)
+        if event is None:
+            return ""
+        if self.peer_rooms is not None and self.peer_rooms.peers.active:
+            await self.peer_rooms.relay(room, event, remember)  # its occupants may be in another process
+        return event.stanza_id
 
     async def create_room(self, room_jid: str, owner: str, config: dict[str, Any], actor: str) -> None:
         room_jid = JID(room_jid).bare
@@ -268,6 +238,13 @@ class MucPlugin(Plugin):
         self.log.info("room created", extra={"room": room_jid, "owner": owner_bare, "actor": actor})
         await self.hooks.fire(hooks.ROOM_CREATED, hooks.RoomEvent(room_jid, actor=actor,
                                                                   config=self.config_dict(room)))
+
+    async def configure_room(self, room_jid: str, config: dict[str, Any], actor: str) -> None:
+        room = self.rooms.get(JID(room_jid).bare)
+        if room is None:
+            raise StanzaError("item-not-found", "there is no such room")
+        new_config, lists = self.config_form.parse(room, config)
+        await self.config_form.apply(room, new_config, lists, actor)
 
     async def destroy_room(self, room_jid: str, reason: str, alternate: str, actor: str) -> None:
         room = self.rooms.get(JID(room_jid).bare)

@@ -113,6 +113,7 @@ class Operations(Protocol):
 
     async def broadcast_from_room(self, room: str, payload: list[Element], archive: bool = True) -> str: ...
     async def create_room(self, room: str, owner: str, config: dict[str, Any], actor: str) -> None: ...
+    async def configure_room(self, room: str, config: dict[str, Any], actor: str) -> None: ...
     async def destroy_room(self, room: str, reason: str, alternate: str, actor: str) -> None: ...
     async def set_affiliation(self, room: str, jid: str, affiliation: str, actor: str, reason: str) -> None: ...
 
@@ -209,6 +210,12 @@ class PublicMuc:
         Raises StanzaError conflict when it exists, not-acceptable for an invalid value.
         """
         await self._operations.create_room(str(room), str(owner or actor), dict(config or {}), str(actor))
+
+    async def configure_room(self, room: str, config: dict[str, Any], actor: str = "") -> None:
+        """Change a room's configuration as its owner's form would (``config`` by muc#roomconfig_*
+        names, only those given change): occupants told (104), non-members removed when it becomes
+        members-only. Raises StanzaError not-acceptable for an invalid value."""
+        await self._operations.configure_room(str(room), dict(config), str(actor))
 
     async def destroy_room(self, room: str, reason: str = "", alternate: str = "", actor: str = "") -> None:
         await self._operations.destroy_room(str(room), reason, str(alternate or ""), str(actor))

@@ -153,11 +153,12 @@ class MucStore:
                 session.add(MucAffiliation(room=room, jid=jid, affiliation=affiliation, nick=nick, reason=reason))
             await self.changed(session, room)
 
-    async def delete_room(self, jid: str) -> None:
+    async def delete_room(self, jid: str, temporary: dict[str, Any] | None = None) -> None:
+        """Destroyed, or (``temporary``: its new configuration) kept only while occupied."""
         async with self.db.session() as session:
             await session.execute(delete(MucAffiliation).where(MucAffiliation.room == jid))
             await session.execute(delete(MucRoom).where(MucRoom.jid == jid))
-            await self.changed(session, jid)
+            await self.changed(session, jid if temporary is None else f"{jid} {json.dumps(temporary)}")
 
     async def avatar_hashes(self) -> dict[str, str]:
         async with self.db.session() as session:

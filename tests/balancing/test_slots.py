@@ -208,6 +208,70 @@ async def test_every_process_knows_every_room(balanced: Any, database: str, tmp_
         await first.stop()
 
 
+async def test_administrators_act_from_the_process_that_does_not_serve_the_room(balanced: Any, database: str,
+                                                                                tmp_path: Path) -> None:
+    """Admin commands reach the bare domain, which hashes to either process: what they do to a room
+    served by the other one reaches its occupants there (an announcement, a members-only switch)."""
+    from ..admin.client import Commands, notes
+    from ..reliability.kit import OK, people
+
+    plugins = {"muc": {"lock_new_rooms": False, "default_persistent": True}, "mam": {}, "admin": {}}
+    first = await start(balanced, database, tmp_path / "a", mine=[0, 1], plugins=plugins)
+    second = await start(balanced, database, tmp_path / "b", mine=[2, 3], plugins=plugins)
+    apps = (first, second)
+    rooms = [f"acted{i}@{ROOMS}" for i in range(12)]
+
+    def served_by(app: App) -> list[str]:
+        found = (app.services[ROOMS].plugins["muc"].rooms.get(room) for room in rooms)
+        return [room.jid for room in found if room is not None and room.occupants]
+    try:
+        async with people(balanced.ports.c2s, "carol", "dave") as crowd, \
+                harness.slix_client(balanced.ports.c2s, "admin", plugins=("xep_0050",)) as admin:
+            carol, dave = crowd["carol"], crowd["dave"]
+            for room in rooms:
+                assert await carol.join(room, "carol") == OK and await dave.join(room, "dave") == OK
+            assert served_by(first) and served_by(second)
+            archive = first.services[ROOMS].hooks.service("archive")
+            before = {room: await archive.count(room) for room in rooms}
+
+            # An announcement to every room: whichever process answers, the other one serves some of them.
+            done = await Commands(admin, ROOMS).run("room-announce", {"room": "*", "message": ["Maintenance"]})
+            assert f"sent to {len(rooms)} room(s)" in notes(done)[0][1]
+            heard = set()
+            for _ in rooms:
+                got = await dave.inbox.next(lambda s: s["type"] == "groupchat" and s["body"] == "Maintenance")
+                assert got["from"].full in rooms and got["from"].full not in heard  # from the room, once
+                heard.add(got["from"].full)
+            await dave.inbox.quiet(lambda s: s["body"] == "Maintenance", wait=0.5)
+            assert {room: await archive.count(room) for room in rooms} == {room: n + 1 for room, n in before.items()}
+
+            # Members-only switched by the process that does not serve the room: the non-member is removed
+            # there (322) and the others are told the configuration changed (104).
+            room = served_by(second)[0]
+            await first.services[ROOMS].hooks.service("muc").configure_room(
+                room, {"muc#roomconfig_membersonly": True}, f"admin@{harness.HOST}")
+            out = await dave.inbox.next(lambda s: s.xml.tag.endswith("}presence") and s["type"] == "unavailable"
+                                        and s["from"].full == f"{room}/dave")
+            assert "322" in {c.get("code") for c in out.xml.iter(f"{{{NS_MUC}#user}}status")}
+            told = await carol.inbox.next(lambda s: s.xml.tag.endswith("}message") and s["from"].full == room
+                                          and s.xml.find(f"{{{NS_MUC}#user}}x") is not None)
+            assert "104" in {c.get("code") for c in told.xml.iter(f"{{{NS_MUC}#user}}status")}
+            assert [o.nick for o in second.services[ROOMS].hooks.service("muc").occupants(room)] == ["carol"]
+            assert await dave.join(room, "dave") == "registration-required/auth"
+
+            # Made temporary there (no longer stored): not taken for a destruction where it is served.
+            await first.services[ROOMS].hooks.service("muc").configure_room(
+                room, {"muc#roomconfig_persistentroom": False}, f"admin@{harness.HOST}")
+            told = await carol.inbox.next(lambda s: s.xml.tag.endswith("}message") and s["from"].full == room
+                                          and s.xml.find(f"{{{NS_MUC}#user}}x") is not None)
+            assert "104" in {c.get("code") for c in told.xml.iter(f"{{{NS_MUC}#user}}status")}
+            served = second.services[ROOMS].plugins["muc"].rooms.get(room)
+            assert served is not None and not served.config.persistent and list(served.occupants) == ["carol"]
+    finally:
+        await second.stop()
+        await first.stop()
+
+
 def test_the_support_desk_is_refused_on_a_shared_domain(tmp_path: Path, capsys: Any) -> None:
     class Server:
         ports = type("P", (), {"component": 5347})

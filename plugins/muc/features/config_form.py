@@ -206,11 +206,22 @@ class ConfigForm(Feature):
             if config.persistent:
                 await self.host.store.save_room(self.host.stored(room))
             elif old.persistent and not was_locked:
-                await self.host.store.delete_room(room.jid)
+                await self.host.store.delete_room(room.jid, temporary=config.to_dict())
         except BaseException:
             # Not stored: the room keeps the configuration the database still has.
             room.config, room.locked = old, was_locked
             raise
+        await self.announce(room, old, actor, was_locked)
+        self.host.log.info("room configured", extra={"room": room.jid, "persistent": config.persistent,
+                                                    "unlocked": was_locked})
+        await self.host.hooks.fire(hooks.ROOM_CONFIG_CHANGED, hooks.RoomEvent(
+            room.jid, actor=actor, config=self.host.config_dict(room)))
+        await self.host.room_emptied(room)
+
+    async def announce(self, room: Room, old: RoomConfig, actor: str, was_locked: bool = False) -> None:
+        """A new configuration is in place (set here, or by another process: peers.py): the
+        occupants are told and the features react (members-only removes non-members)."""
+        config = room.config
         codes = [CONFIG_CHANGED]
         if config.archiving != old.archiving:
             codes.append(LOGGING_ON if config.archiving else LOGGING_OFF)
@@ -222,9 +233,3 @@ class ConfigForm(Feature):
             data, count = Addressed(status_message_xml(room.jid, codes)).to_many(recipients)
             self.host.send_raw(data, count)
         await self.host.events.collect(events.CONFIG_CHANGED, room, old, actor)
-        self.host.log.info("room configured", extra={"room": room.jid, "persistent": config.persistent,
-                                                    "unlocked": was_locked})
-        await self.host.hooks.fire(hooks.ROOM_CONFIG_CHANGED, hooks.RoomEvent(
-            room.jid, actor=actor, config=self.host.config_dict(room)))
-        await self.host.room_emptied(room)
-

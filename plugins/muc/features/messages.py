@@ -83,8 +83,10 @@ class Messages(Feature):
         await self.publish(room, event, remember=body is not None)
         return True
 
-    async def from_room(self, room: Room, payload: list[Element], archive: bool = True) -> str:
-        """A message from the room's bare JID (moderation notices and the like)."""
+    async def from_room(self, room: Room, payload: list[Element],
+                        archive: bool = True) -> tuple[hooks.GroupchatMessage | None, bool]:
+        """A message from the room's bare JID (moderation notices and the like): the message when
+        it was broadcast (else None), and whether it belongs in the history."""
         now = time.time()
         stanza_id = new_id(now)
         elem = Element(_MESSAGE, {"from": room.jid, "type": "groupchat", "id": stanza_id})
@@ -92,9 +94,9 @@ class Messages(Feature):
         elem.append(Element(_STANZA_ID, {"id": stanza_id, "by": room.jid}))
         event = hooks.GroupchatMessage(room=room.jid, stanza_id=stanza_id, nick="", real_jid="", occupant_id="",
                                        stanza=elem, timestamp=now, archive=room.config.archiving and archive)
-        body = child(elem, "body")
-        sent = await self.publish(room, event, remember=body is not None)
-        return stanza_id if sent else ""
+        remember = child(elem, "body") is not None
+        sent = await self.publish(room, event, remember=remember)
+        return (event if sent else None), remember
 
     async def publish(self, room: Room, event: hooks.GroupchatMessage | None, remember: bool,
                       elem: Element | None = None) -> bool:
@@ -102,9 +104,7 @@ class Messages(Feature):
 
         ``event`` None: a message that is not archived (subject changes): only ordering applies.
         """
-        previous = room.tail
-        mine = asyncio.get_running_loop().create_future()
-        room.tail = mine
+        previous, mine = self._queue(room)
         verdict: Any = None
         failure: BaseException | None = None
         try:
@@ -118,17 +118,9 @@ class Messages(Feature):
             if failure is None and verdict is None and not room.destroyed:
                 stanza = event.stanza if event is not None else elem
                 assert stanza is not None
-                xml = serialize(stanza)
-                recipients = room.all_recipients()
-                if recipients:
-                    data, count = Addressed(xml).to_many(recipients)
-                    self.host.send_raw(data, count)
-                if remember and event is not None:
-                    room.remember(event.stanza_id, xml, event.timestamp)
+                self._send(room, serialize(stanza), event if remember else None)
         finally:
-            mine.set_result(None)
-            if room.tail is mine:
-                room.tail = None
+            self._done(room, mine)
         if failure is not None:
             raise failure
         if verdict is not None or room.destroyed:
@@ -136,3 +128,38 @@ class Messages(Feature):
         if event is not None and self.host.hooks.has(hooks.BROADCAST):
             await self.host.hooks.fire(hooks.BROADCAST, event)
         return True
+
+    async def deliver(self, room: Room, xml: str, stanza_id: str, timestamp: float, remember: bool) -> None:
+        """A message another process stamped, archived and hooked (peers.py): only delivered here,
+        in the room's order."""
+        previous, mine = self._queue(room)
+        try:
+            if previous is not None and not previous.done():
+                await previous
+            if not room.destroyed:
+                self._send(room, xml, None)
+                if remember:
+                    room.remember(stanza_id, xml, timestamp)
+        finally:
+            self._done(room, mine)
+
+    @staticmethod
+    def _queue(room: Room) -> tuple[Any, Any]:
+        previous = room.tail
+        mine = asyncio.get_running_loop().create_future()
+        room.tail = mine
+        return previous, mine
+
+    @staticmethod
+    def _done(room: Room, mine: Any) -> None:
+        mine.set_result(None)
+        if room.tail is mine:
+            room.tail = None
+
+    def _send(self, room: Room, xml: str, remembered: hooks.GroupchatMessage | None) -> None:
+        recipients = room.all_recipients()
+        if recipients:
+            data, count = Addressed(xml).to_many(recipients)
+            self.host.send_raw(data, count)
+        if remembered is not None:
+            room.remember(remembered.stanza_id, xml, remembered.timestamp)
