@@ -27,6 +27,7 @@ SCHEMAS: dict[str, str] = {
     "urn:switchboard:echo:0": "echo.xsd",
     "urn:switchboard:support:monitor:0": "support-monitor.xsd",
     "urn:switchboard:web:0": "web.xsd",
+    "urn:switchboard:support:peer:0": "support-peer.xsd",
 }
 
 

@@ -14,6 +14,11 @@ Who owns which state:
   and every change goes through the ledger (ledger.py): the journal (journal.py) writes the changes
   queued so far in one transaction per batch, nobody is told of a change before it is stored, and
   a refused batch is undone in memory (with every change queued behind it);
+- the routing state of a queue (waiting list, offers and their clocks, agents' presence, its open
+  tickets) has one owner: the engine of the process its queue JID's stanzas reach (ownership.py;
+  one process alone owns every queue). Relaying a conversation, a note, a rating or a customer's
+  late reply needs only the ticket as stored, read through a cache invalidated on change
+  (lookup.py), so any process may serve them; what changes a ticket is its owner's (peering.py);
 - the store (store.py) owns the plugin's tables; only the engine and the help-desk commands write
   them (the ledger for tickets and events);
 - the surfaces (chat.py, workgroup.py, discovery.py, commands.py) hold no state of their own

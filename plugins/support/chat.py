@@ -18,6 +18,8 @@ from .ops import CUSTOMER_TURN
 from .texts import BYE_WORDS, pick_lang, text
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+#: Conversation commands served from the stored ticket by a process that does not hold it.
+FROM_STORE = ("note", "tickets", "help")
 
 
 def message_lang(msg: Message) -> str:
@@ -46,6 +48,9 @@ class ChatSurface:
             return True
         queue = self._queue_of(to)
         if queue:
+            await self._adopt_for(msg, queue)
+            if self.peer_stanza(msg):
+                return True
             await self._queue_message(msg, queue)
         else:
             await self._session_message(msg, self._ticket_of(to) or "")
@@ -75,7 +80,7 @@ class ChatSurface:
         sender = msg["from"]
         bare = sender.bare
         body = (msg["body"] or "").strip()
-        t = engine.open_ticket(queue, bare)
+        t = await engine.lookup.customer_ticket(queue, bare)
         if t is None and (engine.is_agent(queue, bare) or engine.is_supervisor(queue, bare)):
             await self._staff_at_queue(msg, queue, body)
             return
@@ -99,6 +104,14 @@ class ChatSurface:
                 else:
                     body = text(key, lang, queue=engine.queue_title(queue))
                 self.service.send(self.outbox.message(engine.queue_jid(queue), str(sender), body, lang))
+            return
+        if t.id not in engine.tickets:
+            # Its queue is served by another process (a transfer): a conversation is relayed from the
+            # stored ticket; anything that changes the ticket is its owner's.
+            if t.state == "active" and t.agent:
+                await self.outbox.relay(t, msg, "customer", "", await engine.lookup.watchers(t.id))
+            else:
+                self.hand_off(msg, t)
             return
         if t.customer_jid != str(sender) and t.state in LEAVABLE_STATES:
             await engine.customer_seen(str(sender), True)
@@ -176,13 +189,17 @@ class ChatSurface:
             say(said)
 
     async def _session_message(self, msg: Message, ticket_id: str) -> None:
+        """An agent, a supervisor or an agent offered the ticket writes in the conversation's window.
+
+        Served from the ticket as stored (lookup.py) when this process does not hold it: a message of
+        the conversation is relayed, a note kept; what changes the ticket goes to its queue's owner.
+        """
         engine = self.engine
         sender = msg["from"]
         bare = sender.bare
-        t = engine.tickets.get(ticket_id)
-        if t is None:
-            stored = await engine.store.ticket(ticket_id)
-            if stored is None or engine.role(stored, bare) is None:
+        t = await engine.lookup.get(ticket_id)
+        if t is None or not t.is_open:
+            if t is None or engine.role(t, bare) is None:
                 raise StanzaError("item-not-found", "there is no conversation at this address")
             raise StanzaError("not-allowed", "this conversation is closed")
         role = engine.role(t, bare)
@@ -192,6 +209,9 @@ class ChatSurface:
             raise StanzaError("forbidden", "this conversation is not yours")
         if role == "customer":
             raise StanzaError("forbidden", "customers write to the queue address; these commands are for agents")
+        if t.id not in engine.tickets:
+            await self._session_elsewhere(msg, t, role, body)
+            return
 
         def say(said: str) -> None:
             self.outbox.session_notice(t, str(sender), said)
@@ -221,3 +241,25 @@ class ChatSurface:
             await self.outbox.relay(t, msg, "supervisor", bare.split("@", 1)[0])
         elif body:
             self.outbox.session_notice(t, str(sender), text("supervisor_help", lang))
+
+    async def _session_elsewhere(self, msg: Message, t: Ticket, role: str, body: str) -> None:
+        """A conversation whose ticket this process does not hold (its queue is served by another one)."""
+        bare = msg["from"].bare
+        name = bare.split("@", 1)[0]
+        parsed = parse_chat(body) if body else None
+        found = REGISTRY.by_word(SESSION, parsed[0]) if parsed else None
+        if found is not None and found[0].name in FROM_STORE:
+            lang = self.engine.agent_lang(t)
+            await self._run_chat(found[0], found[1], parsed[1] if parsed else "", str(msg["from"]), t, "", lang,
+                                 lambda said: self.outbox.session_notice(t, str(msg["from"]), said))
+            return
+        if parsed is None and t.state == "active":
+            watchers = await self.engine.lookup.watchers(t.id)
+            if role == "agent" and (t.first_response_at is not None or not body):
+                await self.outbox.relay(t, msg, "agent", name, watchers)
+                return
+            if role == "supervisor" and watchers.get(bare) == "open":
+                await self.outbox.relay(t, msg, "supervisor", name, watchers)
+                return
+        # Commands, offer answers, the agent's first answer (recorded): the owner's.
+        self.hand_off(msg, t)

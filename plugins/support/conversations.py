@@ -81,6 +81,8 @@ class Conversations:
             raise StanzaError("item-not-found", f"{bare} is not an agent here")
         queue = t.queue if t.queue in queues else queues[0]
         agent = self.agents[queue].get(bare)
+        if queue not in self.owned:
+            return queue, bare  # its owner's routing offers it to them, or to the queue when it cannot
         if agent is None or agent.tier() is None:
             raise StanzaError("recipient-unavailable", f"{bare} is not available now")
         return queue, bare
@@ -108,8 +110,11 @@ class Conversations:
                 self.outbox.session_notice(t, old_agent, text("transferred_away", self.agent_lang(t), ticket=t.id,
                                                                 target=agent or self.queue_jid(queue)),
                                            marker=("transferred", agent or self.queue_jid(queue)))
-            await self._route(queue)
-            self._refresh(queue)
+            # A queue owned by another process: it takes the stored ticket up when it hears of it.
+            self._let_go(t)
+            if queue in self.owned:
+                await self._route(queue)
+                self._refresh(queue)
             if old_queue != queue:
                 await self._route(old_queue)
                 self._refresh(old_queue)
@@ -128,14 +133,19 @@ class Conversations:
                                                                     customer=customer))
 
     async def note(self, ticket_id: str, actor: str, body: str) -> None:
-        t = await self.ticket(ticket_id)
+        """A note on any ticket, held here or not (then only its event is written: the row is its holder's)."""
+        t = await self.lookup.get(ticket_id)
         if t is None:
             raise StanzaError("item-not-found", "no such ticket")
         if not body.strip():
             raise StanzaError("bad-request", "a note needs a text")
         await self.store.add_note(t.id, actor, body.strip(), self.now())
         async with self._lock:
-            await self._record(t, "note", actor)
+            held = self.tickets.get(t.id)
+            if held is not None:
+                await self._record(held, "note", actor)
+            else:
+                await self._record_event(t, "note", actor)
 
     # -- ticket operations (agents) -----------------------------------------------------
     async def set_pending(self, ticket_id: str, actor: str) -> Ticket:

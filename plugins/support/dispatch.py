@@ -76,8 +76,9 @@ class Dispatch:
         free is left. It costs nothing while every agent is busy, however long the queue."""
         q = self.queues.get(queue)
         waiting = self.waiting.get(queue)
-        if q is None or not waiting:
+        if q is None or not waiting or queue not in self.owned:
             return
+        await self._refresh_foreign()
         loads = self._loads()
         busy = self._busy()
         agents = [self.agents[queue][jid] for jid in q.agents if jid in self.agents[queue]]

@@ -17,7 +17,11 @@ The parts (each a class in its own file, mixed into :class:`SupportEngine`):
 - :class:`~.status.QueueStatus`: positions and waits told to customers, summaries;
 - :class:`~.ledger.Ledger`: every change stored (group commit, journal.py) before it is told; undo on refusal;
 - :class:`~.indexes.Indexes`: waiting lists in routing order, agents' loads, customers' tickets;
-- :class:`~.timers.Timers`: keyed one-shot timers and guarded background tasks.
+- :class:`~.timers.Timers`: keyed one-shot timers and guarded background tasks;
+- :class:`~.ownership.Ownership`: which queues' routing state is here when processes share the domain.
+
+Tickets this engine does not hold (their queue is owned by another process, or they are finished)
+are read as stored through :class:`~.lookup.TicketLookup`, a cache invalidated on change.
 
 Everything that reaches the network goes through an :class:`Outbox`; the plugin implements it
 with stanzas, unit tests with a recorder. Mutations run under one lock: routing decisions never
@@ -43,8 +47,10 @@ from .hours import Calendar
 from .indexes import Indexes
 from .intake import Intake, JoinRefused
 from .ledger import Ledger, OwnedLock
+from .lookup import TicketLookup
 from .model import Agent, Ticket
 from .options import QueueOptions, SupportOptions
+from .ownership import Ownership
 from .status import QueueStatus
 from .store import SupportStore
 from .timers import Timers
@@ -71,10 +77,10 @@ class Outbox(Protocol):
         nothing is taken)."""
 
 
-class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexes, Timers, Directory):
+class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexes, Ownership, Timers, Directory):
     def __init__(self, options: SupportOptions, domain: str, store: SupportStore, outbox: Outbox,
                  hooks: HookBus, is_admin: Callable[[str], bool] = lambda jid: False,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time, shared: bool = False) -> None:
         self.options = options
         self.domain = domain
         self.store = store
@@ -99,22 +105,29 @@ class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexe
         self.hours_override: dict[str, bool] = {}
         #: The clock business hours are read with (tests set it to a chosen moment).
         self.hours_clock: Callable[[], float] = now
+        self._init_ownership(shared)
         self._init_indexes()
         self._init_ledger()
+        self.lookup = TicketLookup(self)
         self._status_last: dict[str, float] = {}      # queue -> when its statuses were last sent
         self._status_running: set[str] = set()        # queues whose statuses are being sent
         self._status_dirty: set[str] = set()          # queues changed since
 
     # -- lifecycle -------------------------------------------------------------
     async def load(self) -> None:
+        """Load the open tickets and agents' presence of the queues owned from the start (all of them,
+        unless processes share the domain: then each queue when it is adopted, ownership.py)."""
         for t in await self.store.open_tickets():
+            if self.shared and t.queue not in self.owned:
+                continue
             self.tickets[t.id] = t
             self._stored[t.id] = copy.deepcopy(t)
             self._reindex(t)
-        self.watchers = await self.store.watchers()
+        self.watchers = {tid: w for tid, w in (await self.store.watchers()).items()
+                         if not self.shared or tid in self.tickets}
         for queue, resource in await self.store.presences():
             bare = resource.jid.split("/", 1)[0]
-            if self.is_agent(queue, bare):
+            if queue in self.owned and self.is_agent(queue, bare):
                 self.agents[queue].setdefault(bare, Agent(bare)).resources[resource.jid] = resource
         log.info("support state loaded", extra={"open_tickets": len(self.tickets),
                                                 "queues": ",".join(self.queues)})
@@ -131,7 +144,7 @@ class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexe
         for t in [t for t in self.tickets.values() if t.state == "new"]:
             await self.enqueue(t.id)
         async with self._lock:
-            for name in self.queues:
+            for name in sorted(self.owned):
                 await self._route_queue(name)  # every queue is routed here anyway
                 self._refresh(name)
         if self.options.liveness_interval > 0 and (self._liveness is None or self._liveness.done()):

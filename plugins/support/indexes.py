@@ -72,16 +72,18 @@ class Indexes:
             by_ticket.pop(ticket_id, None)
 
     def load_of(self, agent_bare: str) -> int:
-        """Conversations an agent holds plus offers waiting for their answer."""
-        return len(self._holding.get(agent_bare, ())) + len(self._offering.get(agent_bare, ()))
+        """Conversations an agent holds plus offers waiting for their answer (in queues owned by other
+        processes too)."""
+        foreign = sum(self._foreign.get(agent_bare, ()))
+        return len(self._holding.get(agent_bare, ())) + len(self._offering.get(agent_bare, ())) + foreign
 
     def _loads(self) -> dict[str, int]:
-        agents = set(self._holding) | set(self._offering)
+        agents = set(self._holding) | set(self._offering) | set(self._foreign)
         return {agent: self.load_of(agent) for agent in agents}
 
     def _busy(self) -> set[str]:
         """Agents with an offer waiting for their answer (they get one at a time)."""
-        return set(self._offering)
+        return set(self._offering) | {agent for agent, (_, offered) in self._foreign.items() if offered}
 
     def waiting_count(self, queue: str | None = None) -> int:
         if queue is not None:

@@ -28,6 +28,9 @@ class Entry:
     copy: Ticket                        # the ticket as it is to be stored
     events: list[tuple[str, float, str, dict]]
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    #: False: only the events are written, not the ticket's row (a change made by a process that
+    #: does not hold the ticket, such as a note: the row belongs to the holder).
+    row: bool = True
 
 
 class Journal:

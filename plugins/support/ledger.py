@@ -50,13 +50,16 @@ class Ledger:
         await self.store.save_batch(entries)
 
     def _batch_stored(self, e: Entry) -> None:
+        if not e.row:
+            return
         if self.tickets.get(e.ticket.id) is e.ticket:
             self._stored[e.ticket.id] = e.copy
+        self.lookup.stored(e.copy)
 
     def _batch_refused(self, entries: list[Entry]) -> None:
         seen: set[int] = set()
         for e in reversed(entries):
-            if id(e.ticket) not in seen:
+            if e.row and id(e.ticket) not in seen:
                 seen.add(id(e.ticket))
                 self._undo(e.ticket)
 
@@ -85,6 +88,14 @@ class Ledger:
         self._reindex(ticket)
         self.journal.submit(entry)
         return entry
+
+    async def _record_event(self, ticket: Ticket, kind: str, actor: str = "", **data: Any) -> None:
+        """Store an event of a ticket this engine does not hold (a note on a conversation whose queue
+        is served elsewhere, or on a finished ticket): the ticket's row is its holder's to write."""
+        entry = Entry(ticket, ticket, [(kind, self.now(), actor, data)], row=False)
+        self.journal.submit(entry)
+        await entry.done
+        await self._announce(entry)
 
     async def _stored_then(self, entry: Entry, then: Callable[[], Awaitable[Any] | None] | None = None) -> None:
         """Wait until ``entry`` is stored, announce it, then do ``then`` (what people are told)."""

@@ -124,6 +124,9 @@ class Operations:
         reopen = await engine.reopenable(queue, sender.bare)
         if reopen is None:
             return False
+        if reopen.queue in engine.queues and not engine.owns(reopen.queue):
+            self.plugin.hand_off(msg, reopen)  # its last queue is served by another process
+            return True
         await self.outbox.archive_only(reopen, msg, "customer", "")
         await engine.reopen(reopen.id, str(sender))
         return True

@@ -276,17 +276,19 @@ class StanzaOutbox:
         for child in msg.xml:
             if child.tag in (f"{{{stanza.SID}}}stanza-id",) and (child.get("by") or "").endswith(ours):
                 continue  # never let a sender forge our archive ids
-            if child.tag.startswith(f"{{{stanza.NS}}}"):
+            if child.tag.startswith(f"{{{stanza.NS}}}") or child.tag.startswith("{urn:switchboard:support:peer:"):
                 continue  # our own annotations are ours to add
             if child.tag == f"{{{COMPONENT}}}error":
                 continue
             kept.append(copy.deepcopy(child))
         return kept
 
-    async def relay(self, t: Ticket, msg: Message, role: str, name: str) -> None:
+    async def relay(self, t: Ticket, msg: Message, role: str, name: str,
+                    watchers: dict[str, str] | None = None) -> None:
         """Pass a message of the conversation on: archive it first (when it has content), then deliver.
 
-        ``role`` is who wrote it: customer, agent or supervisor (joined openly).
+        ``role`` is who wrote it: customer, agent or supervisor (joined openly). ``t`` may be the
+        ticket as stored (this process does not hold it); then ``watchers`` are its stored watchers.
         """
         assert self.engine is not None
         session = self.engine.session_jid(t.id)
@@ -320,7 +322,7 @@ class StanzaOutbox:
                 out.append(stanza.stanza_id(sid, mfrom))
             self.service.send(out)
         if body:
-            self.copy_to_watchers(t, body, role, name, exclude=msg["from"].bare)
+            self.copy_to_watchers(t, body, role, name, exclude=msg["from"].bare, watchers=watchers)
 
     async def _recall(self, t: Ticket, msg: Message, target_id: str) -> None:
         """XEP-0424 in a conversation: with a recall service, it checks the author and tombstones the
@@ -333,10 +335,13 @@ class StanzaOutbox:
         await recall.retract_direct(self.engine.session_jid(t.id), target_id, msg["from"].bare,
                                     retraction_id=msg["id"] or "", lang=t.lang)
 
-    def copy_to_watchers(self, t: Ticket, body: str, role: str, name: str, exclude: str = "") -> None:
+    def copy_to_watchers(self, t: Ticket, body: str, role: str, name: str, exclude: str = "",
+                         watchers: dict[str, str] | None = None) -> None:
         assert self.engine is not None
         lang = self.engine.agent_lang(t)
-        for jid, _mode in self.engine.watchers.get(t.id, {}).items():
+        if watchers is None:
+            watchers = self.engine.watchers.get(t.id, {})
+        for jid, _mode in watchers.items():
             if jid == exclude:
                 continue
             self.service.send(self.message(self.engine.session_jid(t.id), jid,

@@ -27,13 +27,15 @@ from .hours import HoursError
 from .ops import Operations
 from .options import SupportOptions
 from .outbox import StanzaOutbox
+from .peering import Peering
 from .public import SupportFacade
 from .store import TABLES, SupportStore, upgrade_tickets
 from .workgroup import Workgroup
 
-class SupportPlugin(ChatSurface, Workgroup, Discovery, Plugin):
+class SupportPlugin(ChatSurface, Workgroup, Discovery, Peering, Plugin):
     name = "support"
     depends = ("mam",)
+    shares_domain = False  # not yet: see docs/scaling.md
     Options = SupportOptions
     identities = (("collaboration", "workgroup", "Support"),)
     features = (stanza.WG, stanza.NS)
@@ -50,16 +52,20 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Plugin):
                                  f"{', '.join(prechat.RESERVED)}")
             if not set(q.join_form_optional) <= set(q.join_form):
                 raise ValueError(f"support queue {q.name}: join_form_optional names fields not in join_form")
-        self.store = SupportStore(self.db)
+        peers = getattr(self.service.app, "peers", None)
+        shared = self.service.app.config.balancing.shared
+        self._init_peering()
+        self.store = SupportStore(self.db, changed=self._tell_peers if peers is not None and peers.active else None)
         self.outbox = StanzaOutbox(self.service, self.options)
         try:
             self.engine = SupportEngine(self.options, self.service.domain, self.store, self.outbox, self.hooks,
-                                        is_admin=self.service.is_admin)
+                                        is_admin=self.service.is_admin, shared=shared)
         except HoursError as error:
             raise ValueError(f"support queue business hours: {error}") from error
         self.outbox.engine = self.engine
         self.ops = Operations(self)
         await self.engine.load()
+        await self._listen_peers()
         await overrides.start(self)
         self.hooks.provide(events.SERVICE, SupportFacade(self))
         s = self.service
@@ -88,8 +94,10 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Plugin):
     async def on_connected(self) -> None:
         await self.engine.resume()
         self.ops.start()
+        self._start_probing()
 
     async def stop(self) -> None:
+        await self._stop_peering()
         await self.ops.stop()
         await self.engine.stop()
 

@@ -6,7 +6,7 @@ Written only by this plugin; other plugins read through the public service.
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from sqlalchemy import JSON, Connection, Float, Index, Integer, String, Text, delete, inspect, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -179,8 +179,11 @@ def _from_row(row: SupportTicket) -> Ticket:
 
 
 class SupportStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, changed: Callable[[Any, list[str]], Awaitable[None]] | None = None) -> None:
         self.db = db
+        #: Called in the transaction that writes tickets (with their ids): where several processes
+        #: share the domain, it tells the others (lookup.py), delivered once the transaction commits.
+        self.changed = changed
 
     async def save(self, ticket: Ticket, events: Sequence[tuple[str, float, str, dict]] = ()) -> None:
         """Write the ticket and its new events (kind, at, actor, data) in one transaction."""
@@ -199,24 +202,37 @@ class SupportStore:
         A ticket changed several times in the batch is written once, as last changed; every event
         is kept, in order.
         """
-        latest = {e.copy.id: e.copy for e in entries}
+        latest = {e.copy.id: e.copy for e in entries if getattr(e, "row", True)}
         async with self.db.session() as session:
             # Write first (no read-then-write), as in save().
-            await session.execute(delete(SupportTicket).where(SupportTicket.id.in_(list(latest))))
-            session.add_all([_to_row(t) for t in latest.values()])
+            if latest:
+                await session.execute(delete(SupportTicket).where(SupportTicket.id.in_(list(latest))))
+                session.add_all([_to_row(t) for t in latest.values()])
             session.add_all([SupportEvent(id=new_id(), ticket=e.copy.id, queue=e.copy.queue, kind=kind, at=at,
                                           actor=actor, data=json.dumps(data, ensure_ascii=False))
                              for e in entries for kind, at, actor, data in e.events])
+            if self.changed is not None:
+                await self.changed(session, list(dict.fromkeys(e.copy.id for e in entries)))
 
     async def ticket(self, ticket_id: str) -> Ticket | None:
         async with self.db.session() as session:
             row = await session.get(SupportTicket, ticket_id)
             return _from_row(row) if row else None
 
-    async def open_tickets(self) -> list[Ticket]:
+    async def open_tickets(self, queue: str | None = None) -> list[Ticket]:
+        query = select(SupportTicket).where(SupportTicket.state.in_(OPEN_STATES))
+        if queue is not None:
+            query = query.where(SupportTicket.queue == queue)
         async with self.db.session() as session:
-            rows = await session.scalars(select(SupportTicket).where(SupportTicket.state.in_(OPEN_STATES)))
-            return [_from_row(r) for r in rows]
+            return [_from_row(r) for r in await session.scalars(query)]
+
+    async def tickets_in(self, states: Sequence[str], exclude_queues: Sequence[str] = ()) -> list[Ticket]:
+        """Tickets in ``states`` whose queue is not one of ``exclude_queues``."""
+        query = select(SupportTicket).where(SupportTicket.state.in_(list(states)))
+        if exclude_queues:
+            query = query.where(SupportTicket.queue.not_in(list(exclude_queues)))
+        async with self.db.session() as session:
+            return [_from_row(r) for r in await session.scalars(query)]
 
     async def latest_ticket(self, queue: str, customer: str) -> Ticket | None:
         async with self.db.session() as session:
@@ -273,6 +289,11 @@ class SupportStore:
                                                                SupportWatcher.jid == jid))
             if mode is not None:
                 session.add(SupportWatcher(ticket=ticket_id, jid=jid, mode=mode))
+
+    async def watchers_of(self, ticket_id: str) -> dict[str, str]:
+        async with self.db.session() as session:
+            rows = await session.scalars(select(SupportWatcher).where(SupportWatcher.ticket == ticket_id))
+            return {row.jid: row.mode for row in rows}
 
     async def watchers(self) -> dict[str, dict[str, str]]:
         async with self.db.session() as session:

@@ -34,6 +34,7 @@ class Workgroup:
             return True
         if queue is None:
             return True
+        await self._adopt_for(pres, queue)
         sender = pres["from"]
         engine = self.engine
         queue_jid = engine.queue_jid(queue)
@@ -73,7 +74,7 @@ class Workgroup:
         self.service.send(pres)
 
     # -- XEP-0142 IQs -----------------------------------------------------------------------
-    def _queue_or_error(self, iq: Iq) -> str | None:
+    async def _queue_or_error(self, iq: Iq) -> str | None:
         to = iq["to"]
         if to.domain != self.service.domain or not to.user:
             return None
@@ -82,6 +83,7 @@ class Workgroup:
             if self._ticket_of(to):
                 raise StanzaError("bad-request", "send workgroup requests to the queue address")
             raise StanzaError("item-not-found", "there is no queue at this address")
+        await self._adopt_for(iq, queue)
         return queue
 
     def _join_form(self, queue: str, lang: str) -> Form:
@@ -92,7 +94,7 @@ class Workgroup:
                                   "请填写后再排队。" if zh else "Please fill in these fields to join the queue.")
 
     async def on_join_queue(self, iq: Iq) -> Any:
-        queue = self._queue_or_error(iq)
+        queue = await self._queue_or_error(iq)
         if queue is None:
             return None
         q = self.engine.queues[queue]
@@ -135,7 +137,7 @@ class Workgroup:
         return iq.reply()
 
     async def on_depart_queue(self, iq: Iq) -> Any:
-        queue = self._queue_or_error(iq)
+        queue = await self._queue_or_error(iq)
         if queue is None:
             return None
         requester = iq["from"]
@@ -150,7 +152,7 @@ class Workgroup:
         return iq.reply()
 
     async def on_queue_status(self, iq: Iq) -> Any:
-        queue = self._queue_or_error(iq)
+        queue = await self._queue_or_error(iq)
         if queue is None:
             return None
         t = self.engine.open_ticket(queue, iq["from"].bare)
@@ -161,7 +163,7 @@ class Workgroup:
         return reply
 
     async def on_offer_answer(self, iq: Iq) -> Any:
-        queue = self._queue_or_error(iq)
+        queue = await self._queue_or_error(iq)
         if queue is None:
             return None
         payload = next(c for c in iq.xml if c.tag.startswith(f"{{{stanza.WG}}}"))
@@ -192,7 +194,7 @@ class Workgroup:
         await REGISTRY.run(d, Call(self, actor, role, self.engine.agent_lang(t), "iq", values, t))
 
     async def on_agent_status_request(self, iq: Iq) -> Any:
-        queue = self._queue_or_error(iq)
+        queue = await self._queue_or_error(iq)
         if queue is None:
             return None
         bare = iq["from"].bare
@@ -212,9 +214,15 @@ class Workgroup:
             if self._queue_of(to):
                 raise StanzaError("bad-request", "send conversation requests to the conversation address")
             return None
-        t = self.engine.tickets.get(ticket_id)
-        if t is None:
+        t = await self.engine.lookup.get(ticket_id)
+        if t is None or not t.is_open:
             raise StanzaError("item-not-found", "no open conversation at this address")
         payload = next(c for c in iq.xml if c.tag.startswith(f"{{{stanza.NS}}}"))
+        if t.id not in self.engine.tickets and payload.tag != f"{{{stanza.NS}}}note":
+            # Held by the process owning its queue (a note is kept from the stored ticket, here).
+            if self.engine.role(t, iq["from"].bare) is None:
+                raise StanzaError("forbidden", "only the conversation's agent or a supervisor may do this")
+            self.hand_off(iq, t)
+            return True
         await self._run_element(payload, str(iq["from"]), t)
         return iq.reply()

@@ -1,0 +1,135 @@
+"""Which queues' routing state this engine owns, when several processes share the service domain.
+
+With ejabberd's ``bare_destination`` balancing, every stanza to a queue's JID reaches the one
+process whose connection holds the slot that JID hashes to; that process owns the queue: its
+waiting list, offers and their clocks, its agents' presence and its open tickets live there and
+nowhere else. A process learns that it owns a queue when the queue's stanzas reach it (the
+plugin sends each queue a probe from the service domain once its connections are up, so a
+restarted process takes its queues back at once) and then loads the queue's open tickets from
+the database and resumes them: offers pending are sent again, waiting customers keep their order.
+
+One process alone (no balancing) owns every queue from the start, as before.
+
+What crosses processes goes through the database: a ticket transferred to a queue owned
+elsewhere is stored, forgotten here and taken up by the owner when it hears of the change
+(lookup.CHANNEL); an agent serving queues of several processes has their conversations and
+offers counted everywhere (``_foreign``, read from the stored open tickets of the queues not
+owned here).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+from .model import OPEN_STATES, Agent, Ticket
+
+log = logging.getLogger("switchboard.plugins.support")
+
+
+class Ownership:
+    def _init_ownership(self, shared: bool) -> None:
+        self.shared = shared
+        #: Queues whose routing state is here (all of them without balancing).
+        self.owned: set[str] = set() if shared else set(self.queues)
+        #: Agent bare -> (conversations held, offers pending) in queues owned by other processes.
+        self._foreign: dict[str, tuple[int, int]] = {}
+        self._foreign_dirty = shared
+        self._adopting: set[str] = set()
+
+    def owns(self, queue: str) -> bool:
+        return queue in self.owned
+
+    def _take_in(self, t: Ticket) -> None:
+        """Hold a ticket read from the database (its queue is owned here)."""
+        self.tickets[t.id] = t
+        self._stored[t.id] = copy.deepcopy(t)
+        self._reindex(t)
+
+    async def adopt(self, queue: str) -> bool:
+        """The queue's stanzas reach this process: own it (load and resume its tickets). False when it
+        was owned already or is not a queue of this service."""
+        if queue in self.owned or queue not in self.queues or queue in self._adopting:
+            return False
+        self._adopting.add(queue)
+        try:
+            async with self._lock:
+                tickets = [t for t in await self.store.open_tickets(queue) if t.id not in self.tickets]
+                for t in tickets:
+                    self._take_in(t)
+                watchers = await self.store.watchers()
+                for t in tickets:
+                    if t.id in watchers:
+                        self.watchers[t.id] = watchers[t.id]
+                for q, resource in await self.store.presences():
+                    bare = resource.jid.split("/", 1)[0]
+                    if q == queue and self.is_agent(queue, bare):
+                        self.agents[queue].setdefault(bare, Agent(bare)).resources[resource.jid] = resource
+                self.owned.add(queue)
+                self._foreign_dirty = True
+                log.info("queue adopted", extra={"queue": queue, "open_tickets": len(tickets)})
+                for t in tickets:
+                    if t.state == "offered" and t.offer_deadline is not None:
+                        self._schedule_offer_timeout(t)
+                        self._offer_again(t)
+            for t in [t for t in tickets if t.state == "new"]:
+                await self.enqueue(t.id)
+            async with self._lock:
+                await self._route(queue)
+                self._refresh(queue)
+            return True
+        finally:
+            self._adopting.discard(queue)
+
+    async def changed_elsewhere(self, ticket_ids: list[str]) -> None:
+        """Another process stored these tickets: forget cached copies; take up those that now belong
+        to a queue owned here (transferred here, reopened by the process of the customer's queue)."""
+        self.lookup.changed(ticket_ids)
+        self._foreign_dirty = True
+        routed: set[str] = set()
+        for ticket_id in ticket_ids:
+            if ticket_id in self.tickets:
+                continue
+            t = await self.store.ticket(ticket_id)
+            if t is None or t.state not in OPEN_STATES or t.queue not in self.owned:
+                continue
+            async with self._lock:
+                if t.id in self.tickets:
+                    continue
+                self._take_in(t)
+                if t.id not in self.watchers:
+                    watchers = await self.store.watchers_of(t.id)
+                    if watchers:
+                        self.watchers[t.id] = watchers
+                if t.state == "offered" and t.offer_deadline is not None:
+                    self._schedule_offer_timeout(t)
+                    self._offer_again(t)
+                log.info("ticket taken up", extra={"ticket": t.id, "queue": t.queue, "state": t.state})
+                routed.add(t.queue)
+        for queue in routed:
+            async with self._lock:
+                await self._route(queue)
+                self._refresh(queue)
+
+    def _let_go(self, t: Ticket) -> None:
+        """The ticket now belongs to a queue owned by another process (stored already): forget it here."""
+        if t.queue not in self.owned:
+            self.watchers.pop(t.id, None)
+            self._forget(t)
+            self._foreign_dirty = True
+
+    async def _refresh_foreign(self) -> None:
+        """Agents' conversations and offers in the queues other processes own, as stored."""
+        if not self._foreign_dirty:
+            return
+        self._foreign_dirty = False
+        counts: dict[str, list[int]] = {}
+        for t in await self.store.tickets_in(("active", "offered"), exclude_queues=sorted(self.owned)):
+            if t.id in self.tickets:
+                continue
+            if t.state == "active" and t.agent:
+                counts.setdefault(t.agent, [0, 0])[0] += 1
+            elif t.state == "offered":
+                for bare in {full.split("/", 1)[0] for full in t.offers}:
+                    counts.setdefault(bare, [0, 0])[1] += 1
+        self._foreign = {agent: (held, offered) for agent, (held, offered) in counts.items()}

@@ -1,0 +1,166 @@
+"""Processes sharing the support domain: queue adoption, hand-off to a queue's owner, changes told.
+
+With ejabberd's ``bare_destination`` balancing a queue JID's stanzas reach one process, its
+owner (ownership.py), but a conversation JID ``t-<ticket>@…`` hashes to any process, and a
+customer's queue may no longer serve their ticket after a transfer. The process that receives
+such a stanza serves what needs only the stored ticket (relaying a message, a note: lookup.py)
+and hands the rest (a command, an offer answer, a customer's reply that queues the ticket
+again, the agent's first answer, which is recorded) to the owner: it re-addresses the stanza,
+wrapped, to the ticket's queue JID, and ejabberd routes that to the owner's connection. Only our
+own component may send from the bare service domain, so the owner trusts a hand-off from there;
+it unwraps the stanza and serves it as if it had arrived itself (errors go to the original
+sender, answers come from the original address). A stanza is handed off once: the owner does not
+hold the ticket either (it moved on meanwhile) -> the sender gets an error and may retry.
+
+The same wrapper without content (``<adopt/>``) is sent to each queue once the connections are
+up: the process that receives it owns the queue and loads it, so a restarted process resumes its
+queues without waiting for a customer or an agent to write.
+
+Ticket changes are told to the other processes as PostgreSQL notifications (lookup.CHANNEL) in
+the writer's transaction: they drop their cached copies, and the owner of a ticket's new queue
+takes it up (ownership.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import weakref
+from typing import TYPE_CHECKING, Any
+from xml.etree.ElementTree import Element, SubElement
+
+from component import namespaces as xmlns
+from component.errors import StanzaError
+
+from . import lookup
+
+if TYPE_CHECKING:
+    from .model import Ticket
+
+log = logging.getLogger("switchboard.plugins.support")
+
+NS_PEER = "urn:switchboard:support:peer:0"
+NS_FORWARD = "urn:xmpp:forward:0"
+#: Seconds between probes of the queues nobody here owns yet (a slot taken back after a reconnect).
+PROBE_INTERVAL = 30.0
+
+
+def _renamed(el: Element, old: str, new: str) -> Element:
+    out = copy.deepcopy(el)
+    for node in out.iter():
+        if isinstance(node.tag, str) and node.tag.startswith(f"{{{old}}}"):
+            node.tag = f"{{{new}}}" + node.tag[len(old) + 2:]
+    return out
+
+
+def handoff_element(stanza_xml: Element) -> Element:
+    """``<handoff><forwarded>{the stanza, in jabber:client}</forwarded></handoff>``."""
+    wrapper = Element(f"{{{NS_PEER}}}handoff")
+    forwarded = SubElement(wrapper, f"{{{NS_FORWARD}}}forwarded")
+    forwarded.append(_renamed(stanza_xml, xmlns.COMPONENT, xmlns.CLIENT))
+    return wrapper
+
+
+def adopt_element() -> Element:
+    return Element(f"{{{NS_PEER}}}adopt")
+
+
+class Peering:
+    """Hand-off and adoption of :class:`~.plugin.SupportPlugin` (active only where slots are shared)."""
+
+    def _init_peering(self) -> None:
+        self._handed: weakref.WeakSet[Element] = weakref.WeakSet()
+        self._prober: asyncio.Task | None = None
+
+    @property
+    def sharing(self) -> bool:
+        return self.engine.shared
+
+    async def _listen_peers(self) -> None:
+        peers = getattr(self.service.app, "peers", None)
+        if peers is not None and peers.active:
+            await peers.listen(lookup.CHANNEL, self._peer_changed)
+
+    async def _tell_peers(self, session: Any, ticket_ids: list[str]) -> None:
+        peers = self.service.app.peers
+        for payload in lookup.notices(self.service.domain, ticket_ids):
+            await peers.notify(session, lookup.CHANNEL, payload)
+
+    async def _peer_changed(self, payload: str) -> None:
+        domain, *ids = payload.split()
+        if domain == self.service.domain and ids:
+            await self.engine.changed_elsewhere(ids)
+
+    # -- adoption ---------------------------------------------------------------------------------------
+    def _start_probing(self) -> None:
+        if self.sharing and (self._prober is None or self._prober.done()):
+            self._prober = asyncio.ensure_future(self._probe_loop())
+
+    async def _probe_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self.service.connected.wait(), PROBE_INTERVAL)
+                self.probe_queues()
+            except asyncio.TimeoutError:
+                pass
+            await asyncio.sleep(PROBE_INTERVAL)
+
+    def probe_queues(self) -> None:
+        """Ask the server to route a probe to each queue nobody here owns: its owner adopts it."""
+        for name in sorted(set(self.engine.queues) - self.engine.owned):
+            self._peer_message(self.engine.queue_jid(name), adopt_element())
+
+    async def _stop_peering(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            await asyncio.gather(self._prober, return_exceptions=True)
+
+    async def _adopt_for(self, stanza: Any, queue: str) -> None:
+        """A stanza the server routed to a queue's JID: this process owns the queue."""
+        if self.sharing and not self.handed(stanza) and not self.engine.owns(queue):
+            await self.engine.adopt(queue)
+
+    # -- hand-off ----------------------------------------------------------------------------------------
+    def handed(self, stanza: Any) -> bool:
+        return stanza.xml in self._handed
+
+    def hand_off(self, stanza: Any, t: "Ticket") -> None:
+        """Send ``stanza`` to the owner of the ticket's queue; refused when that cannot help (it was
+        handed to us already, or we own the queue and yet do not hold the ticket)."""
+        if self.handed(stanza) or not self.sharing or self.engine.owns(t.queue) or t.queue not in self.engine.queues:
+            raise StanzaError("recipient-unavailable", "this conversation is moving; send it again in a moment")
+        log.info("stanza handed to the queue's owner", extra={"ticket": t.id, "queue": t.queue})
+        self._peer_message(self.engine.queue_jid(t.queue), handoff_element(stanza.xml))
+
+    def _peer_message(self, to: str, payload: Element) -> None:
+        msg = self.service.xmpp.make_message(mto=to, mfrom=self.service.domain, mtype="normal")
+        msg.append(payload)
+        self.service.send(msg)
+
+    def peer_stanza(self, msg: Any) -> bool:
+        """Our own probe or hand-off (sent from the bare service domain): served here; True when it was one."""
+        payload = next((c for c in msg.xml if c.tag.startswith(f"{{{NS_PEER}}}")), None)
+        if payload is None:
+            return False
+        sender = msg["from"]
+        if sender.user or sender.resource or sender.domain != self.service.domain:
+            raise StanzaError("forbidden", "only this service hands stanzas over")
+        if payload.tag == f"{{{NS_PEER}}}handoff":
+            inner = payload.find(f"{{{NS_FORWARD}}}forwarded")
+            stanzas = [c for c in (inner if inner is not None else ())
+                       if c.tag in (f"{{{xmlns.CLIENT}}}message", f"{{{xmlns.CLIENT}}}iq")]
+            if len(stanzas) != 1:
+                raise StanzaError("bad-request", "a hand-off carries one message or IQ")
+            el = _renamed(stanzas[0], xmlns.CLIENT, xmlns.COMPONENT)
+            self._handed.add(el)
+            # As if the server had delivered it here: limits, order, errors to its sender.
+            self.service.take(_Wrapped(el))
+        return True
+
+
+class _Wrapped:
+    """What ``Service.take`` needs of a stanza: its XML."""
+
+    def __init__(self, xml: Element) -> None:
+        self.xml = xml
