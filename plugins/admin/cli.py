@@ -19,7 +19,7 @@ from typing import Any
 from component.cli_kit import CliCommand, CliContext, CliError, CliRefused, Progress, confirm
 
 from . import export
-from .rooms import message_counts, room_row
+from .room_command import message_counts, room_row
 from .service import format_time, parse_time
 
 

@@ -46,7 +46,8 @@ class AdminPlugin(Plugin):
             self.service.commands.register(command)
         muc = self.hooks.service("muc", None)
         if self.options.room_commands and muc is not None:
-            from .rooms import RoomRights, room_commands
+            from .room_command import RoomRights
+            from .rooms import room_commands
 
             self.rights = RoomRights(self.service)
             self.hooks.on(RIGHTS, self.rights.answer)
