@@ -24,7 +24,8 @@ from component.errors import StanzaError
 
 from . import related, stanza as wire
 from .hooks import ArchiveRecord, QuerySpec
-from .store import ArchiveStore, Filters, SqlReader
+from .store import ArchiveStore
+from .tables import Filters, SqlReader
 
 log = logging.getLogger("switchboard.plugins.mam")
 
