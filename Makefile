@@ -6,8 +6,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STATE  ?= state/dev
 # ejabberd: the boundary suites also run behind it, and it hosts the remote users of the
-# federation suite; lua-unbound: Prosody's s2s resolver reads a hosts file only through it.
-DEBIAN_PACKAGES := prosody prosody-modules lua-dbi-sqlite3 postgresql chromium ejabberd lua-unbound systemd
+# federation suite; lua-unbound: Prosody's s2s resolver reads a hosts file only through it;
+# erlang-p1-pgsql: ejabberd's PostgreSQL driver, for its archive in `make bench` (ejabberd scenario).
+DEBIAN_PACKAGES := prosody prosody-modules lua-dbi-sqlite3 postgresql chromium ejabberd erlang-p1-pgsql \
+                   lua-unbound systemd
 # The suites that exercise the server boundary, run again behind ejabberd; tests/balancing runs
 # only there (it needs ejabberd's domain_balancing and brings its own ejabberd and PostgreSQL).
 EJABBERD_SUITES := tests/muc tests/mam tests/recall tests/support tests/admin \

@@ -5,6 +5,8 @@
     python -m bench --tiny          # seconds: proves the harness works (used by the smoke test)
     python -m bench --only fanout,mam
     python -m bench --only archive_cost   # writes results/archive_cost.md and .json, latest.md untouched
+    python -m bench --only ejabberd       # Switchboard on 1/2/4 processes vs ejabberd: results/ejabberd.md
+    python -m bench --only loadgen        # the load generator's own ceiling (no server)
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("ceiling", "fanout", "archive_cost", "paced", "profile", "joins", "idle_rooms", "mam", "postgres",
-             "support")
+SCENARIOS = ("loadgen", "ceiling", "fanout", "archive_cost", "paced", "profile", "joins", "idle_rooms", "mam",
+             "postgres", "support", "ejabberd")
+#: Scenarios that bring their own servers (no Prosody stack needed when run alone).
+STANDALONE = {"loadgen", "ejabberd"}
 
 
 def ensure_bench_dependencies(install: bool) -> None:
@@ -93,6 +97,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres", action="store_true", help="also run the PostgreSQL pass in --quick/--tiny")
     parser.add_argument("--render", metavar="JSON", help="only rewrite latest.md/latest.png from a results file "
                         "(after editing results/analysis.md)")
+    parser.add_argument("--render-ejabberd", metavar="JSON", help="only rewrite ejabberd.md from its results file "
+                        "(after editing results/ejabberd_analysis.md)")
     return parser.parse_args(argv)
 
 
@@ -106,6 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(args.render)
         results = json.loads(path.read_text(encoding="utf-8"))
         paths = report.write(results, Path(args.out), path.stem, write_json=False)
+        print("rewrote: " + ", ".join(str(p) for p in paths.values()))
+        return 0
+    if args.render_ejabberd:
+        import json
+
+        from . import ejabberd_report
+
+        path = Path(args.render_ejabberd)
+        paths = ejabberd_report.write(json.loads(path.read_text(encoding="utf-8")), Path(args.out), write_json=False)
         print("rewrote: " + ", ".join(str(p) for p in paths.values()))
         return 0
     ensure_bench_dependencies(not args.no_install and args.mode != "tiny")
@@ -143,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
                                         **_machine()},
                                "timings": {}}
     started = time.monotonic()
+    if "ejabberd" in wanted and settings.mode == "tiny" and not args.only:
+        # ejabberd and PostgreSQL would double the smoke test's time: --only ejabberd runs it.
+        wanted.remove("ejabberd")
+    if set(wanted) <= STANDALONE:
+        return run_standalone(wanted, settings, state, results, Path(args.out), keep=args.keep_state or args.state)
     stack = Stack(state)
     bench = Bench(settings, stack, progress=lambda text: print(text, flush=True))
     status = 0
@@ -158,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
             results["timings"][name] = round(time.monotonic() - t, 1)
 
     try:
+        if "loadgen" in wanted:
+            # First, on a machine without our servers running yet.
+            timed("loadgen", lambda: results.__setitem__("loadgen", loadgen_ceiling(settings)))
         bench.start()
         results["setup"] = bench.results["setup"]
         timed("ceiling", bench.ceiling)
@@ -182,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
             from .support import run as run_support
 
             timed("support", lambda: results.__setitem__("support", run_support(stack, settings, bench.say)))
+        if "ejabberd" in wanted:
+            # Prosody and its component would only compete for the cores.
+            bench.close()
+            stack.stop()
+            timed("ejabberd", lambda: results.__setitem__("ejabberd", run_ejabberd(settings, state, bench.say)))
     except BaseException as exc:  # noqa: BLE001 - write what we have, then report the failure
         results["error"] = f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
@@ -192,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         results["meta"]["elapsed_s"] = round(time.monotonic() - started, 1)
         stamp = now.strftime("%Y-%m-%d_%H%M") + ("" if settings.mode == "full" else f"_{settings.mode}")
+        if "ejabberd" in results:
+            from . import ejabberd_report
+
+            print("ejabberd: " + ", ".join(str(p) for p in ejabberd_report.write(
+                _ejabberd_page(results), Path(args.out)).values()), flush=True)
         if wanted == ["archive_cost"]:
             # Alone it would leave latest.md with a single scenario: it gets its own page instead.
             paths = report.write_archive_cost(results, Path(args.out))
@@ -199,6 +232,81 @@ def main(argv: list[str] | None = None) -> int:
             paths = report.write(results, Path(args.out), stamp, latest=not args.no_latest)
         print("results: " + ", ".join(str(p) for p in paths.values()), flush=True)
         if not args.keep_state and not args.state:
+            shutil.rmtree(state, ignore_errors=True)
+    return status
+
+
+def loadgen_ceiling(settings: Any) -> dict[str, Any]:
+    from . import loadgen_ceiling as ceiling
+
+    return ceiling.run(0.3 if settings.mode == "tiny" else 3.0)
+
+
+def run_ejabberd(settings: Any, state: Path, say: Any) -> dict[str, Any]:
+    from .ejabberd import EjabberdBench, missing
+
+    why = missing()
+    if why:
+        say(f"  skipped: {why}")
+        return {"skipped": why}
+    if settings.mode == "tiny":
+        kwargs: dict[str, Any] = {"reps": 1, "duration": 1.5, "warmup": 0.3, "workers": 1, "inflight": 8,
+                                  "shapes": ((4, 2, 4),), "processes": (1, 2)}
+    elif settings.mode == "quick":
+        kwargs = {"reps": 1, "duration": 3.0, "processes": (1, 2)}
+    else:
+        kwargs = {"reps": settings.reps if settings.reps != 3 else 2, "duration": settings.duration,
+                  "warmup": settings.warmup, "workers": settings.workers, "inflight": settings.inflight}
+    return EjabberdBench(state / "ejabberd-bench", say, **kwargs).run()
+
+
+def _ejabberd_page(results: dict[str, Any]) -> dict[str, Any]:
+    """What the ejabberd page shows: its block, the load generator's ceiling and the machine."""
+    meta = dict(results["meta"])
+    meta["loadavg_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    meta["ejabberd"] = "23.01"
+    page = {"meta": meta, "ejabberd": results["ejabberd"]}
+    if "loadgen" in results:
+        page["loadgen"] = results["loadgen"]
+    if "error" in results:
+        page["error"] = results["error"]
+    return page
+
+
+def run_standalone(wanted: list[str], settings: Any, state: Path, results: dict[str, Any], out: Path,
+                   keep: Any) -> int:
+    """`--only loadgen` and/or `--only ejabberd`: no Prosody; their own page (latest.md untouched)."""
+    from . import ejabberd_report
+
+    status = 0
+    say = lambda text: print(text, flush=True)  # noqa: E731
+    try:
+        if "loadgen" in wanted:
+            print("== loadgen", flush=True)
+            results["loadgen"] = loadgen_ceiling(settings)
+            c = results["loadgen"]["count"]
+            say(f"  counting: {c['cpu_us_per_delivery']:.2f} µs per delivery "
+                f"({c['deliveries_per_read']:.0f} per read); exact: "
+                f"{results['loadgen']['exact']['cpu_us_per_delivery']:.2f} µs; one stanza per write: "
+                f"{results['loadgen']['count_one_per_write']['cpu_us_per_delivery']:.2f} µs")
+        if "ejabberd" in wanted:
+            print("== ejabberd", flush=True)
+            results["ejabberd"] = run_ejabberd(settings, state, say)
+    except BaseException as exc:  # noqa: BLE001 - write what we have, then report the failure
+        results["error"] = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
+        status = 1
+    finally:
+        if "ejabberd" in results:
+            paths = ejabberd_report.write(_ejabberd_page(results), out)
+        else:
+            import json
+
+            out.mkdir(parents=True, exist_ok=True)
+            paths = {"json": out / "loadgen.json"}
+            paths["json"].write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+        print("results: " + ", ".join(str(p) for p in paths.values()), flush=True)
+        if not keep:
             shutil.rmtree(state, ignore_errors=True)
     return status
 

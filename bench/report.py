@@ -166,6 +166,15 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
                   f"{_f(c['loadgen_us_per_delivery'], 1)} µs of CPU per delivery received — one worker process "
                   f"could absorb about {_f(capacity, 0)} "
                   f"deliveries/s, well above any MUC figure below; messages lost: {c['lost']}.", ""]
+    lg = results.get("loadgen")
+    if lg:
+        count, exact, one = lg["count"], lg["exact"], lg["count_one_per_write"]
+        lines += ["Without any server (a do-nothing source floods one worker, `bench/loadgen_ceiling.py`): "
+                  f"the counting handler of the saturated runs spends **{_f(count['cpu_us_per_delivery'], 2)} µs** "
+                  f"per delivery read in bulk and {_f(one['cpu_us_per_delivery'], 2)} µs when each stanza is "
+                  f"written alone; the exact handler (paced runs, every latency) "
+                  f"{_f(exact['cpu_us_per_delivery'], 2)} µs. In the runs below its cost is mostly per read "
+                  "(see the load gen column and `deliveries_per_read` in the JSON).", ""]
     if results.get("fanout"):
         lines += ["## MUC fan-out (saturated, archiving on both sides)", "",
                   "| shape | side | deliveries/s | lost | p50 ms | p99 ms | Prosody µs/delivery | "

@@ -100,6 +100,7 @@ def _traffic_summary(result: TrafficResult, occupants: int) -> dict[str, Any]:
         "lost": result.lost,
         "cpu_s": result.cpu,
         "window_s": result.duration,
+        "deliveries_per_read": result.received / result.reads if result.reads else float("nan"),
         **latency_summary_ms(result.latencies_ns),
     }
     for name, seconds in result.cpu.items():
