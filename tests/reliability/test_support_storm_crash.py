@@ -30,6 +30,8 @@ from .test_crash import HELP, ComponentProcess, agent_available, consistency
 pytestmark = pytest.mark.integration
 
 CUSTOMERS = 60
+#: Customers who write only once the storm is answered: so the kill always finds some unanswered.
+HELD_BACK = 5
 STORM_SERVICES = {
     ROOMS: {"muc": {"lock_new_rooms": False}, "mam": {}},
     SUPPORT: {"mam": {}, "support": {
@@ -99,9 +101,11 @@ async def storm(component: StormComponent, p: dict, customers: dict) -> None:
     await agent_available(agent1, 2)
     await agent_available(agent2, 1)
     # The first customers are offered to the agents, who leave the offers unanswered (an agent
-    # holds one offer at a time); then the storm: every other customer writes at once, and the
-    # kill comes as soon as the first of them are answered (tickets are written in batches, so
-    # answers come in bursts).
+    # holds one offer at a time); then the storm: the other customers write a few milliseconds
+    # apart, and the kill comes at the storm's first answer (typically with ~50 written and ~5
+    # answered). Tickets are written in batches, so answers come in bursts: written all at once,
+    # the storm could be answered in one burst before the kill lands; the last few are held back
+    # until the first answer, so the kill always finds customers unanswered.
     everyone = list(customers.values())
     first, rest = everyone[:3], everyone[3:]
     for n, person in enumerate(first):
@@ -110,12 +114,14 @@ async def storm(component: StormComponent, p: dict, customers: dict) -> None:
     while len((await stored(component.db_url))[2]) < 2:
         assert time.monotonic() < deadline, "the first customers were not offered"
         await asyncio.sleep(0.05)
-    for n, person in enumerate(rest, start=len(first)):
-        person.send_message(HELP, f"<body>customer {n} needs help</body>", mtype="chat")
+    unsent = list(enumerate(rest, start=len(first)))
     deadline = time.monotonic() + 30
     while not any(answered(c) for c in rest):
         assert time.monotonic() < deadline, "the storm was not answered"
-        await asyncio.sleep(0.01)
+        if len(unsent) > HELD_BACK:
+            n, person = unsent.pop(0)
+            person.send_message(HELP, f"<body>customer {n} needs help</body>", mtype="chat")
+        await asyncio.sleep(0.002)
     await component.kill()
     answered_before = {bare for bare, c in customers.items() if answered(c)}
     waiting, tickets, offers, with_message = await stored(component.db_url)
