@@ -1,0 +1,271 @@
+"""Raw-socket customers and agents for the support crash benchmark (see bench/support_crash.py).
+
+Many clients per load-generator process, as in bench/loadgen.py, but driven in short ticks so that
+the coordinator can kill and restart the component while every client keeps reading and answering.
+Each worker only records what happened, with times of the system-wide monotonic clock; the
+coordinator compares it with the database afterwards.
+
+Customers write one message carrying a marker (``[c<number>]``) and note every answer from the
+queue: the ticket it names (the acknowledgement), positions, errors (the component was away), the
+close. Agents answer disco#info like a plain client (offers then come as chat messages), hold each
+offer ``hold`` seconds before accepting it (as a person reading it would; so that offers are pending
+at the kill), and close each conversation ``talk`` seconds after accepting it. An offer that comes
+again (after the restart) is accepted again unless the conversation was already confirmed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import multiprocessing
+import re
+import time
+from typing import Any
+
+from .loadgen import LoadGen, Worker
+
+STANZA = re.compile(rb"\s*(<message\b[^>]*/>|<message\b.*?</message>|<iq\b[^>]*/>|<iq\b.*?</iq>"
+                    rb"|<presence\b[^>]*/>|<presence\b.*?</presence>)", re.DOTALL)
+STARTS = (b"<message", b"<iq", b"<presence")
+ATTR = re.compile(rb"""\b([\w:]+)=(['"])(.*?)\2""")
+TICKET = re.compile(rb"<ticket\b([^>]*)>")
+POSITION = re.compile(rb"<position>(\d+)</position>")
+MARKER = re.compile(rb"\[c(\d+)\]")
+CROCKFORD = {c: i for i, c in enumerate(b"0123456789abcdefghjkmnpqrstvwxyz")}
+
+
+def sent_at(stanza_id: bytes) -> float:
+    """When the component made a message: its ids are time-ordered (48-bit milliseconds first, base32), so
+    a message the killed process sent and Prosody delivered late is told from one of the new process."""
+    value = 0
+    for c in stanza_id[:10].lower():
+        if c not in CROCKFORD:
+            return 0.0
+        value = value * 32 + CROCKFORD[c]
+    return value / 1000 if len(stanza_id) >= 10 else 0.0
+
+
+def attrs(head: bytes) -> dict[bytes, bytes]:
+    return {m.group(1): m.group(3) for m in ATTR.finditer(head)}
+
+
+class CrashWorker(Worker):
+    def __init__(self, wid: int, port: int) -> None:
+        super().__init__(wid, port)
+        self.bufs: dict[int, bytes] = {}
+        self.customers: dict[int, dict[str, Any]] = {}
+        self.agents: dict[int, dict[str, Any]] = {}
+        self.timers: list[tuple[float, int, str, int, str]] = []
+        self.seq = 0
+        self.queue = ""
+        self.hold = self.talk = 0.0
+        self.stanzas = 0
+
+    # -- set-up -------------------------------------------------------------------
+    def cmd_setup(self, queue: str, customers: list[tuple[int, int]], agents: list[int], hold: float,
+                  talk: float) -> None:
+        self.queue, self.hold, self.talk = queue, hold, talk
+        for ci, number in customers:
+            self.customers[ci] = {"number": number, "sent": [], "acked": None, "tickets": [], "errors": [],
+                                  "positions": [], "closed": None}
+            self.bufs[ci] = b""
+        for ci in agents:
+            self.agents[ci] = {"offers": [], "accepts": [], "confirmed": {}, "closes": [], "scheduled": set(),
+                               "quoted": [], "transcript": [], "probes": []}
+            self.bufs[ci] = b""
+        self.handler = self.on_data
+
+    def cmd_agents_online(self) -> None:
+        for ci in self.agents:
+            self.write(ci, f"<presence to='{self.queue}'/>".encode())
+
+    def cmd_storm(self, plan: list[tuple[int, float]]) -> None:
+        """Each customer (local index, when) writes to the queue at its moment."""
+        for ci, at in plan:
+            self._later(at, "ask", ci)
+
+    def cmd_resend(self, bounced_only: bool) -> int:
+        """Customers who got no ticket yet write again (a person whose message went unanswered); with
+        `bounced_only`, only those who got an error back."""
+        todo = [ci for ci, c in self.customers.items() if c["sent"] and c["acked"] is None
+                and (c["errors"] or not bounced_only)]
+        for ci in todo:
+            self._ask(ci)
+        return len(todo)
+
+    def cmd_tick(self, seconds: float) -> dict[str, int]:
+        end = time.monotonic() + seconds
+        while True:
+            now = time.monotonic()
+            while self.timers and self.timers[0][0] <= now:
+                _, _, action, ci, jid = heapq.heappop(self.timers)
+                getattr(self, f"_{action}")(ci, *((jid,) if jid else ()))
+            if now >= end:
+                break
+            wake = min(end, self.timers[0][0]) if self.timers else end
+            self.poll(max(0.0, min(wake - now, 0.02)))
+        cs, ag = self.customers.values(), self.agents.values()
+        return {"sent": sum(1 for c in cs if c["sent"]), "acked": sum(1 for c in cs if c["acked"] is not None),
+                "errors": sum(len(c["errors"]) for c in cs), "closed": sum(1 for c in cs if c["closed"]),
+                "offers": sum(len(a["offers"]) for a in ag), "accepts": sum(len(a["accepts"]) for a in ag),
+                "confirmed": sum(len(a["confirmed"]) for a in ag), "stanzas": self.stanzas}
+
+    def cmd_records(self) -> dict[str, Any]:
+        agents = {ci: {**a, "scheduled": sorted(a["scheduled"])} for ci, a in self.agents.items()}
+        return {"customers": self.customers, "agents": agents}
+
+    # -- actions ------------------------------------------------------------------
+    def _later(self, at: float, action: str, ci: int, jid: str = "") -> None:
+        self.seq += 1
+        heapq.heappush(self.timers, (at, self.seq, action, ci, jid))
+
+    def _ask(self, ci: int) -> None:
+        c = self.customers[ci]
+        c["sent"].append(time.monotonic())
+        self.write(ci, (f"<message to='{self.queue}' type='chat' xml:lang='en'><body>Hello, I need help with my "
+                        f"order [c{c['number']}]</body></message>").encode())
+
+    def _accept(self, ci: int, jid: str) -> None:
+        a = self.agents[ci]
+        a["scheduled"].discard(jid)
+        if jid in a["confirmed"]:
+            return
+        a["accepts"].append((time.monotonic(), jid))
+        self.write(ci, f"<message to='{jid}' type='chat'><body>accept</body></message>".encode())
+        self._later(time.monotonic() + self.talk, "close", ci, jid)
+
+    def _close(self, ci: int, jid: str) -> None:
+        self.agents[ci]["closes"].append((time.monotonic(), jid))
+        self.write(ci, f"<message to='{jid}' type='chat'><body>/close</body></message>".encode())
+
+    # -- reading ------------------------------------------------------------------
+    def on_data(self, ci: int, data: bytes) -> None:
+        buf = self.bufs.get(ci, b"") + data
+        pos = 0
+        while True:
+            m = STANZA.match(buf, pos)
+            if m:
+                self._stanza(ci, m.group(1))
+                pos = m.end()
+                continue
+            rest = buf[pos:].lstrip()
+            if not rest or rest.startswith(STARTS):
+                break  # incomplete: wait for more
+            nxt = min((i for i in (rest.find(s, 1) for s in STARTS) if i > 0), default=-1)
+            if nxt < 0:
+                pos = len(buf)
+                break
+            pos = len(buf) - len(rest) + nxt  # something we do not read (a stream feature, a header): skip it
+        self.bufs[ci] = buf[pos:]
+
+    def _stanza(self, ci: int, st: bytes) -> None:
+        now = time.monotonic()
+        self.stanzas += 1
+        head = attrs(st[:st.find(b">") + 1])
+        made = sent_at(head.get(b"id", b""))
+        if ci in self.customers:
+            c = self.customers[ci]
+            if not st.startswith(b"<message") or not head.get(b"from", b"").startswith(self.queue.encode()):
+                return
+            if head.get(b"type") == b"error":
+                c["errors"].append(now)
+                return
+            for t in TICKET.finditer(st):
+                tid = attrs(t.group(1)).get(b"id", b"").decode()
+                if tid and tid not in c["tickets"]:
+                    c["tickets"].append(tid)
+                if tid and c["acked"] is None:
+                    c["acked"] = (now, tid, made)
+            p = POSITION.search(st)
+            if p:
+                c["positions"].append((now, int(p.group(1)), made))
+            if b"<closed" in st and c["closed"] is None:
+                c["closed"] = now
+            return
+        a = self.agents.get(ci)
+        if a is None:
+            return
+        if st.startswith(b"<iq"):
+            if head.get(b"type") not in (b"get", b"set"):
+                return
+            to, iq_id = head.get(b"from", b"").decode(), head.get(b"id", b"").decode()
+            if b"disco#info" in st and head.get(b"type") == b"get":
+                a["probes"].append(now)
+                reply = (f"<iq type='result' to='{to}' id='{iq_id}'><query xmlns='http://jabber.org/protocol/disco#info'>"
+                         "<identity category='client' type='pc'/></query></iq>")
+            else:
+                reply = (f"<iq type='error' to='{to}' id='{iq_id}'><error type='cancel'><service-unavailable "
+                         "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>")
+            self.write(ci, reply.encode())
+            return
+        sender = head.get(b"from", b"").decode()
+        if not st.startswith(b"<message") or not sender.startswith("t-") or head.get(b"type") == b"error":
+            return
+        jid = sender.split("/", 1)[0]
+        tid = jid[2:].split("@", 1)[0]
+        states = {attrs(t.group(1)).get(b"state") for t in TICKET.finditer(st)}
+        marker = MARKER.search(st)
+        if b"offered" in states:
+            a["offers"].append((now, tid, made))
+            if marker:
+                a["quoted"].append((now, tid, int(marker.group(1)), made))
+            if tid not in a["confirmed"] and jid not in a["scheduled"]:
+                a["scheduled"].add(jid)
+                self._later(now + self.hold, "accept", ci, jid)
+        elif marker and b"urn:xmpp:delay" in st:
+            a["transcript"].append((now, tid, int(marker.group(1)), made))
+        if b"active" in states and tid not in a["confirmed"]:
+            a["confirmed"][tid] = now
+
+
+def _crash_worker_main(wid: int, port: int, conn: Any) -> None:
+    import traceback
+
+    worker = CrashWorker(wid, port)
+    while True:
+        try:
+            command, args = conn.recv()
+        except EOFError:
+            return
+        try:
+            if command == "exit":
+                worker.cmd_close()
+                conn.send(("ok", None))
+                return
+            conn.send(("ok", getattr(worker, f"cmd_{command}")(*args)))
+        except BaseException as exc:  # noqa: BLE001 - report to the coordinator, keep serving
+            conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+
+
+class CrashLoad(LoadGen):
+    """LoadGen's coordinator with CrashWorker processes."""
+
+    def __init__(self, port: int, workers: int = 2) -> None:  # noqa: D107 - same as LoadGen's, other worker
+        ctx = multiprocessing.get_context("fork")
+        self.port, self.n, self.conns, self.procs = port, workers, [], []
+        for wid in range(workers):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_crash_worker_main, args=(wid, port, child), daemon=True,
+                               name=f"bench-support-crash-{wid}")
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+        self.count = 0
+        self.users: list[str] = []
+
+    def per_worker(self, ids: list[int]) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {w: [] for w in range(self.n)}
+        for g in ids:
+            w, ci = self._locate(g)
+            out[w].append(ci)
+        return out
+
+    def all(self, command: str, *args: Any) -> dict[int, Any]:
+        return self._call_all({w: (command, args) for w in range(self.n)})
+
+    def tick(self, seconds: float) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for counts in self.all("tick", seconds).values():
+            for k, v in counts.items():
+                total[k] = total.get(k, 0) + v
+        return total
