@@ -352,8 +352,27 @@ class StanzaOutbox:
         if msg["body"] or stanza.retraction_target(msg.xml) is not None:
             await self._archive(t, msg, self._payload(msg), role, name, new_id())
 
+    async def keep_first_messages(self, ticket_ids: list[str]) -> None:
+        """After a restart, before anyone is answered: a ticket loaded "new" was stored, but the process
+        may have died before the customer's first message reached the archive (it is written once the
+        ticket exists). Put it there from the ticket (as stored: its first 200 characters), at its time."""
+        assert self.engine is not None
+        archive = self.service.hooks.service("archive", None)
+        if archive is None:
+            return
+        for t in [self.engine.tickets[i] for i in ticket_ids if i in self.engine.tickets]:
+            if t.state != "new" or not t.form.get("message"):
+                continue
+            session = self.engine.session_jid(t.id)
+            if await archive.history(session, maxstanzas=1, maxchars=None, since=None, seconds=None):
+                continue
+            msg = self.service.xmpp.make_message(mto=self._entry_jid(t), mfrom=t.customer_jid,
+                                                 mbody=t.form["message"], mtype="chat")
+            await self._archive(t, msg, self._payload(msg), "customer", "", new_id(t.created_at), at=t.created_at)
+            log.info("first message archived from the ticket", extra={"ticket": t.id})
+
     async def _archive(self, t: Ticket, msg: Message, payload: list[Element], role: str, name: str,
-                       sid: str) -> None:
+                       sid: str, at: float | None = None) -> None:
         """Store the message as the customer sees the conversation: with the queue JID as the other side."""
         assert self.engine is not None
         archive = self.service.hooks.service("archive", None)
@@ -376,7 +395,7 @@ class StanzaOutbox:
         record_xml.append(stanza.speaker(role, name if role != "customer" else ""))
         record_xml = as_client(record_xml)
         origin = msg.xml.find(f"{{{stanza.SID}}}origin-id")
-        record = ArchiveRecord(archive=self.engine.session_jid(t.id), stanza_id=sid, timestamp=time.time(),
+        record = ArchiveRecord(archive=self.engine.session_jid(t.id), stanza_id=sid, timestamp=at or time.time(),
                                stanza=tostring(record_xml), author=msg["from"].bare, with_jid=t.customer,
                                # 1:1 retractions name the origin-id, or the id attribute without one.
                                origin_id=(origin.get("id", "") if origin is not None else "") or msg["id"] or "",

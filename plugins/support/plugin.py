@@ -65,6 +65,7 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Peering, Plugin):
         self.outbox.engine = self.engine
         self.ops = Operations(self)
         await self.engine.load()
+        self._loaded_new = [t.id for t in self.engine.tickets.values() if t.state == "new"]
         await self._listen_peers()
         await overrides.start(self)
         self.hooks.provide(events.SERVICE, SupportFacade(self))
@@ -92,6 +93,9 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Peering, Plugin):
         s.commands.register(overrides.QueueStateCommand(self))
 
     async def on_connected(self) -> None:
+        # Only the tickets loaded "new": later ones are mid-join, their first message on its way.
+        loaded_new, self._loaded_new = self._loaded_new, []
+        await self.outbox.keep_first_messages(loaded_new)
         await self.engine.resume()
         self.ops.start()
         self._start_probing()
