@@ -76,9 +76,14 @@ def fill_error(reply: Any, error: XMPPError) -> Any:
 
 #: Error conditions that say the addressee can no longer be reached (XEP-0045 7.2.x kicks an
 #: occupant on them; the server sends them when a remote server is unreachable or a user gone).
+#: Every plugin that drops an address on a bounce decides by these (rooms, the support desk).
 GONE_CONDITIONS = frozenset({"gone", "item-not-found", "recipient-unavailable", "redirect",
                              "remote-server-not-found", "remote-server-timeout", "service-unavailable"})
 _NS_STANZAS = xmlns.STANZAS
+#: Where a stanza's own <error/> lives: the stanza's namespace (or none, in elements built by
+#: hand). An element named error in another namespace is a payload, not the stanza's error.
+_ERROR_TAGS = frozenset({"error", f"{{{xmlns.CLIENT}}}error", f"{{{xmlns.COMPONENT}}}error",
+                         "{jabber:server}error"})
 
 
 def means_gone(stanza_xml: Any) -> bool:
@@ -87,7 +92,7 @@ def means_gone(stanza_xml: Any) -> bool:
     An error without a condition counts too: something bounced, and a bounce we cannot read
     is no reason to keep writing to that address.
     """
-    error = next((c for c in stanza_xml if c.tag.endswith("}error") or c.tag == "error"), None)
+    error = next((c for c in stanza_xml if c.tag in _ERROR_TAGS), None)
     if error is None:
         return True
     conditions = {c.tag.partition("}")[2] for c in error if c.tag.startswith(f"{{{_NS_STANZAS}}}")}

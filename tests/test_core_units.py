@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import inspect as sa_inspect, text
 
 from component.config import ConfigError, doc
+from component.errors import GONE_CONDITIONS, means_gone
 from component.hooks import HookBus
 from component.ids import new_id, timestamp_of
 from component.plugin import Plugin, resolve
@@ -206,3 +207,27 @@ def test_ids_are_time_ordered_and_unique():
     assert abs(timestamp_of(new_id(1_700_000_000.123)) - 1_700_000_000.123) < 0.001
     with pytest.raises(ValueError):
         timestamp_of("not-an-id")
+
+
+_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+
+@pytest.mark.parametrize(("xml", "gone"), [
+    *((f"<message xmlns='jabber:component:accept' type='error'><error type='cancel'><{condition} xmlns='{_STANZAS}'/>"
+       "</error></message>", True) for condition in sorted(GONE_CONDITIONS)),
+    (f"<message xmlns='jabber:client' type='error'><error type='auth'><forbidden xmlns='{_STANZAS}'/></error>"
+     "</message>", False),
+    (f"<message xmlns='jabber:server' type='error'><error type='wait'><resource-constraint xmlns='{_STANZAS}'/>"
+     "</error></message>", False),
+    ("<message xmlns='jabber:client' type='error'><body>no error element</body></message>", True),
+    ("<message xmlns='jabber:client' type='error'><error type='cancel'/></message>", True),
+    ("<message xmlns='jabber:client' type='error'><error type='cancel'><x xmlns='urn:example'/></error></message>", True),
+    # A payload named error, in its own namespace, is not the stanza's error.
+    (f"<message xmlns='jabber:client' type='error'><error xmlns='urn:example:app'/><error type='auth'>"
+     f"<forbidden xmlns='{_STANZAS}'/></error></message>", False),
+    (f"<message type='error'><error type='cancel'><gone xmlns='{_STANZAS}'/></error></message>", True),
+])
+def test_which_bounces_mean_the_address_is_gone(xml: str, gone: bool) -> None:
+    from xml.etree.ElementTree import fromstring
+
+    assert means_gone(fromstring(xml)) is gone

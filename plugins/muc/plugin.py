@@ -10,7 +10,7 @@ from slixmpp import JID
 from slixmpp.exceptions import XMPPError
 
 from component.config import doc
-from component.errors import StanzaError
+from component.errors import StanzaError, means_gone
 from component.plugin import Plugin
 from component.storage import create_tables
 
@@ -317,7 +317,7 @@ class MucPlugin(Plugin):
         if room is None:
             return
         occupant = room.by_jid.get(msg["from"].full)
-        if occupant is not None and self.occupancy.is_error_to_kick(msg.xml):
+        if occupant is not None and means_gone(msg.xml):
             sender = msg["from"].full
             await self.occupancy.leave(room, occupant, sender, "",
                                        Change(codes=("307", "333"), exclude={sender}))

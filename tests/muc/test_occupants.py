@@ -130,3 +130,27 @@ async def test_join_refusals(component, prosody):
         d.send_presence(pto=room)
         err = await dave.inbox.next(lambda s: s["type"] == "error" and s["from"].full == room)
         assert error_of(err) == ("jid-malformed", "modify")
+
+
+async def test_an_occupant_whose_client_bounces_a_message_is_removed_only_when_gone(component, prosody):
+    await start(component)
+    room = room_jid("bounces")
+    stanzas = "urn:ietf:params:xml:ns:xmpp-stanzas"
+    async with client(prosody, "alice") as a, client(prosody, "bob") as b:
+        alice, bob = Member(a), Member(b)
+        await alice.create(room, "Alice")
+        await bob.join(room, "Bob")
+        await alice.inbox.next(is_presence_from(f"{room}/Bob"))
+
+        # An error that does not say the client is gone (a refusal) keeps the occupant.
+        b.send_raw(f"<message xmlns='jabber:client' to='{room}' type='error'><error type='auth'>"
+                   f"<forbidden xmlns='{stanzas}'/></error></message>")
+        bob.say(room, "still here")
+        await bob.inbox.next(is_body("still here"))  # reflected: still an occupant
+        await alice.inbox.quiet(is_presence_from(f"{room}/Bob", unavailable=True), 0.5)
+
+        # One that says so removes it (XEP-0045: 307 with 333).
+        b.send_raw(f"<message xmlns='jabber:client' to='{room}' type='error'><error type='cancel'>"
+                   f"<recipient-unavailable xmlns='{stanzas}'/></error></message>")
+        gone = await alice.inbox.next(is_presence_from(f"{room}/Bob", unavailable=True))
+        assert {"307", "333"} <= codes(gone)

@@ -18,7 +18,7 @@ from component.errors import StanzaError
 from .. import events, hooks
 from ..room import Occupant, Room, Session
 from ..stanza import (BANNED, CREATED, KICKED, LOGGING_ON, NEW_NICK, NICK_ASSIGNED, NS_MUC, NS_OCCUPANT_ID,
-                      NS_STANZAS, NS_USER, REAL_JID_PUBLIC, REMOVED_ERROR, SELF, Addressed, escape_attr, item_xml,
+                      NS_USER, REAL_JID_PUBLIC, REMOVED_ERROR, SELF, Addressed, escape_attr, item_xml,
                       presence_xml, serialize_children)
 from . import Feature, JoinRequest
 
@@ -380,15 +380,3 @@ class Occupancy(Feature):
                                    reason: str = "") -> None:
         await self.remove(room, occupant, Change(codes=(code,), actor=actor, reason=reason,
                                                  affiliation="outcast" if code == BANNED else None))
-
-    def is_error_to_kick(self, stanza_xml: Element) -> bool:
-        """Errors that mean the occupant's client is gone (Prosody kicks on the same)."""
-        error = stanza_xml.find("{jabber:component:accept}error")
-        if error is None:
-            error = stanza_xml.find("{jabber:client}error")
-        if error is None:
-            return True
-        conditions = {c.tag.partition("}")[2] for c in error if c.tag.startswith(f"{{{NS_STANZAS}}}")}
-        return bool(conditions & {"gone", "item-not-found", "recipient-unavailable", "redirect",
-                                  "remote-server-not-found", "remote-server-timeout", "service-unavailable",
-                                  "malformed error"}) or not conditions
