@@ -223,6 +223,8 @@ class Conversations:
                 q = self.queues.get(t.entry) or self.queues.get(t.queue)
                 if q is None or (t.resolved_at or now) > now - q.reopen_days * 86400:
                     continue
+                if self.shared and t.queue not in self.owned:
+                    continue  # its queue's owner closes it (once)
                 async with self._lock:
                     fresh = None if t.id in self.tickets else await self.store.ticket(t.id)
                     if fresh is None or fresh.state != RESOLVED:

@@ -177,6 +177,14 @@ class StanzaOutbox:
             children.append(stanza.transferred(t.id, marker[1]))
         self.service.send(self.message(self.engine.session_jid(t.id), to, body, self.engine.agent_lang(t), children))
 
+    def _pinned(self) -> str:
+        """Where our requests come from: a JID whose answers reach this process. With processes
+        sharing the domain the bare domain hashes to any of them; a queue owned here does not."""
+        assert self.engine is not None
+        if self.engine.shared and self.engine.owned:
+            return self.engine.queue_jid(min(self.engine.owned))
+        return self.engine.domain
+
     async def supports_offers(self, jid: str) -> bool:
         if jid not in self._features:
             features = await self._disco(jid)
@@ -185,7 +193,7 @@ class StanzaOutbox:
 
     async def _disco(self, jid: str) -> set[str] | None:
         assert self.engine is not None
-        iq = self.service.make_iq(ifrom=self.engine.domain, ito=jid, itype="get")
+        iq = self.service.make_iq(ifrom=self._pinned(), ito=jid, itype="get")
         iq["disco_info"]  # creates the query element
         try:
             result = await self.service.request(iq, timeout=DISCO_TIMEOUT)

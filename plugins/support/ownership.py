@@ -106,9 +106,16 @@ class Ownership:
                     self._offer_again(t)
                 log.info("ticket taken up", extra={"ticket": t.id, "queue": t.queue, "state": t.state})
                 routed.add(t.queue)
-        for queue in routed:
-            async with self._lock:
-                await self._route(queue)
+        async with self._lock:
+            # An agent freed (or taken) in another process's queue: the queues here they serve too.
+            before = dict(self._foreign)
+            await self._refresh_foreign()
+            if self._foreign != before:
+                freed = {agent for agent in set(before) | set(self._foreign)
+                         if sum(self._foreign.get(agent, ())) < sum(before.get(agent, ()))}
+                routed |= {name for name in self.owned if freed & set(self.queues[name].agents)}
+            for queue in sorted(routed):
+                await self._route_queue(queue)
                 self._refresh(queue)
 
     def _let_go(self, t: Ticket) -> None:

@@ -35,7 +35,7 @@ from .workgroup import Workgroup
 class SupportPlugin(ChatSurface, Workgroup, Discovery, Peering, Plugin):
     name = "support"
     depends = ("mam",)
-    shares_domain = False  # not yet: see docs/scaling.md
+    shares_domain = True  # queues owned where their stanzas arrive: ownership.py, peering.py, docs/scaling.md
     Options = SupportOptions
     identities = (("collaboration", "workgroup", "Support"),)
     features = (stanza.WG, stanza.NS)

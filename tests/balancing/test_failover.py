@@ -36,13 +36,15 @@ NS_PING = "urn:xmpp:ping"
 class Process:
     """``switchboard run`` as a child process with its share of the slots."""
 
-    def __init__(self, server: Any, database: str, folder: Path, mine: list[int]) -> None:
+    def __init__(self, server: Any, database: str, folder: Path, mine: list[int],
+                 services: dict[str, dict] | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.mine = mine
         self.config = folder / "switchboard.toml"
+        services = services or SERVICES
         self.config.write_text(harness.make_config_text(
-            server.ports.component, SERVICES, folder / "state", database,
-            service_ports={ROOMS: server.component_ports[ROOMS]})
+            server.ports.component, services, folder / "state", database,
+            service_ports={domain: server.component_ports[domain] for domain in services})
             + f"[balancing]\nslots = {SLOTS}\nprocess_slots = {mine}\n")
         self.config.chmod(0o600)
         self.log = folder / "component.log"

@@ -1,0 +1,84 @@
+"""Two engines sharing one database, as two processes sharing a domain: each owns one queue.
+
+No network: what a process learns from another comes as the ticket-change notification
+(``changed_elsewhere``), called here as the PostgreSQL listener would. Real SQLite/PostgreSQL
+storage.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from component.hooks import HookBus
+from plugins.support.engine import SupportEngine
+from plugins.support.options import QueueOptions, SupportOptions
+from plugins.support.store import SupportStore
+
+from .. import harness
+from ..support_ops.kit import A, Clock, Recorder, migrated, settle
+
+CUSTOMERS = ("c1@x/r", "c2@x/r", "c3@x/r")
+
+
+@pytest.fixture
+async def db(tmp_path):
+    database = await migrated(harness.database_url(tmp_path))
+    yield database
+    await database.close()
+
+
+async def process(db, queue: str, clock: Clock) -> tuple[SupportEngine, Recorder]:
+    options = SupportOptions(queues=[QueueOptions(name=name, agents=[A], offer_timeout=30.0, max_chats=1)
+                                     for name in ("help", "sales")], status_interval=0.0, liveness_interval=0.0)
+    rec = Recorder()
+    engine = SupportEngine(options, "support.x", SupportStore(db), rec, HookBus(), now=clock, shared=True)
+    await engine.load()
+    assert engine.owned == set() and not engine.tickets
+    await engine.adopt(queue)
+    await engine.agent_presence(queue, A + "/desk", "chat")
+    return engine, rec
+
+
+async def test_queues_owned_by_two_engines_loads_and_transfers(db):
+    clock = Clock()
+    help_, _help_rec = await process(db, "help", clock)
+    sales, sales_rec = await process(db, "sales", clock)
+    assert (help_.owned, sales.owned) == ({"help"}, {"sales"})
+
+    t1 = await help_.join("help", CUSTOMERS[0], "en")
+    await settle()
+    await help_.accept(t1.id, A + "/desk")
+    await help_.journal.drain()
+    # The agent holds a conversation in the other process's queue: at capacity (1) here too.
+    t2 = await sales.join("sales", CUSTOMERS[1], "en")
+    await settle()
+    assert sales.tickets[t2.id].state == "queued" and not sales_rec.of("offer")
+    assert sales.load_of(A) == 1 and t1.id not in sales.tickets
+    # Only the owner holds a ticket; the other reads it as stored.
+    assert (await sales.lookup.get(t1.id)).state == "active"
+
+    # The conversation ends in one process: the other hears of it and offers its customer.
+    await help_.close(t1.id, A)
+    await help_.journal.drain()
+    await sales.changed_elsewhere([t1.id])
+    await settle()
+    assert sales.tickets[t2.id].state == "offered"
+    assert sales_rec.of("offer") == [(t2.id, A + "/desk")]
+
+    # A transfer to the other process's queue: stored and let go here, taken up there.
+    t3 = await help_.join("help", CUSTOMERS[2], "en")
+    await settle()
+    assert help_.tickets[t3.id].state == "offered"  # the agent's offer from sales is not known yet
+    await help_.transfer(t3.id, A, "sales")
+    await help_.journal.drain()
+    assert t3.id not in help_.tickets and not help_.waiting_count("help")
+    await sales.changed_elsewhere([t3.id])
+    await settle()
+    held = sales.tickets[t3.id]
+    assert (held.queue, held.state, held.entry) == ("sales", "queued", "help")
+    assert list(sales.waiting["sales"].ids()) == [t2.id, t3.id]
+    # The first process counts the agent's offer in the other queue.
+    await help_.changed_elsewhere([t2.id])
+    assert help_.load_of(A) == 1
+    await help_.stop()
+    await sales.stop()
