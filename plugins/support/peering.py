@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("switchboard.plugins.support")
 
 NS_PEER = "urn:switchboard:support:peer:0"
-NS_FORWARD = "urn:xmpp:forward:0"
 #: Seconds between probes of the queues nobody here owns yet (a slot taken back after a reconnect).
 PROBE_INTERVAL = 30.0
 
@@ -57,7 +56,7 @@ def _renamed(el: Element, old: str, new: str) -> Element:
 def handoff_element(stanza_xml: Element) -> Element:
     """``<handoff><forwarded>{the stanza, in jabber:client}</forwarded></handoff>``."""
     wrapper = Element(f"{{{NS_PEER}}}handoff")
-    forwarded = SubElement(wrapper, f"{{{NS_FORWARD}}}forwarded")
+    forwarded = SubElement(wrapper, f"{{{xmlns.FORWARD}}}forwarded")
     forwarded.append(_renamed(stanza_xml, xmlns.COMPONENT, xmlns.CLIENT))
     return wrapper
 
@@ -147,7 +146,7 @@ class Peering:
         if sender.user or sender.resource or sender.domain != self.service.domain:
             raise StanzaError("forbidden", "only this service hands stanzas over")
         if payload.tag == f"{{{NS_PEER}}}handoff":
-            inner = payload.find(f"{{{NS_FORWARD}}}forwarded")
+            inner = payload.find(f"{{{xmlns.FORWARD}}}forwarded")
             stanzas = [c for c in (inner if inner is not None else ())
                        if c.tag in (f"{{{xmlns.CLIENT}}}message", f"{{{xmlns.CLIENT}}}iq")]
             if len(stanzas) != 1:
