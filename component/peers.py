@@ -19,7 +19,8 @@ newer than the last it saw every second (one indexed read; nothing when no plugi
 Rows older than an hour are deleted by the readers.
 
 A notification carries at most 8000 bytes: a longer payload (a relayed message) is written to
-``core_changes`` in the same transaction and the notification names its row.
+``core_changes`` in the same transaction and the notification names its row (read back before
+its handler runs, so a shorter notification sent after it may be handled first).
 
 Notifications are a hint, not a log: one lost while a listener reconnects is repaired by
 the next change or the next start.

@@ -38,11 +38,11 @@ from .features.password import Password
 from .features.self_ping import SelfPing
 from .features.subject import Subject
 from .host import RoomHost
+from .peers import PeerRooms
 from .room import Room, RoomConfig, check_affiliation_change
 from .service import PublicMuc, Rooms, config_fields
 from .stanza import (NS_ADMIN, NS_DATA, NS_MUC, NS_OWNER, NS_PING, NS_STANZAS, REMOVED_SHUTDOWN, child, escape_attr,
                      escape_text)
-from .peers import PeerRooms
 from .store import AVATAR_TABLES, HAT_TABLES, TABLES, MucStore, StoredRoom
 
 

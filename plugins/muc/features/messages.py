@@ -118,7 +118,8 @@ class Messages(Feature):
             if failure is None and verdict is None and not room.destroyed:
                 stanza = event.stanza if event is not None else elem
                 assert stanza is not None
-                self._send(room, serialize(stanza), event if remember else None)
+                self._send(room, serialize(stanza),
+                           (event.stanza_id, event.timestamp) if remember and event is not None else None)
         finally:
             self._done(room, mine)
         if failure is not None:
@@ -137,9 +138,7 @@ class Messages(Feature):
             if previous is not None and not previous.done():
                 await previous
             if not room.destroyed:
-                self._send(room, xml, None)
-                if remember:
-                    room.remember(stanza_id, xml, timestamp)
+                self._send(room, xml, (stanza_id, timestamp) if remember else None)
         finally:
             self._done(room, mine)
 
@@ -156,10 +155,11 @@ class Messages(Feature):
         if room.tail is mine:
             room.tail = None
 
-    def _send(self, room: Room, xml: str, remembered: hooks.GroupchatMessage | None) -> None:
+    def _send(self, room: Room, xml: str, history: tuple[str, float] | None) -> None:
+        """To every occupant; ``history``: (stanza id, time) when it is kept for joiners."""
         recipients = room.all_recipients()
         if recipients:
             data, count = Addressed(xml).to_many(recipients)
             self.host.send_raw(data, count)
-        if remembered is not None:
-            room.remember(remembered.stanza_id, xml, remembered.timestamp)
+        if history is not None:
+            room.remember(history[0], xml, history[1])
