@@ -72,14 +72,36 @@ class Ownership:
                     if t.state == "offered" and t.offer_deadline is not None:
                         self._schedule_offer_timeout(t)
                         self._offer_again(t)
-            for t in [t for t in tickets if t.state == "new"]:
-                await self.enqueue(t.id)
+            new = [t.id for t in tickets if t.state == "new"]
+            keep = getattr(self.outbox, "keep_first_messages", None)
+            if new and keep is not None:
+                await keep(new)  # as at a start: the first message may not have reached the archive
+            for ticket_id in new:
+                await self.enqueue(ticket_id)
             async with self._lock:
                 await self._route(queue)
                 self._refresh(queue)
             return True
         finally:
             self._adopting.discard(queue)
+
+    async def release_all(self) -> None:
+        """A connection of this process was lost: when it comes back the server may give it another
+        slot (several connections reconnecting after a server restart take the free slots in any
+        order), so the queues may belong to another process now. Let every queue go (their state is
+        stored); the probes sent once the connections are back bring ours back."""
+        async with self._lock:
+            released = sorted(self.owned)
+            for t in list(self.tickets.values()):
+                self.watchers.pop(t.id, None)
+                self._forget(t)
+            for name in released:
+                self.agents[name] = {}
+            self.owned.clear()
+            self._foreign = {}
+            self._foreign_dirty = True
+        if released:
+            log.info("queues released", extra={"queues": ",".join(released)})
 
     async def changed_elsewhere(self, ticket_ids: list[str]) -> None:
         """Another process stored these tickets: forget cached copies; take up those that now belong

@@ -43,6 +43,8 @@ log = logging.getLogger("switchboard.plugins.support")
 NS_PEER = "urn:switchboard:support:peer:0"
 #: Seconds between probes of the queues nobody here owns yet (a slot taken back after a reconnect).
 PROBE_INTERVAL = 30.0
+#: Seconds between two looks at the connections (a lost one lets the queues go).
+WATCH_INTERVAL = 0.5
 
 
 def _renamed(el: Element, old: str, new: str) -> Element:
@@ -97,13 +99,19 @@ class Peering:
             self._prober = asyncio.ensure_future(self._probe_loop())
 
     async def _probe_loop(self) -> None:
+        """Probe once every connection is up, and again now and then; let the queues go when a
+        connection is lost (it may come back on another slot: engine.release_all)."""
+        connected, probed = False, 0.0
+        loop = asyncio.get_running_loop()
         while True:
-            try:
-                await asyncio.wait_for(self.service.connected.wait(), PROBE_INTERVAL)
+            now = self.service.connected.is_set()
+            if connected and not now:
+                await self.engine.release_all()
+            if now and (not connected or loop.time() - probed >= PROBE_INTERVAL):
                 self.probe_queues()
-            except asyncio.TimeoutError:
-                pass
-            await asyncio.sleep(PROBE_INTERVAL)
+                probed = loop.time()
+            connected = now
+            await asyncio.sleep(WATCH_INTERVAL)
 
     def probe_queues(self) -> None:
         """Ask the server to route a probe to each queue nobody here owns: its owner adopts it."""

@@ -167,3 +167,41 @@ def test_peer_elements_valid() -> None:
     assert_valid(wrapped)
     assert_valid(adopt_element())
     assert wrapped.find("{urn:xmpp:forward:0}forwarded/{jabber:client}message") is not None
+
+
+async def test_requests_handed_to_the_queue_owner(component, prosody):
+    """This process plays one that owns no queue (as where several share the domain): what changes a
+    ticket goes, wrapped, to the queue's JID; the server brings it to the owner (here: back to us,
+    which then adopts the queue), which serves it as if it had arrived itself."""
+    from xml.etree.ElementTree import SubElement
+
+    from .kit import NS
+
+    app = await component(config(queue()))
+    eng = engine(app)
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust1") as cust, harness.slix_client(port, "agent1") as a1:
+        cin, ain = harness.Inbox(cust), harness.Inbox(a1)
+        agent_presence(a1)
+        await agent_ready(app, "agent1")
+        session = await start_conversation(app, cust, cin, a1, ain)
+        ticket_id = session.split("@", 1)[0][2:]
+        await eng.journal.drain()
+        eng.shared = True
+        await eng.release_all()
+        assert not eng.tickets and not eng.owned
+        # The agent's first answer is recorded: handed over, relayed by the owner.
+        a1.send_message(mto=session, mbody="first answer", mtype="chat")
+        got = await cin.next(body_has("first answer"))
+        assert got["from"].bare == HELP and eng.owned == {"help"}
+        await until(lambda: eng.tickets[ticket_id].first_response_at is not None, what="the first response")
+        # An IQ: answered from the conversation's address once the owner served it.
+        await eng.release_all()
+        iq = a1.make_iq_set(ito=session)
+        SubElement(iq.xml, f"{{{NS}}}close")
+        result = await iq.send(timeout=10)
+        assert result["type"] == "result" and result["from"].bare == session
+        await cin.next(body_has("This conversation is closed"))
+        assert (await eng.store.ticket(ticket_id)).state in ("resolved", "closed")
+        kinds = [k for k, *_ in await eng.store.events(ticket_id)]
+        assert kinds.count("first_response") == 1 and kinds[-1] == "closed"

@@ -82,3 +82,26 @@ async def test_queues_owned_by_two_engines_loads_and_transfers(db):
     assert help_.load_of(A) == 1
     await help_.stop()
     await sales.stop()
+
+
+async def test_released_queues_come_back_from_the_database(db):
+    """A lost connection may come back on another slot: the queues go, and come back when adopted."""
+    clock = Clock()
+    engine, rec = await process(db, "help", clock)
+    t1 = await engine.join("help", CUSTOMERS[0], "en")
+    t2 = await engine.join("help", CUSTOMERS[1], "en")
+    await settle()
+    await engine.journal.drain()
+    assert engine.tickets[t1.id].state == "offered" and engine.waiting_count("help") == 2
+    await engine.release_all()
+    assert engine.owned == set() and not engine.tickets and not engine.waiting_count()
+    assert not engine._timers and not engine.agents["help"]
+    # Nothing runs for a queue let go: no routing, no offer clock.
+    await engine._route_queue("help")
+    await engine.adopt("help")
+    assert engine.tickets[t1.id].state == "offered" and engine.tickets[t2.id].state == "queued"
+    assert list(engine.waiting["help"].ids()) == [t1.id, t2.id]
+    assert ("offer", t1.id) in engine._timers
+    assert rec.of("offer")[-1] == (t1.id, A + "/desk")  # the offer sent again
+    assert engine.agents["help"][A].tier() is not None  # the agent's stored presence
+    await engine.stop()
