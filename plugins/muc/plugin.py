@@ -229,6 +229,11 @@ class MucPlugin(Plugin):
         except StanzaError:
             self.rooms.remove(room_jid)
             raise
+        if not new_config.persistent and self.peer_rooms is not None and self.peer_rooms.peers.active:
+            # Only stored rooms reach the other processes; the room may be served by one of them.
+            self.rooms.remove(room_jid)
+            raise StanzaError("not-acceptable", "several processes serve these rooms: a room created here must be "
+                                                "persistent (a temporary room is created by joining it)")
         room.config = new_config
         for affiliation, jids in lists.items():
             for jid in jids:

@@ -11,6 +11,7 @@ import pytest
 from component.app import App
 from component.balancing import BalancingError
 from component.config import ConfigError, parse
+from component.errors import StanzaError
 
 from .. import harness
 from .conftest import ROOMS, SLOTS, pytestmark  # noqa: F401 - the module's skip condition
@@ -267,6 +268,24 @@ async def test_administrators_act_from_the_process_that_does_not_serve_the_room(
             assert "104" in {c.get("code") for c in told.xml.iter(f"{{{NS_MUC}#user}}status")}
             served = second.services[ROOMS].plugins["muc"].rooms.get(room)
             assert served is not None and not served.config.persistent and list(served.occupants) == ["carol"]
+
+            # A room created there is stored, so whichever process serves it knows it and its owner.
+            muc = first.services[ROOMS].hooks.service("muc")
+            made = [f"made{i}@{ROOMS}" for i in range(8)]
+            for new in made:
+                await muc.create_room(new, owner=carol.bare, config={"muc#roomconfig_persistentroom": True},
+                                      actor=f"admin@{harness.HOST}")
+            await harness.until(lambda: all(rooms_of(app) >= set(made) for app in apps), 10, "created everywhere")
+            for new in made:
+                outcome, own = await carol.enter(new, "carol")
+                assert outcome == OK and "201" not in {c.get("code") for c in own.xml.iter(f"{{{NS_MUC}#user}}status")}
+            assert any(second.services[ROOMS].hooks.service("muc").occupants(new) for new in made)  # served there
+            assert {second.services[ROOMS].hooks.service("muc").affiliation(new, carol.bare) for new in made} == {"owner"}
+            # A temporary one would be known to this process only: refused.
+            with pytest.raises(StanzaError) as refused:
+                await muc.create_room(f"fleeting@{ROOMS}", owner=carol.bare,
+                                      config={"muc#roomconfig_persistentroom": False}, actor=f"admin@{harness.HOST}")
+            assert refused.value.condition == "not-acceptable" and f"fleeting@{ROOMS}" not in rooms_of(first)
     finally:
         await second.stop()
         await first.stop()
