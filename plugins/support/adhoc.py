@@ -58,12 +58,12 @@ class _SupportCommand(Command):
             queue = self._queue(ctx)
             return bool(queue) and (engine.is_agent(queue, bare) or engine.is_supervisor(queue, bare))
         ticket_id = self._ticket_id(ctx)
-        t = engine.tickets.get(ticket_id) if ticket_id else None
+        t = engine.live(ticket_id) if ticket_id else None
         return t is not None and engine.role(t, bare) in self.roles
 
     def ticket(self, ctx: Context) -> Any:
         ticket_id = self._ticket_id(ctx)
-        t = self.plugin.engine.tickets.get(ticket_id) if ticket_id else None
+        t = self.plugin.engine.live(ticket_id) if ticket_id else None
         if t is None:
             raise StanzaError("item-not-found", "no open ticket here")
         return t
@@ -91,7 +91,7 @@ class DeclaredCommand(_SupportCommand):
 
     def allowed(self, ctx: Context) -> bool:
         ticket_id = self._ticket_id(ctx)
-        ticket = self.plugin.engine.tickets.get(ticket_id) if ticket_id else None
+        ticket = self.plugin.engine.live(ticket_id) if ticket_id else None
         queue = "" if ticket is not None else (self._queue(ctx) or "")
         if self.where == SESSION and ticket is None:
             return False

@@ -59,7 +59,7 @@ async def transfer(call: Call) -> str | None:
 
 
 async def note(call: Call) -> str | None:
-    await call.engine.note(call.ticket.id, call.bare, call.value("note"))
+    await call.engine.note(call.ticket.id, call.bare, call.value("note"), open_only=True)
     if call.surface == "chat":
         return text("noted", call.lang)
     return call.text("Note saved.", "备注已保存。")

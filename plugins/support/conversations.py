@@ -21,7 +21,7 @@ class Conversations:
             async with self._lock:
                 if t.first_response_at is None:
                     t.first_response_at = self.now()
-                    await self._record(t, "first_response", t.agent)
+                    await self._record(t, "first_response", t.agent, release=True)
 
     async def close(self, ticket_id: str, actor: str, reason: str = "resolved") -> Ticket:
         """End the conversation: the ticket is resolved (reopenable for a while) and the customer may be
@@ -41,8 +41,10 @@ class Conversations:
                 t.rating_requested_at = now
                 t.rating, t.rating_comment, t.rated_at = None, "", None
                 data["rating_requested"] = True
-            await self._record(t, "closed", actor, **data)
-            self._forget(t)
+            # Other changes run during the write; the closing ticket is no longer open to them (_open).
+            await self._record(t, "closed", actor, release=True, **data)
+            if self.tickets.get(t.id) is t:
+                self._forget(t)
             self.outbox.customer_closed(t, text("ticket_closed", t.lang), actor)
             notice = text("closed_for_agent", self.agent_lang(t), ticket=t.id)
             for jid in staff:
@@ -102,10 +104,13 @@ class Conversations:
             t.target_agent = agent
             t.declined = [old_agent] if old_agent and not agent else []
             t.queued_at = t.queued_at or self.now()
-            await self._record(t, "transferred", actor, from_queue=old_queue, to_queue=queue, to_agent=agent,
-                               from_agent=old_agent)
+            # Lent during the write unless another process owns the new queue (it takes the ticket up
+            # once stored: nothing here may act on it meanwhile).
+            await self._record(t, "transferred", actor, release=queue in self.owned, from_queue=old_queue,
+                               to_queue=queue, to_agent=agent, from_agent=old_agent)
             shown = agent.split("@", 1)[0] if agent else self.queue_title(queue)
-            self.outbox.customer_notice(t, text("transferring", t.lang, target=shown))
+            if self.live(t.id) is t and t.queue == queue:  # not left, nor transferred again, meanwhile
+                self.outbox.customer_notice(t, text("transferring", t.lang, target=shown))
             if old_agent:
                 self.outbox.session_notice(t, old_agent, text("transferred_away", self.agent_lang(t), ticket=t.id,
                                                                 target=agent or self.queue_jid(queue)),
@@ -132,18 +137,20 @@ class Conversations:
                     self.outbox.session_notice(t, t.agent_jid, text("customer_unreachable", self.agent_lang(t),
                                                                     customer=customer))
 
-    async def note(self, ticket_id: str, actor: str, body: str) -> None:
-        """A note on any ticket, held here or not (then only its event is written: the row is its holder's)."""
+    async def note(self, ticket_id: str, actor: str, body: str, open_only: bool = False) -> None:
+        """A note on any ticket, held here or not (then only its event is written: the row is its holder's);
+        ``open_only``: in a conversation, which must still be open (one being closed is refused as a
+        closed one is)."""
         t = await self.lookup.get(ticket_id)
-        if t is None:
-            raise StanzaError("item-not-found", "no such ticket")
+        if t is None or (open_only and not t.is_open):
+            raise StanzaError("item-not-found", "no open ticket with this id" if open_only else "no such ticket")
         if not body.strip():
             raise StanzaError("bad-request", "a note needs a text")
         await self.store.add_note(t.id, actor, body.strip(), self.now())
         async with self._lock:
             held = self.tickets.get(t.id)
             if held is not None:
-                await self._record(held, "note", actor)
+                await self._record(held, "note", actor, release=True)
             else:
                 await self._record_event(t, "note", actor)
 
@@ -158,11 +165,12 @@ class Conversations:
             t.state = "pending"
             t.pending_at = self.now()
             t.agent = t.agent_jid = ""
-            await self._record(t, "pending", actor, agent=agent)
-            self.outbox.customer_notice(t, text("pending_customer", t.lang))
-            notice = text("pending_agent", self.agent_lang(t), ticket=t.id)
-            for jid in self._staff(t):
-                self.outbox.session_notice(t, jid, notice)
+            await self._record(t, "pending", actor, release=True, agent=agent)
+            if self.live(t.id) is t and t.state == "pending":  # the customer may have answered meanwhile
+                self.outbox.customer_notice(t, text("pending_customer", t.lang))
+                notice = text("pending_agent", self.agent_lang(t), ticket=t.id)
+                for jid in self._staff(t):
+                    self.outbox.session_notice(t, jid, notice)
             await self._route(t.queue)
             self._refresh(t.queue)
             return t

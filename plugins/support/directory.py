@@ -56,7 +56,14 @@ class Directory:
         return None
 
     def customer_tickets(self, customer: str) -> list[Ticket]:
-        return [self.tickets[i] for i in sorted(self._by_customer.get(customer, ())) if i in self.tickets]
+        found = (self.tickets.get(i) for i in sorted(self._by_customer.get(customer, ())))
+        return [t for t in found if t is not None and t.is_open]
+
+    def live(self, ticket_id: str) -> Ticket | None:
+        """An open ticket in memory. One whose close is being stored is not open any more: what
+        acts on a conversation is refused there as it will be once the ticket is forgotten."""
+        t = self.tickets.get(ticket_id)
+        return t if t is not None and t.is_open else None
 
     async def ticket(self, ticket_id: str) -> Ticket | None:
         """An open ticket from memory, or any ticket from the database."""
@@ -88,7 +95,7 @@ class Directory:
         return bool(q) and q.open and self.in_hours(queue)
 
     def _open(self, ticket_id: str) -> Ticket:
-        t = self.tickets.get(ticket_id)
+        t = self.live(ticket_id)
         if t is None:
             raise StanzaError("item-not-found", "no open ticket with this id")
         return t

@@ -170,7 +170,7 @@ class Dispatch:
         async with self._lock:
             if t.state == "offered" and t.offers.get(agent_jid) == "pending":
                 t.offers[agent_jid] = via
-                await self._change(t, None).done
+                await self._lent(self._change(t, None))
 
     def _schedule_offer_timeout(self, t: Ticket) -> None:
         deadline = t.offer_deadline or self.now()
@@ -187,7 +187,7 @@ class Dispatch:
             t.declined = sorted(set(t.declined) | set(declined))
             t.target_agent = ""
             t.state = "queued"
-            await self._record(t, "offer_timeout", agents=declined)
+            await self._record(t, "offer_timeout", release=True, agents=declined)
             await self._route(t.queue)
             self._refresh(t.queue)
 
@@ -200,7 +200,8 @@ class Dispatch:
         t.offer_deadline = None
         self._cancel(("offer", t.id))
 
-    async def _drop_offer(self, t: Ticket, agent_jid: str, kind: str, reason_key: str | None) -> None:
+    async def _drop_offer(self, t: Ticket, agent_jid: str, kind: str, reason_key: str | None,
+                          release: bool = False) -> None:
         via = t.offers.pop(agent_jid, "pending")
         if reason_key:
             self.outbox.revoke(t, agent_jid, via, text(reason_key, self.agent_lang(t)))
@@ -212,7 +213,7 @@ class Dispatch:
             t.offer_deadline = None
             t.target_agent = ""
             self._cancel(("offer", t.id))
-        await self._record(t, kind, bare)
+        await self._record(t, kind, bare, release=release)
 
     async def accept(self, ticket_id: str, agent_jid: str) -> Ticket:
         bare = agent_jid.split("/", 1)[0]
@@ -268,7 +269,9 @@ class Dispatch:
             if t.state != "offered" or not t.offered_to(bare):
                 raise StanzaError("item-not-found", "there is no pending offer of this ticket to you")
             for full in t.offered_to(bare):
-                await self._drop_offer(t, full, "offer_rejected", None)
+                if self.live(t.id) is not t or full not in t.offers:
+                    break  # moved on while the last refusal was written
+                await self._drop_offer(t, full, "offer_rejected", None, release=True)
             await self._route(t.queue)
             self._refresh(t.queue)
             return t

@@ -25,9 +25,10 @@ are read as stored through :class:`~.lookup.TicketLookup`, a cache invalidated o
 
 Everything that reaches the network goes through an :class:`Outbox`; the plugin implements it
 with stanzas, unit tests with a recorder. Mutations run under one lock: routing decisions never
-see a half-applied change. A few writes (a customer queued, an offer accepted) lend the lock out
-while the database works, so the changes of other people join the same batch; what follows them
-checks the ticket again.
+see a half-applied change. Most writes (a customer queued, an offer accepted or refused or timed
+out, a transfer, a note, a close, a departure) lend the lock out while the database works, so the
+changes of other people join the same batch; what follows them checks the ticket again, and a
+ticket whose close is being written is no longer open to anyone (``Directory.live``).
 """
 
 from __future__ import annotations

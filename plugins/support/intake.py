@@ -74,8 +74,10 @@ class Intake:
             kept = None
         if kept is not None:
             async with self._lock:
+                if self.live(t.id) is not t or t.state != "new":
+                    return t  # left (or handed on) while the bot decided
                 t.state = "bot"
-                await self._record(t, "bot")
+                await self._record(t, "bot", release=True)
             if kept != events.HANDED_OFF:
                 return t
         await self.enqueue(t.id)
@@ -153,8 +155,9 @@ class Intake:
                 raise StanzaError("unexpected-request", "this ticket does not wait for the pre-chat form")
             t.form.update(answers)
             if prechat.missing(self.queues[t.queue].join_form, t.form):
-                await self._change(t, None).done
-                self.outbox.held(t, "prechat", note)
+                await self._lent(self._change(t, None))
+                if self.live(t.id) is t and t.state == "prechat":
+                    self.outbox.held(t, "prechat", note)
                 return t
             if not await self._hold(t):
                 await self._queue(t, greeting=True)
@@ -231,8 +234,10 @@ class Intake:
             t.state = "abandoned"
             t.closed_at = self.now()
             t.close_reason = reason
-            await self._record(t, "abandoned", actor, reason=reason)
-            self._forget(t)
+            # Other changes run during the write; the leaving ticket is no longer open to them (_open).
+            await self._record(t, "abandoned", actor, release=True, reason=reason)
+            if self.tickets.get(t.id) is t:
+                self._forget(t)
             self.outbox.customer_departed(t, text("left_queue", t.lang))
             await self._route(t.queue)
             self._refresh(t.queue)

@@ -6,10 +6,15 @@ is told about a change waits until it is stored. When the database refuses a bat
 back to the last stored copy (``_stored``) of every ticket it touched, so a retry starts from what
 the database holds and a restart never sees a state that was not stored.
 
-Three ways to record: ``_record`` waits for the write while keeping the engine's lock (the
-change's follow-ups need the state unchanged); ``_record(..., release=True)`` lets other changes
-run during the write (they join the same batch), for changes whose follow-ups check the ticket
-again; ``_change`` returns at once, and its waiter (``_stored_then``) tells people later.
+Three ways to record: ``_record(..., release=True)`` lets other changes run during the write
+(they join the same batch): what follows checks the ticket again, since it may have moved on; most
+changes record so. ``_record`` without it keeps the engine's lock during the write (a few rare
+changes whose follow-ups need the state unchanged); ``_change`` returns at once, and its waiter
+(``_stored_then``) tells people later.
+
+A ticket being closed (resolved, closed or abandoned in memory, its write not yet done) is no
+longer open: ``Directory._open`` and ``live`` refuse it as they will once it is forgotten, so
+nothing acts on it while the lock is lent.
 """
 
 from __future__ import annotations
@@ -94,7 +99,7 @@ class Ledger:
         is served elsewhere, or on a finished ticket): the ticket's row is its holder's to write."""
         entry = Entry(ticket, ticket, [(kind, self.now(), actor, data)], row=False)
         self.journal.submit(entry)
-        await entry.done
+        await self._lent(entry)
         await self._announce(entry)
 
     async def _stored_then(self, entry: Entry, then: Callable[[], Awaitable[Any] | None] | None = None) -> None:
@@ -119,15 +124,23 @@ class Ledger:
 
     async def _record(self, ticket: Ticket, kind: str, actor: str = "", release: bool = False, **data: Any) -> None:
         entry = self._change(ticket, kind, actor, **data)
-        if release and self._lock.owner is asyncio.current_task():
-            self._lock.release()
-            try:
-                await entry.done
-            finally:
-                await self._reacquire()
+        if release:
+            await self._lent(entry)
         else:
             await entry.done
         await self._announce(entry)
+
+    async def _lent(self, entry: Entry) -> None:
+        """Wait until ``entry`` is stored, lending the engine's lock meanwhile (when this task holds
+        it): other changes run and join the batch, so whatever follows must check the ticket again."""
+        if self._lock.owner is not asyncio.current_task():
+            await entry.done
+            return
+        self._lock.release()
+        try:
+            await entry.done
+        finally:
+            await self._reacquire()
 
     async def _reacquire(self) -> None:
         cancelled = False

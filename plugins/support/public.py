@@ -81,7 +81,7 @@ class SupportFacade:
 
     async def say(self, ticket_id: str, body: str, role: str = "bot", name: str = "") -> None:
         """Write to the customer from the queue address (archived in the conversation)."""
-        t = self.engine.tickets.get(ticket_id)
+        t = self.engine.live(ticket_id)
         if t is None:
             raise StanzaError("item-not-found", "no open ticket with this id")
         out = self._plugin.outbox.message(self.engine.queue_jid(t.entry), t.customer_jid, body, t.lang)

@@ -73,3 +73,51 @@ async def test_a_refused_batch_undoes_its_changes_and_tells_the_people_concerned
     assert [k for k, *_ in await engine.store.events(waiting.id)][:2] == ["created", "queued"]
     assert "abandoned" not in [k for k, *_ in await engine.store.events(waiting.id)]
     assert [k for k, *_ in await engine.store.events(late.id)][:2] == ["created", "queued"]
+
+
+async def test_during_a_close_write_others_run_and_the_closing_ticket_is_refused(make, monkeypatch):
+    """A close lends the engine's lock while its change is written: other people's changes go on (and
+    join the batch), but the ticket being closed is no longer open to them, as after the close."""
+    from component.errors import StanzaError
+
+    engine, rec = await make()
+    await online(engine, A)
+    t = await engine.join("help", "first@y/r", "en")
+    await settle()
+    await engine.accept(t.id, f"{A}/r")
+    real = engine.store.save_batch
+    gate, writing = asyncio.Event(), asyncio.Event()
+
+    async def held(entries):
+        if any(kind == "closed" for e in entries for kind, *_ in e.events):
+            writing.set()
+            await gate.wait()
+        await real(entries)
+
+    monkeypatch.setattr(engine.store, "save_batch", held)
+    closing = asyncio.ensure_future(engine.close(t.id, A))
+    await writing.wait()
+    assert not engine._lock.locked()  # lent during the write
+    refusals = [engine.close(t.id, A), engine.transfer(t.id, A, "help"), engine.set_pending(t.id, A),
+                engine.note(t.id, A, "still there?", open_only=True), engine.whisper(t.id, A, "psst"),
+                engine.leave(t.id, "bye")]
+    for attempt in refusals:
+        with pytest.raises(StanzaError) as refused:
+            await attempt
+        assert refused.value.condition == "item-not-found"
+    assert engine.live(t.id) is None and engine.open_ticket("help", "first@y") is None
+    # Another customer comes in meanwhile; the agent freed by the close is offered them once both are stored.
+    joining = asyncio.ensure_future(engine.join("help", "second@y/r", "en"))
+    await settle()
+    assert not rec.of("closed") and not joining.done()
+    gate.set()
+    await closing
+    second = await joining
+    await settle()
+    assert rec.of("closed") == ["first@y"]
+    assert t.id not in engine.tickets
+    assert second.state == "offered" and rec.of("offer")[-1] == ("second@y", f"{A}/r")
+    assert [k for k, *_ in await engine.store.events(t.id)][-1] == "closed"
+    # A note through the help desk still reaches the resolved ticket, as before.
+    await engine.note(t.id, A, "follow up by mail")
+    assert [k for k, *_ in await engine.store.events(t.id)][-1] == "note"
