@@ -203,13 +203,16 @@ async def storm(url: str | None, customers: int = 1000, n_agents: int = 50) -> d
     agents = [f"agent{i}@bench" for i in range(n_agents)]
     engine, outbox, db = await new_engine(url, agents, status_interval=1.0)
     lags: list[float] = []
+    busy: list[float] = []   # of each lag, the loop thread's own CPU time (the rest: waiting for a core)
     stop = asyncio.Event()
 
     async def lag_monitor() -> None:
         while not stop.is_set():
-            before = time.perf_counter()
+            before, before_cpu = time.perf_counter(), time.thread_time()
             await asyncio.sleep(0.005)
-            lags.append(time.perf_counter() - before - 0.005)
+            lag = time.perf_counter() - before - 0.005
+            lags.append(lag)
+            busy.append(max(0.0, min(lag, time.thread_time() - before_cpu)))
 
     monitor = asyncio.ensure_future(lag_monitor())
     try:
@@ -260,7 +263,10 @@ async def storm(url: str | None, customers: int = 1000, n_agents: int = 50) -> d
                 "after_close_p50_ms": percentile(sorted(after_close), 50),
                 "after_close_p99_ms": percentile(sorted(after_close), 99),
                 "status_notices": outbox.notices, "loop_lag_max_ms": max(lags) * 1000 if lags else None,
-                "loop_lag_p99_ms": percentile(sorted(lags), 99) * 1000 if lags else None}
+                "loop_lag_p99_ms": percentile(sorted(lags), 99) * 1000 if lags else None,
+                "loop_lag_over_20ms": sum(1 for lag in lags if lag > 0.020),
+                "loop_busy_max_ms": max(busy) * 1000 if busy else None,
+                "loop_busy_over_20ms": sum(1 for b in busy if b > 0.020)}
     finally:
         stop.set()
         monitor.cancel()
@@ -322,7 +328,9 @@ def render(r: dict[str, Any]) -> str:
               f"- next offer after a close ({s['after_close']} closes): p50 {s['after_close_p50_ms']:.2f} ms, "
               f"p99 {s['after_close_p99_ms']:.2f} ms;",
               f"- status messages sent: {s['status_notices']:,}; loop lag p99 {s['loop_lag_p99_ms']:.1f} ms, "
-              f"max {s['loop_lag_max_ms']:.1f} ms;",
+              f"max {s['loop_lag_max_ms']:.1f} ms, {s.get('loop_lag_over_20ms', '?')} stalls over 20 ms; of each "
+              f"stall, the loop's own CPU work: max {s.get('loop_busy_max_ms') or 0:.1f} ms, "
+              f"{s.get('loop_busy_over_20ms', '?')} over 20 ms (the rest of a stall is waiting for a core);",
               f"- peak memory of the process: {r['max_rss_mb']:.0f} MB.", ""]
     return "\n".join(lines)
 
