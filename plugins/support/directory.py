@@ -101,7 +101,12 @@ class Directory:
         return t
 
     async def _any_ticket(self, ticket_id: str) -> Ticket:
+        """A ticket to change: held here, or finished (no process holds it). An open ticket held by
+        another process (its queue is owned there) is that process's to change."""
         t = self.tickets.get(ticket_id) or await self.store.ticket(ticket_id)
         if t is None:
             raise StanzaError("item-not-found", "no ticket with this id")
+        if t.id not in self.tickets and t.is_open:
+            raise StanzaError("recipient-unavailable", "this ticket's queue is served by another process now: "
+                                                       "change it from its conversation")
         return t

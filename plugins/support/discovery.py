@@ -27,6 +27,8 @@ class Discovery:
         to = iq["to"]
         if not self._ours(to) or iq["disco_info"]["node"]:
             if self._ours(to):
+                if await self.command_elsewhere(iq):
+                    return True
                 return await self._command_node_info(iq)
             return None
         reply = iq.reply()
@@ -65,6 +67,8 @@ class Discovery:
         reply = iq.reply()
         items = reply["disco_items"]
         if node == COMMANDS:
+            if await self.command_elsewhere(iq):
+                return True  # the commands of a conversation held by another process: its answer
             items["node"] = node
             for command in await self.service.commands.visible_to(iq["from"], to):
                 items.add_item(to, node=command.node, name=command.title(iq["lang"]))

@@ -140,6 +140,27 @@ class Peering:
         log.info("stanza handed to the queue's owner", extra={"ticket": t.id, "queue": t.queue})
         self._peer_message(self.engine.queue_jid(t.queue), handoff_element(stanza.xml))
 
+    async def held_elsewhere(self, stanza: Any) -> "Ticket | None":
+        """The open ticket a stanza to a conversation JID names, when another process owns its queue
+        (and the stanza was not handed here already)."""
+        if not self.sharing or self.handed(stanza):
+            return None
+        ticket_id = self._ticket_of(stanza["to"])
+        if not ticket_id or ticket_id in self.engine.tickets:
+            return None
+        t = await self.engine.lookup.get(ticket_id)
+        if t is None or not t.is_open or self.engine.owns(t.queue) or t.queue not in self.engine.queues:
+            return None
+        return t
+
+    async def command_elsewhere(self, iq: Any) -> Any:
+        """XEP-0050 at a conversation whose ticket another process holds: its commands are the owner's."""
+        t = await self.held_elsewhere(iq)
+        if t is None:
+            return None
+        self.hand_off(iq, t)
+        return True
+
     def _peer_message(self, to: str, payload: Element) -> None:
         msg = self.service.xmpp.make_message(mto=to, mfrom=self.service.domain, mtype="normal")
         msg.append(payload)

@@ -21,7 +21,7 @@ from . import adhoc, cli
 from . import hooks as events
 from . import overrides, prechat, stanza
 from .chat import ChatSurface
-from .discovery import DISCO_INFO, DISCO_ITEMS, Discovery
+from .discovery import COMMANDS, DISCO_INFO, DISCO_ITEMS, Discovery
 from .engine import SupportEngine
 from .hours import HoursError
 from .ops import Operations
@@ -81,6 +81,7 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Peering, Plugin):
         s.on_iq(wg("agent-status-request"), self.on_agent_status_request, types=("get",))
         for name in ("close", "transfer", "note"):
             s.on_iq(f"{{{stanza.NS}}}{name}", self.on_session_iq, types=("set",))
+        s.on_iq(f"{{{COMMANDS}}}command", self.command_elsewhere, types=("set",), priority=10)
         s.on_iq(f"{{{DISCO_INFO}}}query", self.on_disco_info, types=("get",), priority=10)
         s.on_iq(f"{{{DISCO_ITEMS}}}query", self.on_disco_items, types=("get",), priority=10)
         self.hooks.on("commands.owns", self.owns_command)

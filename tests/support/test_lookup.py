@@ -177,6 +177,7 @@ async def test_requests_handed_to_the_queue_owner(component, prosody):
 
     from .kit import NS
 
+    COMMANDS = "http://jabber.org/protocol/commands"
     app = await component(config(queue()))
     eng = engine(app)
     port = prosody.ports.c2s
@@ -195,7 +196,21 @@ async def test_requests_handed_to_the_queue_owner(component, prosody):
         got = await cin.next(body_has("first answer"))
         assert got["from"].bare == HELP and eng.owned == {"help"}
         await until(lambda: eng.tickets[ticket_id].first_response_at is not None, what="the first response")
-        # An IQ: answered from the conversation's address once the owner served it.
+        # XEP-0050 at the conversation: the list of its commands and a command, from the owner.
+        await eng.release_all()
+        items = a1.make_iq_get(ito=session)
+        SubElement(items.xml, "{http://jabber.org/protocol/disco#items}query", {"node": COMMANDS})
+        listed = await items.send(timeout=10)
+        nodes = {i.get("node") for i in listed.xml.iter("{http://jabber.org/protocol/disco#items}item")}
+        assert "support-pending" in nodes and listed["from"].bare == session
+        await eng.release_all()
+        run = a1.make_iq_set(ito=session)
+        SubElement(run.xml, f"{{{COMMANDS}}}command", {"node": "support-pending", "action": "execute"})
+        done = await run.send(timeout=10)
+        assert done.xml.find(f"{{{COMMANDS}}}command").get("status") == "completed"
+        await cin.next(body_has("waiting for your reply"))
+        assert (await eng.store.ticket(ticket_id)).state == "pending"
+        # An IQ of ours: answered from the conversation's address once the owner served it.
         await eng.release_all()
         iq = a1.make_iq_set(ito=session)
         SubElement(iq.xml, f"{{{NS}}}close")
