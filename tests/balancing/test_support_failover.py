@@ -24,7 +24,7 @@ from component.storage import Database
 from plugins.support.store import SupportStore
 
 from .. import harness
-from ..support.kit import agent_presence, body_has, jid
+from ..support.kit import WG, agent_presence, body_has, jid
 from .conftest import SUPPORT, pytestmark  # noqa: F401 - the module's skip condition
 from .test_failover import Process
 
@@ -41,6 +41,11 @@ def services() -> dict[str, dict]:
     queues = [{"name": name, "agents": [jid("agent1"), jid("agent2")], "offer_timeout": 60.0, "max_chats": 2,
                "grace_period": 60.0, "ratings": False} for name in CANDIDATES]
     return {SUPPORT: {"mam": {}, "support": {"queues": queues, "status_interval": 0.2, "liveness_interval": 0.0}}}
+
+
+def position(msg: Any) -> int | None:
+    found = msg.xml.find(f"{{{WG}}}queue-status/{{{WG}}}position")
+    return int(found.text) if found is not None else None
 
 
 def adopted(process: Process) -> list[str]:
@@ -101,7 +106,13 @@ async def test_two_queues_on_two_processes_one_killed(balanced: Any, database: s
             got = await inbox[AGENTS[1]].next(body_has("still there?"), 15)
             assert got["from"].bare == sessions[1][talking]
 
+            waiting = CUSTOMERS[0][2:]
+            for u in waiting:
+                inbox[u].items.clear()  # what they were told before the kill
             await first.start()
+            # The waiting customers are told their places again, in their order (behind the one offered).
+            places = [await inbox[u].next(lambda m: position(m) is not None, 20) for u in waiting]
+            assert [position(m) for m in places] == [1, 2]
             # The offer pending at the kill comes again; then the agent takes it.
             offered = CUSTOMERS[0][1]
             again = await inbox[AGENTS[0]].next(lambda m: "accept" in (m["body"] or "") and offered in m["body"]
