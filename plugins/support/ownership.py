@@ -81,6 +81,7 @@ class Ownership:
             async with self._lock:
                 await self._route(queue)
                 self._refresh(queue)
+            self._spawn(self._verify_agents())  # as at a start: agents may have left meanwhile
             return True
         finally:
             self._adopting.discard(queue)
