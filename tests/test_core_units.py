@@ -221,7 +221,8 @@ _STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
      "</error></message>", False),
     ("<message xmlns='jabber:client' type='error'><body>no error element</body></message>", True),
     ("<message xmlns='jabber:client' type='error'><error type='cancel'/></message>", True),
-    ("<message xmlns='jabber:client' type='error'><error type='cancel'><x xmlns='urn:example'/></error></message>", True),
+    ("<message xmlns='jabber:client' type='error'><error type='cancel'><x xmlns='urn:example'/></error>"
+     "</message>", True),
     # A payload named error, in its own namespace, is not the stanza's error.
     (f"<message xmlns='jabber:client' type='error'><error xmlns='urn:example:app'/><error type='auth'>"
      f"<forbidden xmlns='{_STANZAS}'/></error></message>", False),

@@ -95,6 +95,8 @@ class RoomDestroyCommand(RoomCommand):
                  t(f"{occupants} occupant(s) will be removed.", f"{occupants} 位在线成员将被移出。")]
         if count is not None and ctx.state["destroy"]["delete_archive"]:
             lines.append(t(f"Its archive ({count} messages) will be deleted.", f"其存档（{count} 条消息）将被删除。"))
+        if self.occupants_note(ctx):
+            lines.append(self.occupants_note(ctx))
         for i, line in enumerate(lines):
             form.add_field(var=f"summary{i}", ftype="fixed", value=line)
         form.add_field(var="confirm", ftype="boolean", label=t("Yes, destroy it", "是的，销毁"), required=True,

@@ -191,3 +191,19 @@ class RoomCommand(Command):
     async def archive_count(self, room: str) -> int | None:
         return None if self.archive is None else await self.archive.count(room)
 
+    def occupants_note(self, ctx: Context) -> str:
+        """Occupants live where a room is served: when other processes share this domain
+        (docs/scaling.md), what this process shows of them is its own rooms' only."""
+        mine, total = list(getattr(self.service, "slots", ())), self.service.app.config.balancing.slots
+        if not mine or len(mine) >= total:
+            return ""
+        slots = ", ".join(str(slot) for slot in mine)
+        return ctx.text(f"Occupants: only those of the rooms this process serves (slots {slots} of {total}); "
+                        "a room served by another process shows none.",
+                        f"在线成员：仅含本进程服务的房间（共 {total} 个槽位中的 {slots}）；"
+                        "由其他进程服务的房间显示为无人。")
+
+
+def joined(*notes: str) -> str:
+    return " ".join(note for note in notes if note)
+

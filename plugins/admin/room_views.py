@@ -10,7 +10,8 @@ from component.errors import StanzaError
 from component.forms import new_form, table
 
 from . import export as archive_export
-from .room_command import AFFILIATIONS, ALL, STATS_TABLE_LIMIT, TABLE_LIMIT, RoomCommand, message_counts, room_row, yes
+from .room_command import (AFFILIATIONS, ALL, STATS_TABLE_LIMIT, TABLE_LIMIT, RoomCommand, joined, message_counts,
+                           room_row, yes)
 from .service import format_time
 
 
@@ -36,7 +37,8 @@ class RoomsListCommand(RoomCommand):
                             f"显示 {len(rooms)} 个房间中的 {TABLE_LIMIT} 个；`switchboard rooms list` 可列出全部。")
         elif not rooms:
             note = ctx.text("No rooms.", "没有房间。")
-        return Done(note, "info", table(columns, rows, title=self.title(ctx.lang)))
+        return Done(joined(note, self.occupants_note(ctx)), "info",
+                    table(columns, rows, title=self.title(ctx.lang)))
 
 
 class RoomInfoCommand(RoomCommand):
@@ -103,7 +105,7 @@ class RoomInfoCommand(RoomCommand):
             put("archive", t("Archived messages", "存档消息数"), count)
             put("first_message", t("First message", "最早消息"), format_time(first.timestamp) if first else "")
             put("last_message", t("Last message", "最新消息"), format_time(last.timestamp) if last else "")
-        return Done(form=form)
+        return Done(self.occupants_note(ctx), form=form)
 
 
 class RoomStatsCommand(RoomCommand):
@@ -137,7 +139,8 @@ class RoomStatsCommand(RoomCommand):
             columns = [("room", t("Room", "房间")), ("occupants", t("Occupants", "在线人数")),
                        ("day", t("Messages, 24 h", "24 小时消息")), ("week", t("Messages, 7 days", "7 天消息")),
                        ("month", t("Messages, 30 days", "30 天消息")), ("total", t("Messages, all", "全部消息"))]
-            return Done(note, "info", table(columns, rows, title=self.title(ctx.lang)))
+            return Done(joined(note, self.occupants_note(ctx)), "info",
+                        table(columns, rows, title=self.title(ctx.lang)))
         counts = await message_counts(self.archive, room, now)
         first, last = await self.archive.bounds(room)
         occupants = self.muc.occupants(room)
@@ -161,5 +164,5 @@ class RoomStatsCommand(RoomCommand):
             day = format_time(start)[:10]
             n = await archive_export.count(self.archive, room, start=start, end=start + 86400 - 0.001)
             put(f"day.{day}", t(f"Messages on {day}", f"{day} 的消息"), n)
-        return Done(form=form)
+        return Done(self.occupants_note(ctx), form=form)
 

@@ -245,6 +245,9 @@ async def test_administrators_act_from_the_process_that_does_not_serve_the_room(
                 heard.add(got["from"].full)
             await dave.inbox.quiet(lambda s: s["body"] == "Maintenance", wait=0.5)
             assert {room: await archive.count(room) for room in rooms} == {room: n + 1 for room, n in before.items()}
+            # What the answering process shows of occupants is its own rooms' only, and it says so.
+            listed = await Commands(admin, ROOMS).execute("rooms-list")
+            assert "only those of the rooms this process serves" in notes(listed)[0][1]
 
             # Members-only switched by the process that does not serve the room: the non-member is removed
             # there (322) and the others are told the configuration changed (104).
@@ -279,8 +282,9 @@ async def test_administrators_act_from_the_process_that_does_not_serve_the_room(
             for new in made:
                 outcome, own = await carol.enter(new, "carol")
                 assert outcome == OK and "201" not in {c.get("code") for c in own.xml.iter(f"{{{NS_MUC}#user}}status")}
-            assert any(second.services[ROOMS].hooks.service("muc").occupants(new) for new in made)  # served there
-            assert {second.services[ROOMS].hooks.service("muc").affiliation(new, carol.bare) for new in made} == {"owner"}
+            there = second.services[ROOMS].hooks.service("muc")
+            assert any(there.occupants(new) for new in made)  # some are served there
+            assert {there.affiliation(new, carol.bare) for new in made} == {"owner"}
             # A temporary one would be known to this process only: refused.
             with pytest.raises(StanzaError) as refused:
                 await muc.create_room(f"fleeting@{ROOMS}", owner=carol.bare,
