@@ -86,6 +86,17 @@ class Workgroup:
         await self._adopt_for(iq, queue)
         return queue
 
+    async def _customer_ticket(self, iq: Iq, queue: str, customer: str) -> Any:
+        """The customer's open ticket at this queue, held here; False when they have none; None when
+        another process holds it (its queue is owned there: the request was handed to it)."""
+        t = await self.engine.lookup.customer_ticket(queue, customer)
+        if t is None:
+            return False
+        if t.id not in self.engine.tickets:
+            self.hand_off(iq, t)
+            return None
+        return t
+
     def _join_form(self, queue: str, lang: str) -> Form:
         q = self.engine.queues[queue]
         zh = is_zh(lang)
@@ -120,7 +131,10 @@ class Workgroup:
                 raise StanzaError("not-acceptable", f"the field {var} is required" if key == "prechat_required"
                                   else f"the field {var}: {text(key, 'en').rstrip('.')}")
         bare = iq["from"].bare
-        existing = self.engine.open_ticket(queue, bare)
+        found = await self._customer_ticket(iq, queue, bare)
+        if found is None:
+            return True  # handed to the process holding it
+        existing = found or None
         if existing is not None and existing.state in ("pending", "offline"):
             # The customer is back for a ticket that waits for them: queue it (out of hours it keeps waiting).
             if not self.engine.accepting(queue):
@@ -145,8 +159,10 @@ class Workgroup:
         customer = JID(who).bare if who else requester.bare
         if customer != requester.bare and not self.engine.is_supervisor(queue, requester.bare):
             raise StanzaError("not-authorized", "only supervisors remove other customers from the queue")
-        t = self.engine.open_ticket(queue, customer)
-        if t is None or t.state not in LEAVABLE_STATES:
+        t = await self._customer_ticket(iq, queue, customer)
+        if t is None:
+            return True  # handed to the process holding it
+        if not t or t.state not in LEAVABLE_STATES:
             raise StanzaError("item-not-found", "this customer is not waiting in the queue")
         await self.engine.leave(t.id, "depart" if customer == requester.bare else "removed", requester.bare)
         return iq.reply()
@@ -155,8 +171,10 @@ class Workgroup:
         queue = await self._queue_or_error(iq)
         if queue is None:
             return None
-        t = self.engine.open_ticket(queue, iq["from"].bare)
-        if t is None or t.state not in ("queued", "offered"):
+        t = await self._customer_ticket(iq, queue, iq["from"].bare)
+        if t is None:
+            return True  # handed to the process holding it
+        if not t or t.state not in ("queued", "offered"):
             raise StanzaError("not-authorized", "you are not waiting in this queue")
         reply = iq.reply()
         reply.append(stanza.queue_status(*self.engine.status(t)))
