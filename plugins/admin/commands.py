@@ -17,6 +17,18 @@ if TYPE_CHECKING:
 NODE_PREFIX = "admin-"
 
 
+def this_process(ctx: Context, plugin: "AdminPlugin") -> str:
+    """With other processes sharing this domain (docs/scaling.md) a service command answers for,
+    and acts on, the process the request reached: say so."""
+    service = plugin.service
+    mine, total = list(getattr(service, "slots", ())), service.app.config.balancing.slots
+    if not mine or len(mine) >= total:
+        return ""
+    slots = ", ".join(str(slot) for slot in mine)
+    return ctx.text(f"This process only (slots {slots} of {total}); the others sharing this domain are not included.",
+                    f"仅限本进程（共 {total} 个槽位中的 {slots}）；共享此域名的其他进程不包括在内。")
+
+
 def _field(form: Any, var: str, label: str, value: Any) -> None:
     form.add_field(var=var, ftype="text-single", label=label, value="" if value is None else str(value))
 
@@ -60,7 +72,7 @@ class StatsCommand(Command):
                 parts.append(t(f"{s.rooms} rooms, {s.occupants} occupants", f"{s.rooms} 个房间，{s.occupants} 人"))
             parts.append(t("plugins: ", "插件：") + ", ".join(s.plugins))
             _field(form, f"service.{s.domain}", s.domain, "; ".join(parts))
-        return Done(form=form)
+        return Done(this_process(ctx, self.plugin), form=form)
 
 
 class ReloadCommand(Command):
@@ -108,6 +120,7 @@ class ReloadCommand(Command):
         live, restart = self._describe(ctx, plan)
         instructions = ctx.text("Connections stay up. Complete to apply, cancel to leave things as they are.",
                                 "连接不会中断。点“完成”应用，点“取消”保持现状。")
+        instructions = " ".join(part for part in (instructions, this_process(ctx, self.plugin)) if part)
         form = new_form(title=self.title(ctx.lang), instructions=instructions)
         form.add_field(var="live", ftype="text-multi", label=ctx.text("Applied now", "立即生效"),
                        value="\n".join(live) or "-")
@@ -123,6 +136,8 @@ class ReloadCommand(Command):
                                      "配置文件有错误，未做任何更改：") + str(error)) from error
         result = await logic.apply_reload(self.plugin.service.app, plan)
         lines = [ctx.text("Configuration reloaded.", "配置已重新加载。")]
+        if this_process(ctx, self.plugin):
+            lines.append(this_process(ctx, self.plugin))
         if result.applied:
             lines.append(ctx.text("Applied: ", "已生效：") + "; ".join(result.applied))
         if result.restart_needed:
@@ -169,7 +184,8 @@ class LogLevelCommand(Command):
             raise FormError(ctx.text(f"Unknown logger {logger!r}.", f"未知的日志记录器 {logger!r}。"))
         previous = logic.set_log_level(level, logger)
         what = logger or ctx.text("everything", "全部")
-        return Done(ctx.text(f"Log level of {what}: {previous} → {level}.", f"{what} 的日志级别：{previous} → {level}。"))
+        done = ctx.text(f"Log level of {what}: {previous} → {level}.", f"{what} 的日志级别：{previous} → {level}。")
+        return Done(" ".join(part for part in (done, this_process(ctx, self.plugin)) if part))
 
 
 def service_commands(plugin: "AdminPlugin") -> list[Command]:

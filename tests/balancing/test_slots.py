@@ -248,6 +248,8 @@ async def test_administrators_act_from_the_process_that_does_not_serve_the_room(
             # What the answering process shows of occupants is its own rooms' only, and it says so.
             listed = await Commands(admin, ROOMS).execute("rooms-list")
             assert "only those of the rooms this process serves" in notes(listed)[0][1]
+            stats = await Commands(admin, ROOMS).execute("admin-stats")
+            assert "This process only" in notes(stats)[0][1]
 
             # Members-only switched by the process that does not serve the room: the non-member is removed
             # there (322) and the others are told the configuration changed (104).
