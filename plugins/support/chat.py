@@ -71,6 +71,8 @@ class ChatSurface:
         self.log.info("bounce from a participant", extra={"from_domain": sender.domain, "agent": bool(agent_queues)})
         for queue in agent_queues:
             await engine.agent_presence(queue, str(sender), None)
+        if agent_queues:
+            self.outbox.forget_client(str(sender))
         if not agent_queues:
             await engine.customer_seen(str(sender), False)
             await engine.customer_unreachable(str(sender))

@@ -185,7 +185,13 @@ class StanzaOutbox:
             return self.engine.queue_jid(min(self.engine.owned))
         return self.engine.domain
 
+    def forget_client(self, jid: str) -> None:
+        """A resource went offline, or came online anew: what its client speaks is learned again at the
+        next offer (the same resource may now be another client)."""
+        self._features.pop(jid, None)
+
     async def supports_offers(self, jid: str) -> bool:
+        """Does this full JID take XEP-0142 offer IQs? Asked once per session of the resource."""
         if jid not in self._features:
             features = await self._disco(jid)
             self._features[jid] = bool(features) and stanza.WG in features

@@ -52,6 +52,9 @@ class Workgroup:
             return True
         available = ptype != "unavailable"
         if engine.is_agent(queue, sender.bare):
+            agent = engine.agents.get(queue, {}).get(sender.bare)
+            if not available or agent is None or str(sender) not in agent.resources:
+                self.outbox.forget_client(str(sender))  # gone, or a new session of the resource
             show = (pres["show"] or "") if available else None
             if show not in (None, "", "chat", "away", "xa", "dnd"):
                 show = ""

@@ -360,3 +360,33 @@ async def test_retractions_are_relayed_and_checked_by_recall_when_present(compon
         error = await errors.next(lambda m: m["type"] == "error")
         assert (error["error"]["condition"], error["error"]["type"]) == ("not-allowed", "cancel")
         await ain.quiet(has_child("{urn:xmpp:message-retract:1}retract"), wait=0.5)
+
+
+async def test_an_agents_offer_capability_is_learned_once_per_session_and_again_after_a_reconnect(component, prosody):
+    """XEP-0142: the desk asks an agent's resource what it speaks once (not before every offer), and
+    asks again when that resource comes back (here a plain chat client, then one speaking offers)."""
+    app = await component(config(queue(agents=[jid("agent1")], offer_timeout=10.0)))
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust1") as c1, harness.slix_client(port, "cust2") as c2, \
+            harness.slix_client(port, "cust3") as c3:
+        cin1 = harness.Inbox(c1)
+        async with harness.slix_client(port, "agent1") as a1:
+            ain = harness.Inbox(a1)
+            asked: list[str] = []
+            a1.register_handler(Callback("count disco", MatchXPath(
+                "{jabber:client}iq/{http://jabber.org/protocol/disco#info}query"),
+                lambda iq: asked.append(iq["type"])))
+            agent_presence(a1, max_chats=3)
+            await agent_ready(app, "agent1")
+            await start_conversation(app, c1, cin1, a1, ain, first="first")
+            c2.send_message(mto=HELP, mbody="second", mtype="chat")
+            await ain.next(body_has("accept"))  # offered in chat again, without asking again
+            assert asked.count("get") == 1
+        await harness.until(lambda: not engine(app).agents["help"][jid("agent1")].resources, what="agent1 offline")
+        async with harness.slix_client(port, "agent1") as a1:
+            wg = IqAgent(a1)
+            agent_presence(a1, max_chats=3)
+            await agent_ready(app, "agent1")
+            c3.send_message(mto=HELP, mbody="third", mtype="chat")
+            offer = await wg.next("offer")  # the same resource, now a client that speaks XEP-0142 offers
+            assert offer.xml.find(f"{{{WG}}}offer") is not None
