@@ -2,22 +2,26 @@
 
 A change in a queue does not message every waiting customer at once: it marks the queue, and one
 batch per ``status_interval`` tells each customer whose place or wait changed (at most one update
-per customer per interval), yielding to the event loop between slices so that ten thousand updates
-never stall it. A newcomer is told their place at once.
+per customer per interval). The batch walks the waiting list a slice at a time and yields to the
+event loop after a few milliseconds of work, so that ten thousand positions (computing them, and
+building the messages) never stall it. A newcomer is told their place at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import time
 from typing import Any
 
 from . import routing
 from .model import WAITING_STATES, Ticket
 from .texts import text
 
-#: Status messages sent between two yields to the event loop.
-STATUS_SLICE = 200
+#: Waiting customers looked at per slice of a status batch.
+STATUS_SLICE = 50
+#: Work (seconds) a status batch does before it yields to the event loop.
+STATUS_BUDGET = 0.004
 
 
 class QueueStatus:
@@ -51,13 +55,14 @@ class QueueStatus:
             "max_chats": sum(a.capacity(q.max_chats) for a in agents),
         }
 
-    def _statuses(self, queue: str) -> dict[str, tuple[int, int]]:
-        """status() of every waiting ticket of a queue, in one walk of its waiting list."""
+    def _statuses(self, queue: str, start: int = 0, stop: int | None = None) -> dict[str, tuple[int, int]]:
+        """status() of the waiting tickets of a queue from position ``start`` to ``stop`` (all of them by
+        default), in one walk of that part of its waiting list."""
         per_customer = self.per_customer_wait(queue)
         online = len(self._routable_agents(queue))
         result: dict[str, tuple[int, int]] = {}
         waiting = self.waiting.get(queue)
-        for ahead, ticket_id in enumerate(waiting.ids() if waiting is not None else ()):
+        for ahead, ticket_id in enumerate(waiting.ids(start, stop) if waiting is not None else (), start):
             t = self.tickets.get(ticket_id)
             if t is not None:
                 result[ticket_id] = (0, 0) if t.state == "offered" else (
@@ -82,18 +87,22 @@ class QueueStatus:
         try:
             now = self._status_last[queue] = self.now()
             interval = self.options.status_interval
-            sent = 0
-            for ticket_id, current in self._statuses(queue).items():
-                t = self.tickets.get(ticket_id)
-                if t is None or t.state not in WAITING_STATES or t.last_status == current:
-                    continue
-                if t.last_status is not None and t.last_status_at + interval > now:
-                    deferred = True  # told recently: the next batch
-                    continue
-                self._send_status(t, current)
-                sent += 1
-                if sent % STATUS_SLICE == 0:
+            start, since = 0, time.perf_counter()
+            # Positions are read a slice at a time, as the list is then: customers who leave or come
+            # in between make the queue dirty again, and the next batch puts right what moved.
+            while start < len(self.waiting.get(queue, ())):
+                for ticket_id, current in self._statuses(queue, start, start + STATUS_SLICE).items():
+                    t = self.tickets.get(ticket_id)
+                    if t is None or t.state not in WAITING_STATES or t.last_status == current:
+                        continue
+                    if t.last_status is not None and t.last_status_at + interval > now:
+                        deferred = True  # told recently: the next batch
+                        continue
+                    self._send_status(t, current)
+                start += STATUS_SLICE
+                if time.perf_counter() - since >= STATUS_BUDGET:
                     await asyncio.sleep(0)
+                    since = time.perf_counter()
         finally:
             self._status_running.discard(queue)
         if deferred or queue in self._status_dirty:

@@ -64,5 +64,6 @@ class WaitingList:
         """When the longest-waiting ticket was queued."""
         return self._since[0][0] if self._since else None
 
-    def ids(self) -> list[str]:
-        return [key[2] for key in self._order]
+    def ids(self, start: int = 0, stop: int | None = None) -> list[str]:
+        """Ticket ids in routing order, from position ``start`` to ``stop`` (O(log n) to find the start)."""
+        return [key[2] for key in self._order.islice(start, stop)]
