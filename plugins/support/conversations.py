@@ -41,8 +41,14 @@ class Conversations:
                 t.rating_requested_at = now
                 t.rating, t.rating_comment, t.rated_at = None, "", None
                 data["rating_requested"] = True
-            # Other changes run during the write; the closing ticket is no longer open to them (_open).
-            await self._record(t, "closed", actor, release=True, **data)
+            closed = self._change(t, "closed", actor, **data)
+            # The agent is free in memory already: the next customer's offer joins the close's batch
+            # (an offer leaves once stored, so never before the close is; refused with it, it is
+            # tried again later). Other changes run during the writes; the closing ticket is no
+            # longer open to them (_open).
+            await self._route(t.queue)
+            await self._lent(closed)
+            await self._announce(closed)
             if self.tickets.get(t.id) is t:
                 self._forget(t)
             self.outbox.customer_closed(t, text("ticket_closed", t.lang), actor)
@@ -51,7 +57,6 @@ class Conversations:
                 self.outbox.session_notice(t, jid, notice, marker="closed")
             for jid in list(self.watchers.pop(t.id, {})):
                 await self.store.set_watcher(t.id, jid, None)
-            await self._route(t.queue)
             self._refresh(t.queue)
             return t
 

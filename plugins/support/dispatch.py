@@ -88,7 +88,9 @@ class Dispatch:
             await self._route_pass(q, waiting, agents, loads, busy, free, made)
         finally:
             if made:
-                await asyncio.wait([entry.done for entry, _ in made])
+                # Lent while the offers are written: other changes (another pass too: the indexes
+                # count these offers already) go on; each offer is sent only if still pending then.
+                await self._lent_all([entry for entry, _ in made])
                 for entry, resources in made:
                     await self._offer_stored(entry, resources, q.offer_timeout)
 

@@ -25,16 +25,17 @@ are read as stored through :class:`~.lookup.TicketLookup`, a cache invalidated o
 
 Everything that reaches the network goes through an :class:`Outbox`; the plugin implements it
 with stanzas, unit tests with a recorder. Mutations run under one lock: routing decisions never
-see a half-applied change. Most writes (a customer queued, an offer accepted or refused or timed
-out, a transfer, a note, a close, a departure) lend the lock out while the database works, so the
-changes of other people join the same batch; what follows them checks the ticket again, and a
-ticket whose close is being written is no longer open to anyone (``Directory.live``).
+see a half-applied change. Most writes (a customer queued, a routing pass's offers, an offer
+accepted or refused or timed out, a transfer, a note, a close, a departure) lend the lock out while
+the database works, so the changes of other people join the same batch; what follows them checks
+the ticket again, and a ticket whose close is being written is no longer open to anyone
+(``Directory.live``). A close routes before its write is done: the next customer's offer shares its
+batch (and leaves once stored).
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from typing import Any, Callable, Protocol
@@ -122,7 +123,7 @@ class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexe
             if self.shared and t.queue not in self.owned:
                 continue
             self.tickets[t.id] = t
-            self._stored[t.id] = copy.deepcopy(t)
+            self._stored[t.id] = t.snapshot()
             self._reindex(t)
         self.watchers = {tid: w for tid, w in (await self.store.watchers()).items()
                          if not self.shared or tid in self.tickets}

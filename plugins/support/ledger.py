@@ -20,7 +20,6 @@ nothing acts on it while the lock is lent.
 from __future__ import annotations
 
 import asyncio
-import copy
 import dataclasses
 import logging
 from typing import Any, Awaitable, Callable, Sequence
@@ -76,7 +75,7 @@ class Ledger:
                 del self.tickets[t.id]  # never stored while open (a new or reopened ticket)
             self._reindex(t)
             return
-        restored = copy.deepcopy(stored)
+        restored = stored.snapshot()
         for f in dataclasses.fields(Ticket):
             setattr(t, f.name, getattr(restored, f.name))
         self._reindex(t)
@@ -89,7 +88,7 @@ class Ledger:
     def _change(self, ticket: Ticket, kind: str | None, actor: str = "", **data: Any) -> Entry:
         """Queue a change of ``ticket`` (and its event, unless ``kind`` is None) for the next batch."""
         at = self.now()
-        entry = Entry(ticket, copy.deepcopy(ticket), [(kind, at, actor, data)] if kind else [])
+        entry = Entry(ticket, ticket.snapshot(), [(kind, at, actor, data)] if kind else [])
         self._reindex(ticket)
         self.journal.submit(entry)
         return entry
@@ -141,6 +140,17 @@ class Ledger:
             await entry.done
         finally:
             await self._reacquire()
+
+    async def _lent_all(self, entries: Sequence[Entry]) -> None:
+        """Wait until every entry is stored or refused (never raises), lending the lock meanwhile."""
+        held = self._lock.owner is asyncio.current_task()
+        if held:
+            self._lock.release()
+        try:
+            await asyncio.wait([e.done for e in entries])
+        finally:
+            if held:
+                await self._reacquire()
 
     async def _reacquire(self) -> None:
         cancelled = False

@@ -64,11 +64,25 @@ class Ticket:
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    def snapshot(self) -> "Ticket":
+        """A copy of the ticket as it is now (what the journal stores, what an undo goes back to): its
+        lists and dicts copied, their items (strings, numbers) shared. A deep copy cost every change
+        about five times as much."""
+        c = object.__new__(Ticket)
+        for name in _FIELDS:
+            setattr(c, name, getattr(self, name))
+        c.offers, c.declined, c.agents_seen = dict(self.offers), list(self.declined), list(self.agents_seen)
+        c.form, c.tags = dict(self.form), list(self.tags)
+        return c
+
     def sort_key(self) -> tuple[int, float, str]:
         return (-self.priority, self.queued_at or self.created_at, self.id)
 
     def offered_to(self, bare: str) -> list[str]:
         return [full for full in self.offers if full.split("/", 1)[0] == bare]
+
+
+_FIELDS = tuple(Ticket.__dataclass_fields__)
 
 
 @dataclass
