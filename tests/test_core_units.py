@@ -232,3 +232,17 @@ def test_which_bounces_mean_the_address_is_gone(xml: str, gone: bool) -> None:
     from xml.etree.ElementTree import fromstring
 
     assert means_gone(fromstring(xml)) is gone
+
+
+def test_slot_of_is_ejabberds_bare_destination_hash() -> None:
+    """erlang:phash2({User, Server, <<>>}, N), the values Erlang itself gives (erl -eval)."""
+    from component.balancing import slot_of, term_hash
+
+    assert [term_hash((u.encode(), d.encode(), b"")) for u, d in (
+        ("", "support.localhost"), ("help", "support.example.com"),
+        ("t-01jd5xq3z8k2m4n6p7r9s0t1v2", "support.localhost"),
+        ("room-with-a-rather-long-name-over-forty", "rooms.localhost"), ("客服", "support.localhost"))] == \
+        [1696468098, 282156856, 4292565393, 2633064678, 2741336320]
+    # The queues of the balancing tests, as ejabberd spread them over 4 slots.
+    assert [slot_of(f"q{i}@support.localhost", 4) for i in range(8)] == [0, 2, 3, 3, 2, 2, 1, 0]
+    assert slot_of("Help@Support.Example.COM", 4) == slot_of("help@support.example.com", 4)

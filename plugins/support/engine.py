@@ -82,7 +82,7 @@ class Outbox(Protocol):
 class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexes, Ownership, Timers, Directory):
     def __init__(self, options: SupportOptions, domain: str, store: SupportStore, outbox: Outbox,
                  hooks: HookBus, is_admin: Callable[[str], bool] = lambda jid: False,
-                 now: Callable[[], float] = time.time, shared: bool = False) -> None:
+                 now: Callable[[], float] = time.time, shared: bool = False, slots: int = 1) -> None:
         self.options = options
         self.domain = domain
         self.store = store
@@ -107,7 +107,7 @@ class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexe
         self.hours_override: dict[str, bool] = {}
         #: The clock business hours are read with (tests set it to a chosen moment).
         self.hours_clock: Callable[[], float] = now
-        self._init_ownership(shared)
+        self._init_ownership(shared, slots)
         self._init_indexes()
         self._init_ledger()
         self.lookup = TicketLookup(self)

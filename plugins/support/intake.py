@@ -11,7 +11,6 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from component.errors import StanzaError
-from component.ids import new_id
 
 from . import hooks as events
 from . import prechat
@@ -52,9 +51,9 @@ class Intake:
             waiting = self.waiting_count(queue)
             if q.max_waiting and waiting >= q.max_waiting:
                 raise JoinRefused("full", "service-unavailable", "too many customers are waiting in this queue")
-            t = Ticket(id=new_id().lower(), queue=queue, entry=queue, customer=customer, customer_jid=customer_jid,
-                       lang=lang, created_at=self.now(), via=via, notify=notify, priority=priority,
-                       form=dict(form or {}))
+            t = Ticket(id=self.new_ticket_id(queue), queue=queue, entry=queue, customer=customer,
+                       customer_jid=customer_jid, lang=lang, created_at=self.now(), via=via, notify=notify,
+                       priority=priority, form=dict(form or {}))
             if body:
                 t.form.setdefault("message", body[:200])
             self.tickets[t.id] = t

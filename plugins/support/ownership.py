@@ -22,14 +22,19 @@ from __future__ import annotations
 import copy
 import logging
 
+from component.balancing import slot_of
+from component.ids import new_id
+
 from .model import OPEN_STATES, Agent, Ticket
 
 log = logging.getLogger("switchboard.plugins.support")
 
 
 class Ownership:
-    def _init_ownership(self, shared: bool) -> None:
+    def _init_ownership(self, shared: bool, slots: int = 1) -> None:
         self.shared = shared
+        #: N, the server's balancing slots of the domain (1: none).
+        self.slots = slots
         #: Queues whose routing state is here (all of them without balancing).
         self.owned: set[str] = set() if shared else set(self.queues)
         #: Agent bare -> (conversations held, offers pending) in queues owned by other processes.
@@ -39,6 +44,18 @@ class Ownership:
 
     def owns(self, queue: str) -> bool:
         return queue in self.owned
+
+    def new_ticket_id(self, queue: str) -> str:
+        """A ticket id whose conversation JID the server routes to the same slot as the queue's JID
+        (ejabberd's bare_destination hash, computed here), so the agents' side of a conversation
+        reaches the process owning its queue, like the customers' side. About N tries."""
+        ticket_id = new_id().lower()
+        if self.slots <= 1:
+            return ticket_id
+        wanted = slot_of(self.queue_jid(queue), self.slots)
+        while slot_of(self.session_jid(ticket_id), self.slots) != wanted:
+            ticket_id = new_id().lower()
+        return ticket_id
 
     def _take_in(self, t: Ticket) -> None:
         """Hold a ticket read from the database (its queue is owned here)."""

@@ -59,7 +59,8 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Peering, Plugin):
         self.outbox = StanzaOutbox(self.service, self.options)
         try:
             self.engine = SupportEngine(self.options, self.service.domain, self.store, self.outbox, self.hooks,
-                                        is_admin=self.service.is_admin, shared=shared)
+                                        is_admin=self.service.is_admin, shared=shared,
+                                        slots=self.service.app.config.balancing.slots)
         except HoursError as error:
             raise ValueError(f"support queue business hours: {error}") from error
         self.outbox.engine = self.engine

@@ -20,12 +20,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from component.balancing import slot_of
 from component.storage import Database
 from plugins.support.store import SupportStore
 
 from .. import harness
 from ..support.kit import WG, agent_presence, body_has, jid
-from .conftest import SUPPORT, pytestmark  # noqa: F401 - the module's skip condition
+from .conftest import SLOTS, SUPPORT, pytestmark  # noqa: F401 - the module's skip condition
 from .test_failover import Process
 
 #: Queue names: ejabberd's hash spreads them over the 4 slots (which process owns which is read
@@ -71,6 +72,9 @@ async def test_two_queues_on_two_processes_one_killed(balanced: Any, database: s
         owned = (adopted(first), adopted(second))
         assert not set(owned[0]) & set(owned[1]), owned
         assert owned[0] and owned[1], f"every queue hashed to one process: {owned}"
+        # The component computes ejabberd's hash: each process's queues are in its own slots.
+        slots = [{slot_of(f"{q}@{SUPPORT}", SLOTS) for q in mine} for mine in owned]
+        assert not slots[0] & slots[1], (owned, slots)
         queues = (owned[0][0], owned[1][0])
         port = balanced.ports.c2s
         users = [u for group in CUSTOMERS for u in group] + list(AGENTS.values())
@@ -98,13 +102,20 @@ async def test_two_queues_on_two_processes_one_killed(balanced: Any, database: s
             assert sorted(state for _, _, state, _ in before.values()) == ["active"] * 2 + ["offered"] * 2 + \
                 ["queued"] * 4, before
 
+            # Each conversation JID was minted in its queue's slot: both sides reach the queue's owner.
+            for i in (0, 1):
+                for session in sessions[i].values():
+                    assert slot_of(session, SLOTS) == slot_of(f"{queues[i]}@{SUPPORT}", SLOTS)
+
             first.kill()
             await first.process.wait()
-            # The other queue never notices: its customer reaches the agent; nothing of it changes.
+            # The other queue never notices: customer and agent reach each other; nothing of it changes.
             talking = CUSTOMERS[1][0]
             clients[talking].send_message(mto=f"{queues[1]}@{SUPPORT}", mbody="still there?", mtype="chat")
             got = await inbox[AGENTS[1]].next(body_has("still there?"), 15)
             assert got["from"].bare == sessions[1][talking]
+            clients[AGENTS[1]].send_message(mto=sessions[1][talking], mbody="yes, still here", mtype="chat")
+            await inbox[talking].next(body_has("yes, still here"), 15)
 
             waiting = CUSTOMERS[0][2:]
             for u in waiting:
@@ -132,6 +143,10 @@ async def test_two_queues_on_two_processes_one_killed(balanced: Any, database: s
             await harness.until(lambda: any("ticket taken up" in line and "queue=" + queues[0] in line
                                             for line in first.log.read_text(errors="replace").splitlines()),
                                 15, "the first process took the transferred ticket up")
+            # Its customer still writes to the second queue's JID: handed to the first process.
+            clients[moved].send_message(mto=f"{queues[1]}@{SUPPORT}", mbody="am I still in line?", mtype="chat")
+            await harness.until(lambda: "stanza handed to the queue's owner" in second.log.read_text(errors="replace"),
+                                15, "the customer's message handed over")
 
         after = {t.id: (t.customer, t.queue, t.state, t.queued_at) for t in await stored(database)}
         # No ticket lost or duplicated: the same tickets, one per customer.
