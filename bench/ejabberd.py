@@ -348,3 +348,8 @@ def summarize(entry: dict[str, Any]) -> None:
     entry["median"] = {side: {k: median(r[k] for r in runs if k in r) for k in keys}
                        for side, runs in entry["runs"].items()}
     entry["ratio"] = ratio(entry["median"]["ours"]["deliveries_per_s"], entry["median"]["native"]["deliveries_per_s"])
+    # Each repetition's two runs were back to back: their ratio cancels slow drifts of the shared
+    # machine's load that the medians of each side keep.
+    entry["pair_ratios"] = [ratio(o["deliveries_per_s"], n["deliveries_per_s"])
+                            for n, o in zip(entry["runs"]["native"], entry["runs"]["ours"])]
+    entry["pair_ratio"] = median(entry["pair_ratios"])

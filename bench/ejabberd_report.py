@@ -43,6 +43,22 @@ def limit(m: dict[str, Any], cores: int) -> str:
     return "; ".join(reasons) or "none saturated (latency-bound: windows, SQL round trips)"
 
 
+def capacity(m: dict[str, Any], cores: int) -> tuple[float, float, str]:
+    """Server CPU per delivery (ejabberd + PostgreSQL + every Switchboard process, µs) and the rate
+    it would allow on `cores` cores of its own: the cores shared by all, and no Switchboard process
+    above its one core. CPU time is what each process spent, so this holds when other work on the
+    shared machine slows the measured rate."""
+    per = {k[len("cpu_us_per_delivery_"):]: v for k, v in m.items()
+           if k.startswith("cpu_us_per_delivery_") and v == v}
+    total = sum(v for k, v in per.items() if k == "ejabberd" or k == "postgres" or k.startswith("switchboard"))
+    bounds = {"all cores": cores * 1e6 / total if total else float("nan")}
+    for k, v in per.items():
+        if k.startswith("switchboard") and v > 0:
+            bounds[k] = 1e6 / v
+    which = min(bounds, key=lambda k: bounds[k])
+    return total, bounds[which], which
+
+
 def _probe_ok(entry: dict[str, Any]) -> bool:
     probe = entry.get("archived_probe", {})
     if entry["archiving"] == "on":
@@ -99,16 +115,38 @@ def markdown(results: dict[str, Any], analysis: str = "") -> str:
         for block in blocks.values():
             entry = block[key]
             med = entry["median"]
+            pair = entry.get("pair_ratio")
             cells += [_n(med["native"]["deliveries_per_s"]), _n(med["ours"]["deliveries_per_s"]),
-                      f"**{entry['ratio']:.2f}**"]
+                      f"**{entry['ratio']:.2f}**" + (f" ({pair:.2f})" if pair is not None else "")]
             lost += sum(r["lost"] for runs in entry["runs"].values() for r in runs)
         lines.append(f"| {first['occupants']}x{first['senders']} ({first['rooms']}) | {first['archiving']} | "
                      + " | ".join(cells) + f" | {lost} |")
+    lines += ["", "Ratio: median ours / median native of the block; in brackets the median of each repetition's "
+              "back-to-back pair (less sensitive to the machine's load drifting over the block)."]
     two = blocks.get("2")
     if two:
         met = {k: v["ratio"] >= 1.0 for k, v in two.items()}
         lines += ["", "**Goal (2 processes ≥ ejabberd native): " + ", ".join(
             f"{k} {'met' if ok else 'NOT met'} ({two[k]['ratio']:.2f})" for k, ok in met.items()) + ".**"]
+    lines += ["", "## CPU-bound estimate: what the servers' CPU per delivery allows on the "
+              f"{cores} cores alone", "",
+              "Server CPU per delivery = ejabberd + PostgreSQL + every Switchboard process (load generator "
+              "excluded), from the medians; the rate is that on the machine's cores with nothing else running, "
+              "and no Switchboard process above one core (it runs one event loop).", "",
+              "| shape | archiving | native µs/delivery | native rate | " + " | ".join(
+                  f"ours {p}p µs/delivery | ours {p}p rate (bound) | ratio" for p in blocks) + " |",
+              "|---|---|---:|---:|" + "---:|---:|---:|" * len(blocks)]
+    for key in keys:
+        first = next(iter(blocks.values()))[key]
+        nat = [capacity(b[key]["median"]["native"], cores) for b in blocks.values()]
+        nat_total = sorted(n[0] for n in nat)[len(nat) // 2]
+        nat_rate = cores * 1e6 / nat_total if nat_total else float("nan")
+        cells = []
+        for block in blocks.values():
+            total, rate, which = capacity(block[key]["median"]["ours"], cores)
+            cells += [_n(total, 1), f"{_n(rate)} ({which})", f"**{rate / nat_rate:.2f}**" if nat_rate else "–"]
+        lines.append(f"| {first['occupants']}x{first['senders']} | {first['archiving']} | {_n(nat_total, 1)} | "
+                     f"{_n(nat_rate)} | " + " | ".join(cells) + " |")
     lines += ["", "## CPU (share of one core, medians) and what limited each figure", "",
               "| processes | shape | archiving | side | deliveries/s | ejabberd | Switchboard (each) | PostgreSQL "
               "| load gen | load gen µs/delivery | deliveries/read | machine | limited by |",
