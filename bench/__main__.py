@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.for_mode(args.mode)
     if args.reps:
-        settings.reps = args.reps
+        settings.reps = settings.ejabberd_reps = args.reps
     if args.duration:
         settings.duration = args.duration
     if args.workers:
@@ -255,7 +255,7 @@ def run_ejabberd(settings: Any, state: Path, say: Any) -> dict[str, Any]:
     elif settings.mode == "quick":
         kwargs = {"reps": 1, "duration": 3.0, "processes": (1, 2)}
     else:
-        kwargs = {"reps": settings.reps if settings.reps != 3 else 2, "duration": settings.duration,
+        kwargs = {"reps": settings.ejabberd_reps, "duration": settings.duration,
                   "warmup": settings.warmup, "workers": settings.workers, "inflight": settings.inflight}
     return EjabberdBench(state / "ejabberd-bench", say, **kwargs).run()
 

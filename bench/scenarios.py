@@ -55,6 +55,8 @@ class Settings:
     support_agents: int = 50
     support_timeout_s: float = 60.0     #: for each phase: customers queueing, agents draining
     kb_entries: int = 10_000
+    #: ejabberd scenario: repetitions per side in each process-count block (12 runs per repetition)
+    ejabberd_reps: int = 2
 
     @classmethod
     def for_mode(cls, mode: str) -> "Settings":
