@@ -70,20 +70,13 @@ def native_form(on: bool) -> str:
             f"<field var='mam'><value>{1 if on else 0}</value></field></x></query>")
 
 
-def slot_of(locals_: list[str], domain: str, slots: int) -> list[int]:
-    """The slot ejabberd pins each room to: phash2 of the bare JID's lowercase tuple."""
-    terms = ",".join(f'{{<<"{name}">>,<<"{domain}">>,<<>>}}' for name in locals_)
-    expr = f'io:format("~w", [[erlang:phash2(T, {slots}) || T <- [{terms}]]]), halt().'
-    out = subprocess.run(["erl", "-noshell", "-eval", expr], capture_output=True, text=True, timeout=60, check=True)
-    return [int(x) for x in out.stdout.strip().strip("[]").split(",")]
-
-
 def balanced_names(prefix: str, count: int, domain: str, slots: int) -> list[str]:
     """`count` room names (count a multiple of `slots`) with as many rooms on each slot."""
-    candidates = [f"{prefix}{i}" for i in range(count * 8)]
+    from component.balancing import slot_of
+
     per: dict[int, list[str]] = {s: [] for s in range(slots)}
-    for name, slot in zip(candidates, slot_of(candidates, domain, slots)):
-        per[slot].append(name)
+    for name in (f"{prefix}{i}" for i in range(count * 8)):
+        per[slot_of(f"{name}@{domain}", slots)].append(name)
     each = count // slots
     if any(len(v) < each for v in per.values()):
         raise RuntimeError(f"not enough room names per slot for {count} rooms")
