@@ -64,6 +64,9 @@ class Service:
         self.handler_errors: dict[str, int] = {}
         #: Streams re-established after the first one.
         self.reconnects = 0
+        #: Sessions opened on any of this process's connections (every slot, reconnections too): a
+        #: connection that came back may hold another slot than before.
+        self.sessions_started = 0
         self._ever_connected = False
         self.connected_at: float | None = None
         self.connected = asyncio.Event()
@@ -142,6 +145,7 @@ class Service:
         link.retry_handle = asyncio.get_running_loop().call_later(delay, again)
 
     def _on_link_start(self, link: SlotLink) -> None:
+        self.sessions_started += 1
         link.retry_delay = 0.5
         log.info("connected and authenticated", extra={"domain": self.domain, "slot": link.slot})
         self._update_connected()
@@ -202,6 +206,7 @@ class Service:
             log.warning("stream error", extra={"domain": self.domain, "condition": condition})
 
     def _on_session_start(self, _event: Any) -> None:
+        self.sessions_started += 1
         self._reconnect_delay = 0.5
         if self._ever_connected:
             self.reconnects += 1

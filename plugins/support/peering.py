@@ -100,16 +100,18 @@ class Peering:
 
     async def _probe_loop(self) -> None:
         """Probe once every connection is up, and again now and then; let the queues go when a
-        connection is lost (it may come back on another slot: engine.release_all)."""
-        connected, probed = False, 0.0
+        connection was lost (it may come back on another slot: engine.release_all)."""
+        connected, probed, sessions = False, 0.0, -1
         loop = asyncio.get_running_loop()
         while True:
             now = self.service.connected.is_set()
-            if connected and not now:
+            reopened = now and sessions >= 0 and self.service.sessions_started != sessions
+            if (connected and not now) or reopened:
                 await self.engine.release_all()
-            if now and (not connected or loop.time() - probed >= PROBE_INTERVAL):
+            if now and (not connected or reopened or loop.time() - probed >= PROBE_INTERVAL):
                 self.probe_queues()
                 probed = loop.time()
+            sessions = self.service.sessions_started if now else -1  # back after a loss: let go already
             connected = now
             await asyncio.sleep(WATCH_INTERVAL)
 

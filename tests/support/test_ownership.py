@@ -105,3 +105,60 @@ async def test_released_queues_come_back_from_the_database(db):
     assert rec.of("offer")[-1] == (t1.id, A + "/desk")  # the offer sent again
     assert engine.agents["help"][A].tier() is not None  # the agent's stored presence
     await engine.stop()
+
+
+async def test_a_connection_back_lets_the_queues_go_and_probes_again(monkeypatch):
+    """However quick the reconnection, the queues go (the slot may be another) and are probed again."""
+    import asyncio
+
+    from plugins.support import peering
+
+    monkeypatch.setattr(peering, "WATCH_INTERVAL", 0.01)
+
+    class Engine:
+        queues = {"help": None, "sales": None}
+        owned: set[str] = set()
+        shared = True
+        released = 0
+
+        def queue_jid(self, name):
+            return f"{name}@support.x"
+
+        async def release_all(self):
+            self.released += 1
+            self.owned = set()
+
+    class Service:
+        connected = asyncio.Event()
+        sessions_started = 0
+
+    class Desk(peering.Peering):
+        def __init__(self):
+            self.engine, self.service, self.sent = Engine(), Service(), []
+            self._init_peering()
+
+        def _peer_message(self, to, payload):
+            self.sent.append(to)
+
+    desk = Desk()
+    desk._start_probing()
+    try:
+        desk.service.sessions_started = 2
+        desk.service.connected.set()
+        await harness.until(lambda: len(desk.sent) == 2, 2, "the first probes")
+        desk.engine.owned = {"help"}
+        # A link dropped and came back between two looks: another session, same "connected".
+        desk.service.sessions_started = 3
+        await harness.until(lambda: desk.engine.released == 1, 2, "the queues let go")
+        await harness.until(lambda: len(desk.sent) == 4, 2, "probed again")
+        assert desk.sent[2:] == ["help@support.x", "sales@support.x"]
+        # Lost and not back yet: let go; back: probed.
+        desk.engine.owned = {"sales"}
+        desk.service.connected.clear()
+        await harness.until(lambda: desk.engine.released == 2, 2, "let go while away")
+        desk.service.sessions_started = 4
+        desk.service.connected.set()
+        await harness.until(lambda: len(desk.sent) == 6, 2, "probed once back")
+        assert desk.engine.released == 2
+    finally:
+        await desk._stop_peering()
