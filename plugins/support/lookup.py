@@ -25,10 +25,11 @@ from .model import OPEN_STATES, Ticket
 if TYPE_CHECKING:
     from .engine import SupportEngine
 
-#: Ticket changes are announced on this channel; payload: "<domain> <ticket id> <ticket id>…".
+#: Ticket changes are announced on this channel; payload: "<domain> <ticket id>/<queue> …" (the
+#: queue serving the ticket now: a process reads only the tickets of the queues it owns).
 CHANNEL = "switchboard_support_ticket"
-#: Ids per notification (PostgreSQL takes payloads under 8000 bytes).
-IDS_PER_NOTICE = 200
+#: Bytes per notification (PostgreSQL takes payloads under 8000 bytes).
+NOTICE_BYTES = 7000
 
 
 class TicketLookup:
@@ -119,7 +120,22 @@ class TicketLookup:
             self._cache.popitem(last=False)
 
 
-def notices(domain: str, ticket_ids: list[str]) -> list[str]:
-    """The payloads announcing changes of ``ticket_ids`` (a few per notification)."""
-    return [" ".join([domain, *ticket_ids[i:i + IDS_PER_NOTICE]])
-            for i in range(0, len(ticket_ids), IDS_PER_NOTICE)]
+def notices(domain: str, changed: dict[str, str]) -> list[str]:
+    """The payloads announcing the changes of ``changed`` ({ticket id: its queue}), as few as fit."""
+    payloads: list[str] = []
+    current = domain
+    for ticket_id, queue in changed.items():
+        item = f"{ticket_id}/{queue}"
+        if current != domain and len(current.encode()) + 1 + len(item.encode()) > NOTICE_BYTES:
+            payloads.append(current)
+            current = domain
+        current += " " + item
+    if current != domain:
+        payloads.append(current)
+    return payloads
+
+
+def read_notice(payload: str) -> tuple[str, dict[str, str]]:
+    """(domain, {ticket id: queue}) of a payload made by :func:`notices`."""
+    domain, *items = payload.split()
+    return domain, dict(item.partition("/")[::2] for item in items)

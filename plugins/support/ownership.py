@@ -121,14 +121,15 @@ class Ownership:
         if released:
             log.info("queues released", extra={"queues": ",".join(released)})
 
-    async def changed_elsewhere(self, ticket_ids: list[str]) -> None:
-        """Another process stored these tickets: forget cached copies; take up those that now belong
-        to a queue owned here (transferred here, reopened by the process of the customer's queue)."""
+    async def changed_elsewhere(self, ticket_ids: list[str], queues: dict[str, str] | None = None) -> None:
+        """Another process stored these tickets (``queues``: the queue serving each now, when known):
+        forget cached copies; take up those that now belong to a queue owned here (transferred here,
+        reopened by the process of the customer's queue)."""
         self.lookup.changed(ticket_ids)
         self._foreign_dirty = True
         routed: set[str] = set()
         for ticket_id in ticket_ids:
-            if ticket_id in self.tickets:
+            if ticket_id in self.tickets or (queues is not None and queues.get(ticket_id) not in self.owned):
                 continue
             t = await self.store.ticket(ticket_id)
             if t is None or t.state not in OPEN_STATES or t.queue not in self.owned:

@@ -83,15 +83,15 @@ class Peering:
         if peers is not None and peers.active:
             await peers.listen(lookup.CHANNEL, self._peer_changed)
 
-    async def _tell_peers(self, session: Any, ticket_ids: list[str]) -> None:
+    async def _tell_peers(self, session: Any, changed: dict[str, str]) -> None:
         peers = self.service.app.peers
-        for payload in lookup.notices(self.service.domain, ticket_ids):
+        for payload in lookup.notices(self.service.domain, changed):
             await peers.notify(session, lookup.CHANNEL, payload)
 
     async def _peer_changed(self, payload: str) -> None:
-        domain, *ids = payload.split()
-        if domain == self.service.domain and ids:
-            await self.engine.changed_elsewhere(ids)
+        domain, changed = lookup.read_notice(payload)
+        if domain == self.service.domain and changed:
+            await self.engine.changed_elsewhere(list(changed), changed)
 
     # -- adoption ---------------------------------------------------------------------------------------
     def _start_probing(self) -> None:

@@ -180,9 +180,9 @@ def _from_row(row: SupportTicket) -> Ticket:
 
 
 class SupportStore:
-    def __init__(self, db: Database, changed: Callable[[Any, list[str]], Awaitable[None]] | None = None) -> None:
+    def __init__(self, db: Database, changed: Callable[[Any, dict[str, str]], Awaitable[None]] | None = None) -> None:
         self.db = db
-        #: Called in the transaction that writes tickets (with their ids): where several processes
+        #: Called in the transaction that writes tickets ({id: queue}): where several processes
         #: share the domain, it tells the others (lookup.py), delivered once the transaction commits.
         self.changed = changed
 
@@ -216,7 +216,7 @@ class SupportStore:
             if events:
                 await session.execute(insert(SupportEvent.__table__), events)
             if self.changed is not None:
-                await self.changed(session, list(dict.fromkeys(e.copy.id for e in entries)))
+                await self.changed(session, {e.copy.id: e.copy.queue for e in entries})
 
     async def ticket(self, ticket_id: str) -> Ticket | None:
         async with self.db.session() as session:

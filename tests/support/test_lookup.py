@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.support.lookup import TicketLookup, notices
+from plugins.support.lookup import TicketLookup, notices, read_notice
 from plugins.support.peering import adopt_element, handoff_element
 
 from .. import harness
@@ -155,7 +155,11 @@ async def test_cache_invalidated_on_change_and_expiring(db):
     assert lookup.reads == 3
     # Nothing there: remembered too, until a change names it.
     assert await lookup.get("0" * 26) is None and await lookup.get("0" * 26) is None and lookup.reads == 4
-    assert notices("support.x", [str(i) for i in range(450)])[2] == "support.x " + " ".join(map(str, range(400, 450)))
+    changed = {f"{i:026d}": "help" if i % 2 else "sales" for i in range(450)}
+    payloads = notices("support.x", changed)
+    assert len(payloads) > 1 and all(len(p.encode()) <= 7000 for p in payloads)
+    assert {k: v for p in payloads for k, v in read_notice(p)[1].items()} == changed
+    assert {read_notice(p)[0] for p in payloads} == {"support.x"}
 
 
 

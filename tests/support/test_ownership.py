@@ -60,7 +60,7 @@ async def test_queues_owned_by_two_engines_loads_and_transfers(db):
     # The conversation ends in one process: the other hears of it and offers its customer.
     await help_.close(t1.id, A)
     await help_.journal.drain()
-    await sales.changed_elsewhere([t1.id])
+    await sales.changed_elsewhere([t1.id], {t1.id: "help"})
     await settle()
     assert sales.tickets[t2.id].state == "offered"
     assert sales_rec.of("offer") == [(t2.id, A + "/desk")]
@@ -72,13 +72,13 @@ async def test_queues_owned_by_two_engines_loads_and_transfers(db):
     await help_.transfer(t3.id, A, "sales")
     await help_.journal.drain()
     assert t3.id not in help_.tickets and not help_.waiting_count("help")
-    await sales.changed_elsewhere([t3.id])
+    await sales.changed_elsewhere([t3.id], {t3.id: "sales"})
     await settle()
     held = sales.tickets[t3.id]
     assert (held.queue, held.state, held.entry) == ("sales", "queued", "help")
     assert list(sales.waiting["sales"].ids()) == [t2.id, t3.id]
     # The first process counts the agent's offer in the other queue.
-    await help_.changed_elsewhere([t2.id])
+    await help_.changed_elsewhere([t2.id], {t2.id: "sales"})
     assert help_.load_of(A) == 1
     await help_.stop()
     await sales.stop()
