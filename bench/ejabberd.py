@@ -86,7 +86,7 @@ def balanced_names(prefix: str, count: int, domain: str, slots: int) -> list[str
 class BenchEjabberd:
     """ejabberd with mod_muc + mod_mam (SQL) and a balanced component domain; its state in `state`."""
 
-    def __init__(self, state: Path, pg: Any, database: str) -> None:
+    def __init__(self, state: Path, pg: Any, database: str, extra_modules: str = "") -> None:
         from component.localejabberd import LocalEjabberd
 
         sql = (f"sql_type: pgsql\nsql_server: \"127.0.0.1\"\nsql_port: {pg.port}\nsql_database: \"{database}\"\n"
@@ -102,7 +102,7 @@ class BenchEjabberd:
                 # Only rooms archive (user archives off: nothing here is 1:1), on PostgreSQL.
                 text = text.replace(old, "  mod_mam:\n    db_type: sql\n    default: never\n")
                 text = text.replace("\nmodules:\n", "\n" + sql + "\nmodules:\n", 1)
-                return text.rstrip("\n") + "\n" + muc
+                return text.rstrip("\n") + "\n" + muc + extra_modules
 
         self.server = Server(state, host=HOST, components={ROOMS: SECRETS[ROOMS]}, admins=[f"admin@{HOST}"],
                              balancing={ROOMS: SLOTS}, log_level="info")
