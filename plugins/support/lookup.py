@@ -95,8 +95,10 @@ class TicketLookup:
 
     # -- invalidation -------------------------------------------------------------------------
     def stored(self, copy: Ticket) -> None:
-        """The ledger stored ``copy``: the cache now holds it (watchers read again)."""
-        self._put(copy.id, copy, None)
+        """The ledger stored ``copy``: a cached copy is replaced by it (watchers read again). Tickets
+        nobody looked up are not added (the engine holds the open ones anyway)."""
+        if copy.id in self._cache:
+            self._put(copy.id, copy, None)
 
     def changed(self, ticket_ids: list[str] | tuple[str, ...]) -> None:
         """Another process changed these tickets (or their watchers): read them again when asked."""
