@@ -6,6 +6,7 @@
     python -m bench --only fanout,mam
     python -m bench --only archive_cost   # writes results/archive_cost.md and .json, latest.md untouched
     python -m bench --only ejabberd       # Switchboard on 1/2/4 processes vs ejabberd: results/ejabberd.md
+    python -m bench --only support_crash  # kill -9 in a 1,000-customer storm: results/support_crash.md
     python -m bench --only loadgen        # the load generator's own ceiling (no server)
 """
 
@@ -28,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 SCENARIOS = ("loadgen", "ceiling", "fanout", "archive_cost", "paced", "profile", "joins", "idle_rooms", "mam",
-             "postgres", "support", "ejabberd")
+             "postgres", "support", "support_crash", "ejabberd")
 #: Scenarios that bring their own servers (no Prosody stack needed when run alone).
 STANDALONE = {"loadgen", "ejabberd"}
 
@@ -161,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     if "ejabberd" in wanted and settings.mode == "tiny" and not args.only:
         # ejabberd and PostgreSQL would double the smoke test's time: --only ejabberd runs it.
         wanted.remove("ejabberd")
+    if "support_crash" in wanted and settings.mode == "tiny" and not args.only:
+        # The reliability suite kills the component in a storm already (tests/reliability).
+        wanted.remove("support_crash")
     if set(wanted) <= STANDALONE:
         return run_standalone(wanted, settings, state, results, Path(args.out), keep=args.keep_state or args.state)
     stack = Stack(state)
@@ -205,6 +209,15 @@ def main(argv: list[str] | None = None) -> int:
             from .support import run as run_support
 
             timed("support", lambda: results.__setitem__("support", run_support(stack, settings, bench.say)))
+        if "support_crash" in wanted:
+            from . import support_crash
+
+            def run_crash() -> None:
+                results["support_crash"] = support_crash.run_all(stack, settings, bench.say, settings.postgres)
+                paths = support_crash.write(results["support_crash"], Path(args.out))
+                print("support_crash: " + ", ".join(str(p) for p in paths), flush=True)
+
+            timed("support_crash", run_crash)
         if "ejabberd" in wanted:
             # Prosody and its component would only compete for the cores.
             bench.close()
@@ -228,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         if wanted == ["archive_cost"]:
             # Alone it would leave latest.md with a single scenario: it gets its own page instead.
             paths = report.write_archive_cost(results, Path(args.out))
+        elif wanted == ["support_crash"]:
+            paths = {}  # its own page only (written when it ran), latest.md untouched
         else:
             paths = report.write(results, Path(args.out), stamp, latest=not args.no_latest)
         print("results: " + ", ".join(str(p) for p in paths.values()), flush=True)

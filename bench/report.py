@@ -288,9 +288,15 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
     if support:
         lines += ["## Support queue", ""]
         for k, v in support.items():
-            if k != "profile":
+            if k not in ("profile", "cpu_per_event_by_size"):
                 lines.append(f"- {k}: {_f(v, 2) if isinstance(v, float) else v}")
         lines.append("")
+        if support.get("cpu_per_event_by_size"):
+            lines += ["CPU per event of the routing engine by queue size (no database; must stay flat):", "",
+                      "| waiting | join, µs | leave, µs |", "|---:|---:|---:|"]
+            lines += [f"| {row['waiting']:,} | {_f(row['join_us'])} | {_f(row['leave_us'])} |"
+                      for row in support["cpu_per_event_by_size"]]
+            lines.append("")
         sprof = support.get("profile") or {}
         if sprof.get("self"):
             lines += [f"Profile of the support component during the run (py-spy, {sprof['samples']} busy samples):", "",

@@ -42,6 +42,17 @@ def retrieval(entries: int) -> dict[str, Any]:
     return run(entries, 500)
 
 
+def cost_by_size(settings: Any) -> list[dict[str, Any]]:
+    """The engine's CPU per join and per departure with 100, 1,000 and 10,000 customers waiting (in this
+    process, no database: the routing work itself, which must not grow with the queue)."""
+    import asyncio
+
+    from .support_storm import SIZES, join_leave_cost
+
+    sizes = SIZES if settings.mode != "tiny" else (10, 100)
+    return asyncio.run(join_leave_cost(None, sizes, 300 if settings.mode != "tiny" else 20))
+
+
 def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
@@ -84,6 +95,7 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[st
     progress(f"  support: {offered}/{n_customers} offered in {result['elapsed_s']:.1f} s "
              f"({out['routing_per_s']:.0f}/s), offer latency p50 {out['offer_p50_ms']:.1f} ms, "
              f"p99 {out['offer_p99_ms']:.1f} ms")
+    out["cpu_per_event_by_size"] = cost_by_size(settings)
     bot = retrieval(settings.kb_entries)
     if "skipped" not in bot:
         out.update(kb_entries=bot["entries"], retrieval_ms=bot["p50_ms"], retrieval_p99_ms=bot["p99_ms"],

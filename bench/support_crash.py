@@ -63,7 +63,8 @@ async def _snapshot(db_url: str) -> dict[str, Any]:
             tickets = (await conn.execute(text(
                 "SELECT id, customer, state, priority, queued_at, created_at, offers, agent "
                 "FROM support_tickets"))).all()
-            events = (await conn.execute(text("SELECT id, ticket, kind, at FROM support_events ORDER BY id"))).all()
+            events = (await conn.execute(text(
+                "SELECT id, ticket, kind, at, actor FROM support_events ORDER BY id"))).all()
             archived = (await conn.execute(text(
                 "SELECT archive, stanza FROM mam_messages WHERE archive LIKE 't-%'"))).all()
     finally:
@@ -80,7 +81,8 @@ async def _snapshot(db_url: str) -> dict[str, Any]:
         markers.setdefault(tid, []).extend(int(m) for m in MARKER.findall(stanza or ""))
     return {"tickets": {r[0]: {"customer": r[1], "state": r[2]} for r in tickets},
             "waiting": [r[0] for r in waiting], "offers": offers, "markers": markers,
-            "events": [(r[0], r[1], r[2], r[3]) for r in events]}
+            "events": [(r[0], r[1], r[2], r[3]) for r in events],
+            "accepts": [tuple(r) for r in events if r[2] == "accepted"]}
 
 
 def snapshot(db_url: str) -> dict[str, Any]:
@@ -128,12 +130,13 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None], db_url: st
             cpu.read()
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the storm was not answered: {counts}")
+        cpu.read()
+        storm_cpu = cpu.result()  # now: a killed process has no CPU figures to read
         t_kill, wall_kill = time.monotonic(), time.time()
         os.kill(comp.pid, signal.SIGKILL)
         assert comp.proc is not None
         comp.proc.wait()
         comp.proc = None
-        storm_cpu = cpu.stop()
         lg.tick(0.5)  # what the killed process had sent reaches the clients, with its true time
         out.update(at_kill=counts, kill_after_storm_start_s=t_kill - start)
         progress(f"  killed {t_kill - start:.2f} s after the storm began: {counts}")
@@ -218,6 +221,9 @@ class _Cpu:
 
     def stop(self) -> dict[str, float]:
         self.read()
+        return self.result()
+
+    def result(self) -> dict[str, float]:
         wall = self.t1 - self.t0
         return {"wall_s": round(wall, 2), **{k: round(self.last[k] - self.first[k], 2) for k in self.pids}}
 
@@ -297,6 +303,16 @@ def analyse(records: dict[int, Any], lg: CrashLoad, before: dict[str, Any], afte
     check("pending offers offered again", all(v is not None for v in again.values()) and bool(again),
           f"{len(again)} offers pending at the kill, {sum(1 for v in again.values() if v is not None)} received "
           f"again by the same agent")
+    # 5. Conversations accepted before the kill: the agent got the conversation (transcript and
+    # introduction) and the customer was told, from the killed process or from the new one.
+    accepted_before = {tid: agent for _e, tid, kind, at, agent in after["accepts"] if at < wall_kill}
+    agent_untold = [tid for tid, bare in accepted_before.items() if tid not in agents[bare]["confirmed"]]
+    customer_of = {tid: int(row["customer"].split("@")[0].removeprefix("customer"))
+                   for tid, row in after["tickets"].items()}
+    customer_untold = [tid for tid in accepted_before if not customers[customer_of[tid]]["joined"]]
+    check("conversations accepted before the kill reach agent and customer", not agent_untold and not customer_untold,
+          f"{len(accepted_before)} accepted (stored) before the kill; the agent never got the conversation: "
+          f"{len(agent_untold)}; the customer was never told an agent joined: {len(customer_untold)}")
     # Timings from the restart (the new process started), by what the new process sent.
     offers_after = sorted(t for a in agents.values() for t, _x, made in a["offers"] if new(made))
     positions_at = [t for t, _p in firsts if t is not None]
@@ -446,7 +462,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--keep-state", action="store_true", help="keep the servers' folder (logs) afterwards")
+    parser.add_argument("--render", metavar="JSON", help="only rewrite the page from a results file (after editing "
+                        "results/support_crash_analysis.md)")
     args = parser.parse_args(argv)
+    if args.render:
+        print("rewrote: " + ", ".join(str(p) for p in write(json.loads(Path(args.render).read_text()), Path(args.out))))
+        return 0
     settings = SimpleNamespace(support_customers=args.customers, support_agents=args.agents, workers=args.workers,
                                profile=args.profile)
     base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None

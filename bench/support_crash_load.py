@@ -66,7 +66,7 @@ class CrashWorker(Worker):
         self.queue, self.hold, self.talk = queue, hold, talk
         for ci, number in customers:
             self.customers[ci] = {"number": number, "sent": [], "acked": None, "tickets": [], "errors": [],
-                                  "positions": [], "closed": None}
+                                  "positions": [], "joined": None, "closed": None}
             self.bufs[ci] = b""
         for ci in agents:
             self.agents[ci] = {"offers": [], "accepts": [], "confirmed": {}, "closes": [], "scheduled": set(),
@@ -178,6 +178,8 @@ class CrashWorker(Worker):
             p = POSITION.search(st)
             if p:
                 c["positions"].append((now, int(p.group(1)), made))
+            if b"is now with you" in st and c["joined"] is None:
+                c["joined"] = now
             if b"<closed" in st and c["closed"] is None:
                 c["closed"] = now
             return
