@@ -45,7 +45,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 HOLD_S = 1.0            #: an agent reads an offer this long before accepting it
 TALK_S = 2.0            #: and closes the conversation this long after accepting
 SPREAD_S = 1.0          #: every customer arrives within this window
-KILL_AT = 1 / 3         #: the kill comes once this share of the customers was answered
+KILL_AT = 1 / 3         #: the kill comes once this share of the customers was answered (and accepts are on their way)
 RESEND_AFTER_S = 2.0    #: after the restart, customers who got an error while it was away write again
 SILENT_RESEND_S = 30.0  #: and those who got no answer at all
 QUIET_S = 20.0          #: the run ends when nothing changed for this long
@@ -126,7 +126,10 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None], db_url: st
             plan[w].append((ci, start + SPREAD_S * k / n_customers))
         lg._call_all({w: ("storm", (v,)) for w, v in plan.items()})
         deadline = start + 60
-        while (counts := lg.tick(0.02))["acked"] < KILL_AT * n_customers:
+        # The kill falls while customers are still being answered and agents' accepts are being
+        # processed (one conversation started, the other agents' accepts on their way).
+        while ((counts := lg.tick(0.02))["acked"] < KILL_AT * n_customers or counts["confirmed"] < 1
+               or counts["accepts"] < n_agents // 2):
             cpu.read()
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the storm was not answered: {counts}")

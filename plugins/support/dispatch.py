@@ -159,6 +159,16 @@ class Dispatch:
         for resource in list(t.offers):
             self._spawn(self.outbox.offer(t, resource, left, self._offer_text(t, left)))
 
+    def _connect_again(self, t: Ticket) -> None:
+        """After a restart or a lost stream: a conversation accepted but not answered yet may never have
+        reached its agent (the process died between storing the acceptance and telling anyone): send the
+        agent the conversation again and tell the customer who is with them. Once the agent has
+        answered, they had it."""
+        if t.state != "active" or t.first_response_at is not None or not t.agent_jid:
+            return
+        self.outbox.customer_notice(t, text("agent_joined", t.lang, agent=t.agent.split("@", 1)[0]))
+        self._spawn(self.outbox.connect_agent(t, t.agent_jid, self._intro(t)))
+
     async def _retry(self, ticket_id: str) -> None:
         async with self._lock:
             t = self.tickets.get(ticket_id)

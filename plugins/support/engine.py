@@ -135,12 +135,14 @@ class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexe
                                                 "queues": ",".join(self.queues)})
 
     async def resume(self) -> None:
-        """(Re)connected: restart offer clocks and offer again, check agents are still there, route."""
+        """(Re)connected: restart offer clocks and offer again, send unanswered conversations to their
+        agents again, check agents are still there, route."""
         async with self._lock:
             for t in self.tickets.values():
                 if t.state == "offered" and t.offer_deadline is not None:
                     self._schedule_offer_timeout(t)
                     self._offer_again(t)
+                self._connect_again(t)
         self._spawn(self._verify_agents())
         # A crash while the bot hook was deciding: nobody answered, so the customer waits in the queue.
         for t in [t for t in self.tickets.values() if t.state == "new"]:

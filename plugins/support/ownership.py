@@ -89,6 +89,7 @@ class Ownership:
                     if t.state == "offered" and t.offer_deadline is not None:
                         self._schedule_offer_timeout(t)
                         self._offer_again(t)
+                    self._connect_again(t)
             new = [t.id for t in tickets if t.state == "new"]
             keep = getattr(self.outbox, "keep_first_messages", None)
             if new and keep is not None:

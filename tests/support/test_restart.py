@@ -110,3 +110,46 @@ async def test_a_ticket_stored_before_its_first_message_was_archived_keeps_the_m
         assert [next((c.text for c in el if c.tag.endswith("}body")), "") for el, _ in items] == \
             ["my parcel never came"]
         assert items[0][1] == pytest.approx(ticket.created_at, abs=1)
+
+
+async def test_a_conversation_accepted_just_before_a_crash_reaches_agent_and_customer(component, prosody):
+    """The process died after storing an accepted offer but before telling anyone: after the restart
+    the agent gets the conversation (introduction and transcript) and the customer hears who is
+    with them; an agent who had already answered is not told again."""
+    options = config(queue(agents=[jid("agent1")]))
+    app = await component(options)
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust1") as cust, harness.slix_client(port, "agent1") as agent:
+        cin, ain = harness.Inbox(cust), harness.Inbox(agent)
+        agent_presence(agent, max_chats=2)
+        await agent_ready(app, "agent1")
+        outbox = engine(app).outbox
+        stored = asyncio.Event()
+
+        async def die_here(*_args: object) -> None:
+            stored.set()  # the acceptance is stored: telling them would come now, and the process dies
+            raise RuntimeError("killed")
+
+        outbox.customer_notice = lambda *args, **kwargs: None
+        outbox.connect_agent = die_here
+        cust.send_message(mto=HELP, mbody="my parcel never came", mtype="chat")
+        offer = await ain.next(body_has("accept"))
+        session = offer["from"].bare
+        agent.send_message(mto=session, mbody="accept", mtype="chat")
+        await asyncio.wait_for(stored.wait(), 10)
+        await app.stop()
+        assert not [m for m in cin.items if body_has("is now with you")(m)]
+
+        app = await component(options)
+        await ain.next(lambda m: body_has("my parcel never came")(m) and has_child("{urn:xmpp:delay}delay")(m)
+                       and m["from"].bare == session)
+        await ain.next(lambda m: body_has("You are now talking with")(m) and m["from"].bare == session)
+        await cin.next(body_has("is now with you"))
+        # Answered: a later restart does not tell them again.
+        agent.send_message(mto=session, mbody="let me check", mtype="chat")
+        await cin.next(body_has("let me check"))
+        await until(lambda: engine(app).tickets[session[2:].split("@")[0]].first_response_at is not None,
+                    what="first response recorded")
+        await app.stop()
+        app = await component(options)
+        await ain.quiet(body_has("You are now talking with"), wait=1.0)
