@@ -14,6 +14,7 @@ from . import systemd
 from .balancing import BalancingError, SlotClaims, check_shareable, needs_claims
 from .config import Config, ConfigError, world_readable
 from .metrics import Metrics
+from .peer_requests import PeerRequests
 from .peers import MIGRATIONS as CORE_MIGRATIONS, Peers
 from .plugin import Plugin, resolve
 from .service import FatalConnectionError, Service
@@ -52,6 +53,8 @@ class App:
         self.status: Any = None
         self.claims: SlotClaims | None = None
         self.peers: Peers | None = None
+        #: Questions to the other processes serving our domains (this one alone without balancing).
+        self.peer_requests = PeerRequests(None, None, None, config.balancing.mine)
 
     # -- lifecycle --------------------------------------------------------
     async def start(self, connect: bool = True, migrate: bool = True) -> None:
@@ -87,6 +90,10 @@ class App:
         self.peers = Peers(self.db.engine, active=needs_claims(self.config))
         if connect:
             await self.peers.start()
+            if self.claims is not None:
+                self.peer_requests = PeerRequests(self.peers, self.claims.process_id, self.claims.holders,
+                                                  self.config.balancing.mine)
+                await self.peer_requests.start()
         for service, order in plans:
             for cls, options in order:
                 plugin = cls(service, options)

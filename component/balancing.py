@@ -126,6 +126,9 @@ class SlotClaims:
         self.config = config
         self.database = engine.url.database or ""
         self._connection: Any = None
+        #: This process's name among its peers: the backend id of the session holding its locks,
+        #: which pg_locks shows (peer_requests.py).
+        self.process_id: int | None = None
 
     async def claim(self) -> None:
         balancing = self.config.balancing
@@ -139,6 +142,7 @@ class SlotClaims:
         for setting, value in (("tcp_keepalives_idle", 10), ("tcp_keepalives_interval", 5),
                                ("tcp_keepalives_count", 3)):
             await connection.execute(text(f"SET {setting} = {value}"))
+        self.process_id = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar()
         try:
             for service in self.config.services:
                 await self._claim_domain(service.domain, balancing.slots, balancing.mine)
@@ -174,6 +178,20 @@ class SlotClaims:
         finally:
             await execute(text("SELECT pg_advisory_unlock(:k, 0)"), {"k": gate})
         log.info("slots claimed", extra={"domain": domain, "slots": n, "mine": ",".join(map(str, mine))})
+
+    async def holders(self, domain: str) -> dict[int, list[int]]:
+        """The processes holding slots of ``domain`` now: {process id: [slots]}.
+
+        Read on a pooled connection (the claims connection is not shared between tasks)."""
+        key = lock_key(self.database, domain, "slot")
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(text(
+                "SELECT pid, objid::int FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 "
+                "AND classid::int = :k AND granted AND mode = 'ExclusiveLock'"), {"k": key})).all()
+        found: dict[int, list[int]] = {}
+        for pid, slot in rows:
+            found.setdefault(int(pid), []).append(int(slot))
+        return {pid: sorted(slots) for pid, slots in found.items()}
 
     async def release(self) -> None:
         connection, self._connection = self._connection, None

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from component.adhoc import Command, Context, Done, FormError, FormStep
-from component.config import ConfigError
 from component.forms import new_form
 
+from component.peer_requests import Gathered
+
+from . import processes
 from . import service as logic
 from .service import KNOWN_STATS, LOG_LEVELS
 
@@ -17,16 +19,24 @@ if TYPE_CHECKING:
 NODE_PREFIX = "admin-"
 
 
-def this_process(ctx: Context, plugin: "AdminPlugin") -> str:
-    """With other processes sharing this domain (docs/scaling.md) a service command answers for,
-    and acts on, the process the request reached: say so."""
-    service = plugin.service
-    mine, total = list(getattr(service, "slots", ())), service.app.config.balancing.slots
-    if not mine or len(mine) >= total:
+def _whole(ctx: Context, gathered: Gathered, en: str, zh: str) -> str:
+    """With several processes: which answered (all, or who did not, followed by ``en``/``zh``)."""
+    if not gathered.several:
         return ""
-    slots = ", ".join(str(slot) for slot in mine)
-    return ctx.text(f"This process only (slots {slots} of {total}); the others sharing this domain are not included.",
-                    f"仅限本进程（共 {total} 个槽位中的 {slots}）；共享此域名的其他进程不包括在内。")
+    return processes.missing_note(ctx, gathered, en, zh) or ctx.text(
+        f"All {len(gathered.answers)} processes serving this domain.", f"服务此域名的全部 {len(gathered.answers)} 个进程。")
+
+
+def _mine(gathered: Gathered) -> Any:
+    """This process's own answer (always asked, always first)."""
+    answer = gathered.answers[0]
+    if answer.error:
+        raise RuntimeError(answer.error)
+    return answer.body
+
+
+def _label(ctx: Context, answer: Any) -> str:
+    return answer.process.label("zh" if ctx.zh() else "en")
 
 
 def _field(form: Any, var: str, label: str, value: Any) -> None:
@@ -43,7 +53,10 @@ class StatsCommand(Command):
 
     async def start(self, ctx: Context) -> Done:
         t = ctx.text
-        figures = await logic.gather_figures(self.plugin.service.app, self.plugin.meter, ctx.lang)
+        gathered = await processes.ask(self.plugin, processes.STATS, {"lang": ctx.lang})
+        mine = _mine(gathered)
+        others = [(processes.figures_of(a.body), a.body["temporary"]) for a in gathered.answers[1:] if not a.error]
+        figures = processes.combine(processes.figures_of(mine), mine["temporary"], others)
         form = new_form(title=self.title(ctx.lang), form_type="result")
         _field(form, "uptime", t("Uptime", "运行时间"), logic.human_duration(figures.uptime))
         _field(form, "streams", t("Connected streams", "已连接的流"),
@@ -72,7 +85,30 @@ class StatsCommand(Command):
                 parts.append(t(f"{s.rooms} rooms, {s.occupants} occupants", f"{s.rooms} 个房间，{s.occupants} 人"))
             parts.append(t("plugins: ", "插件：") + ", ".join(s.plugins))
             _field(form, f"service.{s.domain}", s.domain, "; ".join(parts))
-        return Done(this_process(ctx, self.plugin), form=form)
+        if gathered.several:
+            for answer in gathered.answers:
+                here = t(" — this one", "（本进程）") if answer.process.here else ""
+                _field(form, f"process.{answer.process.id}", _label(ctx, answer) + here,
+                       self._process_line(ctx, answer))
+            for late in processes.unanswered(ctx, gathered):
+                if all(a.process != late for a in gathered.answers):
+                    _field(form, f"process.{late.id}", late.label("zh" if ctx.zh() else "en"),
+                           t("no answer in time", "未及时回答"))
+        return Done(_whole(ctx, gathered, "their figures are not in the totals.", "其数据未计入总数。"), form=form)
+
+    @staticmethod
+    def _process_line(ctx: Context, answer: Any) -> str:
+        t = ctx.text
+        if answer.error:
+            return t("no answer: ", "无回答：") + answer.error
+        f = processes.figures_of(answer.body)
+        line = t(f"up {logic.human_duration(f.uptime)}; in {f.stanzas_in}, out {f.stanzas_out}; "
+                 f"{f.in_per_second:.2f}/s in, {f.out_per_second:.2f}/s out",
+                 f"运行 {logic.human_duration(f.uptime)}；收 {f.stanzas_in}，发 {f.stanzas_out}；"
+                 f"每秒收 {f.in_per_second:.2f}，发 {f.out_per_second:.2f}")
+        if f.occupants is not None:
+            line += t(f"; {f.occupants} occupants", f"；{f.occupants} 位房间成员")
+        return line
 
 
 class ReloadCommand(Command):
@@ -83,66 +119,67 @@ class ReloadCommand(Command):
     def __init__(self, plugin: "AdminPlugin") -> None:
         self.plugin = plugin
 
-    def _plan(self, ctx: Context) -> logic.ReloadPlan:
-        app = self.plugin.service.app
-        path = logic.config_path(app)
-        if path is None:
-            raise FormError(ctx.text("This process was not started from a configuration file.",
-                                     "本进程不是从配置文件启动的。"))
-        new, options = logic.read_config(str(path))
-        return logic.plan_reload(app.config, logic.running_options(app), new, options)
-
-    def _describe(self, ctx: Context, plan: logic.ReloadPlan) -> tuple[list[str], list[str]]:
-        live = []
-        if plan.admins_added:
-            live.append(ctx.text("admins added: ", "新增管理员：") + ", ".join(plan.admins_added))
-        if plan.admins_removed:
-            live.append(ctx.text("admins removed: ", "移除管理员：") + ", ".join(plan.admins_removed))
-        if plan.log_level:
-            live.append(ctx.text("log level: ", "日志级别：") + f"{plan.log_level[0]} → {plan.log_level[1]}")
-        for domain, name in plan.names.items():
-            live.append(ctx.text(f"{domain}: name → ", f"{domain}：名称 → ") + name)
-        for change in plan.options:
-            live.append(ctx.text(f"{change.domain}: options of plugin {change.plugin} (live if it supports it)",
-                                 f"{change.domain}：插件 {change.plugin} 的选项（插件支持时即时生效）"))
-        return live, list(plan.restart)
-
     async def start(self, ctx: Context) -> Any:
-        try:
-            plan = self._plan(ctx)
-        except ConfigError as error:
-            return Done(ctx.text("The configuration file has an error; nothing was changed: ",
-                                 "配置文件有错误，未做任何更改：") + str(error), "error")
-        except FormError as error:
-            return Done(str(error), "error")
-        if not plan.changes:
-            return Done(ctx.text("The configuration file has no changes.", "配置文件没有变化。"))
-        live, restart = self._describe(ctx, plan)
-        instructions = ctx.text("Connections stay up. Complete to apply, cancel to leave things as they are.",
-                                "连接不会中断。点“完成”应用，点“取消”保持现状。")
-        instructions = " ".join(part for part in (instructions, this_process(ctx, self.plugin)) if part)
-        form = new_form(title=self.title(ctx.lang), instructions=instructions)
-        form.add_field(var="live", ftype="text-multi", label=ctx.text("Applied now", "立即生效"),
+        t = ctx.text
+        gathered = await processes.ask(self.plugin, processes.RELOAD_PLAN,
+                                       {"actor": str(ctx.requester), "lang": ctx.lang})
+        mine = _mine(gathered)
+        if not gathered.several:
+            if "problem" in mine:
+                return Done(mine["problem"], "error")
+            if not mine["changes"]:
+                return Done(t("The configuration file has no changes.", "配置文件没有变化。"))
+            live, restart = mine["live"], mine["restart"]
+        else:
+            live, restart = [], []
+            for answer in gathered.answers:
+                label, body = _label(ctx, answer), answer.body or {}
+                if answer.error or "problem" in body:
+                    restart.append(f"{label}: " + (answer.error or body["problem"]))
+                live += [f"{label}: {line}" for line in body.get("live", ())]
+                restart += [f"{label}: {line}" for line in body.get("restart", ())]
+            if not live and not restart and not processes.unanswered(ctx, gathered):
+                return Done(t("No process's configuration file has changes.", "各进程的配置文件都没有变化。"))
+        instructions = t("Connections stay up. Complete to apply, cancel to leave things as they are.",
+                         "连接不会中断。点“完成”应用，点“取消”保持现状。")
+        note = _whole(ctx, gathered, "choose it alone once it answers again.", "待其恢复回答后可单独选择。")
+        form = new_form(title=self.title(ctx.lang), instructions=" ".join(p for p in (instructions, note) if p))
+        processes.process_field(form, ctx, gathered.processes)
+        form.add_field(var="live", ftype="text-multi", label=t("Applied now", "立即生效"),
                        value="\n".join(live) or "-")
-        form.add_field(var="restart", ftype="text-multi", label=ctx.text("Needs a restart", "需要重启"),
+        form.add_field(var="restart", ftype="text-multi", label=t("Needs a restart", "需要重启"),
                        value="\n".join(restart) or "-")
         return FormStep(form, self.apply, final=True)
 
     async def apply(self, ctx: Context, values: dict[str, Any]) -> Done:
-        try:
-            plan = self._plan(ctx)  # the file may have changed since the preview
-        except ConfigError as error:
-            raise FormError(ctx.text("The configuration file has an error; nothing was changed: ",
-                                     "配置文件有错误，未做任何更改：") + str(error)) from error
-        result = await logic.apply_reload(self.plugin.service.app, plan)
-        lines = [ctx.text("Configuration reloaded.", "配置已重新加载。")]
-        if this_process(ctx, self.plugin):
-            lines.append(this_process(ctx, self.plugin))
-        if result.applied:
-            lines.append(ctx.text("Applied: ", "已生效：") + "; ".join(result.applied))
-        if result.restart_needed:
-            lines.append(ctx.text("Needs a restart: ", "需要重启：") + "; ".join(result.restart_needed))
-        return Done("\n".join(lines), "warn" if result.restart_needed else "info")
+        t = ctx.text
+        # Each process reads its file again: it may have changed since the preview.
+        gathered = await processes.ask(self.plugin, processes.RELOAD, {"actor": str(ctx.requester), "lang": ctx.lang},
+                                       only=processes.chosen(values))
+        lines = [t("Configuration reloaded.", "配置已重新加载。")]
+        warn = False
+        for answer in gathered.answers:
+            body = answer.body or {}
+            if not gathered.several:
+                if "problem" in body:
+                    raise FormError(body["problem"])
+                if answer.error:
+                    raise RuntimeError(answer.error)
+            prefix = f"{_label(ctx, answer)}: " if gathered.several else ""
+            if answer.error or "problem" in body:
+                lines.append(prefix + (answer.error or body["problem"]))
+                warn = True
+                continue
+            if body["applied"]:
+                lines.append(prefix + t("Applied: ", "已生效：") + "; ".join(body["applied"]))
+            if body["restart_needed"]:
+                lines.append(prefix + t("Needs a restart: ", "需要重启：") + "; ".join(body["restart_needed"]))
+                warn = True
+        note = _whole(ctx, gathered, "not reloaded.", "未重新加载。")
+        if note:
+            lines.insert(1, note)
+            warn = warn or bool(processes.unanswered(ctx, gathered))
+        return Done("\n".join(lines), "warn" if warn else "info")
 
 
 class LogLevelCommand(Command):
@@ -153,16 +190,6 @@ class LogLevelCommand(Command):
     def __init__(self, plugin: "AdminPlugin") -> None:
         self.plugin = plugin
 
-    def _loggers(self) -> list[str]:
-        app = self.plugin.service.app
-        names = ["", "switchboard", "slixmpp", "sqlalchemy"]
-        for service in app.services.values():
-            for plugin in service.plugins:
-                name = f"switchboard.plugins.{plugin}"
-                if name not in names:
-                    names.append(name)
-        return names
-
     async def start(self, ctx: Context) -> FormStep:
         form = new_form(title=self.title(ctx.lang),
                         instructions=ctx.text("Takes effect at once; a restart returns to the configured level.",
@@ -171,7 +198,9 @@ class LogLevelCommand(Command):
                        value=logic.log_level_of(), options=[{"label": lvl, "value": lvl} for lvl in LOG_LEVELS])
         form.add_field(var="logger", ftype="list-single", label=ctx.text("Logger", "日志记录器"), value="",
                        options=[{"label": name or ctx.text("(everything)", "（全部）"), "value": name}
-                                for name in self._loggers()])
+                                for name in processes.loggers(self.plugin.service.app)])
+        service = self.plugin.service
+        processes.process_field(form, ctx, await service.app.peer_requests.processes(service.domain))
         return FormStep(form, self.apply, final=True)
 
     async def apply(self, ctx: Context, values: dict[str, Any]) -> Done:
@@ -180,12 +209,25 @@ class LogLevelCommand(Command):
         if level not in LOG_LEVELS:
             raise FormError(ctx.text(f"Unknown level {level!r}: choose one of ", f"未知级别 {level!r}，可选：")
                             + ", ".join(LOG_LEVELS))
-        if logger not in self._loggers():
+        if logger not in processes.loggers(self.plugin.service.app):
             raise FormError(ctx.text(f"Unknown logger {logger!r}.", f"未知的日志记录器 {logger!r}。"))
-        previous = logic.set_log_level(level, logger)
+        gathered = await processes.ask(self.plugin, processes.LOG_LEVEL,
+                                       {"actor": str(ctx.requester), "lang": ctx.lang, "level": level,
+                                        "logger": logger}, only=processes.chosen(values))
         what = logger or ctx.text("everything", "全部")
-        done = ctx.text(f"Log level of {what}: {previous} → {level}.", f"{what} 的日志级别：{previous} → {level}。")
-        return Done(" ".join(part for part in (done, this_process(ctx, self.plugin)) if part))
+        if not gathered.several:
+            previous = _mine(gathered)["previous"]
+            return Done(ctx.text(f"Log level of {what}: {previous} → {level}.",
+                                 f"{what} 的日志级别：{previous} → {level}。"))
+        parts = []
+        for answer in gathered.answers:
+            body = answer.body or {}
+            change = f"{body['previous']} → {level}" if "previous" in body else \
+                ctx.text("not changed: ", "未更改：") + (answer.error or body.get("problem", ""))
+            parts.append(f"{_label(ctx, answer)}: {change}")
+        done = ctx.text(f"Log level of {what}: ", f"{what} 的日志级别：") + "; ".join(parts) + "."
+        note = _whole(ctx, gathered, "not changed there.", "该进程未更改。")
+        return Done(" ".join(p for p in (done, note) if p), "warn" if processes.unanswered(ctx, gathered) else "info")
 
 
 def service_commands(plugin: "AdminPlugin") -> list[Command]:

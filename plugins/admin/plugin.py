@@ -12,7 +12,7 @@ from component.adhoc import RIGHTS
 from component.config import doc
 from component.plugin import Plugin
 
-from . import cli
+from . import cli, processes
 from .commands import service_commands
 from .hooks import RECONFIGURE, Reconfigure
 from .service import RateMeter
@@ -42,6 +42,7 @@ class AdminPlugin(Plugin):
         self.meter = RateMeter()
         self._sampler: asyncio.Task | None = None
         self.service.commands.SESSION_TTL = self.options.session_ttl
+        processes.register(self)  # the other processes serving this domain ask this one too
         for command in service_commands(self):
             self.service.commands.register(command)
         muc = self.hooks.service("muc", None)

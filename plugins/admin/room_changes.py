@@ -88,15 +88,16 @@ class RoomDestroyCommand(RoomCommand):
         ctx.state["destroy"] = {"room": room, "reason": str(values.get("reason") or ""),
                                 "alternate": values["alternate"].bare if values.get("alternate") else "",
                                 "delete_archive": bool(values.get("delete_archive"))}
-        occupants = len(self.muc.occupants(room))
+        counted, note = await self.occupants(ctx, [room])
+        occupants = counted.get(room, 0)
         count = await self.archive_count(room)
         form = new_form(title=self.title(ctx.lang))
         lines = [t(f"Destroy {room}?", f"确定销毁 {room}？"),
                  t(f"{occupants} occupant(s) will be removed.", f"{occupants} 位在线成员将被移出。")]
         if count is not None and ctx.state["destroy"]["delete_archive"]:
             lines.append(t(f"Its archive ({count} messages) will be deleted.", f"其存档（{count} 条消息）将被删除。"))
-        if self.occupants_note(ctx):
-            lines.append(self.occupants_note(ctx))
+        if note:
+            lines.append(note)
         for i, line in enumerate(lines):
             form.add_field(var=f"summary{i}", ftype="fixed", value=line)
         form.add_field(var="confirm", ftype="boolean", label=t("Yes, destroy it", "是的，销毁"), required=True,

@@ -27,6 +27,7 @@ from component.errors import StanzaError
 from component.forms import new_form
 
 from . import export as archive_export
+from . import processes
 
 if TYPE_CHECKING:
     from component.service import Service
@@ -62,11 +63,12 @@ class RoomRights:
         return [room for room in muc.rooms() if muc.affiliation(room, query.requester) == "owner"]
 
 
-async def room_row(muc: Any, archive: Any, room: str) -> dict[str, Any]:
-    """One line of the room list (shared by the command and the CLI)."""
+async def room_row(muc: Any, archive: Any, room: str, occupants: int | None = None) -> dict[str, Any]:
+    """One line of the room list (shared by the command and the CLI); ``occupants`` when counted
+    elsewhere (every process's)."""
     config = muc.room_config(room)
     return {"room": room, "name": config.get("muc#roomconfig_roomname", ""),
-            "occupants": len(muc.occupants(room)),
+            "occupants": len(muc.occupants(room)) if occupants is None else occupants,
             "persistent": bool(config.get("muc#roomconfig_persistentroom")),
             "public": bool(config.get("muc#roomconfig_publicroom")),
             "archiving": bool(config.get("muc#roomconfig_enablearchiving")),
@@ -191,17 +193,15 @@ class RoomCommand(Command):
     async def archive_count(self, room: str) -> int | None:
         return None if self.archive is None else await self.archive.count(room)
 
-    def occupants_note(self, ctx: Context) -> str:
-        """Occupants live where a room is served: when other processes share this domain
-        (docs/scaling.md), what this process shows of them is its own rooms' only."""
-        mine, total = list(getattr(self.service, "slots", ())), self.service.app.config.balancing.slots
-        if not mine or len(mine) >= total:
-            return ""
-        slots = ", ".join(str(slot) for slot in mine)
-        return ctx.text(f"Occupants: only those of the rooms this process serves (slots {slots} of {total}); "
-                        "a room served by another process shows none.",
-                        f"在线成员：仅含本进程服务的房间（共 {total} 个槽位中的 {slots}）；"
-                        "由其他进程服务的房间显示为无人。")
+    async def occupants(self, ctx: Context, rooms: list[str] | None) -> tuple[dict[str, int], str]:
+        """How many occupants each room has, in whichever process serves it (docs/scaling.md), and
+        a note naming any process that did not answer in time."""
+        return await processes.occupants(self.plugin, ctx, rooms)
+
+    async def occupant_list(self, ctx: Context, room: str) -> tuple[list[tuple[str, str, str]], str]:
+        """The occupants of ``room`` as (nick, role, affiliation), wherever it is served."""
+        found, note = await processes.occupants(self.plugin, ctx, [room], detail=True)
+        return found.get(room, []), note
 
 
 def joined(*notes: str) -> str:

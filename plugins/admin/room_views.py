@@ -23,8 +23,9 @@ class RoomsListCommand(RoomCommand):
     async def start(self, ctx: Context) -> Done:
         _, rooms = await self.rooms_in_scope(ctx)
         rows = []
+        counted, occupants_note = await self.occupants(ctx, rooms[:TABLE_LIMIT])
         for room in rooms[:TABLE_LIMIT]:
-            row = await room_row(self.muc, self.archive, room)
+            row = await room_row(self.muc, self.archive, room, counted.get(room, 0))
             rows.append({**row, "persistent": yes(ctx, row["persistent"]), "public": yes(ctx, row["public"]),
                          "archive": "-" if row["archive"] is None else row["archive"]})
         columns = [("room", ctx.text("Room", "房间")), ("name", ctx.text("Name", "名称")),
@@ -37,8 +38,7 @@ class RoomsListCommand(RoomCommand):
                             f"显示 {len(rooms)} 个房间中的 {TABLE_LIMIT} 个；`switchboard rooms list` 可列出全部。")
         elif not rooms:
             note = ctx.text("No rooms.", "没有房间。")
-        return Done(joined(note, self.occupants_note(ctx)), "info",
-                    table(columns, rows, title=self.title(ctx.lang)))
+        return Done(joined(note, occupants_note), "info", table(columns, rows, title=self.title(ctx.lang)))
 
 
 class RoomInfoCommand(RoomCommand):
@@ -91,10 +91,10 @@ class RoomInfoCommand(RoomCommand):
             put(var, t(en, zh), yes(ctx, config.get(f"muc#roomconfig_{key}")))
         max_users = config.get("muc#roomconfig_maxusers")
         put("max_users", t("Max occupants", "人数上限"), max_users or t("no limit", "不限"))
-        occupants = self.muc.occupants(room)
+        occupants, note = await self.occupant_list(ctx, room)
         put("occupants", t("Occupants", "在线人数"), len(occupants))
         put("occupant_list", t("Who is here", "在线成员"),
-            "\n".join(f"{o.nick} ({o.role}, {o.affiliation})" for o in occupants), "text-multi")
+            "\n".join(f"{nick} ({role}, {affiliation})" for nick, role, affiliation in occupants), "text-multi")
         for affiliation, jids in (self._affiliations(room, config) or {}).items():
             label = {"owner": t("Owners", "所有者"), "admin": t("Admins", "管理员"),
                      "member": t("Members", "成员"), "outcast": t("Banned", "已封禁")}[affiliation]
@@ -105,7 +105,7 @@ class RoomInfoCommand(RoomCommand):
             put("archive", t("Archived messages", "存档消息数"), count)
             put("first_message", t("First message", "最早消息"), format_time(first.timestamp) if first else "")
             put("last_message", t("Last message", "最新消息"), format_time(last.timestamp) if last else "")
-        return Done(self.occupants_note(ctx), form=form)
+        return Done(note, form=form)
 
 
 class RoomStatsCommand(RoomCommand):
@@ -129,9 +129,10 @@ class RoomStatsCommand(RoomCommand):
         if room == ALL:
             _, rooms = await self.rooms_in_scope(ctx)
             rows = []
+            counted, occupants_note = await self.occupants(ctx, rooms[:STATS_TABLE_LIMIT])
             for each in rooms[:STATS_TABLE_LIMIT]:
                 counts = await message_counts(self.archive, each, now)
-                rows.append({"room": each, "occupants": len(self.muc.occupants(each)), **counts})
+                rows.append({"room": each, "occupants": counted.get(each, 0), **counts})
             rows.sort(key=lambda r: (-r["week"], r["room"]))
             note = "" if len(rooms) <= STATS_TABLE_LIMIT else t(
                 f"The first {STATS_TABLE_LIMIT} of {len(rooms)} rooms by name.",
@@ -139,11 +140,11 @@ class RoomStatsCommand(RoomCommand):
             columns = [("room", t("Room", "房间")), ("occupants", t("Occupants", "在线人数")),
                        ("day", t("Messages, 24 h", "24 小时消息")), ("week", t("Messages, 7 days", "7 天消息")),
                        ("month", t("Messages, 30 days", "30 天消息")), ("total", t("Messages, all", "全部消息"))]
-            return Done(joined(note, self.occupants_note(ctx)), "info",
+            return Done(joined(note, occupants_note), "info",
                         table(columns, rows, title=self.title(ctx.lang)))
         counts = await message_counts(self.archive, room, now)
         first, last = await self.archive.bounds(room)
-        occupants = self.muc.occupants(room)
+        occupants, occupants_note = await self.occupant_list(ctx, room)
         form = new_form(title=f"{self.title(ctx.lang)}: {room}", form_type="result")
 
         def put(var: str, label: str, value: Any) -> None:
@@ -151,7 +152,7 @@ class RoomStatsCommand(RoomCommand):
 
         put("room", t("Room", "房间"), room)
         put("occupants", t("Occupants now", "当前在线"), len(occupants))
-        put("moderators", t("Moderators now", "当前主持人"), sum(1 for o in occupants if o.role == "moderator"))
+        put("moderators", t("Moderators now", "当前主持人"), sum(1 for _, role, _ in occupants if role == "moderator"))
         put("messages", t("Messages, all", "全部消息"), counts["total"])
         put("messages_24h", t("Messages, last 24 h", "最近 24 小时消息"), counts["day"])
         put("messages_7d", t("Messages, last 7 days", "最近 7 天消息"), counts["week"])
@@ -164,5 +165,5 @@ class RoomStatsCommand(RoomCommand):
             day = format_time(start)[:10]
             n = await archive_export.count(self.archive, room, start=start, end=start + 86400 - 0.001)
             put(f"day.{day}", t(f"Messages on {day}", f"{day} 的消息"), n)
-        return Done(self.occupants_note(ctx), form=form)
+        return Done(occupants_note, form=form)
 

@@ -127,7 +127,7 @@ def _as_stats(answer: Any) -> list[Stat]:
     return [a for a in answer if isinstance(a, Stat)]
 
 
-def _merge(stats: list[Stat], more: list[Stat]) -> None:
+def merge_stats(stats: list[Stat], more: list[Stat]) -> None:
     """Sum numeric figures reported by several services under the same var."""
     for stat in more:
         same = next((s for s in stats if s.var == stat.var), None)
@@ -147,12 +147,12 @@ async def gather_figures(app: "App", meter: RateMeter | None = None, lang: str =
                                        service.stanzas_out, list(service.plugins), rooms, occupants))
         answers: list[Stat] = []
         for answer in await service.hooks.collect(STATS, StatsRequest(domain, lang)):
-            _merge(answers, _as_stats(answer))
+            merge_stats(answers, _as_stats(answer))
         if not any(s.var == "queued_customers" for s in answers):
             queued = _queued_customers(service)
             if queued is not None:
                 answers.append(Stat("queued_customers", queued))
-        _merge(extra, answers)
+        merge_stats(extra, answers)
     total_in = sum(s.stanzas_in for s in services)
     total_out = sum(s.stanzas_out for s in services)
     uptime = max(0.0, now - app.started_at)
@@ -388,4 +388,4 @@ def config_path(app: "App") -> Path | None:
 __all__ = ["RateMeter", "Figures", "ServiceFigures", "gather_figures", "database_size", "human_bytes",
            "human_duration", "log_level_of", "set_log_level", "ReloadPlan", "OptionChange", "read_config",
            "plan_reload", "apply_reload", "running_options", "parse_time", "format_time", "config_path",
-           "ConfigError", "KNOWN_STATS", "LOG_LEVELS"]
+           "ConfigError", "KNOWN_STATS", "merge_stats", "LOG_LEVELS"]
