@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from . import harness
 
-pytestmark = pytest.mark.timeout(30)
 
 
 async def test_inbox_leaves_out_what_the_server_kept_for_an_offline_account(xmpp_server):
