@@ -7,7 +7,6 @@ import uuid
 from . import harness
 
 
-
 async def test_inbox_leaves_out_what_the_server_kept_for_an_offline_account(xmpp_server):
     """Accounts are shared by a session's tests: a message kept for an earlier test's session must not
     pass for one of this test's (an offer to agent2 once did)."""
