@@ -20,11 +20,12 @@ NODE_PREFIX = "admin-"
 
 
 def _whole(ctx: Context, gathered: Gathered, en: str, zh: str) -> str:
-    """With several processes: which answered (all, or who did not, followed by ``en``/``zh``)."""
-    if not gathered.several:
-        return ""
-    return processes.missing_note(ctx, gathered, en, zh) or ctx.text(
-        f"All {len(gathered.answers)} processes serving this domain.", f"服务此域名的全部 {len(gathered.answers)} 个进程。")
+    """Which processes answered: who did not (followed by ``en``/``zh``), or all of several."""
+    missing = processes.missing_note(ctx, gathered, en, zh)
+    if missing or not gathered.several:
+        return missing
+    return ctx.text(f"All {len(gathered.answers)} processes serving this domain.",
+                    f"服务此域名的全部 {len(gathered.answers)} 个进程。")
 
 
 def _mine(gathered: Gathered) -> Any:
@@ -154,18 +155,20 @@ class ReloadCommand(Command):
     async def apply(self, ctx: Context, values: dict[str, Any]) -> Done:
         t = ctx.text
         # Each process reads its file again: it may have changed since the preview.
+        only = processes.chosen(values)
         gathered = await processes.ask(self.plugin, processes.RELOAD, {"actor": str(ctx.requester), "lang": ctx.lang},
-                                       only=processes.chosen(values))
-        lines = [t("Configuration reloaded.", "配置已重新加载。")]
+                                       only=only)
+        labelled = gathered.several or only is not None
+        lines = [t("Configuration reloaded.", "配置已重新加载。")] if gathered.answers else []
         warn = False
         for answer in gathered.answers:
             body = answer.body or {}
-            if not gathered.several:
+            if not labelled:
                 if "problem" in body:
                     raise FormError(body["problem"])
                 if answer.error:
                     raise RuntimeError(answer.error)
-            prefix = f"{_label(ctx, answer)}: " if gathered.several else ""
+            prefix = f"{_label(ctx, answer)}: " if labelled else ""
             if answer.error or "problem" in body:
                 lines.append(prefix + (answer.error or body["problem"]))
                 warn = True
@@ -177,7 +180,7 @@ class ReloadCommand(Command):
                 warn = True
         note = _whole(ctx, gathered, "not reloaded.", "未重新加载。")
         if note:
-            lines.insert(1, note)
+            lines.insert(min(1, len(lines)), note)
             warn = warn or bool(processes.unanswered(ctx, gathered))
         return Done("\n".join(lines), "warn" if warn else "info")
 
@@ -211,11 +214,12 @@ class LogLevelCommand(Command):
                             + ", ".join(LOG_LEVELS))
         if logger not in processes.loggers(self.plugin.service.app):
             raise FormError(ctx.text(f"Unknown logger {logger!r}.", f"未知的日志记录器 {logger!r}。"))
+        only = processes.chosen(values)
         gathered = await processes.ask(self.plugin, processes.LOG_LEVEL,
                                        {"actor": str(ctx.requester), "lang": ctx.lang, "level": level,
-                                        "logger": logger}, only=processes.chosen(values))
+                                        "logger": logger}, only=only)
         what = logger or ctx.text("everything", "全部")
-        if not gathered.several:
+        if not gathered.several and only is None:
             previous = _mine(gathered)["previous"]
             return Done(ctx.text(f"Log level of {what}: {previous} → {level}.",
                                  f"{what} 的日志级别：{previous} → {level}。"))
@@ -225,7 +229,7 @@ class LogLevelCommand(Command):
             change = f"{body['previous']} → {level}" if "previous" in body else \
                 ctx.text("not changed: ", "未更改：") + (answer.error or body.get("problem", ""))
             parts.append(f"{_label(ctx, answer)}: {change}")
-        done = ctx.text(f"Log level of {what}: ", f"{what} 的日志级别：") + "; ".join(parts) + "."
+        done = ctx.text(f"Log level of {what}: ", f"{what} 的日志级别：") + "; ".join(parts) + "." if parts else ""
         note = _whole(ctx, gathered, "not changed there.", "该进程未更改。")
         return Done(" ".join(p for p in (done, note) if p), "warn" if processes.unanswered(ctx, gathered) else "info")
 

@@ -84,6 +84,9 @@ async def test_admin_commands_answer_for_every_process(balanced: Any, database: 
             assert values["occupants"] == str(sum(expected.values()))
             assert int(values["rooms"]) >= len(rooms)
             assert notes(step)[0][1] == "All 2 processes serving this domain."
+            zh = await Commands(admin, ROOMS, lang="zh").execute("admin-stats")
+            assert notes(zh)[0][1] == "服务此域名的全部 2 个进程。"
+            assert any("（槽位 " in label for var, label in labels(zh).items() if var.startswith("process."))
             answering = next(app for app in apps if "this one" in names[f"process.{app.peer_requests.process_id}"])
             other = second if answering is first else first
             for app in apps:
@@ -121,25 +124,35 @@ async def test_admin_commands_answer_for_every_process(balanced: Any, database: 
 
             # A process that does not answer in time: the command answers with the rest, names it,
             # and does not wait longer than the timeout.
-            slow = other.peer_requests._handlers[(ROOMS, "admin.occupants")]
-
-            async def too_slow(body: Any) -> Any:
-                await asyncio.sleep(2)
-                return await slow(body)
-
-            other.peer_requests._handlers[(ROOMS, "admin.occupants")] = too_slow
             answering.peer_requests.timeout = 0.8
+            handlers = other.peer_requests._handlers
+            kept = {kind: handlers[(ROOMS, kind)] for kind in ("admin.occupants", "admin.log-level")}
+
+            def too_slow(handler: Any) -> Any:
+                async def answer(body: Any) -> Any:
+                    await asyncio.sleep(2)
+                    return await handler(body)
+                return answer
+            for kind, handler in kept.items():
+                handlers[(ROOMS, kind)] = too_slow(handler)
             try:
                 began = time.monotonic()
                 listed = await commands.execute("rooms-list")
                 took = time.monotonic() - began
+                # The one process chosen is the slow one: said so, nothing claimed.
+                chosen = await commands.run("admin-log-level", {"level": "debug", "logger": "switchboard.plugins.muc",
+                                                                "process": str(other.peer_requests.process_id)})
             finally:
-                other.peer_requests._handlers[(ROOMS, "admin.occupants")] = slow
+                for kind, handler in kept.items():
+                    handlers[(ROOMS, kind)] = handler
             counts = {row["room"]: int(row["occupants"]) for row in rows(listed) if row["room"] in expected}
             assert counts == {room: occupants_here(answering, room) for room in rooms} != expected
             said = " ".join(text for _, text in notes(listed))
             assert f"No answer in time from process {other.peer_requests.process_id} (slots" in said, said
             assert took < 1.8, took
+            said = " ".join(text for _, text in notes(chosen))
+            assert said.startswith(f"No answer in time from process {other.peer_requests.process_id}") and \
+                "not changed there" in said and "→" not in said, said
             await asyncio.sleep(1.5)  # its late answer arrives and is dropped
     finally:
         await second.stop()
