@@ -126,7 +126,14 @@ class Discovery:
 
 
     async def admin_stats(self, _request: Any) -> dict[str, int]:
-        """Figures for the admin plugin's service statistics."""
+        """Figures for the admin plugin's service statistics (of every process serving the domain:
+        where they share it, read as stored)."""
+        if self.engine.shared:
+            stored = await self.store.tickets_in(("queued", "offered", "active"))
+            online = {r.jid.split("/", 1)[0] for _q, r in await self.store.presences() if r.show != "xa"}
+            return {"queued_customers": sum(1 for t in stored if t.state != "active"),
+                    "active_conversations": sum(1 for t in stored if t.state == "active"),
+                    "agents_online": len(online)}
         tickets = self.engine.tickets.values()
         agents = {a.jid for q in self.engine.agents.values() for a in q.values() if a.tier() is not None}
         return {"queued_customers": self.engine.waiting_count(),

@@ -196,6 +196,9 @@ async def test_requests_handed_to_the_queue_owner(component, prosody):
         eng.shared = True
         await eng.release_all()
         assert not eng.tickets and not eng.owned
+        # Service figures count what every process holds: read as stored.
+        stats = await app.services["support.localhost"].plugins["support"].admin_stats(None)
+        assert stats == {"queued_customers": 0, "active_conversations": 1, "agents_online": 1}
         # The agent's first answer is recorded: handed over, relayed by the owner.
         a1.send_message(mto=session, mbody="first answer", mtype="chat")
         got = await cin.next(body_has("first answer"))
