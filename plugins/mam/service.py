@@ -11,10 +11,7 @@ anyone can see it, and a burst of messages costs one transaction, not one each.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -23,11 +20,15 @@ from xml.etree.ElementTree import Element
 from component.errors import StanzaError
 
 from . import related, stanza as wire
+from .group_commit import GroupCommit
 from .hooks import ArchiveRecord, QuerySpec
+from .ids import ARCHIVE_ID, id_at, lower_id, upper_id
 from .store import ArchiveStore
 from .tables import Filters, SqlReader
 
 log = logging.getLogger("switchboard.plugins.mam")
+
+__all__ = ["ArchiveService", "Page", "HARD_MAX_PAGE_SIZE", "HISTORY_HARD_MAX", "id_at", "lower_id", "upper_id"]
 
 #: Largest page anyone may configure.
 HARD_MAX_PAGE_SIZE = 500
@@ -35,35 +36,6 @@ HARD_MAX_PAGE_SIZE = 500
 HISTORY_HARD_MAX = 1000
 #: The RSM first index is given when counting up to this many index entries finds it.
 INDEX_COUNT_LIMIT = 5000
-
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_ID = re.compile(f"[{_ALPHABET}]{{26}}")
-_MAX_MILLIS = (1 << 50) - 1
-
-
-def id_at(millis: int) -> str:
-    """The smallest archive id of a millisecond: ids of that instant or later sort at or after it."""
-    millis = min(max(millis, 0), _MAX_MILLIS)
-    chars = []
-    for _ in range(10):
-        chars.append(_ALPHABET[millis & 31])
-        millis >>= 5
-    return "".join(reversed(chars)) + "0" * 16
-
-
-def _millis(timestamp: float) -> float:
-    return round(timestamp * 1000, 3)  # absorbs binary noise of decimal stamps
-
-
-def lower_id(start: float) -> str:
-    """Ids of messages at or after ``start`` are >= this."""
-    return id_at(math.ceil(_millis(start)))
-
-
-def upper_id(end: float) -> str:
-    """Ids of messages at or before ``end`` are < this."""
-    return id_at(math.floor(_millis(end)) + 1)
-
 
 @dataclass
 class Page:
@@ -90,64 +62,6 @@ def _record(row: Any, parse: bool = False) -> ArchiveRecord:
                          retracted=bool(retracted))
 
 
-class _GroupCommit:
-    """Write-behind queue: each entry's future resolves when the batch holding it commits."""
-
-    def __init__(self, store: ArchiveStore, batch_max: int) -> None:
-        self.backend = store
-        self.batch_max = batch_max
-        self._pending: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
-        self._task: asyncio.Task[None] | None = None
-        self.batches = 0
-        #: Called with each committed batch's row count and seconds taken (metrics).
-        self.on_batch: Callable[[int, float], None] | None = None
-
-    async def write(self, rows: list[dict[str, Any]]) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((rows, future))
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._run())
-        await future
-
-    async def _run(self) -> None:
-        try:
-            while self._pending:
-                batch: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
-                size = 0
-                while self._pending and (not batch or size + len(self._pending[0][0]) <= self.batch_max):
-                    entry = self._pending.pop(0)
-                    batch.append(entry)
-                    size += len(entry[0])
-                await self._commit(batch)
-        finally:
-            self._task = None
-
-    async def _commit(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future[None]]]) -> None:
-        try:
-            flat = [row for rows, _ in batch for row in rows]
-            started = time.perf_counter()
-            await self.backend.insert(flat)
-            self.batches += 1
-            if self.on_batch is not None:
-                self.on_batch(len(flat), time.perf_counter() - started)
-        except Exception as exc:  # noqa: BLE001 - reported to each writer below
-            if len(batch) == 1:
-                if not batch[0][1].done():
-                    batch[0][1].set_exception(exc)
-                return
-            # One bad entry (say, a duplicate id) must not fail its neighbours.
-            for entry in batch:
-                await self._commit([entry])
-            return
-        for _, future in batch:
-            if not future.done():
-                future.set_result(None)
-
-    async def drain(self) -> None:
-        while self._task is not None:
-            await asyncio.shield(self._task)
-
-
 class ArchiveService:
     """The public archive service (``hooks.service("archive")``)."""
 
@@ -158,7 +72,7 @@ class ArchiveService:
         self.max_page_size = max_page_size
         self.retention_days = retention_days
         self.max_messages = max_messages
-        self._writer = _GroupCommit(store, batch_max)
+        self._writer = GroupCommit(store, batch_max)
 
     # -- writing ----------------------------------------------------------
     @staticmethod
@@ -168,7 +82,7 @@ class ArchiveService:
         if record.kind not in ("groupchat", "chat"):
             raise ValueError(f"kind is 'groupchat' or 'chat', not {record.kind!r}")
         # Time-ordered ids are what make paging and time filters index range scans.
-        if not _ID.fullmatch(record.stanza_id):
+        if not ARCHIVE_ID.fullmatch(record.stanza_id):
             raise ValueError(f"archive ids come from component.ids.new_id(), not {record.stanza_id!r}")
         return {
             "archive": record.archive, "stanza_id": record.stanza_id, "timestamp": float(record.timestamp),
