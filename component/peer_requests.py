@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from .peers import Peers
+from .texts import pick
 
 log = logging.getLogger("switchboard.peers")
 
@@ -57,9 +58,7 @@ class Process:
 
     def label(self, lang: str = "en") -> str:
         slots = ", ".join(map(str, self.slots))
-        if lang.startswith("zh"):
-            return f"进程 {self.id}（槽位 {slots}）"
-        return f"process {self.id} (slots {slots})"
+        return pick(f"process {self.id} (slots {slots})", f"进程 {self.id}（槽位 {slots}）", lang)
 
 
 @dataclass
