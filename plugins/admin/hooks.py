@@ -11,7 +11,9 @@
     Plugins add figures to the service statistics. A handler returns a
     ``dict`` of ``{var: value}`` or a list of :class:`Stat`. Well-known vars
     (labelled by the admin plugin): ``queued_customers``, ``active_conversations``,
-    ``agents_online``.
+    ``agents_online``. Where several processes share the domain (docs/scaling.md) the
+    statistics show these figures as the answering process reports them, not summed over
+    the processes: report the whole domain's (read as stored), as the support plugin does.
 
 ``admin.reconfigure`` (:class:`Reconfigure`) — fire, on the plugin's service bus
     A configuration reload changed the options of ``plugin``. The plugin

@@ -220,7 +220,8 @@ def figures_of(body: dict[str, Any]) -> logic.Figures:
 def combine(here: logic.Figures, here_temporary: dict[str, int],
             others: list[tuple[logic.Figures, dict[str, int]]]) -> logic.Figures:
     """Every process's figures as one: counters summed; stored rooms counted once (every process
-    knows them), temporary rooms where each is; the uptime and database size this process's."""
+    knows them), temporary rooms where each is; the uptime and database size this process's, and
+    the plugins' figures (``admin.stats`` answers for the whole domain: see hooks.py)."""
     total = dataclasses.replace(here, services=[dataclasses.replace(s) for s in here.services],
                                 extra=[dataclasses.replace(s) for s in here.extra])
     temporary = dict(here_temporary)
@@ -238,7 +239,6 @@ def combine(here: logic.Figures, here_temporary: dict[str, int],
                         mine.occupants += their.occupants
         for domain, count in theirs.items():
             temporary[domain] = temporary.get(domain, 0) + count
-        logic.merge_stats(total.extra, figures.extra)
     for mine in total.services:
         if mine.rooms is not None:
             mine.rooms += temporary.get(mine.domain, 0) - here_temporary.get(mine.domain, 0)
