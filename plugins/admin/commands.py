@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from component.adhoc import Command, Context, Done, FormError, FormStep
 from component.forms import new_form
-
 from component.peer_requests import Gathered
 
 from . import processes
@@ -91,7 +90,7 @@ class StatsCommand(Command):
                 here = t(" — this one", "（本进程）") if answer.process.here else ""
                 _field(form, f"process.{answer.process.id}", _label(ctx, answer) + here,
                        self._process_line(ctx, answer))
-            for late in processes.unanswered(ctx, gathered):
+            for late in processes.unanswered(gathered):
                 if all(a.process != late for a in gathered.answers):
                     _field(form, f"process.{late.id}", late.label("zh" if ctx.zh() else "en"),
                            t("no answer in time", "未及时回答"))
@@ -139,7 +138,7 @@ class ReloadCommand(Command):
                     restart.append(f"{label}: " + (answer.error or body["problem"]))
                 live += [f"{label}: {line}" for line in body.get("live", ())]
                 restart += [f"{label}: {line}" for line in body.get("restart", ())]
-            if not live and not restart and not processes.unanswered(ctx, gathered):
+            if not live and not restart and not processes.unanswered(gathered):
                 return Done(t("No process's configuration file has changes.", "各进程的配置文件都没有变化。"))
         instructions = t("Connections stay up. Complete to apply, cancel to leave things as they are.",
                          "连接不会中断。点“完成”应用，点“取消”保持现状。")
@@ -181,7 +180,7 @@ class ReloadCommand(Command):
         note = _whole(ctx, gathered, "not reloaded.", "未重新加载。")
         if note:
             lines.insert(min(1, len(lines)), note)
-            warn = warn or bool(processes.unanswered(ctx, gathered))
+            warn = warn or bool(processes.unanswered(gathered))
         return Done("\n".join(lines), "warn" if warn else "info")
 
 
@@ -231,7 +230,7 @@ class LogLevelCommand(Command):
             parts.append(f"{_label(ctx, answer)}: {change}")
         done = ctx.text(f"Log level of {what}: ", f"{what} 的日志级别：") + "; ".join(parts) + "." if parts else ""
         note = _whole(ctx, gathered, "not changed there.", "该进程未更改。")
-        return Done(" ".join(p for p in (done, note) if p), "warn" if processes.unanswered(ctx, gathered) else "info")
+        return Done(" ".join(p for p in (done, note) if p), "warn" if processes.unanswered(gathered) else "info")
 
 
 def service_commands(plugin: "AdminPlugin") -> list[Command]:

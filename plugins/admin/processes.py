@@ -146,14 +146,14 @@ async def ask(plugin: "AdminPlugin", kind: str, body: Any, only: int | None = No
                              "该进程已不再服务此域名；请重新执行命令。", body.get("lang"))) from gone
 
 
-def unanswered(ctx: Context, gathered: Gathered) -> list[Process]:
+def unanswered(gathered: Gathered) -> list[Process]:
     """The processes asked whose answer is missing: too late, or failed."""
     return gathered.late + [a.process for a in gathered.answers if a.error]
 
 
 def missing_note(ctx: Context, gathered: Gathered, en: str, zh: str) -> str:
     """``en``/``zh`` follow the names of the processes that did not answer; empty when all did."""
-    missing = unanswered(ctx, gathered)
+    missing = unanswered(gathered)
     if not missing:
         return ""
     names = ", ".join(p.label(ctx.lang if ctx.zh() else "en") for p in missing)
