@@ -100,6 +100,10 @@ class SupportBotService:
 class SupportBotPlugin(Plugin):
     name = "support_bot"
     depends = ("support",)
+    #: The bot answers in the process owning the customer's queue (support's hooks fire there); its
+    #: conversations are read from the database at each turn; knowledge-base edits are announced to
+    #: every process (KB_CHANNEL). docs/scaling.md.
+    shares_domain = True
     Options = BotOptions
     command_line = cli.COMMANDS
     migrations = (create_tables(*TABLES),)
@@ -119,7 +123,8 @@ class SupportBotPlugin(Plugin):
             await peers.listen(KB_CHANNEL, self.kb.reload)
         await self._seed(options.seed_files)
         self.engine = BotEngine(self.kb, self.store, policy_of(options),
-                                LlmAnswerer(options.llm) if options.llm.enabled else None, options.answer_footer)
+                                LlmAnswerer(options.llm) if options.llm.enabled else None, options.answer_footer,
+                                shared=self.service.app.config.balancing.shared)
         await self.engine.load()
         self.staff = Staff(self)
         self._started: dict[str, asyncio.Future] = {}
@@ -316,7 +321,9 @@ class SupportBotPlugin(Plugin):
     async def stats(self, _request: Any) -> Any:
         from plugins.admin.hooks import Stat  # the admin plugin's contract (dataclasses only)
 
-        return [Stat("bot_conversations", len(self.engine.conversations), "Customers with the bot", "智能助手接待中"),
+        # Where processes share the domain, each holds only its own queues' conversations: count the stored ones.
+        held = await self.engine.store.active_count() if self.engine.shared else len(self.engine.conversations)
+        return [Stat("bot_conversations", held, "Customers with the bot", "智能助手接待中"),
                 Stat("knowledge_base_entries", sum(self.kb.size(q) for q in self.support.queues()),
                      "Knowledge-base entries", "知识库条目")]
 

@@ -241,8 +241,12 @@ def _conversation(row: SupportBotConversation) -> Conversation:
 
 class BotEngine:
     def __init__(self, kb: KnowledgeBase, store: BotStore, policy: Policy, llm: LlmAnswerer | None = None,
-                 answer_footer: bool = True, now: Callable[[], float] = time.time) -> None:
+                 answer_footer: bool = True, now: Callable[[], float] = time.time, shared: bool = False) -> None:
         self.kb = kb
+        #: Several processes share the domain: a conversation lives with its queue's owner, and a
+        #: queue may move between processes (a reconnection), so the stored row is read at each turn
+        #: rather than kept here (a copy kept from before the queue went away would be stale).
+        self.shared = shared
         self.store = store
         self.policy = policy
         self.llm = llm
@@ -252,6 +256,8 @@ class BotEngine:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def load(self) -> None:
+        if self.shared:
+            return  # read when their customer writes, by the process owning their queue then
         for row in await self.store.conversations():
             if row.state == "active":
                 self.conversations[row.ticket] = _conversation(row)
@@ -264,7 +270,7 @@ class BotEngine:
 
     async def conversation(self, ticket: str) -> Conversation | None:
         found = self.conversations.get(ticket)
-        if found is not None:
+        if found is not None and not self.shared:
             return found
         row = await self.store.conversation(ticket)
         return _conversation(row) if row else None
@@ -331,7 +337,7 @@ class BotEngine:
     async def save(self, conv: Conversation) -> None:
         conv.updated_at = self.now()
         await self.store.save_conversation(_row(conv))
-        if conv.state == "active":
+        if conv.state == "active" and not self.shared:
             self.conversations[conv.ticket] = conv
         else:
             self.forget(conv.ticket)
@@ -345,6 +351,11 @@ class BotEngine:
     async def end(self, ticket: str, state: str, reason: str = "") -> Conversation | None:
         """The ticket left the bot (queued by someone else, closed, abandoned)."""
         conv = self.conversations.get(ticket)
+        if self.shared:
+            # Begun by whichever process owned the queue then: the stored row says.
+            conv = await self.conversation(ticket)
+            if conv is None or conv.state != "active":
+                return None
         if conv is None:
             return None
         conv.state = state

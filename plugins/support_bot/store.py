@@ -146,6 +146,12 @@ class BotStore:
         async with self.db.session(write=True) as session:  # merge() reads before it writes
             await session.merge(row)
 
+    async def active_count(self) -> int:
+        """Conversations the bot is holding now, in every process serving the domain."""
+        async with self.db.session() as session:
+            return int(await session.scalar(select(func.count()).select_from(SupportBotConversation).where(
+                SupportBotConversation.state == "active")) or 0)
+
     async def conversations(self, queue: str | None = None, since: float | None = None,
                             until: float | None = None) -> list[SupportBotConversation]:
         async with self.db.session() as session:

@@ -1,0 +1,89 @@
+"""The support desk's add-ons with two processes sharing 4 slots of its domain.
+
+Each queue is owned by the process its JID's stanzas reach (plugins/support/ownership.py):
+- the bot answers a customer in the owner of their queue, from a knowledge base edited in the
+  other process (the edit is announced); its conversation is read from the database at each turn,
+  and every process counts the stored ones;
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from component.app import App
+from component.config import parse
+from plugins.support_bot.kb_import import parse as parse_kb
+
+from .. import harness
+from ..support.kit import body_has, jid
+from ..support_bot.kbdata import read
+from ..support_bot.kit import live
+from .conftest import SLOTS, SUPPORT, pytestmark  # noqa: F401 - the module's skip condition
+
+CANDIDATES = [f"q{i}" for i in range(8)]
+
+
+def services() -> dict[str, dict]:
+    queues = [{"name": name, "agents": [jid("agent1")], "offer_timeout": 60.0, "ratings": False}
+              for name in CANDIDATES]
+    return {SUPPORT: {"mam": {}, "support": {"queues": queues, "status_interval": 0.2, "liveness_interval": 0.0},
+                      "support_bot": {}}}
+
+
+async def start(server: Any, database: str, tmp: Path, mine: list[int]) -> App:
+    tmp.mkdir(parents=True, exist_ok=True)
+    text = harness.make_config_text(server.ports.component, services(), tmp / "state", database,
+                                    service_ports={SUPPORT: server.component_ports[SUPPORT]})
+    text += f"[balancing]\nslots = {SLOTS}\nprocess_slots = {harness.toml_value(mine)}\n"
+    app = App(parse(text, str(tmp / "switchboard.toml"), tmp))
+    try:
+        await app.start()
+        await app.wait_connected(20)
+    except BaseException:
+        await app.stop()
+        raise
+    return app
+
+
+def plugin(app: App, name: str) -> Any:
+    return app.services[SUPPORT].plugins[name]
+
+
+async def test_the_bot_answers_in_the_owner_of_the_queue(balanced: Any, database: str, tmp_path: Path) -> None:
+    apps: list[App] = []
+    try:
+        for folder, mine in (("a", [0, 1]), ("b", [2, 3])):
+            apps.append(await start(balanced, database, tmp_path / folder, mine))
+        engines = [plugin(app, "support").engine for app in apps]
+        await harness.until(lambda: len(engines[0].owned | engines[1].owned) == len(CANDIDATES), 20,
+                            "every queue adopted")
+        assert engines[0].owned and engines[1].owned and not engines[0].owned & engines[1].owned
+        theirs = sorted(engines[1].owned)[0]  # a queue of the second process
+        bots = [plugin(app, "support_bot") for app in apps]
+        # The knowledge base is edited in the first process; the second hears of it.
+        await bots[0].kb.import_(theirs, parse_kb(read("kb_en.csv")).drafts, "admin@localhost")
+        await harness.until(lambda: bots[1].kb.size(theirs) > 0, 10, "the edit announced")
+        queue_jid = f"{theirs}@{SUPPORT}"
+        async with contextlib.AsyncExitStack() as stack:
+            cust = await stack.enter_async_context(harness.slix_client(balanced.ports.c2s, "cust1"))
+            inbox = harness.Inbox(cust)
+            cust.send_message(mto=queue_jid, mbody="How long until I get my refund?", mtype="chat")
+            answer = await inbox.next(live(body_has("5 to 7 business days")), 15)
+            assert answer["from"].bare == queue_jid
+            held = [[t.state for t in e.tickets.values() if t.customer == jid("cust1")] for e in engines]
+            assert held == [[], ["bot"]], held
+            # The turn is stored: both processes count the conversation (admin statistics).
+            for bot in bots:
+                stats = {s.var: s.value for s in await bot.stats(None)}
+                assert stats["bot_conversations"] == 1, stats
+            cust.send_message(mto=queue_jid, mbody="talk to a human", mtype="chat")
+            await inbox.next(live(body_has("We will connect you")), 15)
+            conv = await bots[0].engine.conversation(engines[1].open_ticket(theirs, jid("cust1")).id)
+            assert conv is not None and (conv.state, conv.reason) == ("handed_off", "asked")
+            assert [t.text for t in conv.transcript if t.role == "customer"] == \
+                ["How long until I get my refund?", "talk to a human"]
+    finally:
+        for app in reversed(apps):
+            await app.stop()
