@@ -22,8 +22,9 @@ A notification carries at most 8000 bytes: a longer payload (a relayed message) 
 ``core_changes`` in the same transaction and the notification names its row (read back before
 its handler runs, so a shorter notification sent after it may be handled first).
 
-Notifications are a hint, not a log: one lost while a listener reconnects is repaired by
-the next change or the next start.
+Notifications are a hint, not a log: one lost while a listener reconnects (its connection is
+opened again at once when lost, then every few seconds) is repaired by the next change or the
+next start.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ class Peers:
         self._last = 0
         self._seen: collections.deque[int] = collections.deque(maxlen=4 * LOOK_BACK)
         self.poll_interval = POLL_INTERVAL
+        self._stopping = False
+        #: Times the listening connection was lost and opened again.
+        self.relistens = 0
 
     async def start(self) -> None:
         if not self.active:
@@ -95,12 +99,55 @@ class Peers:
             self._last = max(newest, default=0)
             self._poller = asyncio.ensure_future(self._poll())
             return
+        self._stopping = False
+        await self._open_listener()
+
+    async def _open_listener(self) -> None:
         connection = await self.engine.connect()
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        self._connection = connection
-        self._driver = (await connection.get_raw_connection()).driver_connection
-        for channel in self._handlers:
-            await self._driver.add_listener(channel, self._received)
+        try:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            driver = (await connection.get_raw_connection()).driver_connection
+            listening = set(self._handlers)
+            for channel in listening:
+                await driver.add_listener(channel, self._received)
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection, self._driver = connection, driver
+        for channel in set(self._handlers) - listening:  # listened to meanwhile
+            await driver.add_listener(channel, self._received)
+        # The server restarted, or the connection was cut: listen again on a new one, or this
+        # process would hear no other process (and answer none of their questions) until restarted.
+        driver.add_termination_listener(self._lost)
+
+    def _lost(self, driver: Any) -> None:
+        if self._stopping or driver is not self._driver:
+            return
+        log.warning("the connection listening to the other processes was lost; listening again")
+        self._driver = None
+        self._start(self._listen_again())
+
+    async def _listen_again(self) -> None:
+        old, self._connection = self._connection, None
+        if old is not None:
+            try:
+                await old.invalidate()  # dead: never back to the pool
+            except Exception:  # noqa: BLE001 - it is gone either way
+                pass
+        delay = 0.5
+        while not self._stopping:
+            try:
+                await self._open_listener()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the database is away: try again
+                log.warning("listening again failed", exc_info=True, extra={"retry_in_s": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self.relistens += 1
+            log.info("listening to the other processes again")
+            return
 
     async def listen(self, channel: str, handler: Handler) -> None:
         """Call ``handler(payload)`` for every notification another process sends on ``channel``."""
@@ -191,6 +238,7 @@ class Peers:
             self._dispatch(channel, origin, payload)
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)

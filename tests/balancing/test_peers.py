@@ -83,3 +83,37 @@ async def test_a_question_to_the_other_processes_gathers_their_answers_within_th
         for p in peers:
             await p.stop()
         await db.close()
+
+
+async def test_a_lost_listening_connection_listens_again(database: str) -> None:
+    """Cut by the server (a restart, an administrator's pg_terminate_backend): the process listens
+    again on a new connection, so it hears the other processes again without a restart."""
+    from sqlalchemy import text
+
+    db = Database(database)
+    await db.migrate([MIGRATIONS])
+    sender, receiver = Peers(db.engine, active=True), Peers(db.engine, active=True)
+    heard: list[str] = []
+
+    async def hear(payload: str) -> None:
+        heard.append(payload)
+
+    await receiver.listen("chan", hear)
+    await receiver.start()
+    await sender.start()
+    try:
+        async with db.session() as session:
+            await sender.notify(session, "chan", "before")
+        await harness.until(lambda: heard == ["before"], 10, "the first notification")
+        cut = receiver._driver.get_server_pid()
+        async with db.engine.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": cut})
+        await harness.until(lambda: receiver.relistens == 1 and receiver._driver is not None, 10, "listening again")
+        assert receiver._driver.get_server_pid() != cut
+        async with db.session() as session:
+            await sender.notify(session, "chan", "after")
+        await harness.until(lambda: heard == ["before", "after"], 10, "heard again")
+    finally:
+        await sender.stop()
+        await receiver.stop()
+        await db.close()
