@@ -38,6 +38,26 @@ class SupportFacade:
     def open_tickets(self, queue: str | None = None) -> list[Ticket]:
         return [t for t in self.engine.tickets.values() if queue is None or t.queue == queue]
 
+    # -- several processes sharing the domain (ownership.py, peering.py) ---------------------------------
+    async def arrived(self, stanza: Any, queue: str) -> None:
+        """A stanza of another plugin reached ``queue``'s JID: this process owns the queue (adopted now if
+        not yet), as when support's own stanzas arrive there."""
+        await self._plugin._adopt_for(stanza, queue)
+
+    async def customer_ticket(self, entry: str, customer: str) -> Ticket | None:
+        """The customer's (bare JID) open ticket at the queue they write to: held here, else as stored
+        (where processes share the domain, another one may hold it)."""
+        return await self.engine.lookup.customer_ticket(entry, customer)
+
+    def holds(self, ticket_id: str) -> bool:
+        """This process holds the open ticket (what changes it must happen here)."""
+        return self.engine.live(ticket_id) is not None
+
+    def hand_off(self, stanza: Any, ticket: Ticket) -> None:
+        """Send ``stanza`` to the process holding ``ticket``, which serves it as if it had arrived there
+        (its answer or error goes to the sender); ``recipient-unavailable`` when that cannot help."""
+        self._plugin.hand_off(stanza, ticket)
+
     def summary(self, queue: str) -> dict[str, Any]:
         return self.engine.summary(queue)
 

@@ -50,6 +50,9 @@ def describe(data: dict[str, Any], verified: bool, lang: str) -> str:
 class SupportWebPlugin(Plugin):
     name = "support_web"
     depends = ("support",)
+    #: Its IQs arrive at a queue's JID, so at the queue's owner; tokens and contexts are stored; a
+    #: resume of a ticket held by another process (a transfer) is handed to it. docs/scaling.md.
+    shares_domain = True
     Options = SupportWebOptions
     features = (stanza.NS,)
     migrations = (create_tables(*TABLES),)
@@ -67,22 +70,23 @@ class SupportWebPlugin(Plugin):
         return self.hooks.service(support_events.SERVICE)
 
     # -- addressing -------------------------------------------------------------------
-    def _queue(self, iq: Iq) -> str:
+    async def _queue(self, iq: Iq) -> str:
         to = iq["to"]
         if to.domain != self.service.domain or to.resource or to.user not in self.support.queues():
             raise StanzaError("item-not-found", "web conversations are kept at a queue address")
+        await self.support.arrived(iq, to.user)
         return to.user
 
-    def _customer_ticket(self, queue: str, sender: JID) -> Any:
-        for t in self.support.open_tickets():
-            if t.entry == queue and t.customer == sender.bare:
-                return t
-        raise StanzaError("item-not-found", "you have no open conversation in this queue")
+    async def _customer_ticket(self, queue: str, sender: JID) -> Any:
+        t = await self.support.customer_ticket(queue, sender.bare)
+        if t is None:
+            raise StanzaError("item-not-found", "you have no open conversation in this queue")
+        return t
 
     # -- IQs --------------------------------------------------------------------------
     async def on_token(self, iq: Iq) -> Any:
-        queue = self._queue(iq)
-        t = self._customer_ticket(queue, iq["from"])
+        queue = await self._queue(iq)
+        t = await self._customer_ticket(queue, iq["from"])
         value = await self.store.issue(t.id, queue, time.time(), self.options.tokens_per_ticket)
         self.log.info("conversation token issued", extra={"ticket": t.id})
         reply = iq.reply()
@@ -97,19 +101,24 @@ class SupportWebPlugin(Plugin):
         return value
 
     async def on_resume(self, iq: Iq) -> Any:
-        queue = self._queue(iq)
+        queue = await self._queue(iq)
         value = self._token_attr(iq, "resume")
         row = await self.store.lookup(value)
         if row is None or row.queue != queue:
             self.log.info("conversation token refused", extra={"queue": queue})
             raise StanzaError("not-authorized", "this conversation token is unknown or revoked")
-        open_ids = {t.id: t for t in self.support.open_tickets()}
-        if row.ticket not in open_ids:
+        # Held here, or as stored (another process may hold it: a transfer to a queue owned elsewhere).
+        t = await self.support.ticket(row.ticket)
+        if t is None or not t.is_open:
             await self.store.revoke_ticket(row.ticket, time.time())
             raise StanzaError("item-not-found", "this conversation is over")
         sender = iq["from"]
-        if any(t.entry == queue and t.customer == sender.bare and t.id != row.ticket for t in open_ids.values()):
+        mine = await self.support.customer_ticket(queue, sender.bare)
+        if mine is not None and mine.id != row.ticket:
             raise StanzaError("conflict", "you already have another open conversation in this queue")
+        if not self.support.holds(t.id):
+            self.support.hand_off(iq, t)  # its holder answers (from this queue's address)
+            return True
         t = await self.support.rebind_customer(row.ticket, str(sender))
         self.log.info("conversation resumed", extra={"ticket": t.id})
         reply = iq.reply()
@@ -117,14 +126,14 @@ class SupportWebPlugin(Plugin):
         return reply
 
     async def on_revoke(self, iq: Iq) -> Any:
-        self._queue(iq)
+        await self._queue(iq)
         if not await self.store.revoke(self._token_attr(iq, "revoke"), time.time()):
             raise StanzaError("item-not-found", "this conversation token is unknown or already revoked")
         return iq.reply()
 
     async def on_context(self, iq: Iq) -> Any:
-        queue = self._queue(iq)
-        t = self._customer_ticket(queue, iq["from"])
+        queue = await self._queue(iq)
+        t = await self._customer_ticket(queue, iq["from"])
         el = iq.xml.find(stanza.q("context"))
         data = stanza.read_context(el)
         data["verified"] = identity.verify(self.key, data["claims"], data.pop("signature"), time.time(),

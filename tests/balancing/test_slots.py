@@ -305,9 +305,9 @@ def test_support_add_ons_are_refused_on_a_shared_domain(tmp_path: Path, capsys: 
     # The desk itself shares its domain (its queues are owned where their stanzas arrive).
     path.write_text(config_text(Server, "postgresql+asyncpg://u@h/db", tmp_path, mine=[0, 1], plugins=support))
     assert main(["check-config", str(path)]) == 0
-    # So does the bot; the reports do not yet.
+    # So do the bot and the web channel; the reports do not yet.
     path.write_text(config_text(Server, "postgresql+asyncpg://u@h/db", tmp_path, mine=[0, 1],
-                                plugins={**support, "support_bot": {}}))
+                                plugins={**support, "support_bot": {}, "support_web": {}}))
     assert main(["check-config", str(path)]) == 0
     path.write_text(config_text(Server, "postgresql+asyncpg://u@h/db", tmp_path, mine=[0, 1],
                                 plugins={**support, "support_reports": {}}))

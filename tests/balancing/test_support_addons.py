@@ -4,13 +4,20 @@ Each queue is owned by the process its JID's stanzas reach (plugins/support/owne
 - the bot answers a customer in the owner of their queue, from a knowledge base edited in the
   other process (the edit is announced); its conversation is read from the database at each turn,
   and every process counts the stored ones;
+- the web widget's IQs reach the owner of the queue they are sent to; a conversation token resumes
+  a ticket another process holds (transferred to its queue) by handing the request to it; a token
+  is refused at another queue, and to a customer who has another conversation in the queue.
 """
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
+from xml.etree.ElementTree import SubElement
+
+import pytest
+from slixmpp.exceptions import IqError
 
 from component.app import App
 from component.config import parse
@@ -29,7 +36,7 @@ def services() -> dict[str, dict]:
     queues = [{"name": name, "agents": [jid("agent1")], "offer_timeout": 60.0, "ratings": False}
               for name in CANDIDATES]
     return {SUPPORT: {"mam": {}, "support": {"queues": queues, "status_interval": 0.2, "liveness_interval": 0.0},
-                      "support_bot": {}}}
+                      "support_bot": {}, "support_web": {}}}
 
 
 async def start(server: Any, database: str, tmp: Path, mine: list[int]) -> App:
@@ -51,15 +58,26 @@ def plugin(app: App, name: str) -> Any:
     return app.services[SUPPORT].plugins[name]
 
 
-async def test_the_bot_answers_in_the_owner_of_the_queue(balanced: Any, database: str, tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def two_processes(server: Any, database: str, tmp_path: Path) -> AsyncIterator[list[App]]:
+    """Two processes over the 4 slots, once every queue is adopted by one of them."""
     apps: list[App] = []
     try:
         for folder, mine in (("a", [0, 1]), ("b", [2, 3])):
-            apps.append(await start(balanced, database, tmp_path / folder, mine))
+            apps.append(await start(server, database, tmp_path / folder, mine))
         engines = [plugin(app, "support").engine for app in apps]
         await harness.until(lambda: len(engines[0].owned | engines[1].owned) == len(CANDIDATES), 20,
                             "every queue adopted")
         assert engines[0].owned and engines[1].owned and not engines[0].owned & engines[1].owned
+        yield apps
+    finally:
+        for app in reversed(apps):
+            await app.stop()
+
+
+async def test_the_bot_answers_in_the_owner_of_the_queue(balanced: Any, database: str, tmp_path: Path) -> None:
+    async with two_processes(balanced, database, tmp_path) as apps:
+        engines = [plugin(app, "support").engine for app in apps]
         theirs = sorted(engines[1].owned)[0]  # a queue of the second process
         bots = [plugin(app, "support_bot") for app in apps]
         # The knowledge base is edited in the first process; the second hears of it.
@@ -84,6 +102,42 @@ async def test_the_bot_answers_in_the_owner_of_the_queue(balanced: Any, database
             assert conv is not None and (conv.state, conv.reason) == ("handed_off", "asked")
             assert [t.text for t in conv.transcript if t.role == "customer"] == \
                 ["How long until I get my refund?", "talk to a human"]
-    finally:
-        for app in reversed(apps):
-            await app.stop()
+
+
+def web_iq(client: Any, queue: str, name: str, **attrs: str) -> Any:
+    req = client.make_iq_set(ito=f"{queue}@{SUPPORT}")
+    SubElement(req.xml, f"{{urn:switchboard:web:0}}{name}", attrs)
+    return req
+
+
+async def test_a_web_conversation_resumes_where_its_ticket_is_held(balanced: Any, database: str,
+                                                                   tmp_path: Path) -> None:
+    async with two_processes(balanced, database, tmp_path) as apps:
+        engines = [plugin(app, "support").engine for app in apps]
+        ours, theirs = sorted(engines[0].owned)[0], sorted(engines[1].owned)[0]
+        port = balanced.ports.c2s
+        async with harness.slix_client(port, "cust1") as cust, harness.slix_client(port, "cust2") as other, \
+                harness.slix_client(port, "cust3") as later:
+            for client in (cust, other):
+                inbox = harness.Inbox(client)
+                client.send_message(mto=f"{ours}@{SUPPORT}", mbody="my parcel is late", mtype="chat")
+                await inbox.next(live(body_has("We will connect you")), 15)
+            token = (await web_iq(cust, ours, "token").send(timeout=10)).xml.find("{urn:switchboard:web:0}token").text
+            ticket_id = engines[0].open_ticket(ours, jid("cust1")).id
+            # Refused: at another queue (served by the other process), and to a customer who has
+            # another conversation in this queue.
+            with pytest.raises(IqError) as refused:
+                await web_iq(later, theirs, "resume", token=token).send(timeout=10)
+            assert refused.value.condition == "not-authorized"
+            with pytest.raises(IqError) as refused:
+                await web_iq(other, ours, "resume", token=token).send(timeout=10)
+            assert refused.value.condition == "conflict"
+            # The ticket moves to the other process's queue; the token still names the first queue.
+            await plugin(apps[0], "support").engine.transfer(ticket_id, f"admin@{harness.HOST}", theirs)
+            await harness.until(lambda: ticket_id in engines[1].tickets, 10, "the transfer taken up")
+            assert ticket_id not in engines[0].tickets
+            result = await web_iq(later, ours, "resume", token=token).send(timeout=10)
+            resumed = result.xml.find("{urn:switchboard:web:0}resume")
+            assert resumed is not None and resumed.get("ticket") == ticket_id
+            assert result["from"].bare == f"{ours}@{SUPPORT}"
+            assert engines[1].tickets[ticket_id].customer_jid == str(later.boundjid)
