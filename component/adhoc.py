@@ -125,6 +125,18 @@ class FormError(Exception):
     """A submitted form is invalid: show the same form again with this message."""
 
 
+def add_confirmation(form: Form, label: str) -> None:
+    """The tick box of a final step that deletes or destroys; its handler calls ``require_confirmation``."""
+    form.add_field(var="confirm", ftype="boolean", label=label, required=True, value=False)
+
+
+def require_confirmation(ctx: Context, values: dict[str, Any],
+                         en: str = "Tick the box to confirm, or cancel.", zh: str = "请勾选确认，或取消。") -> None:
+    """A client may submit the box unticked (required only asks for a value): refuse, nothing done."""
+    if not values.get("confirm"):
+        raise FormError(ctx.text(en, zh))
+
+
 @dataclass
 class FormStep:
     form: Form

@@ -61,29 +61,30 @@ def register(plugin: "AdminPlugin") -> None:
         figures = await logic.gather_figures(service.app, plugin.meter, body.get("lang", "en"))
         return {"figures": dataclasses.asdict(figures), "temporary": temporary_rooms(service.app)}
 
-    async def answer_reload_plan(body: Any) -> dict[str, Any]:
+    def checked_plan(body: Any) -> tuple[Any, str]:
+        """(this process's reload plan, "") or (None, why there is none)."""
         check(body)
         lang = body.get("lang", "en")
         try:
-            plan = reload_plan(service.app, lang)
+            return reload_plan(service.app, lang), ""
         except FormError as error:
-            return {"problem": str(error)}
+            return None, str(error)
         except logic.ConfigError as error:
-            return {"problem": pick("The configuration file has an error; nothing was changed: ",
-                                    "配置文件有错误，未做任何更改：", lang) + str(error)}
+            return None, pick("The configuration file has an error; nothing was changed: ",
+                              "配置文件有错误，未做任何更改：", lang) + str(error)
+
+    async def answer_reload_plan(body: Any) -> dict[str, Any]:
+        plan, problem = checked_plan(body)
+        if plan is None:
+            return {"problem": problem}
+        lang = body.get("lang", "en")
         live, restart = describe_reload(SimpleNamespace(text=lambda en, zh: pick(en, zh, lang)), plan)
         return {"changes": plan.changes, "live": live, "restart": restart}
 
     async def answer_reload(body: Any) -> dict[str, Any]:
-        check(body)
-        lang = body.get("lang", "en")
-        try:
-            plan = reload_plan(service.app, lang)
-        except FormError as error:
-            return {"problem": str(error)}
-        except logic.ConfigError as error:
-            return {"problem": pick("The configuration file has an error; nothing was changed: ",
-                                    "配置文件有错误，未做任何更改：", lang) + str(error)}
+        plan, problem = checked_plan(body)
+        if plan is None:
+            return {"problem": problem}
         result = await logic.apply_reload(service.app, plan)
         return {"applied": result.applied, "restart_needed": result.restart_needed}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from component.adhoc import Context, Done, FormError, FormStep
+from component.adhoc import Context, Done, FormError, FormStep, add_confirmation, require_confirmation
 from component.errors import StanzaError
 from component.forms import new_form
 
@@ -80,14 +80,12 @@ class RoomPurgeCommand(ArchiveCommand):
         form = new_form(title=self.title(ctx.lang))
         form.add_field(var="summary", ftype="fixed",
                        value=t("Will delete for good: ", "将永久删除：") + " ".join(what))
-        form.add_field(var="confirm", ftype="boolean", label=t("Yes, delete them", "是的，删除"), required=True,
-                       value=False)
+        add_confirmation(form, t("Yes, delete them", "是的，删除"))
         return FormStep(form, self.purge, final=True)
 
     async def purge(self, ctx: Context, values: dict[str, Any]) -> Done:
         t = ctx.text
-        if not values.get("confirm"):
-            raise FormError(t("Tick the box to confirm, or cancel.", "请勾选确认，或取消。"))
+        require_confirmation(ctx, values)
         plan = ctx.state["purge"]
         room = await self.resolve(ctx, plan["room"], archive_only=True)
         removed = await self._need_archive(ctx).purge(room, before=plan["before"], author=plan["author"])

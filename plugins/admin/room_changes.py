@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 from slixmpp import JID
 from slixmpp.jid import InvalidJID
 
-from component.adhoc import Context, Done, FormError, FormStep
+from component.adhoc import Context, Done, FormError, FormStep, add_confirmation, require_confirmation
 from component.errors import StanzaError
 from component.forms import new_form
 
@@ -100,14 +100,12 @@ class RoomDestroyCommand(RoomCommand):
             lines.append(note)
         for i, line in enumerate(lines):
             form.add_field(var=f"summary{i}", ftype="fixed", value=line)
-        form.add_field(var="confirm", ftype="boolean", label=t("Yes, destroy it", "是的，销毁"), required=True,
-                       value=False)
+        add_confirmation(form, t("Yes, destroy it", "是的，销毁"))
         return FormStep(form, self.destroy, final=True)
 
     async def destroy(self, ctx: Context, values: dict[str, Any]) -> Done:
         t = ctx.text
-        if not values.get("confirm"):
-            raise FormError(t("Tick the box to confirm, or cancel.", "请勾选确认，或取消。"))
+        require_confirmation(ctx, values)
         plan = ctx.state["destroy"]
         room = await self.resolve(ctx, plan["room"])  # rights may have changed since the first stage
         before = await self.archive_count(room)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from component.adhoc import Command, Context, Done, FormError, FormStep
+from component.adhoc import Command, Context, Done, FormError, FormStep, add_confirmation, require_confirmation
 from component.forms import Form, new_form, table
 
 from . import dialogue as dlg
@@ -200,13 +200,12 @@ class DeleteEntries(_KbCommand):
         form = new_form(self.title(ctx.lang))
         form.add_field(var="entries", ftype="text-multi", label=ctx.text("Entry ids (one per line)", "条目编号（每行一个）"),
                        required=True)
-        form.add_field(var="confirm", ftype="boolean", label=ctx.text("Yes, delete them", "确认删除"), required=True)
+        add_confirmation(form, ctx.text("Yes, delete them", "确认删除"))
         return FormStep(form, self.delete, final=True)
 
     async def delete(self, ctx: Context, values: dict[str, Any]) -> Done:
         ids = [token for line in _lines(values.get("entries")) for token in line.replace(",", " ").split()]
-        if not values.get("confirm"):
-            raise FormError(ctx.text("Tick the confirmation to delete.", "请勾选“确认删除”。"))
+        require_confirmation(ctx, values, "Tick the confirmation to delete.", "请勾选“确认删除”。")
         for entry_id in ids:
             self.owned_entry(ctx, entry_id)  # all or nothing: unknown ids are reported first
         deleted = await self.kb.delete(ids, set(self.queues(ctx)))
@@ -256,12 +255,11 @@ class ImportEntries(_KbCommand):
         form = new_form(self.title(ctx.lang), summary)
         form.add_field(var="first", ftype="text-multi", label=ctx.text("First questions", "前几个问题"),
                        value="\n".join(d.question for d in parsed.drafts[:PREVIEW]))
-        form.add_field(var="confirm", ftype="boolean", label=ctx.text("Import them", "确认导入"), required=True)
+        add_confirmation(form, ctx.text("Import them", "确认导入"))
         return FormStep(form, self.commit, final=True)
 
     async def commit(self, ctx: Context, values: dict[str, Any]) -> Done:
-        if not values.get("confirm"):
-            raise FormError(ctx.text("Tick the confirmation to import.", "请勾选“确认导入”。"))
+        require_confirmation(ctx, values, "Tick the confirmation to import.", "请勾选“确认导入”。")
         queue = ctx.state["queue"]
         if queue not in self.queues(ctx):
             raise FormError(ctx.text("Choose one of your queues.", "请选择您负责的队列。"))
