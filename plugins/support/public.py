@@ -10,7 +10,7 @@ from slixmpp import JID
 from component.errors import StanzaError
 
 from . import tickets
-from .model import Ticket
+from .model import Agent, Ticket
 
 if TYPE_CHECKING:
     from .plugin import SupportPlugin
@@ -64,14 +64,14 @@ class SupportFacade:
     def queue_title(self, name: str) -> str:
         return self.engine.queue_title(name)
 
-    def agents(self, queue: str) -> list[dict[str, Any]]:
+    def agents(self, queue: str, present: dict[str, Agent] | None = None) -> list[dict[str, Any]]:
         """The queue's agents now (read-only, for monitors): presence, capacity and load.
 
         ``show`` is the routed (else latest) resource's show ("" = available), None when offline;
         ``routable``: offers may go to them; ``load``: conversations held or offered.
         """
         q = self.engine.queues[queue]
-        present = self.engine.agents.get(queue, {})
+        present = self.engine.agents.get(queue, {}) if present is None else present
         rows = []
         for jid in q.agents:
             agent = present.get(jid)
@@ -82,6 +82,21 @@ class SupportFacade:
                          "capacity": agent.capacity(q.max_chats) if agent else q.max_chats,
                          "load": self.engine.load_of(jid), "resources": len(agent.resources) if agent else 0})
         return rows
+
+    async def queue_view(self, queue: str) -> tuple[dict[str, Any], list[Ticket], list[dict[str, Any]]]:
+        """``summary``, ``open_tickets`` and ``agents`` of a queue for a monitor: as held where this process
+        owns the queue (or serves alone), else as stored by its owner (then the summary's ``status`` is
+        right and its counts are this process's: read the tickets and agents instead)."""
+        engine = self.engine
+        if not engine.shared or engine.owns(queue):
+            return self.summary(queue), self.open_tickets(queue), self.agents(queue)
+        tickets = await engine.store.open_tickets(queue)
+        present: dict[str, Agent] = {}
+        for name, resource in await engine.store.presences():
+            bare = resource.jid.split("/", 1)[0]
+            if name == queue and engine.is_agent(queue, bare):
+                present.setdefault(bare, Agent(bare)).resources[resource.jid] = resource
+        return self.summary(queue), tickets, self.agents(queue, present)
 
     async def ticket_events(self, since: float, until: float, queue: str | None = None,
                             starts: tuple[str, ...] = ("created",)) -> list[tuple[str, str, str, float, str, dict]]:

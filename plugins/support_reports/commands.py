@@ -78,7 +78,7 @@ class MonitorCommand(_ReportsCommand):
         view = values.get("view") or "queues"
         if view not in VIEWS:
             raise FormError(text("view", ctx.lang) + ": " + " | ".join(VIEWS))
-        snap = self.plugin.snapshot(queues)
+        snap = await self.plugin.current(queues)
         rows = table_rows(snap, view, ctx.lang, self.plugin.options.monitor_rows)
         title = f"{text('monitor_title', ctx.lang)} · {text(f'view_{view}', ctx.lang)}"
         note = text("monitor_header", ctx.lang, time=self.plugin.clock(snap.at))
@@ -156,8 +156,8 @@ def summary_line(totals: dict[str, Any], title: str, range_label: str, lang: str
                 csat=score(totals["csat_avg"]), ratings=totals["csat_count"])
 
 
-def monitor_text(plugin: "ReportsPlugin", queues: list[str], lang: str) -> str:
-    snap = plugin.snapshot(queues)
+async def monitor_text(plugin: "ReportsPlugin", queues: list[str], lang: str) -> str:
+    snap = await plugin.current(queues)
     return as_text(snap, lang, plugin.options.tz, plugin.options.monitor_rows)
 
 

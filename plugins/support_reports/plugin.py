@@ -29,7 +29,7 @@ from . import cli
 from .measures import SupportMeasures
 from .options import ReportsOptions
 from .pubsub import FEATURES as PUBSUB_FEATURES, MonitorFeed
-from .service import Reports, live, today_range, week_range
+from .service import Reports, live, live_everywhere, today_range, week_range
 from .texts import is_zh, text
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -59,6 +59,9 @@ def stanza_lang(msg: Message, default: str) -> str:
 class ReportsPlugin(Plugin):
     name = "support_reports"
     depends = ("support",)
+    #: The monitor reads queues owned by other processes as stored; the live feed has one publisher
+    #: (the process receiving the service domain's stanzas holds the subscriptions). docs/scaling.md.
+    shares_domain = True
     Options = ReportsOptions
     command_line = cli.COMMANDS
     identities = (("pubsub", "service", ""),)
@@ -86,7 +89,18 @@ class ReportsPlugin(Plugin):
 
     # -- helpers shared by the commands ----------------------------------------------------------
     def snapshot(self, queues: list[str]) -> Snapshot:
+        """The queues as this process holds them (all of them when it serves the domain alone)."""
         return live(self.support, queues, self.now())
+
+    @property
+    def shared(self) -> bool:
+        return self.service.app.config.balancing.shared
+
+    async def current(self, queues: list[str]) -> Snapshot:
+        """The queues now, wherever they are owned (other processes' as stored)."""
+        if not self.shared:
+            return self.snapshot(queues)
+        return await live_everywhere(self.support, queues, self.now())
 
     def clock(self, at: float) -> str:
         return datetime.fromtimestamp(at, self.options.tz).strftime("%Y-%m-%d %H:%M:%S")
@@ -125,7 +139,7 @@ class ReportsPlugin(Plugin):
                 queues = [target]
             else:
                 queues = here
-            return monitor_text(self, queues, lang)
+            return await monitor_text(self, queues, lang)
         return await self.chat_report(here, arg, lang)
 
     # -- chat commands ---------------------------------------------------------------------------

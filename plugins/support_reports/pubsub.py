@@ -20,12 +20,18 @@ catches anything else (business hours opening, say). The item is only sent when
 it changed. Today's figures are read from the recorded events in the
 background, at most once a second per queue, and follow in a second
 notification: the live state never waits for the database.
+
+Where several processes share the domain, one publishes: the one receiving the service
+domain's stanzas, where dashboards subscribe (and where their presence goes). A queue owned by
+another process is read as stored at each check (``feed_check``), so its changes follow within
+that delay; ids carry a per-process prefix, so they stay unique if the domain moves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import Element, SubElement, tostring
@@ -85,6 +91,8 @@ class MonitorFeed:
         self._today_again: set[str] = set()
         self._stopped = False
         self._counter = 0
+        #: Subscription and notification ids are unique across processes and restarts.
+        self._origin = secrets.token_hex(4)
 
     def register(self) -> None:
         service, hooks = self.service, self.plugin.hooks
@@ -173,7 +181,7 @@ class MonitorFeed:
                 raise pubsub_error("policy-violation", "too many open dashboards on this account",
                                    app="too-many-subscriptions")
             self._counter += 1
-            subs[delivery] = f"{int(time.time())}-{self._counter}"
+            subs[delivery] = f"{int(time.time())}-{self._origin}-{self._counter}"
             log.info("monitor subscribed", extra={"queue": queue, "subscriber": JID(delivery).bare})
         self._ensure_checker()
         reply = iq.reply()
@@ -292,7 +300,8 @@ class MonitorFeed:
             await asyncio.sleep(self.plugin.options.feed_check)
             for queue, subs in self.subs.items():
                 if subs:
-                    self.mark(queue)
+                    # Shared domain: another process's queue changes with no event heard here.
+                    self.mark(queue, today=self.plugin.shared)
 
     # -- publishing --------------------------------------------------------------------------
     async def today(self, queue: str) -> Element:
@@ -339,7 +348,7 @@ class MonitorFeed:
 
     async def payload(self, queue: str) -> Element:
         today = await self.today(queue)
-        snap = self.plugin.snapshot([queue])
+        snap = await self.plugin.current([queue])
         return monitor_element(snap, queue, self.plugin.options.monitor_rows, today)
 
     async def flush(self) -> None:
@@ -371,7 +380,7 @@ class MonitorFeed:
     def _send_item(self, delivery: str, queue: str, payload: Element) -> None:
         self._counter += 1
         msg = self.service.xmpp.make_message(mto=delivery, mfrom=self.service.domain, mtype="headline")
-        msg["id"] = f"monitor-{self._counter}"
+        msg["id"] = f"monitor-{self._origin}-{self._counter}"
         event = SubElement(msg.xml, f"{{{PUBSUB_EVENT}}}event")
         items = SubElement(event, f"{{{PUBSUB_EVENT}}}items", {"node": node_of(queue)})
         SubElement(items, f"{{{PUBSUB_EVENT}}}item", {"id": ITEM_ID}).append(payload)

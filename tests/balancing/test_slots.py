@@ -293,7 +293,7 @@ async def test_administrators_act_from_the_process_that_does_not_serve_the_room(
         await first.stop()
 
 
-def test_support_add_ons_are_refused_on_a_shared_domain(tmp_path: Path, capsys: Any) -> None:
+def test_the_support_desk_and_its_add_ons_may_share_a_domain(tmp_path: Path, capsys: Any) -> None:
     class Server:
         ports = type("P", (), {"component": 5347})
         component_ports = {ROOMS: 5348}
@@ -305,15 +305,7 @@ def test_support_add_ons_are_refused_on_a_shared_domain(tmp_path: Path, capsys: 
     # The desk itself shares its domain (its queues are owned where their stanzas arrive).
     path.write_text(config_text(Server, "postgresql+asyncpg://u@h/db", tmp_path, mine=[0, 1], plugins=support))
     assert main(["check-config", str(path)]) == 0
-    # So do the bot and the web channel; the reports do not yet.
+    # So do its add-ons.
     path.write_text(config_text(Server, "postgresql+asyncpg://u@h/db", tmp_path, mine=[0, 1],
-                                plugins={**support, "support_bot": {}, "support_web": {}}))
-    assert main(["check-config", str(path)]) == 0
-    path.write_text(config_text(Server, "postgresql+asyncpg://u@h/db", tmp_path, mine=[0, 1],
-                                plugins={**support, "support_reports": {}}))
-    assert main(["check-config", str(path)]) == 2
-    assert "plugin support_reports cannot yet share its domain" in capsys.readouterr().err
-    # One process holding every slot may run them.
-    path.write_text(config_text(Server, "postgresql+asyncpg://u@h/db", tmp_path,
-                                plugins={**support, "support_reports": {}}))
+                                plugins={**support, "support_bot": {}, "support_web": {}, "support_reports": {}}))
     assert main(["check-config", str(path)]) == 0

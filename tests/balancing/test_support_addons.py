@@ -6,7 +6,9 @@ Each queue is owned by the process its JID's stanzas reach (plugins/support/owne
   and every process counts the stored ones;
 - the web widget's IQs reach the owner of the queue they are sent to; a conversation token resumes
   a ticket another process holds (transferred to its queue) by handing the request to it; a token
-  is refused at another queue, and to a customer who has another conversation in the queue.
+  is refused at another queue, and to a customer who has another conversation in the queue;
+- the supervisors' live feed has one publisher (the process the service domain's stanzas reach);
+  it shows a queue another process owns, as stored, and refuses who does not supervise it.
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ CANDIDATES = [f"q{i}" for i in range(8)]
 
 
 def services() -> dict[str, dict]:
-    queues = [{"name": name, "agents": [jid("agent1")], "offer_timeout": 60.0, "ratings": False}
-              for name in CANDIDATES]
+    queues = [{"name": name, "agents": [jid("agent1")], "supervisors": [jid("super")], "offer_timeout": 60.0,
+               "ratings": False} for name in CANDIDATES]
     return {SUPPORT: {"mam": {}, "support": {"queues": queues, "status_interval": 0.2, "liveness_interval": 0.0},
-                      "support_bot": {}, "support_web": {}}}
+                      "support_bot": {}, "support_web": {}, "support_reports": {"feed_check": 0.5}}}
 
 
 async def start(server: Any, database: str, tmp: Path, mine: list[int]) -> App:
@@ -141,3 +143,48 @@ async def test_a_web_conversation_resumes_where_its_ticket_is_held(balanced: Any
             assert resumed is not None and resumed.get("ticket") == ticket_id
             assert result["from"].bare == f"{ours}@{SUPPORT}"
             assert engines[1].tickets[ticket_id].customer_jid == str(later.boundjid)
+
+
+PUBSUB = "http://jabber.org/protocol/pubsub"
+EVENT = "http://jabber.org/protocol/pubsub#event"
+MONITOR = "urn:switchboard:support:monitor:0"
+
+
+async def subscribe(client: Any, queue: str) -> Any:
+    iq = client.make_iq_set(ito=SUPPORT)
+    SubElement(SubElement(iq.xml, f"{{{PUBSUB}}}pubsub"), f"{{{PUBSUB}}}subscribe", {"node": f"monitor/{queue}"})
+    return await iq.send(timeout=10)
+
+
+def monitor_of(msg: Any, queue: str) -> Any:
+    item = msg.xml.find(f"{{{EVENT}}}event/{{{EVENT}}}items/{{{EVENT}}}item")
+    found = None if item is None else item.find(f"{{{MONITOR}}}monitor")
+    return found if found is not None and found.get("queue") == queue else None
+
+
+async def test_the_live_feed_shows_a_queue_another_process_owns(balanced: Any, database: str,
+                                                               tmp_path: Path) -> None:
+    async with two_processes(balanced, database, tmp_path) as apps:
+        engines = [plugin(app, "support").engine for app in apps]
+        feeds = [plugin(app, "support_reports").feed for app in apps]
+        port = balanced.ports.c2s
+        async with harness.slix_client(port, "super") as sup, harness.slix_client(port, "cust1") as cust, \
+                harness.slix_client(port, "agent1") as agent:
+            dashboard = harness.Inbox(sup)
+            await subscribe(sup, CANDIDATES[0])
+            publisher = next(i for i, feed in enumerate(feeds) if any(feed.subs.values()))
+            elsewhere = sorted(engines[1 - publisher].owned)[0]
+            with pytest.raises(IqError) as refused:  # not a supervisor, wherever the queue is owned
+                await subscribe(agent, elsewhere)
+            assert refused.value.condition == "not-allowed"
+            await subscribe(sup, elsewhere)
+            first = await dashboard.next(lambda m: monitor_of(m, elsewhere) is not None, 10)
+            assert monitor_of(first, elsewhere).find(f"{{{MONITOR}}}waiting").get("count") == "0"
+            cust.send_message(mto=f"{elsewhere}@{SUPPORT}", mbody="is anyone there?", mtype="chat")
+            seen = await dashboard.next(lambda m: (found := monitor_of(m, elsewhere)) is not None
+                                        and found.find(f"{{{MONITOR}}}waiting").get("count") == "1", 10)
+            customer = monitor_of(seen, elsewhere).find(f"{{{MONITOR}}}waiting/{{{MONITOR}}}customer")
+            assert customer.get("jid") == jid("cust1")
+            assert not any(feeds[1 - publisher].subs.values())  # one publisher: nothing sent twice
+            ids = [m["id"] for m in dashboard.items if monitor_of(m, elsewhere) is not None]
+            assert len(ids) == len(set(ids))

@@ -1,4 +1,4 @@
-"""The support desk in one process that holds every slot of its domain (as its add-ons need today).
+"""The support desk in one process that holds every slot of its domain (one process, several connections).
 
 Conversation JIDs (``t-<ticket>@…``) and the queues' JIDs hash to different slots, so the
 customers' and agents' stanzas arrive on different connections of the one process: the engine
