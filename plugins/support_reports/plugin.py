@@ -192,7 +192,12 @@ class ReportsFacade:
         self._plugin = plugin
 
     def snapshot(self, queues: list[str] | None = None) -> Snapshot:
+        """The queues as this process holds them (every queue where it serves the domain alone)."""
         return self._plugin.snapshot(queues if queues is not None else self._plugin.support.queues())
+
+    async def current(self, queues: list[str] | None = None) -> Snapshot:
+        """The queues now, those other processes own included (read as stored)."""
+        return await self._plugin.current(queues if queues is not None else self._plugin.support.queues())
 
     async def report(self, since: float, until: float, queue: str | None = None, group: str = "queue",
                      period: str = "day") -> list[dict[str, Any]]:

@@ -309,3 +309,13 @@ def test_the_support_desk_and_its_add_ons_may_share_a_domain(tmp_path: Path, cap
     path.write_text(config_text(Server, "postgresql+asyncpg://u@h/db", tmp_path, mine=[0, 1],
                                 plugins={**support, "support_bot": {}, "support_web": {}, "support_reports": {}}))
     assert main(["check-config", str(path)]) == 0
+    # A plugin that does not say it can (the default) is still refused on a shared domain.
+    from component.balancing import check_shareable
+    from component.plugin import Plugin
+
+    class Solo(Plugin):
+        name = "solo"
+
+    config = parse(path.read_text(encoding="utf-8"), str(path), tmp_path)
+    with pytest.raises(ConfigError, match="plugin solo cannot yet share its domain"):
+        check_shareable(config, "services.plugins", [(Solo, None)])
