@@ -201,3 +201,25 @@ async def test_a_large_import_is_indexed_without_stalling_the_event_loop(db):
     # anything near the time the analysis alone takes.
     assert len(gaps) > 10
     assert max(gaps) < analysis / 2, (max(gaps), analysis)
+
+
+async def test_shared_engines_read_each_turn_from_the_database(db, kb):
+    """Processes sharing the domain: a queue's conversation is served where the queue is owned now, so
+    nothing is kept from an earlier turn, and a ticket leaving the bot ends its stored conversation
+    wherever that is heard."""
+    await import_samples(kb)
+    here, there = (BotEngine(kb, BotStore(db), Policy(), shared=True) for _ in range(2))
+    conv = here.new("t1", "help", "cust1@localhost", "en")
+    await here.reply(conv, "I want to change my order's delivery address")
+    assert here.conversations == {}  # not kept: the queue may move to another process
+    # The queue moved: the other process continues from the stored turn, then it moves back.
+    moved = await there.conversation("t1")
+    assert moved is not None and moved.unanswered == 1
+    await there.reply(moved, "1")
+    back = await here.conversation("t1")
+    assert back is not None and back.turns == 2 and back.answered == 1
+    # Queued by an agent's process: the stored conversation is ended there; a second end is a no-op.
+    ended = await there.end("t1", "handed_off", "queued")
+    assert ended is not None and (await BotStore(db).conversation("t1")).state == "handed_off"
+    assert await here.end("t1", "ended") is None
+    assert await BotStore(db).active_count() == 0
