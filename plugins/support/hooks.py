@@ -12,6 +12,9 @@ Events (on the service's hook bus):
 ``support.ticket_event`` (:class:`TicketEvent`)
     Collect: every state change of a ticket, after it was recorded as a row
     (reports, ratings on ``closed``, live monitors). Results are ignored.
+``support.changed_elsewhere`` (:class:`ChangedElsewhere`)
+    Collect: where processes share the domain, another process stored changes of
+    tickets of these queues (heard as a notification; live monitors read them again).
 ``support.staff_command`` (:class:`StaffCommand`)
     An agent or supervisor wrote to a queue JID something the queue itself
     does not understand (no pending offer answered). A handler returning a
@@ -28,6 +31,7 @@ BEFORE_QUEUE = "support.before_queue"
 BOT_MESSAGE = "support.bot_message"
 TICKET_EVENT = "support.ticket_event"
 STAFF_COMMAND = "support.staff_command"
+CHANGED_ELSEWHERE = "support.changed_elsewhere"
 
 #: The name of the public service on the hook bus.
 SERVICE = "support"
@@ -91,6 +95,11 @@ class TicketEvent:
     at: float               #: seconds since the epoch
     actor: str = ""         #: bare JID who caused it ("" for the service)
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ChangedElsewhere:
+    queues: list[str]       #: the queues now serving the changed tickets
 
 
 @dataclass

@@ -33,6 +33,7 @@ from xml.etree.ElementTree import Element, SubElement
 from component import namespaces as xmlns
 from component.errors import StanzaError
 
+from . import hooks as events
 from . import lookup
 
 if TYPE_CHECKING:
@@ -92,6 +93,12 @@ class Peering:
         domain, changed = lookup.read_notice(payload)
         if domain == self.service.domain and changed:
             await self.engine.changed_elsewhere(list(changed), changed)
+            queues = sorted({queue for queue in changed.values() if queue in self.engine.queues})
+            if queues:
+                try:
+                    await self.hooks.collect(events.CHANGED_ELSEWHERE, events.ChangedElsewhere(queues))
+                except Exception:  # noqa: BLE001 - a listener's bug must not stop hearing the others
+                    log.exception("changed_elsewhere listener failed")
 
     # -- adoption ---------------------------------------------------------------------------------------
     def _start_probing(self) -> None:

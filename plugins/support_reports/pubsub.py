@@ -23,8 +23,9 @@ notification: the live state never waits for the database.
 
 Where several processes share the domain, one publishes: the one receiving the service
 domain's stanzas, where dashboards subscribe (and where their presence goes). A queue owned by
-another process is read as stored at each check (``feed_check``), so its changes follow within
-that delay; ids carry a per-process prefix, so they stay unique if the domain moves.
+another process is read as stored, when a change of its tickets is heard
+(``support.changed_elsewhere``) and at each check (its agents' presence has no event here).
+Ids carry a per-process prefix, so they stay unique if the domain moves to another process.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class MonitorFeed:
         service.on_presence(self.on_presence, priority=100)
         service.on_message(self.on_bounce, priority=100)
         hooks.on(support_hooks.TICKET_EVENT, self.on_ticket_event)
+        hooks.on(support_hooks.CHANGED_ELSEWHERE, self.on_changed_elsewhere)
         hooks.on("disco.items", self.disco_items)
         hooks.on("disco.node_info", self.disco_node_info)
 
@@ -260,6 +262,11 @@ class MonitorFeed:
         for queue in {event.queue, event.data.get("to_queue"), event.data.get("from_queue")}:
             if queue:
                 self.mark(queue, today=True)
+
+    def on_changed_elsewhere(self, event: Any) -> None:
+        """Another process changed tickets of these queues (its ticket events are heard there only)."""
+        for queue in event.queues:
+            self.mark(queue, today=True)
 
     def forget(self, delivery: str) -> None:
         for subs in self.subs.values():

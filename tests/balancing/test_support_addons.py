@@ -8,7 +8,8 @@ Each queue is owned by the process its JID's stanzas reach (plugins/support/owne
   a ticket another process holds (transferred to its queue) by handing the request to it; a token
   is refused at another queue, and to a customer who has another conversation in the queue;
 - the supervisors' live feed has one publisher (the process the service domain's stanzas reach);
-  it shows a queue another process owns, as stored, and refuses who does not supervise it.
+  it shows a queue another process owns, as stored, as soon as it hears of the change (not at its
+  next check: ``feed_check`` is long here), and refuses who does not supervise it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def services() -> dict[str, dict]:
     queues = [{"name": name, "agents": [jid("agent1")], "supervisors": [jid("super")], "offer_timeout": 60.0,
                "ratings": False} for name in CANDIDATES]
     return {SUPPORT: {"mam": {}, "support": {"queues": queues, "status_interval": 0.2, "liveness_interval": 0.0},
-                      "support_bot": {}, "support_web": {}, "support_reports": {"feed_check": 0.5}}}
+                      "support_bot": {}, "support_web": {}, "support_reports": {"feed_check": 30.0}}}
 
 
 async def start(server: Any, database: str, tmp: Path, mine: list[int]) -> App:
