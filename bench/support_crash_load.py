@@ -9,8 +9,8 @@ Customers write one message carrying a marker (``[c<number>]``) and note every a
 queue: the ticket it names (the acknowledgement), positions, errors (the component was away), the
 close. Agents answer disco#info like a plain client (offers then come as chat messages), hold each
 offer ``hold`` seconds before accepting it (as a person reading it would; so that offers are pending
-at the kill), and close each conversation ``talk`` seconds after accepting it. An offer that comes
-again (after the restart) is accepted again unless the conversation was already confirmed.
+at the kill), and close each conversation ``talk`` seconds after it reached them (its introduction).
+An offer that comes again (after the restart) is accepted again unless the conversation reached them.
 """
 
 from __future__ import annotations
@@ -131,7 +131,6 @@ class CrashWorker(Worker):
             return
         a["accepts"].append((time.monotonic(), jid))
         self.write(ci, f"<message to='{jid}' type='chat'><body>accept</body></message>".encode())
-        self._later(time.monotonic() + self.talk, "close", ci, jid)
 
     def _close(self, ci: int, jid: str) -> None:
         self.agents[ci]["closes"].append((time.monotonic(), jid))
@@ -216,7 +215,9 @@ class CrashWorker(Worker):
         elif marker and b"urn:xmpp:delay" in st:
             a["transcript"].append((now, tid, int(marker.group(1)), made))
         if b"active" in states and tid not in a["confirmed"]:
+            # The conversation reached the agent: talk, then close it (never one that did not reach them).
             a["confirmed"][tid] = now
+            self._later(now + self.talk, "close", ci, jid)
 
 
 def _crash_worker_main(wid: int, port: int, conn: Any) -> None:
