@@ -332,6 +332,14 @@ def analyse(records: dict[int, Any], lg: CrashLoad, before: dict[str, Any], afte
               "first_new_answer_s": rel(acked_after[0] if acked_after else None),
               "resent_bounced_at_s": rel(state.get("resent_at")), "resent_silent_at_s": rel(state.get("resent2_at"))}
     closed = [c["closed"] for c in customers.values() if c["closed"]]
+    # Conversations still open at the end: did they reach their agent, did the agent close them?
+    active_end = [tid for tid, row in after["tickets"].items() if row["state"] == "active"]
+    last_accept = {tid: (at, agent) for _e, tid, kind, at, agent in after["accepts"]}
+    closes = {jid[2:].split("@", 1)[0] for a in agents.values() for _t, jid in a["closes"]}
+    open_at_end = {"count": len(active_end),
+                   "reached_agent": sum(1 for tid in active_end if tid in agents[last_accept[tid][1]]["confirmed"]),
+                   "agent_sent_close": sum(1 for tid in active_end if tid in closes),
+                   "accepted_after_restart": sum(1 for tid in active_end if last_accept[tid][0] > wall_kill)}
     sent_before = [k for k, c in customers.items() if c["sent"] and c["sent"][0] < t_kill]
     unanswered = [k for k in sent_before if k not in acked]
     stored_unanswered = [k for k in unanswered if any(row["customer"] == f"customer{k}@localhost"
@@ -347,7 +355,8 @@ def analyse(records: dict[int, Any], lg: CrashLoad, before: dict[str, Any], afte
             "answered_in_the_end": sum(1 for c in customers.values() if c["acked"]),
             "closed_in_the_end": len(closed), "answered_but_message_not_archived_in_the_end": len(end_unarchived),
             "last_closed_after_restart_s": rel(max(closed)) if closed else None,
-            "ticket_states_at_end": dict(Counter(r["state"] for r in after["tickets"].values()))},
+            "ticket_states_at_end": dict(Counter(r["state"] for r in after["tickets"].values())),
+            "open_at_end": open_at_end},
         "offers_by_new_process": len(offers_after)}
 
 
@@ -388,7 +397,9 @@ def markdown(results: dict[str, Any]) -> str:
                   f"conversations closed (the last {_s(d['last_closed_after_restart_s'])} s after the restart); "
                   f"answered customers whose message is in no ticket: "
                   f"{d['answered_but_message_not_archived_in_the_end']}; tickets by state: "
-                  f"{d['ticket_states_at_end']}.", "",
+                  f"{d['ticket_states_at_end']}"
+                  + (f" (open at the end: {d['open_at_end']})" if d.get("open_at_end", {}).get("count") else "")
+                  + ".", "",
                   "CPU seconds (wall seconds measured over): " + _cpu("storm until the kill", run["cpu_storm"]) + "; "
                   + _cpu("after the restart", run["cpu_after_restart"]) + f". Stanzas the clients received: "
                   f"{run['at_kill']['stanzas']:,} until the kill, {run['after_restart_counts']['stanzas']:,} in all.", ""]

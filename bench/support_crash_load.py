@@ -70,7 +70,7 @@ class CrashWorker(Worker):
             self.bufs[ci] = b""
         for ci in agents:
             self.agents[ci] = {"offers": [], "accepts": [], "confirmed": {}, "closes": [], "scheduled": set(),
-                               "quoted": [], "transcript": [], "probes": []}
+                               "quoted": [], "transcript": [], "probes": [], "retries": 0}
             self.bufs[ci] = b""
         self.handler = self.on_data
 
@@ -199,9 +199,18 @@ class CrashWorker(Worker):
             self.write(ci, reply.encode())
             return
         sender = head.get(b"from", b"").decode()
-        if not st.startswith(b"<message") or not sender.startswith("t-") or head.get(b"type") == b"error":
+        if not st.startswith(b"<message") or not sender.startswith("t-"):
             return
         jid = sender.split("/", 1)[0]
+        if head.get(b"type") == b"error":
+            a.setdefault("errors", []).append((now, st[:600].decode("utf-8", "replace")))
+            # Prosody bounced what the agent wrote while the component was away: in a conversation that
+            # had reached them that is the /close, written again (an accept comes back with the offer).
+            tid = jid[2:].split("@", 1)[0]
+            if b"not-connected" in st and tid in a["confirmed"] and a["retries"] < 20:
+                a["retries"] += 1
+                self._later(now + 1.0, "close", ci, jid)
+            return
         tid = jid[2:].split("@", 1)[0]
         states = {attrs(t.group(1)).get(b"state") for t in TICKET.finditer(st)}
         marker = MARKER.search(st)
