@@ -182,7 +182,7 @@ class Dispatch:
         async with self._lock:
             if t.state == "offered" and t.offers.get(agent_jid) == "pending":
                 t.offers[agent_jid] = via
-                await self._lent(self._change(t, None))
+                await self._change(t, None).done
 
     def _schedule_offer_timeout(self, t: Ticket) -> None:
         deadline = t.offer_deadline or self.now()
