@@ -40,8 +40,8 @@ from . import procstat
 from .stack import SUPPORT, Stack
 from .support import MAX_CHATS, QUEUE, services
 from .support_crash_load import CrashLoad
+from .support_crash_report import RESULTS, write
 
-RESULTS = Path(__file__).resolve().parent / "results"
 HOLD_S = 1.0            #: an agent reads an offer this long before accepting it
 TALK_S = 2.0            #: and closes the conversation this long after accepting
 SPREAD_S = 1.0          #: every customer arrives within this window
@@ -105,6 +105,7 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None], db_url: st
     lg = CrashLoad(stack.c2s, settings.workers)
     out: dict[str, Any] = {"backend": backend, "customers": n_customers, "agents": n_agents, "max_chats": MAX_CHATS,
                            "hold_s": HOLD_S, "talk_s": TALK_S, "spread_s": SPREAD_S, "kill_at_share": KILL_AT,
+                           "resend_after_s": RESEND_AFTER_S, "silent_resend_s": SILENT_RESEND_S,
                            "loadavg_before": os.getloadavg()}
     try:
         t = time.monotonic()
@@ -260,7 +261,8 @@ def analyse(records: dict[int, Any], lg: CrashLoad, before: dict[str, Any], afte
     missing_now = [k for k, tid in acked.items() if tid not in after["tickets"]]
     doubles = {k: v for k, v in by_customer.items() if len(v) > 1}
     other_ticket = [k for k, c in customers.items() if len(c["tickets"]) > 1]
-    check("acknowledged tickets kept, once", not missing_at_kill and not missing_now and not doubles and not other_ticket,
+    kept = not missing_at_kill and not missing_now and not doubles and not other_ticket
+    check("acknowledged tickets kept, once", kept,
           f"{len(acked)} customers answered before the kill; not stored at the kill {len(missing_at_kill)}, "
           f"missing at the end {len(missing_now)}; customers with two tickets {len(doubles)}, told two ticket "
           f"ids {len(other_ticket)}; tickets at the end {len(after['tickets'])} for {len(customers)} customers")
@@ -358,80 +360,6 @@ def analyse(records: dict[int, Any], lg: CrashLoad, before: dict[str, Any], afte
             "ticket_states_at_end": dict(Counter(r["state"] for r in after["tickets"].values())),
             "open_at_end": open_at_end},
         "offers_by_new_process": len(offers_after)}
-
-
-def markdown(results: dict[str, Any]) -> str:
-    meta = results["meta"]
-    lines = ["# Support: kill -9 in the middle of a 1,000-customer storm, then a restart", "",
-             f"{meta['date']}; machine: {meta['cpus']} CPUs, load average before {meta['loadavg_before']}, after "
-             f"{meta['loadavg_after']} (other work on the machine shares the cores: the times are upper bounds). "
-             "Prosody, the component as its own process, raw-socket customers and agents "
-             "(`python -m bench --only support_crash`; checks described in `bench/support_crash.py`).", ""]
-    for run in results["runs"]:
-        if "error" in run:
-            lines += [f"## {run.get('backend', '?')}", "", f"Did not complete: {run['error']}", ""]
-            continue
-        r, d, s = run["restart"], run["customers_detail"], run["stored_at_kill"]
-        lines += [f"## {run['backend']}: {run['customers']:,} customers within {run['spread_s']:.0f} s, "
-                  f"{run['agents']} agents x {run['max_chats']} chats", "",
-                  f"Agents read an offer {run['hold_s']:.0f} s before accepting and close {run['talk_s']:.0f} s "
-                  f"after the conversation reached them. Killed {run['kill_after_storm_start_s']:.2f} s after the first customer wrote, with "
-                  f"{d['sent_before_kill']:,} customers written and {d['answered_before_kill']:,} answered; stored at "
-                  f"the kill: {s['tickets']:,} tickets, {s['waiting']:,} waiting ({s['queued']:,} queued, "
-                  f"{s['pending_offers']} offers pending).", "",
-                  "| check | result | detail |", "|---|---|---|"]
-        lines += [f"| {c['check']} | {'ok' if c['ok'] else '**FAILED**'} | {c['detail']} |" for c in run["checks"]]
-        lines += ["", "Restart, seconds from the new process's start "
-                  f"(it began {r['kill_to_restart_s']:.2f} s after the kill, once the database was read):", "",
-                  "| connected | first agent probe | last agent probe | first offer | every pending offer again "
-                  "| every position again | first new answer |",
-                  "|---:|---:|---:|---:|---:|---:|---:|",
-                  "| " + " | ".join(_s(r[k]) for k in ("connected_s", "first_probe_s", "last_probe_s", "first_offer_s",
-                                                       "all_pending_offers_again_s", "all_positions_again_s",
-                                                       "first_new_answer_s")) + " |", "",
-                  f"Customers unanswered at the kill: {d['unanswered_at_kill']:,} ({d['of_which_ticket_stored']:,} "
-                  f"of them with a stored ticket; {d['bounced_while_away']:,} got an "
-                  f"error while the component was away and wrote again {RESEND_AFTER_S:.0f} s after the restart: "
-                  f"{d['resent_bounced']:,}; {d['resent_silent']:,} still unanswered wrote again after "
-                  f"{SILENT_RESEND_S:.0f} s). In the end {d['answered_in_the_end']:,} answered, {d['closed_in_the_end']:,} "
-                  f"conversations closed (the last {_s(d['last_closed_after_restart_s'])} s after the restart); "
-                  f"answered customers whose message is in no ticket: "
-                  f"{d['answered_but_message_not_archived_in_the_end']}; tickets by state: "
-                  f"{d['ticket_states_at_end']}"
-                  + (f" (open at the end: {d['open_at_end']})" if d.get("open_at_end", {}).get("count") else "")
-                  + ".", "",
-                  "CPU seconds (wall seconds measured over): " + _cpu("storm until the kill", run["cpu_storm"]) + "; "
-                  + _cpu("after the restart", run["cpu_after_restart"]) + f". Stanzas the clients received: "
-                  f"{run['at_kill']['stanzas']:,} until the kill, {run['after_restart_counts']['stanzas']:,} in all.", ""]
-        prof = run.get("profile") or {}
-        if prof.get("self"):
-            lines += [f"Profile of the restarted component (py-spy, first 20 s, {prof['samples']} busy samples):",
-                      "", "| own % | function |", "|---:|---|"]
-            lines += [f"| {i['pct']} | `{i['function']}` |" for i in prof["self"][:10]]
-            lines.append("")
-    if results.get("analysis"):
-        lines += ["## What limited it", "", results["analysis"], ""]
-    return "\n".join(lines)
-
-
-def _s(value: Any) -> str:
-    return "–" if value is None else f"{value:.2f}"
-
-
-def _cpu(label: str, cpu: dict[str, float]) -> str:
-    return (f"{label} ({cpu['wall_s']:.1f} s): component {cpu['component']:.1f}, Prosody {cpu['prosody']:.1f}, "
-            f"load generator {cpu['loadgen']:.1f}")
-
-
-def write(results: dict[str, Any], folder: Path = RESULTS) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    md, js = folder / "support_crash.md", folder / "support_crash.json"
-    analysis = folder / "support_crash_analysis.md"
-    if analysis.exists():
-        results["analysis"] = analysis.read_text(encoding="utf-8").strip()
-    js.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    md.write_text(markdown(results) + "\n", encoding="utf-8")
-    return [md, js]
 
 
 def run_all(stack: Stack, settings: Any, progress: Callable[[str], None], postgres: bool,

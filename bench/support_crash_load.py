@@ -191,7 +191,8 @@ class CrashWorker(Worker):
             to, iq_id = head.get(b"from", b"").decode(), head.get(b"id", b"").decode()
             if b"disco#info" in st and head.get(b"type") == b"get":
                 a["probes"].append(now)
-                reply = (f"<iq type='result' to='{to}' id='{iq_id}'><query xmlns='http://jabber.org/protocol/disco#info'>"
+                reply = (f"<iq type='result' to='{to}' id='{iq_id}'>"
+                         "<query xmlns='http://jabber.org/protocol/disco#info'>"
                          "<identity category='client' type='pc'/></query></iq>")
             else:
                 reply = (f"<iq type='error' to='{to}' id='{iq_id}'><error type='cancel'><service-unavailable "
