@@ -163,8 +163,7 @@ async def test_reject_reoffers_to_next_then_retries_after_a_pause(make):
     await engine.reject(t.id, f"{B}/r")
     await settle()
     assert len(rec.of("offer")) == 2          # everyone declined: no immediate loop
-    await asyncio.sleep(0.35)
-    assert len(rec.of("offer")) == 3          # asked again after the pause
+    await until_true(lambda: len(rec.of("offer")) == 3)   # asked again after the pause (0.2 s)
 
 
 async def test_join_refusals_and_bot_hook(make):
@@ -260,8 +259,8 @@ async def test_resume_queues_tickets_left_undecided_and_restarts_offer_clocks(ma
     assert engine2.tickets[stuck.id].state == "offered"
     assert rec2.of("offer") == [("stuck@y", f"{A}/r")]
     # The offer clock runs: unanswered, it is revoked and (A declined) retried after a pause.
-    await asyncio.sleep(0.35)
-    assert rec2.of("revoke") and rec2.of("revoke")[0][1] == f"{A}/r"
+    await until_true(lambda: rec2.of("revoke"))
+    assert rec2.of("revoke")[0][1] == f"{A}/r"
 
 
 async def test_agents_gone_during_a_restart_are_dropped(make):
