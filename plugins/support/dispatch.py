@@ -150,7 +150,7 @@ class Dispatch:
 
     def _offer_text(self, t: Ticket, timeout: float) -> str:
         return text("offer", self.agent_lang(t), customer=t.customer, queue=self.queue_title(t.queue), ticket=t.id,
-                    timeout=int(round(timeout)), first=(f": “{t.form['message']}”" if t.form.get("message") else ""))
+                    timeout=int(round(timeout)), first=(f": “{t.opening()}”" if t.form.get("message") else ""))
 
     def _offer_again(self, t: Ticket) -> None:
         """After a restart or a lost stream: the offer may never have reached the agent; send it again

@@ -55,7 +55,7 @@ class Intake:
                        customer_jid=customer_jid, lang=lang, created_at=self.now(), via=via, notify=notify,
                        priority=priority, form=dict(form or {}))
             if body:
-                t.form.setdefault("message", body[:200])
+                t.form.setdefault("message", body)  # whole: as long as the service lets a body be
             self.tickets[t.id] = t
             self._reindex(t)  # found by the customer's next message at once
             # Not stored (the database is away): _record takes it out of memory again, so the

@@ -64,6 +64,12 @@ class Ticket:
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    def opening(self, limit: int = 200) -> str:
+        """The customer's first message cut for a preview (an offer); the ticket keeps it whole, since
+        after a crash the archive's copy is restored from it."""
+        first = self.form.get("message", "")
+        return first if len(first) <= limit else first[:limit - 1] + "…"
+
     def snapshot(self) -> "Ticket":
         """A copy of the ticket as it is now (what the journal stores, what an undo goes back to): its
         lists and dicts copied, their items (strings, numbers) shared. A deep copy cost every change

@@ -162,7 +162,7 @@ class StanzaOutbox:
             if t.form.get(var):
                 form.add_field(var=f"prechat#{var}", label=prechat.label(var, lang), value=t.form[var])
         if t.form.get("message"):
-            form.add_field(var="message", label="首条消息" if zh else "First message", value=t.form["message"])
+            form.add_field(var="message", label="首条消息" if zh else "First message", value=t.opening())
         form.add_field(var="tags", ftype="text-multi", label="标签" if zh else "Tags", value=list(t.tags) or None)
         form.add_field(var="priority", label="优先级" if zh else "Priority", value=str(t.priority))
         form.add_field(var="reopened", label="重新打开次数" if zh else "Times reopened", value=str(t.reopened))
@@ -369,7 +369,7 @@ class StanzaOutbox:
     async def keep_first_messages(self, ticket_ids: list[str]) -> None:
         """After a restart, before anyone is answered: a ticket loaded "new" was stored, but the process
         may have died before the customer's first message reached the archive (it is written once the
-        ticket exists). Put it there from the ticket (as stored: its first 200 characters), at its time."""
+        ticket exists). Put it there from the ticket, at its time."""
         assert self.engine is not None
         archive = self.service.hooks.service("archive", None)
         if archive is None:

@@ -78,7 +78,8 @@ async def test_pending_offer_survives_a_restart_and_times_out(component, prosody
 async def test_a_ticket_stored_before_its_first_message_was_archived_keeps_the_message(component, prosody):
     """The process died between storing a new ticket and archiving the customer's first message (a
     kill -9 in a storm of customers lands there often): the restart answers the customer, and their
-    message is in the conversation the agent gets, not only quoted in the offer."""
+    message is in the conversation the agent gets, whole, not only quoted (cut) in the offer."""
+    first = "my parcel never came. " * 15  # longer than an offer's quote
     options = config(queue(agents=[jid("agent1")]))
     app = await component(options)
     port = prosody.ports.c2s
@@ -91,7 +92,7 @@ async def test_a_ticket_stored_before_its_first_message_was_archived_keeps_the_m
             await asyncio.Event().wait()
 
         joining = asyncio.ensure_future(engine(app).join("help", cust.boundjid.full, "en", "chat", True,
-                                                         "my parcel never came", on_created=die_here))
+                                                         first, on_created=die_here))
         await asyncio.wait_for(stored.wait(), 10)
         await app.stop()
         joining.cancel()
@@ -100,15 +101,14 @@ async def test_a_ticket_stored_before_its_first_message_was_archived_keeps_the_m
         session = f"t-{ticket.id}@{HELP.split('@')[1]}"
         await cin.next(has_child(f"{{{WG}}}queue-status"))  # answered by the restart
         agent_presence(agent, max_chats=1)
-        await ain.next(body_has("accept"))
+        offer = await ain.next(body_has("accept"))
+        assert first[:150] in offer["body"] and first not in offer["body"]
         agent.send_message(mto=session, mbody="accept", mtype="chat")
-        replayed = await ain.next(lambda m: body_has("my parcel never came")(m)
-                                  and has_child("{urn:xmpp:delay}delay")(m))
+        replayed = await ain.next(lambda m: m["body"] == first and has_child("{urn:xmpp:delay}delay")(m))
         assert replayed["from"].bare == session
         archive = app.services[HELP.split("@")[1]].hooks.service("archive")
         items = await archive.history(session, maxstanzas=10, maxchars=None, since=None, seconds=None)
-        assert [next((c.text for c in el if c.tag.endswith("}body")), "") for el, _ in items] == \
-            ["my parcel never came"]
+        assert [next((c.text for c in el if c.tag.endswith("}body")), "") for el, _ in items] == [first]
         assert items[0][1] == pytest.approx(ticket.created_at, abs=1)
 
 
