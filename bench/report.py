@@ -303,7 +303,7 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
                       "| own % | function |", "|---:|---|"]
             lines += [f"| {item['pct']} | `{item['function']}` |" for item in sprof["self"][:10]]
             lines += ["", "| inclusive % | function |", "|---:|---|"]
-            lines += [f"| {item['pct']} | `{item['function']}` |" for item in sprof["inclusive"][10:30]]
+            lines += [f"| {item['pct']} | `{item['function']}` |" for item in sprof["inclusive"][:20]]
             lines.append("")
     if archive_cost_blocks(results.get("archive_cost")):
         lines += archive_cost_lines(results["archive_cost"])
