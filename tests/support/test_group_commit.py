@@ -121,3 +121,37 @@ async def test_during_a_close_write_others_run_and_the_closing_ticket_is_refused
     # A note through the help desk still reaches the resolved ticket, as before.
     await engine.note(t.id, A, "follow up by mail")
     assert [k for k, *_ in await engine.store.events(t.id)][-1] == "note"
+
+
+async def test_pending_told_only_if_the_customer_did_not_answer_during_its_write(make, monkeypatch):
+    """``/pending`` lends the lock while it is written: a customer answering meanwhile queues the
+    ticket again, and is then not told that the agent waits for them."""
+    from plugins.support.texts import text
+
+    engine, rec = await make()
+    await online(engine, A)
+    t = await engine.join("help", "first@y/r", "en")
+    await settle()
+    await engine.accept(t.id, f"{A}/r")
+    real = engine.store.save_batch
+    gate, writing = asyncio.Event(), asyncio.Event()
+
+    async def held(entries):
+        if any(kind == "pending" for e in entries for kind, *_ in e.events):
+            writing.set()
+            await gate.wait()
+        await real(entries)
+
+    monkeypatch.setattr(engine.store, "save_batch", held)
+    waiting = asyncio.ensure_future(engine.set_pending(t.id, A))
+    await writing.wait()
+    answering = asyncio.ensure_future(engine.requeue(t.id, "first@y/r"))
+    await settle()
+    gate.set()
+    await asyncio.gather(waiting, answering)
+    await settle()
+    told = [body for customer, body, _status in rec.of("customer") if customer == "first@y"]
+    assert text("requeued", "en") in told
+    assert text("pending_customer", "en") not in told
+    kinds = [k for k, *_ in await engine.store.events(t.id)]
+    assert kinds[kinds.index("pending") + 1] == "queued"
