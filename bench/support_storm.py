@@ -54,7 +54,7 @@ class Outbox:
     def customer_notice(self, t: Any, body: str, status: Any = None) -> None:
         self.notices += 1
 
-    async def offer(self, t: Any, agent_jid: str, timeout: float, body: str) -> str:
+    async def offer(self, t: Any, agent_jid: str, timeout: float, body: str, via: str = "") -> str:
         self.offers.append((t.id, agent_jid, time.perf_counter()))
         return "chat"
 

@@ -153,11 +153,29 @@ class Dispatch:
                     timeout=int(round(timeout)), first=(f": “{t.opening()}”" if t.form.get("message") else ""))
 
     def _offer_again(self, t: Ticket) -> None:
-        """After a restart or a lost stream: the offer may never have reached the agent; send it again
-        with the time it has left (its clock kept running)."""
+        """After a restart, a lost stream or a queue adopted: send a pending offer again with the time it
+        has left (its clock kept running), unless it left this process on a stream still up (``_told``).
+
+        It goes the way it went the first time (``t.offers`` keeps "iq" or "chat"), without asking the
+        client what it speaks: after a restart that question waits behind the server's backlog of the
+        dead process's stanzas, for every offer. Only an offer whose form was never stored ("pending")
+        is sent as a new one, learning the client's capability."""
         left = max(1.0, (t.offer_deadline or self.now()) - self.now())
-        for resource in list(t.offers):
-            self._spawn(self.outbox.offer(t, resource, left, self._offer_text(t, left)))
+        told = self._told.get(t.id, {})
+        for resource, via in list(t.offers.items()):
+            if told.get(resource, (None, ""))[0] == t.offer_deadline:
+                continue
+            self._spawn(self._send_offer(t, resource, left, self._offer_text(t, left),
+                                         via if via in ("iq", "chat") else ""))
+
+    def stream_back(self) -> None:
+        """The stream to the server was opened again. XEP-0114 acknowledges nothing: a chat offer written
+        on the lost stream may have died in its buffers, so it is no longer counted as told and the resume
+        (or the adoption) sends it again. An IQ offer the agent's client answered did arrive. Losing only
+        another slot's connection loses no offer (they leave on this stream while it is up), so the
+        re-adoption that follows sends none twice."""
+        self._told = {tid: kept for tid, told in self._told.items()
+                      if (kept := {r: sent for r, sent in told.items() if sent[1] == "iq"})}
 
     def _connect_again(self, t: Ticket) -> None:
         """After a restart or a lost stream: a conversation accepted but not answered yet may never have
@@ -177,11 +195,18 @@ class Dispatch:
                 await self._route(t.queue)
                 self._refresh(t.queue)
 
-    async def _send_offer(self, t: Ticket, agent_jid: str, timeout: float, body: str) -> None:
-        via = await self.outbox.offer(t, agent_jid, timeout, body)
+    async def _send_offer(self, t: Ticket, agent_jid: str, timeout: float, body: str, via: str = "") -> None:
+        """Send an offer (``via``: the form it took before, to send it the same way again) and store
+        the form it took."""
+        deadline = t.offer_deadline
+        sent = await self.outbox.offer(t, agent_jid, timeout, body, via)
+        if t.offer_deadline == deadline and agent_jid in t.offers:
+            # Told on the stream up now: a re-adoption without a lost stream does not send it again.
+            self._told.setdefault(t.id, {})[agent_jid] = (deadline, sent)
         async with self._lock:
-            if t.state == "offered" and t.offers.get(agent_jid) == "pending":
-                t.offers[agent_jid] = via
+            if t.state == "offered" and t.offers.get(agent_jid) in ("pending", via or "pending") \
+                    and t.offers[agent_jid] != sent:
+                t.offers[agent_jid] = sent
                 await self._change(t, None).done
 
     def _schedule_offer_timeout(self, t: Ticket) -> None:
@@ -210,11 +235,13 @@ class Dispatch:
             self.outbox.revoke(t, full, via, text(reason_key, self.agent_lang(t)))
         t.offers = {}
         t.offer_deadline = None
+        self._told.pop(t.id, None)
         self._cancel(("offer", t.id))
 
     async def _drop_offer(self, t: Ticket, agent_jid: str, kind: str, reason_key: str | None,
                           release: bool = False) -> None:
         via = t.offers.pop(agent_jid, "pending")
+        self._told.get(t.id, {}).pop(agent_jid, None)
         if reason_key:
             self.outbox.revoke(t, agent_jid, via, text(reason_key, self.agent_lang(t)))
         bare = agent_jid.split("/", 1)[0]

@@ -213,9 +213,9 @@ class StanzaOutbox:
         """Is this full JID online? A client answers disco#info; the server answers for an absent one."""
         return await self._disco(jid) is not None
 
-    async def offer(self, t: Ticket, agent_jid: str, timeout: float, body: str) -> str:
+    async def offer(self, t: Ticket, agent_jid: str, timeout: float, body: str, via: str = "") -> str:
         assert self.engine is not None
-        if await self.supports_offers(agent_jid):
+        if via == "iq" or (not via and await self.supports_offers(agent_jid)):
             iq = self.service.make_iq(ifrom=self.engine.queue_jid(t.queue), ito=agent_jid, itype="set")
             iq.append(stanza.offer(t.customer_jid, timeout, [self._ticket_el(t, "offered")]))
             try:

@@ -41,6 +41,9 @@ class Ownership:
         self._foreign: dict[str, tuple[int, int]] = {}
         self._foreign_dirty = shared
         self._adopting: set[str] = set()
+        #: Ticket -> {resource: (offer deadline, "iq"|"chat")}: offers that left this process on the stream
+        #: up now. Kept when queues are let go, so a re-adoption does not send them twice (dispatch.py).
+        self._told: dict[str, dict[str, tuple[float | None, str]]] = {}
 
     def owns(self, queue: str) -> bool:
         return queue in self.owned

@@ -95,6 +95,7 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Peering, Plugin):
         s.commands.register(overrides.QueueStateCommand(self))
 
     async def on_connected(self) -> None:
+        self.engine.stream_back()  # before anything is sent again: offers on a lost stream go again
         # Only the tickets loaded "new": later ones are mid-join, their first message on its way.
         loaded_new, self._loaded_new = self._loaded_new, []
         await self.outbox.keep_first_messages(loaded_new)

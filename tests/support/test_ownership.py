@@ -98,6 +98,7 @@ async def test_released_queues_come_back_from_the_database(db):
     assert not engine._timers and not engine.agents["help"]
     # Nothing runs for a queue let go: no routing, no offer clock.
     await engine._route_queue("help")
+    engine.stream_back()  # the lost connection was the one the offer left on
     await engine.adopt("help")
     assert engine.tickets[t1.id].state == "offered" and engine.tickets[t2.id].state == "queued"
     assert list(engine.waiting["help"].ids()) == [t1.id, t2.id]
@@ -105,6 +106,39 @@ async def test_released_queues_come_back_from_the_database(db):
     assert rec.of("offer")[-1] == (t1.id, A + "/desk")  # the offer sent again
     assert engine.agents["help"][A].tier() is not None  # the agent's stored presence
     await engine.stop()
+
+
+async def test_a_readoption_sends_an_offer_again_only_when_it_may_have_been_lost(db):
+    """Let go and adopted again with the stream the offer left on still up (another slot's connection
+    came back): the agent has the offer, it is not sent twice. Once that stream came back (it may have
+    died in its buffers), or after a restart (nothing known of what left), it is sent again."""
+    clock = Clock()
+    engine, rec = await process(db, "help", clock)
+    t1 = await engine.join("help", CUSTOMERS[0], "en")
+    await settle()
+    await engine.journal.drain()
+    assert rec.of("offer") == [(t1.id, A + "/desk")]
+    await engine.release_all()
+    await engine.adopt("help")
+    await settle()
+    assert engine.tickets[t1.id].state == "offered" and ("offer", t1.id) in engine._timers
+    assert rec.of("offer") == [(t1.id, A + "/desk")]  # not sent twice
+    await engine.release_all()
+    engine.stream_back()
+    await engine.adopt("help")
+    await settle()
+    assert rec.of("offer") == [(t1.id, A + "/desk")] * 2
+    # Told again on the stream now up: one more plain re-adoption sends nothing.
+    await engine.release_all()
+    await engine.adopt("help")
+    await settle()
+    assert len(rec.of("offer")) == 2
+    await engine.journal.drain()
+    await engine.stop()
+    restarted, rec2 = await process(db, "help", clock)
+    await settle()
+    assert rec2.of("offer") == [(t1.id, A + "/desk")]
+    await restarted.stop()
 
 
 async def test_a_connection_back_lets_the_queues_go_and_probes_again(monkeypatch):

@@ -8,7 +8,8 @@ from xml.etree.ElementTree import SubElement
 import pytest
 
 from .. import harness
-from .kit import HELP, WG, agent_presence, agent_ready, body_has, config, engine, has_child, jid, queue, until
+from .kit import HELP, WG, agent_presence, agent_ready, body_has, config, engine, has_child, jid, queue, \
+    ticket_of, until
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +74,38 @@ async def test_pending_offer_survives_a_restart_and_times_out(component, prosody
         await agent_ready(app, "agent2")
         await in1.next(body_has("withdrawn"), timeout=5)
         await in2.next(body_has("accept"), timeout=5)
+
+
+async def test_a_restart_offers_again_without_asking_the_agent_s_client_first(component, prosody, monkeypatch):
+    """The re-offer goes the way the offer went (chat here), without a capability question first:
+    after a crash each such question waits behind the server's backlog. This client never answers
+    one; the question would be given up only after a minute."""
+    from plugins.support import outbox
+    from slixmpp.xmlstream.handler import Callback
+    from slixmpp.xmlstream.matcher import MatchXPath
+
+    options = config(queue(agents=[jid("agent1")], offer_timeout=60))
+    app = await component(options)
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust1") as cust, harness.slix_client(port, "agent1") as agent:
+        ain = harness.Inbox(agent)
+        agent_presence(agent)
+        await agent_ready(app, "agent1")
+        cust.send_message(mto=HELP, mbody="hello", mtype="chat")
+        first = await ain.next(body_has("accept"))
+        ticket = ticket_of(first).get("id")
+        await until(lambda: engine(app).tickets[ticket].offers == {f"{jid('agent1')}/test": "chat"},
+                    what="the offer's form stored")
+        await app.stop()
+        monkeypatch.setattr(outbox, "DISCO_TIMEOUT", 60.0)
+        agent.remove_handler("Disco Info")
+        agent.register_handler(Callback("never answered", MatchXPath(
+            f"{{jabber:client}}iq/{{http://jabber.org/protocol/disco#info}}query"), lambda _iq: None))
+        app = await component(options)
+        again = await ain.next(body_has("accept"), timeout=15)
+        assert ticket_of(again).get("id") == ticket and again["type"] == "chat"
+        assert again["from"].bare == first["from"].bare
+        assert engine(app).tickets[ticket].offers == {f"{jid('agent1')}/test": "chat"}
 
 
 async def test_a_ticket_stored_before_its_first_message_was_archived_keeps_the_message(component, prosody):

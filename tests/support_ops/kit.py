@@ -37,7 +37,7 @@ class Recorder:
     def session_notice(self, t, to, body, marker=None):
         self.calls.append(("session", (to, body)))
 
-    async def offer(self, t, agent_jid, timeout, body):
+    async def offer(self, t, agent_jid, timeout, body, via=""):
         self.calls.append(("offer", (t.id, agent_jid)))
         return "chat"
 

@@ -49,7 +49,7 @@ AGENT_C = {"conversations": 1, "answered": 1, "wait_avg": 60.0, "first_response_
 class QuietOutbox:
     """Stands in for the network: offers are 'sent', probes find everyone online, the rest is dropped."""
 
-    async def offer(self, t: Any, agent_jid: str, timeout: float, body: str) -> str:
+    async def offer(self, t: Any, agent_jid: str, timeout: float, body: str, via: str = "") -> str:
         return "chat"
 
     async def connect_agent(self, t: Any, agent_jid: str, intro: str) -> None:
