@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+from . import procstat
 from .loadgen import LoadGen
 from .stack import SUPPORT, Stack
 from .stats import percentile
@@ -71,8 +72,16 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[st
         agents = lg.login(agent_names)
         customers = lg.login([f"customer{i}" for i in range(n_customers)])
         progress(f"  logged in {n_agents} agents and {n_customers} customers in {time.monotonic() - t:.1f} s")
+        # CPU of each side over the run, to say what limited it (the server, the component, the generator).
+        cpu_pids: dict[str, int | list[int]] = {"prosody": stack.prosody_pid, "component": comp.pid,
+                                                "loadgen": lg.pids, "machine": 0}
+
         def load() -> dict[str, Any]:
-            return lg.support(agents, customers, f"{QUEUE}@{SUPPORT}", MAX_CHATS, timeout=settings.support_timeout_s)
+            before = procstat.cpu_many(cpu_pids)
+            outcome = lg.support(agents, customers, f"{QUEUE}@{SUPPORT}", MAX_CHATS, timeout=settings.support_timeout_s)
+            after = procstat.cpu_many(cpu_pids)
+            outcome["cpu_s"] = {name: round(after[name] - before[name], 2) for name in cpu_pids}
+            return outcome
 
         if settings.profile:
             from .profiling import sample
@@ -92,9 +101,13 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[st
                routing_per_s=offered / result["elapsed_s"] if result["elapsed_s"] else 0.0,
                elapsed_s=result["elapsed_s"], not_offered=n_customers - offered,
                customers_unanswered_when_queueing=result["unanswered"], queueing_s=result["queued_s"])
+    if result.get("elapsed_s"):
+        # Share of one core each side used over the run (the machine: of all its cores together).
+        out["cpu_share_of_a_core"] = {name: round(seconds / result["elapsed_s"], 2)
+                                      for name, seconds in result["cpu_s"].items()}
     progress(f"  support: {offered}/{n_customers} offered in {result['elapsed_s']:.1f} s "
              f"({out['routing_per_s']:.0f}/s), offer latency p50 {out['offer_p50_ms']:.1f} ms, "
-             f"p99 {out['offer_p99_ms']:.1f} ms")
+             f"p99 {out['offer_p99_ms']:.1f} ms; CPU (share of a core) {out.get('cpu_share_of_a_core')}")
     out["cpu_per_event_by_size"] = cost_by_size(settings)
     bot = retrieval(settings.kb_entries)
     if "skipped" not in bot:

@@ -51,6 +51,8 @@ def test_bench_tiny_runs_every_scenario_and_writes_results(tmp_path: Path) -> No
         # Two agents, six customers: every customer is offered and the figures are real numbers.
         assert support["offered"] == support["customers"], support
         assert support["offer_p99_ms"] >= support["offer_p50_ms"] > 0
+        # What limited the run is told by each side's CPU: the server and the component worked.
+        assert support["cpu_share_of_a_core"]["prosody"] > 0 and support["cpu_share_of_a_core"]["component"] > 0
     table = (out / "latest.md").read_text()
     assert "| scenario | native | ours |" in table and "MUC fan-out" in table
     assert "## Archiving cost" in table
