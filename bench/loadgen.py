@@ -568,8 +568,8 @@ class Worker:
         self.clients.clear()
 
 
-def _worker_main(wid: int, port: int, conn: Any) -> None:
-    worker = Worker(wid, port)
+def _worker_main(wid: int, port: int, conn: Any, worker_class: type = Worker) -> None:
+    worker = worker_class(wid, port)
     while True:
         try:
             command, args = conn.recv()
@@ -598,6 +598,10 @@ class LoadGenError(RuntimeError):
 class LoadGen:
     """Clients are numbered globally; client g lives in worker g % workers."""
 
+    #: The worker processes' class (a scenario with its own commands subclasses Worker) and name.
+    worker_class: type = Worker
+    process_name = "bench-loadgen"
+
     def __init__(self, port: int, workers: int = 2) -> None:
         # fork: quick, and the coordinator holds no threads or event loop the workers could trip on.
         ctx = multiprocessing.get_context("fork")
@@ -607,8 +611,8 @@ class LoadGen:
         self.procs = []
         for wid in range(workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker_main, args=(wid, port, child), daemon=True,
-                               name=f"bench-loadgen-{wid}")
+            proc = ctx.Process(target=_worker_main, args=(wid, port, child, self.worker_class), daemon=True,
+                               name=f"{self.process_name}-{wid}")
             proc.start()
             child.close()
             self.conns.append(parent)

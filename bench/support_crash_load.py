@@ -16,7 +16,6 @@ An offer that comes again (after the restart) is accepted again unless the conve
 from __future__ import annotations
 
 import heapq
-import multiprocessing
 import re
 import time
 from typing import Any
@@ -230,41 +229,11 @@ class CrashWorker(Worker):
             self._later(now + self.talk, "close", ci, jid)
 
 
-def _crash_worker_main(wid: int, port: int, conn: Any) -> None:
-    import traceback
-
-    worker = CrashWorker(wid, port)
-    while True:
-        try:
-            command, args = conn.recv()
-        except EOFError:
-            return
-        try:
-            if command == "exit":
-                worker.cmd_close()
-                conn.send(("ok", None))
-                return
-            conn.send(("ok", getattr(worker, f"cmd_{command}")(*args)))
-        except BaseException as exc:  # noqa: BLE001 - report to the coordinator, keep serving
-            conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
-
-
 class CrashLoad(LoadGen):
     """LoadGen's coordinator with CrashWorker processes."""
 
-    def __init__(self, port: int, workers: int = 2) -> None:  # noqa: D107 - same as LoadGen's, other worker
-        ctx = multiprocessing.get_context("fork")
-        self.port, self.n, self.conns, self.procs = port, workers, [], []
-        for wid in range(workers):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_crash_worker_main, args=(wid, port, child), daemon=True,
-                               name=f"bench-support-crash-{wid}")
-            proc.start()
-            child.close()
-            self.conns.append(parent)
-            self.procs.append(proc)
-        self.count = 0
-        self.users: list[str] = []
+    worker_class = CrashWorker
+    process_name = "bench-support-crash"
 
     def per_worker(self, ids: list[int]) -> dict[int, list[int]]:
         out: dict[int, list[int]] = {w: [] for w in range(self.n)}
