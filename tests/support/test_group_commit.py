@@ -75,11 +75,9 @@ async def test_a_refused_batch_undoes_its_changes_and_tells_the_people_concerned
     assert [k for k, *_ in await engine.store.events(late.id)][:2] == ["created", "queued"]
 
 
-async def test_during_a_close_write_others_run_and_the_closing_ticket_is_refused(make, monkeypatch):
-    """A close lends the engine's lock while its change is written: other people's changes go on (and
-    join the batch), but the ticket being closed is no longer open to them, as after the close."""
-    from component.errors import StanzaError
-
+async def conversation_whose_write_waits(make, monkeypatch, kind: str):
+    """An engine with one active conversation whose next ``kind`` change is held at its write: the
+    returned ``writing`` is set when it gets there, and it goes on when ``gate`` is set."""
     engine, rec = await make()
     await online(engine, A)
     t = await engine.join("help", "first@y/r", "en")
@@ -89,12 +87,21 @@ async def test_during_a_close_write_others_run_and_the_closing_ticket_is_refused
     gate, writing = asyncio.Event(), asyncio.Event()
 
     async def held(entries):
-        if any(kind == "closed" for e in entries for kind, *_ in e.events):
+        if any(k == kind for e in entries for k, *_ in e.events):
             writing.set()
             await gate.wait()
         await real(entries)
 
     monkeypatch.setattr(engine.store, "save_batch", held)
+    return engine, rec, t, gate, writing
+
+
+async def test_during_a_close_write_others_run_and_the_closing_ticket_is_refused(make, monkeypatch):
+    """A close lends the engine's lock while its change is written: other people's changes go on (and
+    join the batch), but the ticket being closed is no longer open to them, as after the close."""
+    from component.errors import StanzaError
+
+    engine, rec, t, gate, writing = await conversation_whose_write_waits(make, monkeypatch, "closed")
     closing = asyncio.ensure_future(engine.close(t.id, A))
     await writing.wait()
     assert not engine._lock.locked()  # lent during the write
@@ -128,21 +135,7 @@ async def test_pending_told_only_if_the_customer_did_not_answer_during_its_write
     ticket again, and is then not told that the agent waits for them."""
     from plugins.support.texts import text
 
-    engine, rec = await make()
-    await online(engine, A)
-    t = await engine.join("help", "first@y/r", "en")
-    await settle()
-    await engine.accept(t.id, f"{A}/r")
-    real = engine.store.save_batch
-    gate, writing = asyncio.Event(), asyncio.Event()
-
-    async def held(entries):
-        if any(kind == "pending" for e in entries for kind, *_ in e.events):
-            writing.set()
-            await gate.wait()
-        await real(entries)
-
-    monkeypatch.setattr(engine.store, "save_batch", held)
+    engine, rec, t, gate, writing = await conversation_whose_write_waits(make, monkeypatch, "pending")
     waiting = asyncio.ensure_future(engine.set_pending(t.id, A))
     await writing.wait()
     answering = asyncio.ensure_future(engine.requeue(t.id, "first@y/r"))
