@@ -5,22 +5,20 @@ from the conversation JID ``t-<ticket>@<domain>``, so each customer is a
 separate chat window in any client. Offers go as XEP-0142 ``offer`` IQs to
 clients that announce the workgroup feature in disco#info, and as a chat
 message to every other client (and to one that answers the IQ with an error).
+What the archive keeps of a conversation is in :mod:`.transcript`.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import time
 from typing import TYPE_CHECKING, Any, Sequence
 from xml.etree.ElementTree import Element
 
 from slixmpp import Message
 from slixmpp.exceptions import IqError, IqTimeout
-from slixmpp.xmlstream import tostring
 
 from component import namespaces as xmlns
-from component.errors import StanzaError
 from component.ids import new_id
 
 from component.forms import new_form
@@ -30,6 +28,7 @@ from . import prechat, ratings, stanza
 from .model import Ticket
 from .texts import label, text
 from .tickets import status_of
+from .transcript import ConversationRecord
 
 if TYPE_CHECKING:
     from component.service import Service
@@ -44,23 +43,7 @@ DISCO_TIMEOUT = 5.0
 OFFER_TIMEOUT = 5.0
 
 
-def body_of(el: Element) -> str:
-    for child in el:
-        if child.tag.endswith("}body") or child.tag == "body":
-            return child.text or ""
-    return ""
-
-
-def as_client(el: Element) -> Element:
-    """A copy in the jabber:client namespace (how archived and forwarded stanzas are written)."""
-    out = copy.deepcopy(el)
-    for node in out.iter():
-        if isinstance(node.tag, str) and node.tag.startswith(f"{{{COMPONENT}}}"):
-            node.tag = f"{{{CLIENT}}}" + node.tag[len(COMPONENT) + 2:]
-    return out
-
-
-class StanzaOutbox:
+class StanzaOutbox(ConversationRecord):
     def __init__(self, service: "Service", options: Any) -> None:
         self.service = service
         self.options = options
@@ -258,30 +241,6 @@ class StanzaOutbox:
                                        [self._ticket_el(t), stanza.offer_marker(t.customer_jid),
                                         self.ticket_form(t, self.engine.agent_lang(t))]))
 
-    async def send_history(self, t: Ticket, to: str, label_customer: bool = False) -> int:
-        assert self.engine is not None
-        archive = self.service.hooks.service("archive", None)
-        if archive is None:
-            return 0
-        session = self.engine.session_jid(t.id)
-        items = await archive.history(session, maxstanzas=self.options.history_max, maxchars=None, since=None,
-                                      seconds=None)
-        lang = self.engine.agent_lang(t)
-        for el, ts in items:
-            body = body_of(el)
-            if not body:
-                continue
-            who = el.find(f"{{{stanza.NS}}}speaker")
-            role = who.get("role", "customer") if who is not None else "customer"
-            name = who.get("name", "") if who is not None else ""
-            if role != "customer" or label_customer:
-                body = f"[{name or label(role, lang)}] {body}"
-            children = [stanza.delay(ts, session)]
-            if who is not None:
-                children.append(copy.deepcopy(who))
-            self.service.send(self.message(session, to, body, lang, children))
-        return len(items)
-
     # -- relay -------------------------------------------------------------------------
     def _payload(self, msg: Message) -> list[Element]:
         """The sender's children worth passing on (body, chat states, receipts, corrections, links…)."""
@@ -361,62 +320,3 @@ class StanzaOutbox:
             self.service.send(self.message(self.engine.session_jid(t.id), jid,
                                            f"[{name or label(role, lang)}] {body}", lang,
                                            [stanza.speaker(role, name), self._ticket_el(t)]))
-
-    async def archive_only(self, t: Ticket, msg: Message, role: str, name: str) -> None:
-        if msg["body"] or stanza.retraction_target(msg.xml) is not None:
-            await self._archive(t, msg, self._payload(msg), role, name, new_id())
-
-    async def keep_first_messages(self, ticket_ids: list[str]) -> None:
-        """After a restart, before anyone is answered: a ticket loaded "new" was stored, but the process
-        may have died before the customer's first message reached the archive (it is written once the
-        ticket exists). Put it there from the ticket, at its time."""
-        assert self.engine is not None
-        archive = self.service.hooks.service("archive", None)
-        if archive is None:
-            return
-        for t in [self.engine.tickets[i] for i in ticket_ids if i in self.engine.tickets]:
-            if t.state != "new" or not t.form.get("message"):
-                continue
-            session = self.engine.session_jid(t.id)
-            if await archive.history(session, maxstanzas=1, maxchars=None, since=None, seconds=None):
-                continue
-            msg = self.service.xmpp.make_message(mto=self._entry_jid(t), mfrom=t.customer_jid,
-                                                 mbody=t.form["message"], mtype="chat")
-            await self._archive(t, msg, self._payload(msg), "customer", "", new_id(t.created_at), at=t.created_at)
-            log.info("first message archived from the ticket", extra={"ticket": t.id})
-
-    async def _archive(self, t: Ticket, msg: Message, payload: list[Element], role: str, name: str,
-                       sid: str, at: float | None = None) -> None:
-        """Store the message as the customer sees the conversation: with the queue JID as the other side."""
-        assert self.engine is not None
-        archive = self.service.hooks.service("archive", None)
-        if archive is None:
-            return
-        from plugins.mam.hooks import ArchiveRecord  # the archive's public contract
-
-        entry = self._entry_jid(t)
-        record_xml = Element(f"{{{CLIENT}}}message", {"type": "chat"})
-        if role == "customer":
-            record_xml.set("from", t.customer_jid)
-            record_xml.set("to", entry)
-        else:
-            record_xml.set("from", entry)
-            record_xml.set("to", t.customer_jid)
-        if msg["id"]:
-            record_xml.set("id", msg["id"])
-        for child in payload:
-            record_xml.append(child)
-        record_xml.append(stanza.speaker(role, name if role != "customer" else ""))
-        record_xml = as_client(record_xml)
-        origin = msg.xml.find(f"{{{stanza.SID}}}origin-id")
-        record = ArchiveRecord(archive=self.engine.session_jid(t.id), stanza_id=sid, timestamp=at or time.time(),
-                               stanza=tostring(record_xml), author=msg["from"].bare, with_jid=t.customer,
-                               # 1:1 retractions name the origin-id, or the id attribute without one.
-                               origin_id=(origin.get("id", "") if origin is not None else "") or msg["id"] or "",
-                               client_id=msg["id"] or "", kind="chat")
-        try:
-            await archive.store(record)
-        except Exception as exc:  # noqa: BLE001 - nothing is relayed that is not archived
-            log.exception("archiving a support message failed", extra={"ticket": t.id})
-            raise StanzaError("internal-server-error", "the message could not be stored; it was not delivered") \
-                from exc
