@@ -8,6 +8,7 @@ Standard library only, synchronous, like its users.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,25 +20,48 @@ from typing import IO
 __all__ = ["free_port", "free_ports", "accepts", "answers_c2s", "reap", "tail", "ServerProcess"]
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel gives outgoing connections (Linux: ip_local_port_range)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports; every socket is held until all are chosen."""
+    """``count`` distinct ports on 127.0.0.1, free a moment ago, every socket held until all are chosen.
+
+    Chosen below the kernel's ephemeral range: a port from that range (what binding port 0 gives)
+    can be taken as the local port of any outgoing connection between choosing it and the server
+    binding it, and then the server fails to start (seen: ejabberd's eaddrinuse in a loaded run).
+    """
+    floor = _ephemeral_floor()
+    low = max(1024, floor - 12000)
+    chosen: list[int] = []
     socks = []
     try:
-        for _ in range(count):
+        while len(chosen) < count:
+            port = random.randrange(low, floor)
+            if port in chosen:
+                continue
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
             socks.append(s)
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
+            chosen.append(port)
+        return chosen
     finally:
         for s in socks:
             s.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (see ``free_ports``)."""
+    return free_ports(1)[0]
 
 
 def accepts(port: int, ip: str = "127.0.0.1") -> bool:

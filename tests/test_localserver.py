@@ -270,3 +270,16 @@ async def test_native_muc_archives(tmp_path: Path, storage: str) -> None:
             assert database.stat().st_size > 0 and not file_store.exists()
         else:
             assert file_store.is_dir() and not database.exists()
+
+
+def test_free_ports_are_distinct_bindable_and_below_the_ephemeral_range() -> None:
+    """Outgoing connections take their local ports from the ephemeral range: a port chosen there
+    could be taken before the server binds it."""
+    from component.localprocess import _ephemeral_floor, free_ports
+
+    ports = free_ports(20)
+    assert len(set(ports)) == 20
+    assert all(1024 <= port < _ephemeral_floor() for port in ports)
+    for port in ports:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
