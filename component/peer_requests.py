@@ -116,8 +116,10 @@ class PeerRequests:
     async def start(self) -> None:
         if self.active:
             assert self.peers is not None
-            await self.peers.listen(REQUEST_CHANNEL, self._on_request)
-            await self.peers.listen(f"{ANSWER_CHANNEL}{self.process_id}", self._on_answer)
+            # A question or an answer lost while a listener reconnects is not read back later:
+            # the asker has reported the process as late by then (peers.py).
+            await self.peers.listen(REQUEST_CHANNEL, self._on_request, replay=False)
+            await self.peers.listen(f"{ANSWER_CHANNEL}{self.process_id}", self._on_answer, replay=False)
 
     def answer(self, domain: str, kind: str, handler: Handler) -> None:
         """Answer questions ``kind`` about ``domain`` with ``await handler(body)`` (a JSON value)."""
@@ -204,7 +206,7 @@ class PeerRequests:
     async def _send(self, channel: str, message: dict[str, Any]) -> None:
         assert self.peers is not None
         async with self.peers.engine.begin() as connection:
-            await self.peers.notify(connection, channel, json.dumps(message, ensure_ascii=False))
+            await self.peers.notify(connection, channel, json.dumps(message, ensure_ascii=False), durable=False)
 
     async def _on_request(self, payload: str) -> None:
         question = json.loads(payload)

@@ -18,19 +18,23 @@ a row to ``core_changes`` in its transaction instead, and a running process read
 newer than the last it saw every second (one indexed read; nothing when no plugin listens).
 Rows older than an hour are deleted by the readers.
 
-A notification carries at most 8000 bytes: a longer payload (a relayed message) is written to
-``core_changes`` in the same transaction and the notification names its row (read back before
-its handler runs, so a shorter notification sent after it may be handled first).
+With balancing, every change goes through ``core_changes`` too, in the writer's transaction:
+the notification carries the row's id and the payload (or only the id when the payload is over
+NOTIFY's 8000 bytes: it is read back before its handler runs, so a shorter notification sent
+after it may be handled first). A notification sent while a listener's connection is down is
+lost by PostgreSQL, so a listener that connects again reads every row after the last it saw and
+hands them on in id order before anything newer: a change made during the cut is applied late,
+never lost. Rows older than an hour are deleted (a process away longer reloads at its start).
 
-Notifications are a hint, not a log: one lost while a listener reconnects (its connection is
-opened again at once when lost, then every few seconds) is repaired by the next change or the
-next start.
+Questions between processes (peer_requests.py) are the exception (``durable=False``,
+``replay=False``): they are worth an answer only within their deadline, after which the asker
+reports the process as late; replayed later they would act on a request already answered
+without them (a reload the administrator was told did not happen there).
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import os
 import time
@@ -52,6 +56,11 @@ KEEP_SECONDS = 3600.0
 #: Ids are taken at insert but seen at commit, so a later id may be seen first: rows this far
 #: behind the newest seen are read again (their ids remembered), so a slower commit is not lost.
 LOOK_BACK = 64
+#: The same after a listening connection was lost, where a commit may have waited on the cut for
+#: longer: the ids remembered (handled or older than the start) reach this far back.
+CATCH_UP = 1024
+#: Seconds between two deletions of old rows by a listening process.
+PRUNE_INTERVAL = 60.0
 #: PostgreSQL refuses a NOTIFY payload of 8000 bytes or more: longer ones travel in core_changes.
 NOTIFY_LIMIT = 7900
 
@@ -79,28 +88,46 @@ class Peers:
         #: Tells our own notifications from the others' (LISTEN hears every session, ours too).
         self.origin = f"{os.getpid()}-{os.urandom(4).hex()}"
         self._handlers: dict[str, list[Handler]] = {}
+        #: Channels whose rows are not handed on again after a cut (listen(replay=False)).
+        self._momentary: set[str] = set()
         self._connection: Any = None
         self._driver: Any = None
         self._tasks: set[asyncio.Task] = set()
         self._poller: asyncio.Task | None = None
         self._last = 0
-        self._seen: collections.deque[int] = collections.deque(maxlen=4 * LOOK_BACK)
+        #: Rows already handed on (or older than our start), within CATCH_UP of the newest.
+        self._seen: set[int] = set()
         self.poll_interval = POLL_INTERVAL
         self._stopping = False
+        self._pruned = 0.0
         #: Times the listening connection was lost and opened again.
         self.relistens = 0
+        #: Changes handed on late, read back after the listening connection was lost.
+        self.caught_up = 0
 
     async def start(self) -> None:
+        async with self.engine.connect() as connection:
+            back = CATCH_UP if self.active else LOOK_BACK
+            newest = (await connection.execute(select(CoreChange.id).order_by(CoreChange.id.desc())
+                                               .limit(back))).scalars().all()
+        for change_id in sorted(newest):  # what was written before we started is not news
+            self._remember(change_id)
         if not self.active:
-            async with self.engine.connect() as connection:
-                newest = (await connection.execute(select(CoreChange.id).order_by(CoreChange.id.desc())
-                                                   .limit(LOOK_BACK))).scalars().all()
-            self._seen.extend(newest)  # what was written before we started is not news
-            self._last = max(newest, default=0)
             self._poller = asyncio.ensure_future(self._poll())
             return
         self._stopping = False
+        self._pruned = time.monotonic()
         await self._open_listener()
+
+    def _remember(self, change_id: int) -> bool:
+        """Mark a row handed on; False when it was already."""
+        if change_id in self._seen:
+            return False
+        self._seen.add(change_id)
+        self._last = max(self._last, change_id)
+        if len(self._seen) > 2 * CATCH_UP:  # forget what no read reaches any more
+            self._seen = {seen for seen in self._seen if seen > self._last - CATCH_UP}
+        return True
 
     async def _open_listener(self) -> None:
         connection = await self.engine.connect()
@@ -135,9 +162,15 @@ class Peers:
             except Exception:  # noqa: BLE001 - it is gone either way
                 pass
         delay = 0.5
+        listening = False
         while not self._stopping:
             try:
-                await self._open_listener()
+                if not listening:
+                    await self._open_listener()
+                    listening = True
+                # Listening first, then reading: what commits in between is both heard and read,
+                # and handed on once (the ids are remembered).
+                await self._catch_up()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the database is away: try again
@@ -149,46 +182,89 @@ class Peers:
             log.info("listening to the other processes again")
             return
 
-    async def listen(self, channel: str, handler: Handler) -> None:
-        """Call ``handler(payload)`` for every notification another process sends on ``channel``."""
+    async def _catch_up(self) -> None:
+        """Hand on, in id order, the changes whose notifications were lost with the connection."""
+        query = (select(CoreChange.id, CoreChange.channel, CoreChange.origin, CoreChange.payload)
+                 .where(CoreChange.id > self._last - CATCH_UP).order_by(CoreChange.id))
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        late = 0
+        for change_id, channel, origin, payload in rows:
+            if not self._remember(change_id) or channel in self._momentary or origin == self.origin:
+                continue
+            if self._handlers.get(channel):
+                late += 1
+            self._dispatch(channel, origin, payload)
+        self.caught_up += late
+        if late:
+            log.info("changes made while not listening handed on", extra={"changes": late})
+
+    async def listen(self, channel: str, handler: Handler, replay: bool = True) -> None:
+        """Call ``handler(payload)`` for every notification another process sends on ``channel``.
+
+        ``replay=False``: what was sent while this process was not listening is dropped, not
+        handed on late."""
         first = channel not in self._handlers
         self._handlers.setdefault(channel, []).append(handler)
+        if not replay:
+            self._momentary.add(channel)
         if first and self._driver is not None:
             await self._driver.add_listener(channel, self._received)
 
-    async def notify(self, session: Any, channel: str, payload: str) -> None:
-        """Inside the writer's transaction (an AsyncSession): delivered to the others at its commit."""
-        if self.active:
-            message = f"{self.origin} {payload}"
-            if len(message.encode()) > NOTIFY_LIMIT:
-                now = time.time()
-                await session.execute(delete(CoreChange).where(CoreChange.at < now - KEEP_SECONDS))
-                row = await session.scalar(insert(CoreChange).values(
-                    channel=channel, origin=self.origin, payload=payload, at=now).returning(CoreChange.id))
-                message = f"{self.origin}#{row}"
-            await session.execute(text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": message})
-        else:
+    async def notify(self, session: Any, channel: str, payload: str, durable: bool = True) -> None:
+        """Inside the writer's transaction (an AsyncSession): delivered to the others at its commit.
+
+        ``durable=False`` (with balancing): sent by NOTIFY alone when short, so lost by a listener
+        whose connection is down at that moment."""
+        if not self.active:
             await session.execute(insert(CoreChange).values(channel=channel, origin=self.origin, payload=payload,
                                                             at=time.time()))
+            return
+        message = f"{self.origin} {payload}"
+        if durable or len(message.encode()) > NOTIFY_LIMIT:
+            row = await session.scalar(insert(CoreChange).values(
+                channel=channel, origin=self.origin, payload=payload, at=time.time()).returning(CoreChange.id))
+            message = f"{self.origin}#{row} {payload}"
+            if len(message.encode()) > NOTIFY_LIMIT:
+                message = f"{self.origin}#{row}"  # read back by the listeners
+            self._maybe_prune()
+        await session.execute(text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": message})
 
     def _received(self, _connection: Any, _pid: int, channel: str, message: str) -> None:
-        origin, space, payload = message.partition(" ")
-        if not space and "#" in origin:
-            origin, _, row = origin.partition("#")
-            if origin != self.origin:
+        head, space, payload = message.partition(" ")
+        origin, numbered, row = head.partition("#")
+        if numbered:
+            if not self._remember(int(row)) or origin == self.origin:
+                return  # handed on already (read back after a cut), or ours
+            if not space:
                 self._start(self._read_long(channel, origin, int(row)))
-            return
+                return
         self._dispatch(channel, origin, payload)
 
     async def _read_long(self, channel: str, origin: str, row: int) -> None:
         try:
             async with self.engine.connect() as connection:
                 payload = await connection.scalar(select(CoreChange.payload).where(CoreChange.id == row))
-        except Exception:  # noqa: BLE001 - lost as one missed while reconnecting
+        except Exception:  # noqa: BLE001 - the database is away: lost
             log.warning("reading a long notification failed", exc_info=True, extra={"channel": channel})
             return
         if payload is not None:
             self._dispatch(channel, origin, payload)
+
+    def _maybe_prune(self) -> None:
+        # Outside any writer's transaction: two writers deleting the same old rows would wait on
+        # each other (or deadlock) in the middle of their own work.
+        now = time.monotonic()
+        if now - self._pruned >= PRUNE_INTERVAL:
+            self._pruned = now
+            self._start(self._prune())
+
+    async def _prune(self) -> None:
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(delete(CoreChange).where(CoreChange.at < time.time() - KEEP_SECONDS))
+        except Exception:  # noqa: BLE001 - another process pruning at once, or the database away
+            log.warning("deleting old changes failed", exc_info=True)
 
     def _start(self, job: Awaitable[None]) -> None:
         task = asyncio.ensure_future(job)
@@ -230,11 +306,10 @@ class Peers:
             if prune:
                 await connection.execute(delete(CoreChange).where(CoreChange.at < time.time() - KEEP_SECONDS))
                 await connection.commit()
+        floor = self._last - LOOK_BACK
         for change_id, channel, origin, payload in rows:
-            if change_id in self._seen or change_id <= self._last - LOOK_BACK:
+            if change_id <= floor or not self._remember(change_id):
                 continue
-            self._seen.append(change_id)
-            self._last = max(self._last, change_id)
             self._dispatch(channel, origin, payload)
 
     async def stop(self) -> None:
