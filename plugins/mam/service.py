@@ -113,8 +113,8 @@ class ArchiveService:
         row = await self.backend.get(archive, stanza_id)
         return _record(row, parse=True) if row else None
 
-    async def find_by_origin_id(self, archive: str, author: str, origin_id: str) -> ArchiveRecord | None:
-        """The newest message of ``author`` in ``archive`` carrying this XEP-0359 origin-id."""
+    async def find_by_origin_id(self, archive: str, author: str | None, origin_id: str) -> ArchiveRecord | None:
+        """The newest message of ``author`` (None: of anyone) in ``archive`` carrying this XEP-0359 origin-id."""
         if not origin_id:
             return None
         row = await self.backend.find_by_origin_id(archive, author, origin_id)

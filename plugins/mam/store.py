@@ -164,7 +164,7 @@ class ArchiveStore:
     async def get(self, archive: str, stanza_id: str) -> Any:
         return await self.read(lambda r: r.get(archive, stanza_id))
 
-    async def find_by_origin_id(self, archive: str, author: str, origin_id: str) -> Any:
+    async def find_by_origin_id(self, archive: str, author: str | None, origin_id: str) -> Any:
         return await self.read(lambda r: r.find_by_origin_id(archive, author, origin_id))
 
     async def referring(self, archive: str, after_id: str, markers: Iterable[str]) -> list[Any]:

@@ -131,10 +131,13 @@ class SqlReader:
                             {"archive": archive, "sid": stanza_id})
         return rows[0] if rows else None
 
-    def find_by_origin_id(self, archive: str, author: str, origin_id: str) -> tuple[Any, ...] | None:
+    def find_by_origin_id(self, archive: str, author: str | None, origin_id: str) -> tuple[Any, ...] | None:
+        params = {"archive": archive, "origin": origin_id}
+        by_author = ""
+        if author is not None:
+            by_author, params["author"] = "AND author = :author ", author
         rows = self.execute(f"SELECT {ROW} FROM mam_messages WHERE archive = :archive AND origin_id = :origin "
-                            "AND origin_id != '' AND author = :author ORDER BY stanza_id DESC LIMIT 1",
-                            {"archive": archive, "origin": origin_id, "author": author})
+                            f"AND origin_id != '' {by_author}ORDER BY stanza_id DESC LIMIT 1", params)
         return rows[0] if rows else None
 
     def referring(self, archive: str, after_id: str, markers: Iterable[str]) -> list[tuple[Any, ...]]:

@@ -10,10 +10,11 @@ from slixmpp import Message
 from component.errors import StanzaError, means_gone
 
 from . import hooks as events
+from . import receipts
 from .commands import REGISTRY
 from .declare import QUEUE, SESSION, Alias, Call, Declaration, parse_chat
 from .engine import JoinRefused
-from .model import LEAVABLE_STATES, Ticket
+from .model import FIRST_KEY, LEAVABLE_STATES, Ticket
 from .ops import CUSTOMER_TURN
 from .texts import BYE_WORDS, pick_lang, text
 
@@ -88,14 +89,21 @@ class ChatSurface:
             return
         if t is not None and await self.ops.late_rating(msg, queue):
             return
+        if t is not None and await self.outbox.stored_before(t, msg):
+            # Sent again (no receipt reached the customer: a restart, a lost connection): kept once.
+            self.log.info("resent message kept once", extra={"ticket": t.id})
+            self.outbox.acknowledge(msg)
+            return
         if t is None:
             lang = pick_lang(message_lang(msg), engine.queues[queue].default_lang)
             if await self.ops.customer_without_ticket(msg, queue, body):
                 return  # a rating, a thank-you, or their resolved ticket reopened
             if not body or body.lower() in BYE_WORDS:
                 return  # chat states, receipts, a goodbye: nothing to open a ticket for
+            first_key = receipts.client_key(msg.xml)
             try:
                 t = await engine.join(queue, str(sender), lang, "chat", True, body,
+                                      form={FIRST_KEY: first_key} if first_key else None,
                                       on_created=lambda new: self.outbox.archive_only(new, msg, "customer", ""))
             except JoinRefused as refused:
                 key = {"closed": "closed_queue", "full": "full_queue"}.get(refused.reason)
@@ -126,6 +134,7 @@ class ChatSurface:
             return
         if body.lower() in BYE_WORDS:
             await engine.leave(t.id, "bye", bare)
+            self.outbox.acknowledge(msg)  # its effect, the departure, is stored
             return
         await self.outbox.archive_only(t, msg, "customer", "")
         if t.state == "bot" and body:

@@ -36,7 +36,7 @@ class Discovery:
         queue = self._queue_of(to)
         if queue:
             info.add_identity("collaboration", "workgroup", name=self.engine.queue_title(queue))
-            for feature in (DISCO_INFO, DISCO_ITEMS, stanza.WG, stanza.NS, COMMANDS, MAM):
+            for feature in (DISCO_INFO, DISCO_ITEMS, stanza.WG, stanza.NS, COMMANDS, MAM, xmlns.RECEIPTS):
                 info.add_feature(feature)
             # XEP-0128: whether the queue is open now, its hours, when it opens next.
             info.xml.append(self.ops.queue_info(queue, pick_lang(iq.xml.get(XML_LANG), "en")).xml)

@@ -16,6 +16,9 @@ LEAVABLE_STATES = ("new", "bot", "prechat", "queued", "offered")
 RESOLVED = "resolved"
 #: States after which nothing happens any more.
 FINAL_STATES = ("closed", "abandoned")
+#: A ticket's form keeps its first message's origin-id (or id) next to its text ("message"), so the
+#: message restored from the ticket after a crash is known when the customer sends it again.
+FIRST_KEY = "message_id"
 
 #: show value -> routing tier (lower is preferred); None = never routed.
 SHOW_TIERS: dict[str, int | None] = {"": 0, "chat": 0, "away": 1, "dnd": 2, "xa": None}

@@ -278,6 +278,8 @@ class StanzaOutbox(ConversationRecord):
         client_id = msg["id"] or new_id().lower()
         if role == "customer":
             targets = [(t.agent_jid or t.agent, session)] if t.agent else []
+            if not targets and archived:
+                self.acknowledge(msg)  # stored, and nobody else to answer for it
         else:
             targets = [(t.customer_jid, entry)]
             if role == "supervisor" and t.agent:

@@ -20,8 +20,8 @@ from component import namespaces as xmlns
 from component.errors import StanzaError
 from component.ids import new_id
 
-from . import stanza
-from .model import Ticket
+from . import receipts, stanza
+from .model import FIRST_KEY, Ticket
 from .texts import label
 
 if TYPE_CHECKING:
@@ -84,8 +84,35 @@ class ConversationRecord:
         return len(items)
 
     async def archive_only(self, t: Ticket, msg: Message, role: str, name: str) -> None:
+        """Store a message the desk itself receives (nobody else is told of it); a customer who asked
+        for a receipt gets it once the message is stored (see :mod:`.receipts`)."""
         if msg["body"] or stanza.retraction_target(msg.xml) is not None:
             await self._archive(t, msg, self._payload(msg), role, name, new_id())
+            if role == "customer":
+                self.acknowledge(msg)
+
+    async def stored_before(self, t: Ticket, msg: Message) -> bool:
+        """Is this customer's message already in the conversation (a resend: same origin-id, or the same
+        id without one)? Any JID of the customer counts: a resumed web conversation has a new one."""
+        archive = self.service.hooks.service("archive", None)
+        key = receipts.client_key(msg.xml)
+        if archive is None or not key or not (msg["body"] or stanza.retraction_target(msg.xml) is not None):
+            return False
+        assert self.engine is not None
+        found = await archive.find_by_origin_id(self.engine.session_jid(t.id), None, key)
+        return found is not None and receipts.is_customers(found.stanza)
+
+    def acknowledge(self, msg: Message) -> None:
+        """XEP-0184 from the desk, to a message it holds (stored, or found stored): from the address it
+        was written to, of its type, with only ``<received/>``."""
+        acked = receipts.requested(msg.xml)
+        if not acked:
+            return
+        ack = self.service.xmpp.make_message(mto=msg["from"], mfrom=msg["to"].bare,
+                                             mtype=msg.xml.get("type") or None)
+        ack["id"] = new_id().lower()
+        ack.append(receipts.received(acked))
+        self.service.send(ack)
 
     async def keep_first_messages(self, ticket_ids: list[str]) -> None:
         """After a restart, before anyone is answered: a ticket loaded "new" was stored, but the process
@@ -103,6 +130,8 @@ class ConversationRecord:
                 continue
             msg = self.service.xmpp.make_message(mto=self._entry_jid(t), mfrom=t.customer_jid,
                                                  mbody=t.form["message"], mtype="chat")
+            if t.form.get(FIRST_KEY):
+                msg["id"] = t.form[FIRST_KEY]  # so that the customer's resend of it is known (receipts.py)
             await self._archive(t, msg, self._payload(msg), "customer", "", new_id(t.created_at), at=t.created_at)
             log.info("first message archived from the ticket", extra={"ticket": t.id})
 

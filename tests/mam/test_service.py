@@ -293,6 +293,10 @@ async def test_find_by_origin_id(archive):
     assert found is not None and found.stanza_id == b.stanza_id
     assert await archive.find_by_origin_id(ROOM, a.author, "o-2") is None  # someone else's
     assert await archive.find_by_origin_id(ROOM, a.author, "") is None
+    anyone = await archive.find_by_origin_id(ROOM, None, "o-2")  # whoever wrote it
+    assert anyone is not None and anyone.stanza_id == b.stanza_id
+    assert await archive.find_by_origin_id(OTHER, None, "o-2") is None
+    assert await archive.find_by_origin_id(ROOM, None, "") is None
 
 
 async def test_tombstone_removes_content_for_good(archive, db, tmp_path):
