@@ -364,3 +364,65 @@ async def test_two_tabs_share_one_conversation(app, browser, site, prosody):
             await until(lambda: not open_ticket(app), what="closed")
     finally:
         await context.close()
+
+
+async def test_a_message_without_receipt_is_sent_again_kept_once_or_marked_not_delivered(app, browser, site,
+                                                                                       prosody):
+    """The widget resends what got no XEP-0184 receipt (same id and origin-id) after resend-seconds or a
+    reconnect; the desk keeps it once. Losses are made at the component's door, as if it had died with
+    the message in its socket (lost) or just after storing it (its receipt lost)."""
+    plugin = app.services[kit.DOMAIN].plugins["support"]
+    real_message, real_ack = plugin._queue_message, plugin.outbox.acknowledge
+    seen: list[tuple[str, str]] = []  # (body, sender) of every copy that reached the desk
+
+    async def lossy(msg: Any, queue: str) -> None:
+        body = msg["body"] or ""
+        seen.append((body, str(msg["from"])))
+        if "[lost always]" in body or ("[lost once]" in body and [b for b, _ in seen].count(body) == 1):
+            return
+        await real_message(msg, queue)
+
+    def ack_lossy(msg: Any) -> None:
+        if "[no receipt]" not in (msg["body"] or "") or [b for b, _ in seen].count(msg["body"]) > 1:
+            real_ack(msg)
+
+    async def archived(body: str) -> int:
+        t = open_ticket(app)[0]
+        items = await app.services[kit.DOMAIN].hooks.service("archive").history(
+            support(app).session_jid(t.id), maxstanzas=50, maxchars=None, since=None, seconds=None)
+        return sum(1 for el, _ts in items if any(c.tag.endswith("}body") and c.text == body for c in el))
+
+    def mark(page: Any, body: str) -> Any:
+        return page.locator(".sb-msg[data-from=me]").filter(has_text=body).locator(".sb-mark")
+
+    plugin._queue_message, plugin.outbox.acknowledge = lossy, ack_lossy
+    context, page = await shop.shop(browser, site, prosody.ports.http, kit.HELP, **{"resend-seconds": "1"})
+    try:
+        await page.locator("#switchboard-widget .sb-bubble").click()
+        await write(page, "where is my parcel [lost once]")
+        await expect(mark(page, "[lost once]")).to_have_attribute("data-state", "delivered")
+        assert await archived("where is my parcel [lost once]") == 1
+        await write(page, "hello? [lost always]")
+        await expect(mark(page, "[lost always]")).to_have_attribute("data-state", "failed", timeout=15_000)
+        await expect(mark(page, "[lost always]")).to_have_text("not delivered")
+        assert [b for b, _ in seen].count("hello? [lost always]") == 4  # sent, then three times again
+        await context.close()
+        for t in open_ticket(app):
+            await support(app).close(t.id, "admin@localhost", "test")
+
+        # Stored, its receipt lost, the connection drops: sent again from the new login (another JID),
+        # acknowledged, and kept once (the default resend delay is 10 s: this is the reconnect's resend).
+        context, page = await shop.shop(browser, site, prosody.ports.http, kit.HELP)
+        await page.locator("#switchboard-widget .sb-bubble").click()
+        await write(page, "human")
+        await until_saved(page)  # queued, with the token that resumes the conversation after the drop
+        await write(page, "my order A-7 [no receipt]")
+        await stored(lambda: archived("my order A-7 [no receipt]"), lambda n: n == 1)
+        await page.evaluate("window.SwitchboardWidget.xmpp.socket.socket.close()")
+        await expect(mark(page, "[no receipt]")).to_have_attribute("data-state", "delivered", timeout=7_000)
+        senders = {who for body, who in seen if body == "my order A-7 [no receipt]"}
+        assert len(senders) == 2, senders
+        assert await archived("my order A-7 [no receipt]") == 1
+    finally:
+        plugin._queue_message, plugin.outbox.acknowledge = real_message, real_ack
+        await context.close()

@@ -19,6 +19,7 @@ const TEXTS = {
   you: ["You", "我"],
   delivered: ["delivered", "已送达"],
   read: ["read", "已读"],
+  failed: ["not delivered", "未送达"],
   history: ["Earlier in this conversation", "之前的对话"],
   ended: ["This conversation has ended.", "本次会话已结束。"],
   newChat: ["New conversation", "开始新会话"],

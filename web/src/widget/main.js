@@ -2,8 +2,8 @@
 //   <script src="switchboard-widget.js" data-queue="help@support.example.com"
 //           data-websocket="wss://example.com/xmpp-websocket" async></script>
 // Optional: data-guest-domain (default guest.<parent of the support domain>), data-lang (zh | en),
-// data-title, and the site's signed identity: data-name, data-email, data-order, data-ts,
-// data-signature (HMAC-SHA256, see the protocol document, section 11).
+// data-title, data-resend-seconds (default 10), and the site's signed identity: data-name,
+// data-email, data-order, data-ts, data-signature (HMAC-SHA256, see the protocol document, section 11).
 //
 // It is an ordinary XMPP client: anonymous login on the guest host over WebSocket (RFC 7395),
 // plain chat and XEP-0142 queue status with the queue JID, XEP-0085 typing, XEP-0184 receipts,
@@ -27,9 +27,13 @@ const NS = {
   delay: "urn:xmpp:delay",
   data: "jabber:x:data",
   disco: "http://jabber.org/protocol/disco#info",
+  sid: "urn:xmpp:sid:0",
 };
 const OPEN_STATES = ["new", "bot", "prechat", "queued", "offered", "active", "offline", "pending"];
 const HISTORY_MAX = 100;
+// A message with no receipt is sent again (same id and origin-id: the desk keeps it once) after a
+// reconnect or after resendSeconds, at most this many times in all; then it is marked not delivered.
+const MAX_SENDS = 4;
 
 function randomId(bytes = 9) {
   const a = new Uint8Array(bytes);
@@ -50,7 +54,9 @@ class Widget {
     this.ticket = null;       // { id, state }
     this.xmpp = null;
     this.online = false;
-    this.pending = [];        // texts written before the connection was up
+    this.unacked = new Map(); // id -> { text, sends, timer }: written, no receipt yet (in writing order)
+    this.resendMs = Math.max(1, Number(cfg.resendSeconds) || 10) * 1000;
+    this.receipts = false;    // the queue announces XEP-0184 (disco#info): its receipts can be waited for
     this.typingTimer = null;
     this.composing = false;
     this.view = new View(this.tr, {
@@ -121,7 +127,9 @@ class Widget {
     if (this.saved.token) await this.resume();
     await this.checkOpen();
     this.online = true;
-    for (const [text, id] of this.pending.splice(0)) await this.transmit(text, id);
+    // Written while offline, or sent before the connection dropped and never acknowledged (it may
+    // have been lost on the way): sent now, in the order written.
+    for (const [id, u] of [...this.unacked]) if (this.unacked.has(id)) await this.transmit(u.text, id);
   }
 
   iq(type, payload, to = this.queue) {
@@ -213,7 +221,9 @@ class Widget {
     // XEP-0128 queue information: tell the customer before they write when the desk is closed.
     try {
       const res = await this.iq("get", xml("query", { xmlns: NS.disco }));
-      for (const x of res.getChild("query", NS.disco).getChildren("x", NS.data)) {
+      const query = res.getChild("query", NS.disco);
+      this.receipts = query.getChildren("feature").some((f) => f.attrs.var === NS.receipts);
+      for (const x of query.getChildren("x", NS.data)) {
         const form = readForm(x);
         if (!form.formType.endsWith("#queueinfo")) continue;
         const status = (form.fields.find((f) => f.var === "status") || {}).value;
@@ -228,16 +238,37 @@ class Widget {
     await this.takeBack();
     const id = randomId();
     this.view.message("me", text, { id, who: this.tr("you") });
-    if (this.online) await this.transmit(text, id);
-    else this.pending.push([text, id]); // sent once the connection is up
+    this.unacked.set(id, { text, sends: 0, timer: null });
+    if (this.online) await this.transmit(text, id); // else sent once the connection is up
   }
 
   async transmit(text, id) {
     clearTimeout(this.typingTimer);
     this.composing = false;
+    const u = this.unacked.get(id);
+    if (u) {
+      u.sends += 1;
+      clearTimeout(u.timer);
+      u.timer = setTimeout(() => this.noReceipt(id), this.resendMs);
+    }
     await this.xmpp.send(xml("message", { type: "chat", to: this.queue, id, "xml:lang": this.lang },
       xml("body", {}, text), xml("active", { xmlns: NS.states }), xml("request", { xmlns: NS.receipts }),
-      xml("markable", { xmlns: NS.markers })));
+      xml("markable", { xmlns: NS.markers }), xml("origin-id", { xmlns: NS.sid, id })));
+  }
+
+  noReceipt(id) {
+    const u = this.unacked.get(id);
+    if (!u) return;
+    if (!this.receipts) { this.unacked.delete(id); return; } // a desk that gives none: nothing to wait for
+    if (u.sends >= MAX_SENDS) { this.settle(id, "failed"); return; }
+    if (this.online) this.transmit(u.text, id).catch(() => {}); // offline: onOnline sends it
+  }
+
+  settle(id, mark) {
+    const u = this.unacked.get(id);
+    if (u) clearTimeout(u.timer);
+    this.unacked.delete(id);
+    this.view.mark(id, mark);
   }
 
   typing() {
@@ -294,12 +325,13 @@ class Widget {
       const cond = err && err.children.find((c) => c.attrs && c.attrs.xmlns === "urn:ietf:params:xml:ns:xmpp-stanzas");
       const text = (err && err.getChildText("text", "urn:ietf:params:xml:ns:xmpp-stanzas")) || (cond ? cond.name : "");
       this.view.message("system", cond && cond.name === "policy-violation" ? this.tr("tooFast") : this.tr("error", { t: text }));
+      if (st.attrs.id && this.unacked.has(st.attrs.id)) this.settle(st.attrs.id, "failed"); // refused: not again
       return;
     }
     const received = st.getChild("received", NS.receipts);
-    if (received) this.view.mark(received.attrs.id, "delivered");
+    if (received) this.settle(received.attrs.id, "delivered");
     const displayed = st.getChild("displayed", NS.markers);
-    if (displayed) this.view.mark(displayed.attrs.id, "read");
+    if (displayed) this.settle(displayed.attrs.id, "read");
     if (st.getChild("request", NS.receipts) && st.attrs.id) {
       this.xmpp.send(xml("message", { to: st.attrs.from, id: randomId() }, xml("received", { xmlns: NS.receipts, id: st.attrs.id }))).catch(() => {});
     }
@@ -387,6 +419,7 @@ function start() {
     guestDomain: d.guestDomain || "guest." + domain.split(".").slice(1).join("."),
     lang: d.lang,
     name: d.name, email: d.email, order: d.order, ts: d.ts, signature: d.signature,
+    resendSeconds: d.resendSeconds,
   };
   const boot = () => { window.SwitchboardWidget = new Widget(cfg); };
   if (document.body) boot(); else document.addEventListener("DOMContentLoaded", boot);

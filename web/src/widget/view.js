@@ -25,6 +25,7 @@ const CSS = `
 .sb-msg[data-from=system] { align-self: center; background: transparent; color: #555; font-size: 12px; text-align: center; }
 .sb-msg .sb-who { display: block; font-size: 11px; opacity: .7; margin-bottom: 2px; }
 .sb-msg .sb-mark { display: block; font-size: 10px; opacity: .7; text-align: right; }
+.sb-msg .sb-mark[data-state=failed] { color: #b00020; opacity: 1; }
 .sb-sep { align-self: center; font-size: 11px; color: #888; }
 .sb-suggest { display: flex; flex-direction: column; gap: 4px; align-self: flex-start; max-width: 85%; }
 .sb-suggest button { text-align: left; border: 1px solid #1f6feb; color: #1f6feb; background: #fff; border-radius: 8px;
@@ -52,6 +53,7 @@ function el(tag, cls, text) {
   return e;
 }
 
+const RANK = { failed: 1, delivered: 2, read: 3 };
 const MAX_SHOWN = 4000; // characters of one message shown; the rest is cut
 
 export class View {
@@ -142,7 +144,8 @@ export class View {
       if (m.dataset.id !== id) continue;
       let mark = m.querySelector(".sb-mark");
       if (!mark) { mark = el("span", "sb-mark"); m.append(mark); }
-      if (what === "read" || !mark.dataset.state) {
+      // A later, stronger mark wins: not delivered < delivered < read (a late receipt clears "failed").
+      if ((RANK[what] || 0) > (RANK[mark.dataset.state] || 0)) {
         mark.dataset.state = what;
         mark.textContent = this.tr(what);
       }
