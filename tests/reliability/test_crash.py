@@ -28,8 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from .. import harness
-from .kit import (NS_OWNER, NS_SID, NS_USER, NS_WG, OK, ROOMS, SUPPORT, Person, jid, people, stanza_id,
-                  ticket_of)
+from .kit import NS_OWNER, NS_SID, NS_USER, NS_WG, OK, ROOMS, SUPPORT, Person, jid, people, ticket_of
 
 pytestmark = pytest.mark.integration
 
@@ -106,6 +105,8 @@ class Traffic:
         self.stop = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
         self.sent = 0
+        #: Destination -> the bodies sent to it, in order.
+        self.bodies: dict[str, list[str]] = {}
 
     def talk(self, person: Person, to: str, mtype: str, prefix: str, pause: float = 0.02) -> None:
         async def loop() -> None:
@@ -115,7 +116,7 @@ class Traffic:
                     person.send_message(to, f"<body>{prefix}-{n}</body>", mtype=mtype)
                 except NotConnectedError:
                     return  # the server went away under the sender
-
+                self.bodies.setdefault(to, []).append(f"{prefix}-{n}")
                 n += 1
                 self.sent += 1
                 await asyncio.sleep(pause)
@@ -127,12 +128,16 @@ class Traffic:
 
 
 def received(person: Person, sender: str, by: str) -> dict[str, str]:
-    """{archive id: body} of the messages with a body ``person`` got from ``sender`` (a bare JID)."""
+    """{archive id: body} of the messages with a body ``person`` got from ``sender`` (a bare JID) with an
+    archive id given by ``by`` (a server archiving its users' messages, as ejabberd does, adds its own:
+    a notice we do not archive carries only that one)."""
     found = {}
     for m in person.inbox.items:
         if m.xml.tag.endswith("}message") and m["type"] in ("chat", "groupchat") and m["body"] \
-                and m["from"].bare == sender and m.xml.find(f"{{{NS_SID}}}stanza-id") is not None:
-            found[stanza_id(m, by)] = m["body"]
+                and m["from"].bare == sender:
+            for sid in m.xml.findall(f"{{{NS_SID}}}stanza-id"):
+                if sid.get("by") == by:
+                    found[sid.get("id")] = m["body"]
     return found
 
 
