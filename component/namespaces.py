@@ -23,6 +23,9 @@ DATA_VALIDATE = "http://jabber.org/protocol/xdata-validate"   # XEP-0122
 VERSION = "jabber:iq:version"                                 # XEP-0092
 PING = "urn:xmpp:ping"                                        # XEP-0199
 RSM = "http://jabber.org/protocol/rsm"                        # XEP-0059
+PUBSUB = "http://jabber.org/protocol/pubsub"                  # XEP-0060
+PUBSUB_EVENT = PUBSUB + "#event"
+PUBSUB_ERRORS = PUBSUB + "#errors"
 
 # -- message metadata --------------------------------------------------------
 DELAY = "urn:xmpp:delay"                                      # XEP-0203

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("switchboard.service")
 
+#: Hook fired (no arguments) when any connection of the domain closes. With balancing the server
+#: frees that connection's slot and the reconnection may take another one, so whatever this
+#: process learnt from a JID's stanzas reaching it (a queue's, the bare domain's) may be wrong now.
+CONNECTION_LOST = "service.connection_lost"
+
 
 class FatalConnectionError(Exception):
     """The server refused us for good (e.g. wrong secret)."""
@@ -104,6 +109,8 @@ class ServiceStreams:
 
     def _on_link_lost(self, link: SlotLink, reason: Any) -> None:
         self.connected.clear()
+        if not self._stopping:
+            self._spawn(self.hooks.fire(CONNECTION_LOST))
         self._schedule_link_reconnect(link, str(reason or "stream closed"))
 
     def _on_link_failed(self, link: SlotLink, error: Any) -> None:
@@ -177,6 +184,8 @@ class ServiceStreams:
         self.connected_at = None
         if was_connected or not self._stopping:
             self._spawn(self.hooks.fire("service.disconnected"))
+        if not self._stopping:
+            self._spawn(self.hooks.fire(CONNECTION_LOST))
         self._schedule_reconnect(str(reason or "stream closed"))
 
     async def disconnect(self) -> None:

@@ -25,7 +25,8 @@ Where several processes share the domain, one publishes: the one receiving the s
 domain's stanzas, where dashboards subscribe (and where their presence goes). A queue owned by
 another process is read as stored, when a change of its tickets is heard
 (``support.changed_elsewhere``) and at each check (its agents' presence has no event here).
-Ids carry a per-process prefix, so they stay unique if the domain moves to another process.
+Ids carry a per-process prefix, so they stay unique if the domain moves to another process;
+a process that may have lost the domain's slot stops publishing at once (``publisher.py``).
 """
 
 from __future__ import annotations
@@ -41,18 +42,18 @@ from slixmpp import JID, Iq, Message, Presence
 
 from component.adhoc import rights_scope
 from component.errors import StanzaError
+from component.namespaces import PUBSUB, PUBSUB_ERRORS, PUBSUB_EVENT
+from component.stream import CONNECTION_LOST
 from plugins.support import hooks as support_hooks
 
 from .feed import NODE_PREFIX, monitor_element, node_of, queue_of, service_level, today_element
 from .metrics import queue_figures
+from .publisher import Publisher
 from .service import today_range
 
 if TYPE_CHECKING:
     from .plugin import ReportsPlugin
 
-PUBSUB = "http://jabber.org/protocol/pubsub"
-PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event"
-PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors"
 ITEM_ID = "current"
 #: The disco#items node listing the monitor nodes a requester may subscribe to.
 ROOT_NODE = "monitor"
@@ -94,6 +95,7 @@ class MonitorFeed:
         self._counter = 0
         #: Subscription and notification ids are unique across processes and restarts.
         self._origin = secrets.token_hex(4)
+        self.publisher = Publisher(self, plugin.shared)
 
     def register(self) -> None:
         service, hooks = self.service, self.plugin.hooks
@@ -103,6 +105,7 @@ class MonitorFeed:
         service.on_message(self.on_bounce, priority=100)
         hooks.on(support_hooks.TICKET_EVENT, self.on_ticket_event)
         hooks.on(support_hooks.CHANGED_ELSEWHERE, self.on_changed_elsewhere)
+        hooks.on(CONNECTION_LOST, self.publisher.lost)
         hooks.on("disco.items", self.disco_items)
         hooks.on("disco.node_info", self.disco_node_info)
 
@@ -110,6 +113,7 @@ class MonitorFeed:
         # Nothing may start once the service stops: a late read would wait on a closed database forever.
         self._stopped = True
         self.subs.clear()
+        await self.publisher.stop()
         if self._flush_handle:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -252,7 +256,9 @@ class MonitorFeed:
         return None
 
     async def on_bounce(self, msg: Message) -> Any:
-        """A notification came back as an error: the subscriber is gone."""
+        """A notification came back as an error: the subscriber is gone. (And the publisher's probes.)"""
+        if self.publisher.on_message(msg):
+            return True
         if msg["type"] == "error" and msg["to"].full == self.service.domain and msg["id"].startswith("monitor-"):
             self.forget(msg["from"].full)
             return True
@@ -373,6 +379,8 @@ class MonitorFeed:
                     self._refresh_today(queue)
 
     async def _publish(self, queue: str, element: Element) -> None:
+        if not self.publisher.holding:
+            return  # maybe not the publisher any more: sent on resuming, if it still is
         serialized = tostring(element)
         if serialized == self._last.get(queue):
             return

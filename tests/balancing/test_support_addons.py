@@ -9,7 +9,9 @@ Each queue is owned by the process its JID's stanzas reach (plugins/support/owne
   is refused at another queue, and to a customer who has another conversation in the queue;
 - the supervisors' live feed has one publisher (the process the service domain's stanzas reach);
   it shows a queue another process owns, as stored, as soon as it hears of the change (not at its
-  next check: ``feed_check`` is long here), and refuses who does not supervise it.
+  next check: ``feed_check`` is long here), and refuses who does not supervise it; when the service
+  domain's slot moves to the other process, the first stops publishing at once, ends its
+  subscriptions (telling the dashboard), and the dashboard gets each item once from the second.
 """
 
 from __future__ import annotations
@@ -189,3 +191,61 @@ async def test_the_live_feed_shows_a_queue_another_process_owns(balanced: Any, d
             assert not any(feeds[1 - publisher].subs.values())  # one publisher: nothing sent twice
             ids = [m["id"] for m in dashboard.items if monitor_of(m, elsewhere) is not None]
             assert len(ids) == len(set(ids))
+
+
+def cancelled(msg: Any, queue: str) -> bool:
+    found = msg.xml.find(f"{{{PUBSUB}}}pubsub/{{{PUBSUB}}}subscription")
+    return found is not None and found.get("node") == f"monitor/{queue}" and found.get("subscription") == "none"
+
+
+def waiting(msg: Any, queue: str) -> str | None:
+    found = monitor_of(msg, queue)
+    return None if found is None else found.find(f"{{{MONITOR}}}waiting").get("count")
+
+
+async def test_the_live_feed_moves_with_the_service_domain(balanced: Any, database: str, tmp_path: Path) -> None:
+    async with two_processes(balanced, database, tmp_path) as apps:
+        feeds = [plugin(app, "support_reports").feed for app in apps]
+        for feed in feeds:
+            feed.publisher.wait = 2.0
+        queue = CANDIDATES[0]
+        port = balanced.ports.c2s
+        async with harness.slix_client(port, "super") as sup, harness.slix_client(port, "cust1") as cust:
+            dashboard, record = harness.Inbox(sup), harness.Inbox(sup)  # record: everything, kept
+            await subscribe(sup, queue)
+            await dashboard.next(lambda m: waiting(m, queue) == "0", 10)
+            old = next(i for i, feed in enumerate(feeds) if feed.subs.get(queue))
+            new = 1 - old
+            # Every connection of both processes drops at once (as when ejabberd restarts); ejabberd gives
+            # each connection that comes back a free slot, in whatever order they come: one process comes
+            # back first, then the other, until the service domain's slot is the other process's.
+            services = [app.services[SUPPORT] for app in apps]
+            for attempt in range(6):
+                seen = len(record.items)
+                for i, service in enumerate(services):
+                    service._reconnect_delay = 0.1 if i == (old + attempt) % 2 else 1.0
+                    for link in service.links:
+                        link.retry_delay = service._reconnect_delay
+                    for stream in (service.xmpp, *service.links):
+                        stream.abort()
+                kept = feeds[old].publisher.probes
+                await harness.until(lambda: feeds[old].publisher.resigned or feeds[old].publisher.probes > kept,
+                                    20, "the publisher's probe back or lost")
+                if feeds[old].publisher.resigned:
+                    break
+            assert feeds[old].publisher.resigned == 1, "the service domain's slot never moved"
+            await dashboard.next(lambda m: cancelled(m, queue), 20)
+            assert feeds[old].publisher.resigned == 1 and not feeds[old].subs
+            assert feeds[new].publisher.holding and feeds[new].publisher.resigned == 0
+            # The dashboard subscribes again: the other process holds the subscription now.
+            await subscribe(sup, queue)
+            assert feeds[new].subs.get(queue) and not feeds[old].subs
+            await dashboard.next(lambda m: waiting(m, queue) == "0", 10)
+            cust.send_message(mto=f"{queue}@{SUPPORT}", mbody="is anyone there?", mtype="chat")
+            await dashboard.next(lambda m: waiting(m, queue) == "1", 15)
+            moved = [m for m in record.items[seen:] if monitor_of(m, queue) is not None]
+            # Nothing from the first process since the connections dropped; no item twice.
+            assert all(m["id"].startswith(f"monitor-{feeds[new]._origin}-") for m in moved), \
+                [m["id"] for m in moved]
+            counts = [waiting(m, queue) for m in moved]
+            assert counts[-1] == "1" and len({m["id"] for m in moved}) == len(moved)

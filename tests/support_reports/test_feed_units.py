@@ -12,6 +12,7 @@ from lxml import etree
 from plugins.support_reports.feed import NS, monitor_element, node_of, queue_of, service_level, stamp, today_element
 from plugins.support_reports.metrics import queue_figures
 from plugins.support_reports.monitor import snapshot
+from plugins.support_reports.publisher import probe_element
 
 from ..schema import ROOT, assert_valid
 from .test_monitor_units import NOW, help_queue
@@ -85,11 +86,14 @@ def test_nodes_name_queues():
 
 
 def test_examples_are_valid():
-    for name in ("monitor-notification.xml", "monitor-subscribe.xml"):
+    for name in ("monitor-notification.xml", "monitor-subscribe.xml", "monitor-cancelled.xml", "monitor-probe.xml"):
         root = etree.parse(str(Path(ROOT / "examples" / name))).getroot()
         assert root.tag.startswith("{jabber:client}")
     note = etree.parse(str(ROOT / "examples" / "monitor-notification.xml")).getroot()
     assert_valid(note.find(f".//{{{NS}}}monitor"))
+    probe = etree.parse(str(ROOT / "examples" / "monitor-probe.xml")).getroot()
+    assert_valid(probe.find(f"{{{NS}}}probe"))
+    assert_valid(probe_element())  # what the publisher sends itself (publisher.py)
 
 
 @pytest.mark.parametrize("xml", [
