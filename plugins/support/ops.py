@@ -124,6 +124,9 @@ class Operations:
         reopen = await engine.reopenable(queue, sender.bare)
         if reopen is None:
             return False
+        if await self.outbox.stored_before(reopen, msg):
+            self.outbox.acknowledge(msg)  # a resend of what the conversation kept: it does not reopen it
+            return True
         if reopen.queue in engine.queues and not engine.owns(reopen.queue):
             self.plugin.hand_off(msg, reopen)  # its last queue is served by another process
             return True

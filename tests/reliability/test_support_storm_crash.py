@@ -6,7 +6,10 @@ component process is killed while the storm is still arriving. After the restart
   first message in the conversation's archive: no ticket and no acknowledged message is lost;
 - the waiting customers resume in the order the database held at the kill (each asks its
   position with XEP-0142 ``queue-status``);
-- the offers pending at the kill are offered again to the same agents.
+- the offers pending at the kill are offered again to the same agents;
+- no customer message is lost and none is stored twice: customers write two messages each, ask for
+  XEP-0184 receipts and send again (same id and origin-id) what has none, as the web widget does,
+  so what the server had written to the killed process's socket arrives too.
 
 The storm is scaled to keep the test short (``CUSTOMERS`` anonymous visitors of the guest host); the
 benchmark runs the full size.
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
+from collections import Counter
 
 import pytest
 from sqlalchemy import text
@@ -24,14 +29,18 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from .. import harness
 from ..web.guest import guest
-from .kit import NS_WG, OK, ROOMS, SUPPORT, Person, jid, people, ticket_of
+from .kit import NS_SID, NS_WG, OK, ROOMS, SUPPORT, Person, jid, people, ticket_of
 from .test_crash import HELP, ComponentProcess, agent_available, consistency
 
 pytestmark = pytest.mark.integration
 
 CUSTOMERS = 60
-#: Customers who write only once the storm is answered: so the kill always finds some unanswered.
+#: Customers who write only just before the kill: so the kill always finds some unanswered, and messages on their way.
 HELD_BACK = 5
+RECEIPTS = "urn:xmpp:receipts"
+#: A message with no receipt is sent again this long after its last copy (the widget waits 10 s).
+RESEND_S = 1.5
+MARKER = re.compile(r"\[c(\d+)/(\d+)\]")
 STORM_SERVICES = {
     ROOMS: {"muc": {"lock_new_rooms": False}, "mam": {}},
     SUPPORT: {"mam": {}, "support": {
@@ -93,6 +102,42 @@ async def test_kill_9_in_a_customer_storm_keeps_tickets_order_and_offers(prosody
             await component.stop()
 
 
+class Receipted:
+    """Customers' messages asking for receipts, each sent again while it has none."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, tuple[Person, str]] = {}  # id (also the origin-id) -> (sender, body)
+        self.last: dict[str, float] = {}
+        self.copies: Counter[str] = Counter()
+        self.receipts: set[str] = set()
+
+    def send(self, person: Person, n: int, seq: int, text: str) -> None:
+        mid = f"c{n}-{seq}"
+        self.sent[mid] = (person, f"{text} [c{n}/{seq}]")
+        self._send(mid)
+
+    def _send(self, mid: str) -> None:
+        person, body = self.sent[mid]
+        person.send_message(HELP, f"<body>{body}</body><request xmlns='{RECEIPTS}'/>"
+                                  f"<origin-id xmlns='{NS_SID}' id='{mid}'/>", mtype="chat", mid=mid)
+        self.last[mid], self.copies[mid] = time.monotonic(), self.copies[mid] + 1
+
+    def pump(self) -> None:
+        """Note the receipts in the customers' inboxes (before they are forgotten)."""
+        for person, _body in self.sent.values():
+            for m in person.inbox.items:
+                received = m.xml.find(f"{{{RECEIPTS}}}received")
+                if received is not None and m["from"].bare == HELP:
+                    self.receipts.add(received.get("id", ""))
+
+    def resend_due(self) -> list[str]:
+        self.pump()
+        due = [mid for mid in self.sent if mid not in self.receipts and time.monotonic() - self.last[mid] >= RESEND_S]
+        for mid in due:
+            self._send(mid)
+        return due
+
+
 def answered(person) -> bool:  # type: ignore[no-untyped-def]
     """The queue answered this customer (a message carrying their ticket)."""
     return any(m.xml.tag.endswith("}message") and m["type"] == "chat" and m["from"].bare == HELP
@@ -111,8 +156,14 @@ async def storm(component: StormComponent, p: dict, customers: dict) -> None:
     # until the first answer, so the kill always finds customers unanswered.
     everyone = list(customers.values())
     first, rest = everyone[:3], everyone[3:]
+    mail = Receipted()
+
+    def write(n: int, person: Person) -> None:
+        mail.send(person, n, 1, f"customer {n} needs help")
+        mail.send(person, n, 2, f"customer {n}: it is order 7-{n}")  # while the first is on its way
+
     for n, person in enumerate(first):
-        person.send_message(HELP, f"<body>customer {n} needs help</body>", mtype="chat")
+        write(n, person)
     deadline = time.monotonic() + 15
     while len((await stored(component.db_url))[2]) < 2:
         assert time.monotonic() < deadline, "the first customers were not offered"
@@ -122,10 +173,15 @@ async def storm(component: StormComponent, p: dict, customers: dict) -> None:
     while not any(answered(c) for c in rest):
         assert time.monotonic() < deadline, "the storm was not answered"
         if len(unsent) > HELD_BACK:
-            n, person = unsent.pop(0)
-            person.send_message(HELP, f"<body>customer {n} needs help</body>", mtype="chat")
+            write(*unsent.pop(0))
         await asyncio.sleep(0.002)
+    # The held-back customers write just before the kill: their messages are on their way (in Prosody, or
+    # written to the component's socket) when it dies, and no receipt can have come for them.
+    for n, person in unsent:
+        write(n, person)
+    await asyncio.sleep(0.005)
     await component.kill()
+    mail.pump()
     answered_before = {bare for bare, c in customers.items() if answered(c)}
     waiting, tickets, offers, with_message = await stored(component.db_url)
     assert answered_before and len(answered_before) < len(customers), "the kill did not fall in the storm"
@@ -161,3 +217,30 @@ async def storm(component: StormComponent, p: dict, customers: dict) -> None:
     customer = next(c for t, c in waiting if t == ticket)
     await customers[customer].inbox.next(lambda m: m["type"] == "chat"
                                                  and m["body"] == "sorry for the wait", 15)
+    # Everyone sent again what got no receipt: every message is in the conversations' archives once,
+    # none lost, none twice.
+    deadline = time.monotonic() + 20
+    while mail.resend_due() or len(mail.receipts & set(mail.sent)) < len(mail.sent):
+        assert time.monotonic() < deadline, sorted(set(mail.sent) - mail.receipts)[:5]
+        await asyncio.sleep(0.05)
+    copies = await archived_copies(component.db_url)
+    lost = [mid for mid, (_p, body) in mail.sent.items() if copies[body[body.rindex("["):]] == 0]
+    twice = [mid for mid, (_p, body) in mail.sent.items() if copies[body[body.rindex("["):]] > 1]
+    assert not lost and not twice, (lost[:5], twice[:5])
+    assert len(copies) == len(mail.sent)
+    resent = [mid for mid, n in mail.copies.items() if n > 1]
+    assert resent, "nothing was sent again: the kill found no message on its way"
+
+
+async def archived_copies(db_url: str) -> Counter[str]:
+    """How many archived rows hold each customer message marker (``[c<n>/<seq>]``)."""
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT stanza FROM mam_messages WHERE archive LIKE 't-%'"))).all()
+    finally:
+        await engine.dispose()
+    found: Counter[str] = Counter()
+    for (stanza,) in rows:
+        found.update({f"[c{n}/{seq}]" for n, seq in MARKER.findall(stanza or "")})
+    return found

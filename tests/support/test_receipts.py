@@ -131,3 +131,11 @@ async def test_the_agents_client_answers_while_they_hold_the_conversation(compon
         agent.send_message(mto=session, mbody="bye now", mtype="chat")
         await cin.next(body_has("bye now"))
         assert not [m for m in cin.items if receipt_for("f-1")(m) or receipt_for("f-2")(m)]
+        # Closed (resolved: a new message would reopen it), a resend of what it kept is acknowledged only.
+        agent.send_message(mto=session, mbody="/close", mtype="chat")
+        await until(lambda: not engine(app).tickets, what="closed")
+        content(cust, HELP, "is it fixed?", "a-1-late", origin="ao-1").send()
+        await cin.next(receipt_for("a-1-late"))
+        assert not engine(app).tickets
+        assert await bodies(app, session) == ["hello there", "is it fixed?", "looking", "yes", "thanks", "ok",
+                                              "bye now"]
