@@ -396,7 +396,7 @@ async def test_a_message_without_receipt_is_sent_again_kept_once_or_marked_not_d
         return page.locator(".sb-msg[data-from=me]").filter(has_text=body).locator(".sb-mark")
 
     plugin._queue_message, plugin.outbox.acknowledge = lossy, ack_lossy
-    context, page = await shop.shop(browser, site, prosody.ports.http, kit.HELP, **{"resend-seconds": "1"})
+    context, page = await shop.shop(browser, site, prosody.ports.http, kit.HELP, **{"resend-seconds": "0.5"})
     try:
         await page.locator("#switchboard-widget .sb-bubble").click()
         await write(page, "where is my parcel [lost once]")

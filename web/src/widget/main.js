@@ -32,7 +32,8 @@ const NS = {
 const OPEN_STATES = ["new", "bot", "prechat", "queued", "offered", "active", "offline", "pending"];
 const HISTORY_MAX = 100;
 // A message with no receipt is sent again (same id and origin-id: the desk keeps it once) after a
-// reconnect or after resendSeconds, at most this many times in all; then it is marked not delivered.
+// reconnect, or resendSeconds after its first copy and twice as long after each next one (a desk slow
+// under load is not flooded with copies), at most this many times in all; then it is marked not delivered.
 const MAX_SENDS = 4;
 
 function randomId(bytes = 9) {
@@ -55,7 +56,7 @@ class Widget {
     this.xmpp = null;
     this.online = false;
     this.unacked = new Map(); // id -> { text, sends, timer }: written, no receipt yet (in writing order)
-    this.resendMs = Math.max(1, Number(cfg.resendSeconds) || 10) * 1000;
+    this.resendMs = Math.max(0.2, Number(cfg.resendSeconds) || 10) * 1000;
     this.receipts = false;    // the queue announces XEP-0184 (disco#info): its receipts can be waited for
     this.typingTimer = null;
     this.composing = false;
@@ -249,7 +250,7 @@ class Widget {
     if (u) {
       u.sends += 1;
       clearTimeout(u.timer);
-      u.timer = setTimeout(() => this.noReceipt(id), this.resendMs);
+      u.timer = setTimeout(() => this.noReceipt(id), this.resendMs * 2 ** (u.sends - 1));
     }
     await this.xmpp.send(xml("message", { type: "chat", to: this.queue, id, "xml:lang": this.lang },
       xml("body", {}, text), xml("active", { xmlns: NS.states }), xml("request", { xmlns: NS.receipts }),
