@@ -188,24 +188,30 @@ class Desk:
                               (customer, self.jids[1], traffic.bodies[session])],
                              "every message of the surviving queue's conversation relayed")
         customer.send_message(self.jids[1], "<body>still there?</body>", mtype="chat")
-        got = await agent.inbox.next(chat(body_has("still there?")), 15)
+        got = await expect(agent.inbox.next(chat(body_has("still there?")), 15),
+                           "the surviving queue's customer reaching the agent")
         assert got["from"].bare == session
         agent.send_message(session, "<body>yes, still here</body>", mtype="chat")
-        await customer.inbox.next(chat(body_has("yes, still here")), 15)
+        await expect(customer.inbox.next(chat(body_has("yes, still here")), 15),
+                     "the surviving queue's agent reaching the customer")
 
     async def after_restart(self) -> None:
         # The waiting customers are told their places again, in their order (behind the one offered).
-        places = [await self.customer(0, n).inbox.next(lambda m: position(m) is not None, 20) for n in (2, 3)]
+        places = [await expect(self.customer(0, n).inbox.next(lambda m: position(m) is not None, 20),
+                               f"{CUSTOMERS[0][n]} told their place again") for n in (2, 3)]
         assert [position(m) for m in places] == [1, 2]
         # The offer pending at the kill comes again; then the agent takes it.
         agent, offered = self.agents[0], CUSTOMERS[0][1]
-        again = await agent.inbox.next(chat(lambda m: "accept" in (m["body"] or "") and offered in m["body"]
-                                            and m["from"].bare == self.session(0, 1)), 20)
+        again = await expect(agent.inbox.next(chat(lambda m: "accept" in (m["body"] or "") and offered in m["body"]
+                                                   and m["from"].bare == self.session(0, 1)), 20),
+                             "the offer pending at the kill sent again")
         agent.send_message(again["from"].bare, "<body>accept</body>", mtype="chat")
-        await self.customer(0, 1).inbox.next(chat(body_has("is now with you")), 15)
+        await expect(self.customer(0, 1).inbox.next(chat(body_has("is now with you")), 15),
+                     "the offer accepted after the restart")
         # The conversation of the killed process's queue goes on.
         self.customer(0, 0).send_message(self.jids[0], "<body>after the restart</body>", mtype="chat")
-        await agent.inbox.next(chat(body_has("after the restart")), 15)
+        await expect(agent.inbox.next(chat(body_has("after the restart")), 15),
+                     "the restarted queue's conversation going on")
 
     def nothing_new_for_the_survivor(self) -> None:
         """The surviving queue's waiting customers were told no new place, its agent no offer again."""
@@ -242,6 +248,14 @@ class Desk:
         moved.send_message(self.jids[1], "<body>am I still in line?</body>", mtype="chat")
         await until(lambda: "stanza handed to the queue's owner" in second.text(), 15,
                     "the customer's message handed over")
+
+
+async def expect(waiting: Any, what: str) -> Any:
+    """Await ``waiting`` (an inbox's next); a timeout fails saying what did not come."""
+    try:
+        return await waiting
+    except asyncio.TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 def chat(predicate: Any) -> Any:
