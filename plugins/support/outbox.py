@@ -72,8 +72,11 @@ class StanzaOutbox(ConversationRecord):
     # -- the engine's Outbox ---------------------------------------------------------
     def customer_notice(self, t: Ticket, body: str, status: tuple[int, int] | None = None) -> None:
         children = [self._ticket_el(t)]
-        if status is not None and t.notify:
-            children.insert(0, stanza.queue_status(*status))
+        if status is not None:
+            # A place in the queue is true for a moment only; the welcome and every other notice stay.
+            children.append(stanza.no_store())
+            if t.notify:
+                children.insert(0, stanza.queue_status(*status))
         self.service.send(self.message(self._entry_jid(t), t.customer_jid, body, t.lang, children))
 
     def customer_departed(self, t: Ticket, body: str) -> None:
@@ -209,7 +212,7 @@ class StanzaOutbox(ConversationRecord):
                 log.info("offer IQ refused, falling back to chat", extra={"ticket": t.id, "error": str(error)})
                 self._features[agent_jid] = False
         self.service.send(self.message(self.engine.session_jid(t.id), agent_jid, body, self.engine.agent_lang(t),
-                                       [self._ticket_el(t, "offered")]))
+                                       [self._ticket_el(t, "offered"), stanza.no_store()]))
         return "chat"
 
     def revoke(self, t: Ticket, agent_jid: str, via: str, reason: str) -> None:
@@ -226,7 +229,7 @@ class StanzaOutbox(ConversationRecord):
         from .texts import text
         self.service.send(self.message(self.engine.session_jid(t.id), agent_jid,
                                        text("offer_revoked", self.engine.agent_lang(t), ticket=t.id, reason=reason),
-                                       self.engine.agent_lang(t), [self._ticket_el(t)]))
+                                       self.engine.agent_lang(t), [self._ticket_el(t), stanza.no_store()]))
 
     async def _fire_and_forget(self, iq: Any) -> None:
         try:

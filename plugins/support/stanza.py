@@ -22,6 +22,7 @@ SID = xmlns.SID
 RETRACT = xmlns.RETRACT
 FASTEN = xmlns.FASTEN
 RETRACT_0 = xmlns.RETRACT_0
+HINTS = xmlns.HINTS
 
 #: FORM_TYPE values of the data forms we send (XEP-0068 style: our namespace plus a fragment).
 PRECHAT_FORM = f"{NS}#prechat"
@@ -51,6 +52,13 @@ def queue_status(position: int, seconds: int) -> Element:
     _text_child(el, f"{{{WG}}}position", max(0, int(position)))
     _text_child(el, f"{{{WG}}}time", max(0, int(seconds)))
     return el
+
+
+def no_store() -> Element:
+    """XEP-0334 ``<no-store/>``: what is only true for a moment (a place in the queue, an offer) is kept
+    neither in the recipient's archive nor for later delivery. The user's server does the least work
+    for it, and an offer never reaches an agent who comes back after it was withdrawn."""
+    return Element(f"{{{HINTS}}}no-store")
 
 
 def depart_queue() -> Element:
