@@ -13,6 +13,7 @@ flight; the reflection a MUC sends back to the sender, or the receipt by a
 
 from __future__ import annotations
 
+import bisect
 import multiprocessing
 import os
 import re
@@ -468,38 +469,56 @@ class Worker:
         self.handler = self._discard
 
     # -- support queue ----------------------------------------------------
-    def cmd_customers_join(self, cis: list[int], queue: str, timeout: float = 120) -> int:
-        """Each customer writes to the queue; returns when every one got an answer (greeting/position)."""
-        waiting = set(cis)
+    def cmd_customers_join(self, cis: list[int], queue: str, timeout: float = 120) -> dict:
+        """Each customer writes to the queue; returns once every one was told their position (or the
+        timeout passed): how many got no answer at all, and each one's time to their position."""
+        unanswered = set(cis)
+        sent: dict[int, float] = {}
+        told_ms: dict[int, float] = {}
 
         def watch(ci: int, data: bytes) -> None:
-            if ci in waiting and b"<message" in data:
-                waiting.discard(ci)
+            if ci in unanswered and b"<message" in data:
+                unanswered.discard(ci)
+            if ci in sent and ci not in told_ms and b"queue-status" in data:
+                told_ms[ci] = (time.monotonic() - sent[ci]) * 1000
 
         self.handler = watch
         t = time.monotonic()
         try:
             for ci in cis:
+                sent[ci] = time.monotonic()
                 self.write(ci, (f"<message to='{queue}' type='chat' xml:lang='en'><body>Hello, I need help with "
                                 f"my order number {ci}</body></message>").encode())
             end = t + timeout
-            while waiting and time.monotonic() < end:
+            while len(told_ms) < len(cis) and time.monotonic() < end:
                 self.poll(0.2)
         finally:
             self.handler = self._discard
         # Customers still unanswered are reported, not fatal: a slow queue is a result too.
-        return len(waiting)
+        return {"unanswered": len(unanswered), "position_ms": list(told_ms.values()),
+                "never_told": len(cis) - len(told_ms)}
 
     def cmd_agents_run(self, cis: list[int], queue: str, max_chats: int, expected: int, quiet: float,
-                       timeout: float) -> dict:
-        """Agents come online, accept and close every offer; offer latency from the slot that freed it."""
+                       timeout: float, talk: float) -> dict:
+        """Agents come online, accept every offer at once and close each conversation ``talk`` seconds later.
+
+        An offer's latency is counted from the moment it became routable as the agent sees it: the
+        later of the agent's free slot (online, or the close that freed it) and its answer to its
+        previous offer (the queue offers an agent one customer at a time). Offers are sorted into the
+        first ``max_chats`` of each agent (the initial fill) and those that followed a close (the agent
+        was full until then)."""
         iq_re = re.compile(rb"<iq\b([^>]*?)(/>|>(.*?)</iq>)", re.DOTALL)
         msg_re = re.compile(rb"<message\b([^>]*)>(.*?)</message>", re.DOTALL)
         attr_re = re.compile(rb"""\b(from|id|type)=(['"])(.*?)\2""")
         accept = "\u201caccept\u201d".encode()
         bufs = {ci: b"" for ci in cis}
-        free: dict[int, list[float]] = {}
-        latencies: list[float] = []
+        free: dict[int, list[float]] = {}       # per agent: when each free slot became free, oldest first
+        answered: dict[int, float] = {}         # per agent: when it answered its last offer
+        offers: dict[int, int] = {}
+        first: list[float] = []
+        after_close: list[float] = []
+        after_answer: list[float] = []
+        closes: list[tuple[float, int, str]] = []  # (due, agent, conversation), kept sorted by due time
         seen: set[bytes] = set()
         last = [time.monotonic()]
         first_offer = [0.0]
@@ -536,31 +555,54 @@ class Worker:
                     continue
                 seen.add(sender)
                 now = time.monotonic()
-                slots = free[ci]
-                latencies.append((now - (slots.pop(0) if slots else now)) * 1000)
+                slot = free[ci].pop(0) if free[ci] else now
+                routable = max(slot, answered[ci])
+                latency = (now - routable) * 1000
+                if offers[ci] < max_chats:
+                    first.append(latency)
+                elif slot >= answered[ci]:
+                    after_close.append(latency)
+                else:
+                    after_answer.append(latency)
+                offers[ci] += 1
                 if not first_offer[0]:
                     first_offer[0] = now
                 last[0] = now
                 jid = sender.decode()
-                self.write(ci, (f"<message to='{jid}' type='chat'><body>accept</body></message>"
-                                f"<message to='{jid}' type='chat'><body>/close</body></message>").encode())
-                free[ci].append(time.monotonic())
+                self.write(ci, f"<message to='{jid}' type='chat'><body>accept</body></message>".encode())
+                answered[ci] = time.monotonic()
+                bisect.insort(closes, (answered[ci] + talk, ci, jid))
             rest = buf[end:]
             bufs[ci] = rest if len(rest) < 1 << 20 else b""
+
+        def close_due() -> None:
+            now = time.monotonic()
+            while closes and closes[0][0] <= now:
+                _due, ci, jid = closes.pop(0)
+                self.write(ci, f"<message to='{jid}' type='chat'><body>/close</body></message>".encode())
+                free[ci].append(time.monotonic())
 
         self.handler = on_data
         start = time.monotonic()
         try:
             for ci in cis:
                 free[ci] = [time.monotonic()] * max_chats
+                answered[ci] = 0.0
+                offers[ci] = 0
                 self.write(ci, f"<presence to='{queue}'/>".encode())
             last[0] = time.monotonic()
             end = start + timeout
-            while time.monotonic() < end and time.monotonic() - last[0] < quiet and len(latencies) < expected:
-                self.poll(0.1)
+            while time.monotonic() < end and time.monotonic() - last[0] < quiet + talk \
+                    and len(seen) < expected:
+                self.poll(0.005 if closes else 0.1)
+                close_due()
+            while closes and time.monotonic() < end:  # the last conversations end as planned
+                self.poll(0.005)
+                close_due()
         finally:
             self.handler = self._discard
-        return {"latencies_ms": latencies, "start": start, "first": first_offer[0], "last": last[0]}
+        return {"first_ms": first, "after_close_ms": after_close, "after_answer_ms": after_answer,
+                "start": start, "first": first_offer[0], "last": last[0]}
 
     def cmd_close(self) -> None:
         for client in self.clients:
@@ -749,28 +791,31 @@ class LoadGen:
                              reads=reads)
 
     def support(self, agents: list[int], customers: list[int], queue: str, max_chats: int = 3,
-                timeout: float = 300) -> dict:
+                timeout: float = 300, talk: float = 2.0) -> dict:
         """Customers queue first; then agents come online and drain the queue (see bench.support)."""
         per_c: dict[int, list[int]] = {}
         for g in customers:
             w, ci = self._locate(g)
             per_c.setdefault(w, []).append(ci)
         t = time.monotonic()
-        unanswered = sum(self._call_all({w: ("customers_join", (v, queue, timeout))
-                                         for w, v in per_c.items()}).values())
+        joined = self._call_all({w: ("customers_join", (v, queue, timeout)) for w, v in per_c.items()})
         queued_s = time.monotonic() - t
         self.quiesce(1.0)
         per_a: dict[int, list[int]] = {}
         for g in agents:
             w, ci = self._locate(g)
             per_a.setdefault(w, []).append(ci)
-        results = self._call_all({w: ("agents_run", (v, queue, max_chats, len(customers), 5.0, timeout))
+        results = self._call_all({w: ("agents_run", (v, queue, max_chats, len(customers), 5.0, timeout, talk))
                                   for w, v in per_a.items()})
-        latencies = [x for r in results.values() for x in r["latencies_ms"]]
         start = min(r["start"] for r in results.values())
         last = max(r["last"] for r in results.values())
-        return {"latencies_ms": latencies, "elapsed_s": last - start, "unanswered": unanswered,
-                "queued_s": queued_s}
+        out: dict[str, Any] = {key: [x for r in results.values() for x in r[key]]
+                               for key in ("first_ms", "after_close_ms", "after_answer_ms")}
+        out.update(elapsed_s=last - start, queued_s=queued_s,
+                   unanswered=sum(r["unanswered"] for r in joined.values()),
+                   never_told=sum(r["never_told"] for r in joined.values()),
+                   position_ms=[x for r in joined.values() for x in r["position_ms"]])
+        return out
 
     def close(self) -> None:
         for conn, proc in zip(self.conns, self.procs):

@@ -54,6 +54,7 @@ class Settings:
     support_customers: int = 1000
     support_agents: int = 50
     support_timeout_s: float = 60.0     #: for each phase: customers queueing, agents draining
+    support_talk_s: float = 2.0         #: an agent closes each conversation this long after accepting it
     kb_entries: int = 10_000
     #: ejabberd scenario: repetitions per side in each process-count block (12 runs per repetition)
     ejabberd_reps: int = 2
@@ -71,8 +72,8 @@ class Settings:
                        archive_shapes=[(4, 2)], archive_reps=1, inflight=4, paced_rate=20, paced_occupants=4,
                        paced_senders=2, ceiling_pairs=1,
                        mam_sizes=[300], mam_queries=2, join_sizes=[3], join_reps=1, idle_rooms=10,
-                       postgres=False, profile=False, support=True, support_customers=6, support_agents=2,
-                       support_timeout_s=60, kb_entries=200)
+                       postgres=False, profile=False, support=True, support_customers=8, support_agents=2,
+                       support_timeout_s=60, support_talk_s=0.2, kb_entries=200)
         raise ValueError(f"unknown mode {mode!r}")
 
 

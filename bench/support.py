@@ -1,16 +1,18 @@
 """The support queue under load: many waiting customers, agents taking and closing conversations.
 
-Customers are plain clients: each writes one chat message to the queue JID
-carrying its send time (``T<ns>``); the plugin quotes that first message in the
-offer it sends an agent, so the agent side can time the offer. Agents are plain
-clients too (they answer disco#info with no features, so offers come as chat
-messages from the conversation JID): on an offer they answer ``accept`` and then
-``/close``, which frees the slot for the next customer.
+Customers are plain clients: each writes one chat message to the queue JID and waits for its
+position. Agents are plain clients too (they answer disco#info with no features, so offers come as
+chat messages from the conversation JID): they accept every offer at once and close each
+conversation ``support_talk_s`` later, so an agent fills its chats and each close frees a slot for
+the next customer.
 
-Offer latency of one offer = its arrival minus the later of (the customer's
-message, the agent's previous ``/close``): how long routing took once an offer
-was possible. Routing throughput = conversations offered per second until every
-customer had been offered.
+The figures of the issue, measured where the people are (both ways through the server included):
+- the first offers (``max_chats`` per agent: 150 with 50 agents x 3) from the moment each became
+  routable: the agent online and free, and its previous offer answered (the queue offers an agent one
+  customer at a time);
+- the next offer after a close, while the agent was full: from the ``/close`` to the offer;
+- every customer's time from their message to their position in the queue.
+Routing throughput = conversations offered per second until every customer had been offered.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ def services(agents: list[str], customers: int) -> dict[str, dict[str, dict]]:
                     "offer_timeout": 60.0, "grace_period": 600.0, "max_chats": MAX_CHATS}],
         # Plain clients in the benchmark answer no liveness probes: rely on presence only.
         "liveness_interval": 0.0}}}
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def retrieval(entries: int) -> dict[str, Any]:
@@ -78,7 +84,8 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[st
 
         def load() -> dict[str, Any]:
             before, started = procstat.cpu_many(cpu_pids), time.monotonic()
-            outcome = lg.support(agents, customers, f"{QUEUE}@{SUPPORT}", MAX_CHATS, timeout=settings.support_timeout_s)
+            outcome = lg.support(agents, customers, f"{QUEUE}@{SUPPORT}", MAX_CHATS, timeout=settings.support_timeout_s,
+                                 talk=settings.support_talk_s)
             after = procstat.cpu_many(cpu_pids)
             outcome["cpu_s"] = {name: round(after[name] - before[name], 2) for name in cpu_pids}
             outcome["cpu_window_s"] = time.monotonic() - started  # queueing included: longer than elapsed_s
@@ -94,11 +101,16 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[st
     finally:
         lg.close()
         comp.stop()
-    lat = sorted(result["latencies_ms"])
-    offered = len(lat)
-    out.update(customers=n_customers, agents=n_agents, offered=offered,
-               offer_p50_ms=percentile(lat, 50), offer_p99_ms=percentile(lat, 99),
-               offer_max_ms=lat[-1] if lat else None,
+    first, after_close = sorted(result["first_ms"]), sorted(result["after_close_ms"])
+    told = sorted(result["position_ms"])
+    offered = len(first) + len(after_close) + len(result["after_answer_ms"])
+    out.update(customers=n_customers, agents=n_agents, max_chats=MAX_CHATS, talk_s=settings.support_talk_s,
+               offered=offered, first_offers=len(first),
+               first_offer_p50_ms=percentile(first, 50), first_offer_p99_ms=percentile(first, 99),
+               after_close_offers=len(after_close),
+               after_close_p50_ms=percentile(after_close, 50), after_close_p99_ms=percentile(after_close, 99),
+               position_p50_ms=percentile(told, 50), position_p99_ms=percentile(told, 99),
+               position_max_ms=told[-1] if told else None, never_told_position=result["never_told"],
                routing_per_s=offered / result["elapsed_s"] if result["elapsed_s"] else 0.0,
                elapsed_s=result["elapsed_s"], not_offered=n_customers - offered,
                customers_unanswered_when_queueing=result["unanswered"], queueing_s=result["queued_s"])
@@ -107,8 +119,10 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[st
         out["cpu_share_of_a_core"] = {name: round(seconds / result["cpu_window_s"], 2)
                                       for name, seconds in result["cpu_s"].items()}
     progress(f"  support: {offered}/{n_customers} offered in {result['elapsed_s']:.1f} s "
-             f"({out['routing_per_s']:.0f}/s), offer latency p50 {out['offer_p50_ms']:.1f} ms, "
-             f"p99 {out['offer_p99_ms']:.1f} ms; CPU (share of a core) {out.get('cpu_share_of_a_core')}")
+             f"({out['routing_per_s']:.0f}/s); first {len(first)} offers p50/p99 {_ms(out['first_offer_p50_ms'])}/"
+             f"{_ms(out['first_offer_p99_ms'])} ms; after a close p50/p99 {_ms(out['after_close_p50_ms'])}/"
+             f"{_ms(out['after_close_p99_ms'])} ms; position within p99/max {_ms(out['position_p99_ms'])}/"
+             f"{_ms(out['position_max_ms'])} ms; CPU (share of a core) {out.get('cpu_share_of_a_core')}")
     out["cpu_per_event_by_size"] = cost_by_size(settings)
     bot = retrieval(settings.kb_entries)
     if "skipped" not in bot:

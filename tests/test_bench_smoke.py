@@ -48,9 +48,13 @@ def test_bench_tiny_runs_every_scenario_and_writes_results(tmp_path: Path) -> No
     assert results["idle_rooms"]["ours"]["rss_after_restart"] > 0
     support = results["support"]
     if "skipped" not in support:
-        # Two agents, six customers: every customer is offered and the figures are real numbers.
-        assert support["offered"] == support["customers"], support
-        assert support["offer_p99_ms"] >= support["offer_p50_ms"] > 0
+        # Two agents with three chats, eight customers: six first offers fill the agents, two follow
+        # closes; every customer was told their place; the figures are real numbers.
+        assert support["offered"] == support["customers"] == 8, support
+        assert (support["first_offers"], support["after_close_offers"]) == (6, 2), support
+        assert support["first_offer_p99_ms"] >= support["first_offer_p50_ms"] > 0
+        assert support["after_close_p99_ms"] >= support["after_close_p50_ms"] > 0
+        assert support["never_told_position"] == 0 and support["position_max_ms"] > 0
         # What limited the run is told by each side's CPU: the server and the component worked.
         assert support["cpu_share_of_a_core"]["prosody"] > 0 and support["cpu_share_of_a_core"]["component"] > 0
     table = (out / "latest.md").read_text()
