@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 from typing import Any, Awaitable, Callable, Sequence
 
-from sqlalchemy import JSON, Connection, Float, Index, Integer, String, Text, delete, insert, inspect, or_, select
+from sqlalchemy import (JSON, Connection, Float, Index, Integer, String, Text, delete, func, insert, inspect, or_,
+                        select)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from component.batched import BatchedLookup
 from component.ids import new_id
 from component.storage import Base, Database
 
@@ -183,6 +185,8 @@ def _from_row(row: SupportTicket) -> Ticket:
 class SupportStore:
     def __init__(self, db: Database, changed: Callable[[Any, dict[str, str]], Awaitable[None]] | None = None) -> None:
         self.db = db
+        # A storm of new customers asks for each one's latest ticket (may it be reopened?) at once.
+        self._latest = BatchedLookup(self._load_latest)
         #: Called in the transaction that writes tickets ({id: queue}): where several processes
         #: share the domain, it tells the others (lookup.py), delivered once the transaction commits.
         self.changed = changed
@@ -240,11 +244,23 @@ class SupportStore:
             return [_from_row(r) for r in await session.scalars(query)]
 
     async def latest_ticket(self, queue: str, customer: str) -> Ticket | None:
+        """The customer's latest ticket that started at ``queue`` (look-ups made together share a query)."""
+        return await self._latest.get((queue, customer))
+
+    async def _load_latest(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Ticket]:
+        by_entry: dict[str, list[str]] = {}
+        for entry, customer in keys:
+            by_entry.setdefault(entry, []).append(customer)
+        found: dict[tuple[str, str], Ticket] = {}
         async with self.db.session() as session:
-            row = (await session.scalars(select(SupportTicket).where(
-                SupportTicket.entry == queue, SupportTicket.customer == customer).order_by(
-                SupportTicket.id.desc()).limit(1))).first()
-            return _from_row(row) if row else None
+            for entry, customers in by_entry.items():
+                for i in range(0, len(customers), 400):  # bound parameters per statement
+                    latest = select(func.max(SupportTicket.id)).where(
+                        SupportTicket.entry == entry, SupportTicket.customer.in_(customers[i:i + 400])
+                    ).group_by(SupportTicket.customer)
+                    for row in await session.scalars(select(SupportTicket).where(SupportTicket.id.in_(latest))):
+                        found[(entry, row.customer)] = _from_row(row)
+        return found
 
     async def tickets(self, queue: str | None = None, limit: int = 100) -> list[Ticket]:
         async with self.db.session() as session:
