@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from component.batched import BatchedLookup
+from component.batched import BatchedLookup, CoalescedWrites
 
 
 class Source:
@@ -71,3 +71,38 @@ async def test_a_failed_query_fails_its_waiters_only_and_a_cancelled_waiter_is_s
         await cancelled
     source.fail = None
     assert await lookup.get("b") == 2  # the next batch reads again
+
+
+async def test_writes_made_during_a_batch_go_in_the_next_and_a_key_changed_twice_is_written_once():
+    written: list[dict[str, int]] = []
+    gate = asyncio.Event()
+
+    async def save(batch: dict[str, int]) -> None:
+        written.append(dict(batch))
+        await gate.wait()
+
+    writes = CoalescedWrites(save)
+    first = writes.put("a", 1)
+    while not written:
+        await asyncio.sleep(0)
+    later = [writes.put("a", 2), writes.put("b", 1), writes.put("a", 3)]
+    assert not first.done()
+    gate.set()
+    await asyncio.gather(first, *later)
+    assert written == [{"a": 1}, {"a": 3, "b": 1}] and writes.batches == 2
+    assert list(written[1]) == ["b", "a"]  # in the order of their last change
+
+
+async def test_a_refused_batch_fails_its_waiters_and_the_next_batch_is_written():
+    calls: list[dict[str, int]] = []
+
+    async def save(batch: dict[str, int]) -> None:
+        calls.append(batch)
+        if len(calls) == 1:
+            raise RuntimeError("database away")
+
+    writes = CoalescedWrites(save)
+    with pytest.raises(RuntimeError, match="database away"):
+        await writes.put("a", 1)
+    await writes.put("a", 2)
+    assert calls == [{"a": 1}, {"a": 2}]

@@ -29,17 +29,20 @@ class Dispatch:
             if not self.is_agent(queue, bare):
                 return
             agent = self.agents[queue].setdefault(bare, Agent(bare))
+            # Stored in line now, written with other agents' changes while routing goes on (memory
+            # decides routing; the stored copy is for a restart and for the other processes).
             if show is None:
                 agent.resources.pop(agent_jid, None)
-                await self.store.set_presence(queue, None, agent_jid)
+                stored = self.store.presence_changed(queue, None, agent_jid)
                 for t in [t for t in self.pending_offers(bare) if agent_jid in t.offers]:
                     await self._drop_offer(t, agent_jid, "offer_revoked", "revoke_offline")
             else:
                 resource = Resource(agent_jid, show, max_chats, self.now())
                 agent.resources[agent_jid] = resource
-                await self.store.set_presence(queue, resource, agent_jid)
+                stored = self.store.presence_changed(queue, resource, agent_jid)
             await self._route(queue)
             self._refresh(queue)
+        await stored
 
     async def _verify_agents(self) -> None:
         """After a restart, agents may have left while we were away: ask their clients."""

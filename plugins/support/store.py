@@ -5,6 +5,7 @@ Written only by this plugin; other plugins read through the public service.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Awaitable, Callable, Sequence
 
@@ -12,7 +13,7 @@ from sqlalchemy import (JSON, Connection, Float, Index, Integer, String, Text, d
                         select)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from component.batched import BatchedLookup
+from component.batched import BatchedLookup, CoalescedWrites
 from component.ids import new_id
 from component.storage import Base, Database
 
@@ -187,6 +188,7 @@ class SupportStore:
         self.db = db
         # A storm of new customers asks for each one's latest ticket (may it be reopened?) at once.
         self._latest = BatchedLookup(self._load_latest)
+        self._presences = CoalescedWrites(self._save_presences)
         #: Called in the transaction that writes tickets ({id: queue}): where several processes
         #: share the domain, it tells the others (lookup.py), delivered once the transaction commits.
         self.changed = changed
@@ -323,13 +325,19 @@ class SupportStore:
                 result.setdefault(row.ticket, {})[row.jid] = row.mode
             return result
 
-    async def set_presence(self, queue: str, resource: Resource | None, jid: str) -> None:
+    def presence_changed(self, queue: str, resource: Resource | None, jid: str) -> asyncio.Future:
+        """Store an agent's presence to a queue (None: gone) with the next batch; the future resolves
+        once stored. Fifty agents coming online at once are one transaction, not fifty in a row."""
+        return self._presences.put((queue, jid), resource)
+
+    async def _save_presences(self, changed: dict[tuple[str, str], Resource | None]) -> None:
         async with self.db.session() as session:
-            await session.execute(delete(SupportAgentPresence).where(
-                SupportAgentPresence.queue == queue, SupportAgentPresence.jid == jid))
-            if resource is not None:
-                session.add(SupportAgentPresence(queue=queue, jid=jid, show=resource.show,
-                                                         max_chats=resource.max_chats, updated=resource.updated))
+            for (queue, jid), resource in changed.items():
+                await session.execute(delete(SupportAgentPresence).where(
+                    SupportAgentPresence.queue == queue, SupportAgentPresence.jid == jid))
+                if resource is not None:
+                    session.add(SupportAgentPresence(queue=queue, jid=jid, show=resource.show,
+                                                     max_chats=resource.max_chats, updated=resource.updated))
 
     async def presences(self) -> list[tuple[str, Resource]]:
         async with self.db.session() as session:
