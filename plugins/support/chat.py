@@ -14,7 +14,7 @@ from . import receipts
 from .commands import REGISTRY
 from .declare import QUEUE, SESSION, Alias, Call, Declaration, parse_chat
 from .engine import JoinRefused
-from .model import FIRST_KEY, LEAVABLE_STATES, Ticket
+from .model import LEAVABLE_STATES, Ticket
 from .ops import CUSTOMER_TURN
 from .texts import BYE_WORDS, pick_lang, text
 
@@ -100,11 +100,10 @@ class ChatSurface:
                 return  # a rating, a thank-you, or their resolved ticket reopened
             if not body or body.lower() in BYE_WORDS:
                 return  # chat states, receipts, a goodbye: nothing to open a ticket for
-            first_key = receipts.client_key(msg.xml)
             try:
                 t = await engine.join(queue, str(sender), lang, "chat", True, body,
-                                      form={FIRST_KEY: first_key} if first_key else None,
-                                      on_created=lambda new: self.outbox.archive_only(new, msg, "customer", ""))
+                                      on_created=lambda new: self.outbox.archive_only(new, msg, "customer", ""),
+                                      first_id=receipts.client_key(msg.xml))
             except JoinRefused as refused:
                 key = {"closed": "closed_queue", "full": "full_queue"}.get(refused.reason)
                 if refused.reason == "hours":

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Awaitable, Callable
 
 from component.errors import StanzaError
 
 from . import hooks as events
 from . import prechat
-from .model import LEAVABLE_STATES, RESOLVED, WAITING_STATES, Ticket
+from .model import FIRST_KEY, LEAVABLE_STATES, RESOLVED, WAITING_STATES, Ticket
 from .texts import text
 
 log = logging.getLogger("switchboard.plugins.support")
@@ -31,11 +32,12 @@ class JoinRefused(StanzaError):
 class Intake:
     async def join(self, queue: str, customer_jid: str, lang: str, via: str = "chat", notify: bool = True,
                    body: str = "", form: dict[str, str] | None = None, priority: int = 0,
-                   on_created: Callable[[Ticket], Awaitable[Any]] | None = None) -> Ticket:
+                   on_created: Callable[[Ticket], Awaitable[Any]] | None = None, first_id: str = "") -> Ticket:
         """Open a ticket for a customer; raises :class:`JoinRefused`.
 
         ``on_created`` runs once the ticket exists, before anyone answers (the plugin archives
-        the customer's first message there, so transcripts keep their order).
+        the customer's first message there, so transcripts keep their order). ``first_id``: that
+        message's origin-id (or id), kept with the creation (``FIRST_KEY``).
         """
         customer = customer_jid.split("/", 1)[0]
         async with self._lock:
@@ -60,7 +62,7 @@ class Intake:
             self._reindex(t)  # found by the customer's next message at once
             # Not stored (the database is away): _record takes it out of memory again, so the
             # customer's next message opens a ticket rather than finding this one half-made.
-            created = self._change(t, "created", customer, via=via)
+            created = self._change(t, "created", customer, via=via, **({FIRST_KEY: first_id} if first_id else {}))
         # Written with the next batch, while other customers come in.
         await self._stored_then(created)
         if on_created is not None:
@@ -217,11 +219,22 @@ class Intake:
         q = self.queues.get(entry)
         if q is None or q.reopen_days <= 0:
             return None
+        await self._closing_written(entry, customer)
         t = await self.store.latest_ticket(entry, customer)
         if t is None or t.state != RESOLVED or not t.agents_seen:
             return None
         resolved = t.resolved_at or t.closed_at or 0.0
         return t if self.now() - resolved <= q.reopen_days * 86400 else None
+
+    async def _closing_written(self, entry: str, customer: str, limit: float = 5.0) -> None:
+        """The customer's ticket here is being closed (its write not done, the store still holds it
+        open): wait for the write, so that a message written meanwhile (a resend, a late word) finds it
+        resolved and reopens it, rather than opening a second ticket next to it. Not under the lock."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and any(
+                t is not None and t.entry == entry and not t.is_open
+                for t in (self.tickets.get(i) for i in self._by_customer.get(customer, ()))):
+            await asyncio.sleep(0.01)
 
     async def leave(self, ticket_id: str, reason: str, actor: str = "") -> Ticket:
         """A waiting customer leaves (bye, depart-queue, offline past the grace period): abandoned."""

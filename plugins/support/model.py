@@ -16,8 +16,9 @@ LEAVABLE_STATES = ("new", "bot", "prechat", "queued", "offered")
 RESOLVED = "resolved"
 #: States after which nothing happens any more.
 FINAL_STATES = ("closed", "abandoned")
-#: A ticket's form keeps its first message's origin-id (or id) next to its text ("message"), so the
-#: message restored from the ticket after a crash is known when the customer sends it again.
+#: A ticket's "created" event keeps its first message's origin-id (or id) under this key (the text is
+#: the form's "message"), so the message restored from the ticket after a crash is known when the
+#: customer sends it again.
 FIRST_KEY = "message_id"
 
 #: show value -> routing tier (lower is preferred); None = never routed.

@@ -10,6 +10,7 @@ What the archive keeps of a conversation is in :mod:`.transcript`.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from typing import TYPE_CHECKING, Any, Sequence
@@ -49,6 +50,7 @@ class StanzaOutbox(ConversationRecord):
         self.options = options
         self.engine: "SupportEngine | None" = None
         self._features: dict[str, bool] = {}  # full JID -> speaks XEP-0142 offers
+        self._restoring: dict[str, asyncio.Event] = {}  # see ConversationRecord.restoring
 
     # -- building ----------------------------------------------------------------
     def message(self, mfrom: str, mto: str, body: str = "", lang: str = "",

@@ -67,6 +67,7 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Peering, Plugin):
         self.ops = Operations(self)
         await self.engine.load()
         self._loaded_new = [t.id for t in self.engine.tickets.values() if t.state == "new"]
+        self.outbox.restoring(self._loaded_new)  # a resend of those first messages waits for them
         await self._listen_peers()
         await overrides.start(self)
         self.hooks.provide(events.SERVICE, SupportFacade(self))

@@ -18,7 +18,7 @@ from component.ids import new_id
 from component.storage import Base, Database
 
 from .canned import Canned
-from .model import FIRST_KEY, OPEN_STATES, Resource, Ticket
+from .model import OPEN_STATES, Resource, Ticket
 from .tickets import Search
 
 JID_LEN = 3071
@@ -161,8 +161,7 @@ def _row_values(t: Ticket) -> dict[str, Any]:
                   agents_seen=list(t.agents_seen), form=dict(t.form),
                   tags="," + ",".join(t.tags) + "," if t.tags else "", reopened=t.reopened,
                   rating_comment=t.rating_comment,
-                  search_text=" ".join([t.customer, *(str(v) for k, v in t.form.items()
-                                                        if v and k != FIRST_KEY)]).lower())
+                  search_text=" ".join([t.customer, *(str(v) for v in t.form.values() if v)]).lower())
     return values
 
 

@@ -7,6 +7,7 @@ changes with the archive's contract, not with what people are told.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import time
@@ -58,6 +59,7 @@ class ConversationRecord:
     service: "Service"
     options: Any
     engine: "SupportEngine | None"
+    _restoring: dict[str, asyncio.Event]  #: ticket -> set once its first message is back (after a restart)
 
     async def send_history(self, t: Ticket, to: str, label_customer: bool = False) -> int:
         assert self.engine is not None
@@ -98,6 +100,9 @@ class ConversationRecord:
         key = receipts.client_key(msg.xml)
         if archive is None or not key or not (msg["body"] or stanza.retraction_target(msg.xml) is not None):
             return False
+        restored = self._restoring.get(t.id)
+        if restored is not None:
+            await restored.wait()
         assert self.engine is not None
         found = await archive.find_by_origin_id(self.engine.session_jid(t.id), None, key)
         return found is not None and receipts.is_customers(found.stanza)
@@ -114,10 +119,26 @@ class ConversationRecord:
         ack.append(receipts.received(acked))
         self.service.send(ack)
 
+    def restoring(self, ticket_ids: list[str]) -> None:
+        """These tickets' first messages may be put back by :meth:`keep_first_messages`: until then, a
+        customer's resend of one waits (found stored afterwards, it is kept once)."""
+        for ticket_id in ticket_ids:
+            self._restoring.setdefault(ticket_id, asyncio.Event())
+
     async def keep_first_messages(self, ticket_ids: list[str]) -> None:
         """After a restart, before anyone is answered: a ticket loaded "new" was stored, but the process
         may have died before the customer's first message reached the archive (it is written once the
         ticket exists). Put it there from the ticket, at its time."""
+        self.restoring(ticket_ids)
+        try:
+            await self._keep_first_messages(ticket_ids)
+        finally:
+            for ticket_id in ticket_ids:
+                done = self._restoring.pop(ticket_id, None)
+                if done is not None:
+                    done.set()
+
+    async def _keep_first_messages(self, ticket_ids: list[str]) -> None:
         assert self.engine is not None
         archive = self.service.hooks.service("archive", None)
         if archive is None:
@@ -130,8 +151,10 @@ class ConversationRecord:
                 continue
             msg = self.service.xmpp.make_message(mto=self._entry_jid(t), mfrom=t.customer_jid,
                                                  mbody=t.form["message"], mtype="chat")
-            if t.form.get(FIRST_KEY):
-                msg["id"] = t.form[FIRST_KEY]  # so that the customer's resend of it is known (receipts.py)
+            created = next((data for kind, _at, _actor, data in await self.engine.store.events(t.id)
+                            if kind == "created"), {})
+            if created.get(FIRST_KEY):
+                msg["id"] = created[FIRST_KEY]  # so that the customer's resend of it is known (receipts.py)
             await self._archive(t, msg, self._payload(msg), "customer", "", new_id(t.created_at), at=t.created_at)
             log.info("first message archived from the ticket", extra={"ticket": t.id})
 

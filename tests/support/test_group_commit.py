@@ -148,3 +148,18 @@ async def test_pending_told_only_if_the_customer_did_not_answer_during_its_write
     assert text("pending_customer", "en") not in told
     kinds = [k for k, *_ in await engine.store.events(t.id)]
     assert kinds[kinds.index("pending") + 1] == "queued"
+
+
+async def test_a_customer_writing_while_their_close_is_written_reopens_it_once_stored(make, monkeypatch):
+    """A message written while the close is being stored (the database still says active) waits for the
+    write and finds the ticket resolved, to reopen it: never a second ticket next to it."""
+    engine, rec, t, gate, writing = await conversation_whose_write_waits(make, monkeypatch, "closed")
+    closing = asyncio.ensure_future(engine.close(t.id, A))
+    await writing.wait()
+    asking = asyncio.ensure_future(engine.reopenable("help", "first@y"))
+    await settle()
+    assert not asking.done()
+    gate.set()
+    await closing
+    again = await asking
+    assert again is not None and again.id == t.id and again.state == "resolved"

@@ -73,7 +73,7 @@ def test_only_the_customers_stored_message_counts_as_sent_before() -> None:
 
 # -- the resend check and the desk's receipt on a real archive (no network) -------------------------------
 @pytest.fixture
-async def desk(tmp_path: Path):  # type: ignore[no-untyped-def]
+async def desk(tmp_path: Path) -> Any:
     """The support plugin's outbox on a real archive, with the component's stream replaced by a list of
     what it would send."""
     import slixmpp
@@ -111,7 +111,7 @@ def customer_message(mid: str, body: str = "hello", origin: str = "", receipt: b
     return msg
 
 
-async def test_a_stored_message_is_known_by_its_origin_id_or_id_in_its_ticket_only(desk) -> None:  # type: ignore[no-untyped-def]
+async def test_a_stored_message_is_known_by_its_origin_id_or_id_in_its_ticket_only(desk: Any) -> None:
     outbox, _archive, _sent = desk
     t = ticket()
     await outbox.archive_only(t, customer_message("m1", origin="o1"), "customer", "")
@@ -128,7 +128,7 @@ async def test_a_stored_message_is_known_by_its_origin_id_or_id_in_its_ticket_on
     assert not await outbox.stored_before(t, customer_message("m2", body=""))  # a chat state is never stored
 
 
-async def test_the_desk_acknowledges_after_the_commit_and_only_when_asked(desk) -> None:  # type: ignore[no-untyped-def]
+async def test_the_desk_acknowledges_after_the_commit_and_only_when_asked(desk: Any) -> None:
     outbox, archive, sent = desk
     stored = archive.store
     seen_at_commit: list[int] = []

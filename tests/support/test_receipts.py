@@ -9,6 +9,7 @@ refusal answers its error and no receipt.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from xml.etree.ElementTree import Element
 
 import pytest
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.integration
 RECEIVED = f"{{{xmlns.RECEIPTS}}}received"
 
 
-def content(client, to: str, body: str, mid: str, origin: str = "", receipt: bool = True):  # type: ignore[no-untyped-def]
+def content(client: Any, to: str, body: str, mid: str, origin: str = "", receipt: bool = True) -> Any:
     msg = client.make_message(mto=to, mbody=body, mtype="chat")
     msg["id"] = mid
     if receipt:
@@ -139,3 +140,30 @@ async def test_the_agents_client_answers_while_they_hold_the_conversation(compon
         assert not engine(app).tickets
         assert await bodies(app, session) == ["hello there", "is it fixed?", "looking", "yes", "thanks", "ok",
                                               "bye now"]
+
+
+async def test_a_first_message_restored_after_a_crash_is_known_when_sent_again(component, prosody):
+    """The process died between storing a new ticket and archiving its first message, before any receipt:
+    the restart archives the message from the ticket with its origin-id, so the customer's resend of it
+    is acknowledged and kept once."""
+    options = config(queue())
+    app = await component(options)
+    async with harness.slix_client(prosody.ports.c2s, "cust3", plugins=("xep_0184",)) as cust:
+        cin = harness.Inbox(cust)
+        stored = asyncio.Event()
+
+        async def die_here(_ticket: object) -> None:
+            stored.set()  # the ticket is stored: the archive write (and the receipt) would come now
+            await asyncio.Event().wait()
+
+        joining = asyncio.ensure_future(engine(app).join("help", cust.boundjid.full, "en", "chat", True,
+                                                         "where is my refund?", on_created=die_here,
+                                                         first_id="r-1"))
+        await asyncio.wait_for(stored.wait(), 10)
+        await app.stop()
+        joining.cancel()
+        app = await component(options)
+        (ticket,) = engine(app).tickets.values()
+        content(cust, HELP, "where is my refund?", "r-1-again", origin="r-1").send()
+        await cin.next(receipt_for("r-1-again"))
+        assert await bodies(app, engine(app).session_jid(ticket.id)) == ["where is my refund?"]
