@@ -51,6 +51,7 @@ class StanzaOutbox(ConversationRecord):
         self.engine: "SupportEngine | None" = None
         self._features: dict[str, bool] = {}  # full JID -> speaks XEP-0142 offers
         self._restoring: dict[str, asyncio.Event] = {}  # see ConversationRecord.restoring
+        self._asking: dict[str, asyncio.Future] = {}  # full JID -> its disco#info on the way
 
     # -- building ----------------------------------------------------------------
     def message(self, mfrom: str, mto: str, body: str = "", lang: str = "",
@@ -177,13 +178,26 @@ class StanzaOutbox(ConversationRecord):
         """A resource went offline, or came online anew: what its client speaks is learned again at the
         next offer (the same resource may now be another client)."""
         self._features.pop(jid, None)
+        self._asking.pop(jid, None)
+
+    def learn_client(self, jid: str) -> None:
+        """Ask a new agent session what it speaks before its first offer is due."""
+        assert self.engine is not None
+        self.engine._spawn(self.supports_offers(jid))
 
     async def supports_offers(self, jid: str) -> bool:
-        """Does this full JID take XEP-0142 offer IQs? Asked once per session of the resource."""
-        if jid not in self._features:
-            features = await self._disco(jid)
+        """Does this full JID take XEP-0142 offer IQs? Asked once per session of the resource (an offer
+        due while the question is on its way waits for the same answer)."""
+        if jid in self._features:
+            return self._features[jid]
+        asking = self._asking.get(jid)
+        if asking is None:
+            asking = self._asking[jid] = asyncio.ensure_future(self._disco(jid))
+        features = await asyncio.shield(asking)
+        if self._asking.get(jid) is asking:  # not forgotten meanwhile (the session ended)
+            del self._asking[jid]
             self._features[jid] = bool(features) and stanza.WG in features
-        return self._features[jid]
+        return bool(features) and stanza.WG in features
 
     async def _disco(self, jid: str) -> set[str] | None:
         assert self.engine is not None

@@ -55,6 +55,9 @@ class Workgroup:
             agent = engine.agents.get(queue, {}).get(sender.bare)
             if not available or agent is None or str(sender) not in agent.resources:
                 self.outbox.forget_client(str(sender))  # gone, or a new session of the resource
+                if available:
+                    # Asked now, while routing goes on: its first offer need not wait for the answer.
+                    self.outbox.learn_client(str(sender))
             show = (pres["show"] or "") if available else None
             if show not in (None, "", "chat", "away", "xa", "dnd"):
                 show = ""

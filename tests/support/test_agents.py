@@ -378,6 +378,8 @@ async def test_an_agents_offer_capability_is_learned_once_per_session_and_again_
                 lambda iq: asked.append(iq["type"])))
             agent_presence(a1, max_chats=3)
             await agent_ready(app, "agent1")
+            # Asked as the session starts, before any customer: the first offer need not wait for it.
+            await harness.until(lambda: asked == ["get"], what="disco#info at the agent's arrival")
             await start_conversation(app, c1, cin1, a1, ain, first="first")
             c2.send_message(mto=HELP, mbody="second", mtype="chat")
             await ain.next(body_has("accept"))  # offered in chat again, without asking again
