@@ -234,10 +234,10 @@ class Worker:
         self.handler = self._discard
 
     # -- commands ---------------------------------------------------------
-    def cmd_login(self, specs: list[tuple[str, str]], register: bool) -> int:
+    def cmd_login(self, specs: list[tuple[str, str]], register: bool, guest_host: str = "") -> int:
         for user, resource in specs:
-            client = RawClient(self.port, user, PASSWORD, resource)
-            client.login(register=register)
+            client = RawClient(self.port, user, PASSWORD, resource, host=guest_host or "localhost")
+            client.login(register=register and not guest_host, anonymous=bool(guest_host))
             self._add(client)
         return len(self.clients)
 
@@ -689,15 +689,16 @@ class LoadGen:
     def jid(self, g: int) -> str:
         return f"{self.users[g]}@localhost/b{g}"
 
-    def login(self, users: list[str], register: bool = True) -> list[int]:
-        """Log in one client per user name (registering them first); returns their global indices."""
+    def login(self, users: list[str], register: bool = True, guest_host: str = "") -> list[int]:
+        """Log in one client per user name (registering them first), or as anonymous guests of
+        ``guest_host`` (the names then only count them); returns their global indices."""
         first = self.count
         ids = list(range(first, first + len(users)))
         per: dict[int, list[tuple[str, str]]] = {w: [] for w in range(self.n)}
         for g, user in zip(ids, users):
             per[self._locate(g)[0]].append((user, f"b{g}"))
         self.users += users
-        self._call_all({w: ("login", (specs, register)) for w, specs in per.items() if specs})
+        self._call_all({w: ("login", (specs, register, guest_host)) for w, specs in per.items() if specs})
         self.count += len(users)
         return ids
 

@@ -99,10 +99,16 @@ class RawClient:
         self.send(STREAM_HEADER.format(to=quoteattr(self.host)))
         return self.read_until(b"</stream:features>")
 
-    def login(self, register: bool = False, presence: bool = True, timeout: float = 15) -> "RawClient":
+    def login(self, register: bool = False, presence: bool = True, timeout: float = 15,
+              anonymous: bool = False) -> "RawClient":
+        """Log in with SASL PLAIN, or with ANONYMOUS on a guest host (a website's visitor: the server
+        names the account)."""
         self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         features = self._open_stream()
+        if anonymous:
+            self.send(f"<auth xmlns='{SASL_NS}' mechanism='ANONYMOUS'/>")
+            return self._authenticated(presence, timeout)
         if register:
             # In-band registration (XEP-0077) on the same stream, before SASL;
             # "conflict" means the account exists already, which is fine.
@@ -117,6 +123,9 @@ class RawClient:
             raise XmppError(f"{self.jid}: the server does not offer SASL PLAIN: {features[-400:]!r}")
         token = base64.b64encode(f"\0{self.user}\0{self.password}".encode()).decode()
         self.send(f"<auth xmlns='{SASL_NS}' mechanism='PLAIN'>{token}</auth>")
+        return self._authenticated(presence, timeout)
+
+    def _authenticated(self, presence: bool, timeout: float) -> "RawClient":
         answer = self.read_until(re.compile(rb"<success[^>]*/>|<success.*?</success>|</failure>", re.DOTALL),
                                  timeout)
         if b"<failure" in answer:

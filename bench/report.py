@@ -108,12 +108,14 @@ def headline(results: dict[str, Any]) -> list[dict[str, Any]]:
                      "native": (idle["native"]["rss_after"] - idle["native"]["rss_before"]) / 2**20,
                      "ours": grow / 2**20, "ratio": None, "target": "", "met": None, "digits": 1})
     support = results.get("support")
-    if support and "first_offer_p99_ms" in support:
-        shape = f"{support.get('customers')} customers, {support.get('agents')} agents x {support.get('max_chats')}"
-        for key, what, target in (("first_offer_p99_ms", f"first {support.get('first_offers')} offers from routable", 50),
+    for who, run in (("", support), (" guest", (support or {}).get("guests"))):
+        if not run or "first_offer_p99_ms" not in run:
+            continue
+        shape = f"{run.get('customers')}{who} customers, {run.get('agents')} agents x {run.get('max_chats')}"
+        for key, what, target in (("first_offer_p99_ms", f"first {run.get('first_offers')} offers from routable", 50),
                                   ("after_close_p99_ms", "next offer after a close", 20),
                                   ("position_p99_ms", "position told after joining", 1000)):
-            value = support.get(key)
+            value = run.get(key)
             if value is None or value != value:  # NaN: no such offer in this run (a tiny one)
                 continue
             rows.append({"what": f"support: {what}, p99 ({shape}), ms", "native": None, "ours": value,

@@ -24,6 +24,7 @@ HOST = "localhost"
 ROOMS = f"rooms.{HOST}"
 SUPPORT = f"support.{HOST}"
 NATIVE = f"conference.{HOST}"
+GUEST = f"guest.{HOST}"  #: website visitors (anonymous) who may write to the support desk
 SECRETS = {ROOMS: "bench-rooms-secret", SUPPORT: "bench-support-secret"}
 
 
@@ -149,7 +150,7 @@ class Stack:
         self.state.mkdir(parents=True, exist_ok=True)
         self.prosody = LocalProsody(self.state / "prosody", host=HOST, components=dict(SECRETS),
                                     admins=[f"admin@{HOST}"], native_muc=True, native_storage="sql",
-                                    allow_registration=True)
+                                    allow_registration=True, guest_host=GUEST, guest_allowed=[SUPPORT])
         self.components: list[ComponentProcess] = []
 
     @property

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from . import procstat
 from .loadgen import LoadGen
-from .stack import SUPPORT, Stack
+from .stack import GUEST, SUPPORT, Stack
 from .stats import percentile
 
 QUEUE = "help"
@@ -60,24 +60,20 @@ def cost_by_size(settings: Any) -> list[dict[str, Any]]:
     return asyncio.run(join_leave_cost(None, sizes, 300 if settings.mode != "tiny" else 20))
 
 
-def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[str, Any]:
+def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    try:
-        from component.plugin import plugin_class
-
-        plugin_class("support")
-    except Exception as exc:  # noqa: BLE001 - the queue may not be in this checkout
-        return {"skipped": f"the support plugin is not available ({exc})"}
     n_agents, n_customers = settings.support_agents, settings.support_customers
     agent_names = [f"agent{i}" for i in range(n_agents)]
-    comp = stack.component(services([f"{a}@localhost" for a in agent_names], n_customers), name="component-support")
+    name = "component-support-guests" if guests else "component-support"
+    comp = stack.component(services([f"{a}@localhost" for a in agent_names], n_customers), name=name)
     comp.start()
     lg = LoadGen(stack.c2s, settings.workers)
     try:
         t = time.monotonic()
         agents = lg.login(agent_names)
-        customers = lg.login([f"customer{i}" for i in range(n_customers)])
-        progress(f"  logged in {n_agents} agents and {n_customers} customers in {time.monotonic() - t:.1f} s")
+        customers = lg.login([f"customer{i}" for i in range(n_customers)], guest_host=GUEST if guests else "")
+        progress(f"  logged in {n_agents} agents and {n_customers} {'guest ' if guests else ''}customers in "
+                 f"{time.monotonic() - t:.1f} s")
         # CPU of each side over the run, to say what limited it (the server, the component, the generator).
         cpu_pids: dict[str, int | list[int]] = {"prosody": stack.prosody_pid, "component": comp.pid,
                                                 "loadgen": lg.pids, "machine": 0}
@@ -91,7 +87,7 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[st
             outcome["cpu_window_s"] = time.monotonic() - started  # queueing included: longer than elapsed_s
             return outcome
 
-        if settings.profile:
+        if settings.profile and not guests:
             from .profiling import sample
 
             # Sampled from the start: customers queueing, then agents draining the queue.
@@ -118,11 +114,26 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[st
         # Share of one core each side used over the run (the machine: of all its cores together).
         out["cpu_share_of_a_core"] = {name: round(seconds / result["cpu_window_s"], 2)
                                       for name, seconds in result["cpu_s"].items()}
-    progress(f"  support: {offered}/{n_customers} offered in {result['elapsed_s']:.1f} s "
+    progress(f"  support{' (guests)' if guests else ''}: {offered}/{n_customers} offered in {result['elapsed_s']:.1f} s "
              f"({out['routing_per_s']:.0f}/s); first {len(first)} offers p50/p99 {_ms(out['first_offer_p50_ms'])}/"
              f"{_ms(out['first_offer_p99_ms'])} ms; after a close p50/p99 {_ms(out['after_close_p50_ms'])}/"
              f"{_ms(out['after_close_p99_ms'])} ms; position within p99/max {_ms(out['position_p99_ms'])}/"
              f"{_ms(out['position_max_ms'])} ms; CPU (share of a core) {out.get('cpu_share_of_a_core')}")
+    return out
+
+
+def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    try:
+        from component.plugin import plugin_class
+
+        plugin_class("support")
+    except Exception as exc:  # noqa: BLE001 - the queue may not be in this checkout
+        return {"skipped": f"the support plugin is not available ({exc})"}
+    # Customers with accounts (the server archives every message they get) and website visitors
+    # (anonymous guests, nothing archived for them): the same storm for each, on a fresh component.
+    out.update(storm(stack, settings, progress, guests=False))
+    out["guests"] = storm(stack, settings, progress, guests=True)
     out["cpu_per_event_by_size"] = cost_by_size(settings)
     bot = retrieval(settings.kb_entries)
     if "skipped" not in bot:

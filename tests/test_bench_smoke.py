@@ -55,6 +55,10 @@ def test_bench_tiny_runs_every_scenario_and_writes_results(tmp_path: Path) -> No
         assert support["first_offer_p99_ms"] >= support["first_offer_p50_ms"] > 0
         assert support["after_close_p99_ms"] >= support["after_close_p50_ms"] > 0
         assert support["never_told_position"] == 0 and support["position_max_ms"] > 0
+        # The same storm with website visitors (anonymous guests of the guest host).
+        guests = support["guests"]
+        assert guests["offered"] == 8 and (guests["first_offers"], guests["after_close_offers"]) == (6, 2), guests
+        assert guests["never_told_position"] == 0 and guests["position_max_ms"] > 0
         # What limited the run is told by each side's CPU: the server and the component worked.
         assert support["cpu_share_of_a_core"]["prosody"] > 0 and support["cpu_share_of_a_core"]["component"] > 0
     table = (out / "latest.md").read_text()
