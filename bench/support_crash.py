@@ -13,6 +13,11 @@ client saw are compared:
 - every ticket acknowledged to its customer before the kill exists, once (no customer has two);
 - every acknowledged customer message is in its ticket's archive and reached the agent after the
   restart (the transcript an agent gets on accepting);
+- every message a customer sent is in the archive once, none twice: customers ask for XEP-0184
+  receipts and send again what got none (same id and origin-id, as the web widget does), so even
+  what the server had written to the killed process's socket arrives (``BURST`` customers write
+  just before the kill, so that messages are on their way when it comes); no receipt of the killed
+  process names a message that was not stored at the kill;
 - the customers waiting at the kill are offered after the restart in the stored order (the offer
   events), before anyone who came later, and are told positions consistent with that order;
 - the offers pending at the kill come again to the same agents;
@@ -47,10 +52,13 @@ TALK_S = 2.0            #: and closes the conversation this long after accepting
 SPREAD_S = 1.0          #: every customer arrives within this window
 KILL_AT = 1 / 3         #: the kill comes once this share of the customers was answered (and accepts are on their way)
 RESEND_AFTER_S = 2.0    #: after the restart, customers who got an error while it was away write again
-SILENT_RESEND_S = 30.0  #: and those who got no answer at all
+RESEND_S = 10.0         #: a customer sends a message again this long after its last copy while it has no receipt
+FOLLOW_S = 60.0         #: a customer's second message comes at a random moment of this window after the first
+BURST = 200             #: customers who write their second message just before the kill (on its way when it dies)
 QUIET_S = 20.0          #: the run ends when nothing changed for this long
 TIMEOUT_S = 240.0
 MARKER = re.compile(r"\[c(\d+)\]")
+ANY_MARKER = re.compile(r"\[c(\d+)(?:/(\d+))?\]")  #: a customer's message: [c<number>] first, [c<number>/<seq>] next
 
 
 async def _snapshot(db_url: str) -> dict[str, Any]:
@@ -76,17 +84,25 @@ async def _snapshot(db_url: str) -> dict[str, Any]:
             raw = r[6] if isinstance(r[6], dict) else json.loads(r[6] or "{}")
             offers[r[0]] = sorted({full.split("/", 1)[0] for full in raw})
     markers: dict[str, list[int]] = {}
+    copies: Counter[tuple[int, int]] = Counter()  # (customer, message) -> archived rows holding it
     for archive, stanza in archived:
         tid = archive.split("@", 1)[0][2:]
         markers.setdefault(tid, []).extend(int(m) for m in MARKER.findall(stanza or ""))
+        copies.update({(int(k), int(seq or 1)) for k, seq in ANY_MARKER.findall(stanza or "")})
     return {"tickets": {r[0]: {"customer": r[1], "state": r[2]} for r in tickets},
-            "waiting": [r[0] for r in waiting], "offers": offers, "markers": markers,
+            "waiting": [r[0] for r in waiting], "offers": offers, "markers": markers, "copies": copies,
             "events": [(r[0], r[1], r[2], r[3]) for r in events],
             "accepts": [tuple(r) for r in events if r[2] == "accepted"]}
 
 
 def snapshot(db_url: str) -> dict[str, Any]:
     return asyncio.run(_snapshot(db_url))
+
+
+def _quantiles(values: list[float]) -> dict[str, float | None]:
+    ordered = sorted(values)
+    pick = (lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2) if ordered else None)
+    return {"count": len(ordered), "p50": pick(0.5), "p90": pick(0.9), "max": pick(1.0)}
 
 
 def _inversions(values: list[float]) -> int:
@@ -105,7 +121,7 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None], db_url: st
     lg = CrashLoad(stack.c2s, settings.workers)
     out: dict[str, Any] = {"backend": backend, "customers": n_customers, "agents": n_agents, "max_chats": MAX_CHATS,
                            "hold_s": HOLD_S, "talk_s": TALK_S, "spread_s": SPREAD_S, "kill_at_share": KILL_AT,
-                           "resend_after_s": RESEND_AFTER_S, "silent_resend_s": SILENT_RESEND_S,
+                           "resend_after_s": RESEND_AFTER_S, "resend_s": RESEND_S, "follow_s": FOLLOW_S,
                            "loadavg_before": os.getloadavg()}
     try:
         t = time.monotonic()
@@ -116,7 +132,7 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None], db_url: st
         per_c, per_a = lg.per_worker(customers), lg.per_worker(agents)
         numbers = {g: k for k, g in enumerate(customers)}
         lg._call_all({w: ("setup", (f"{QUEUE}@{SUPPORT}", [(ci, numbers[ci * lg.n + w]) for ci in per_c[w]],
-                                    per_a[w], HOLD_S, TALK_S)) for w in range(lg.n)})
+                                    per_a[w], HOLD_S, TALK_S, RESEND_S, FOLLOW_S)) for w in range(lg.n)})
         lg.all("agents_online")
         lg.tick(2.0)
         cpu = _Cpu(comp.pid, stack.prosody_pid, lg.pids)
@@ -136,6 +152,8 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None], db_url: st
                 raise RuntimeError(f"the storm was not answered: {counts}")
         cpu.read()
         storm_cpu = cpu.result()  # now: a killed process has no CPU figures to read
+        burst = sum(lg.all("burst", BURST // lg.n).values())
+        time.sleep(0.005)  # written: some in Prosody, some in the component's socket or queue, a few handled
         t_kill = time.monotonic()
         os.kill(comp.pid, signal.SIGKILL)
         assert comp.proc is not None
@@ -144,7 +162,7 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None], db_url: st
         # Read once the process is gone: whatever it made has an earlier time in its id.
         wall_kill = time.time()
         lg.tick(0.5)  # what the killed process had sent reaches the clients, with its true time
-        out.update(at_kill=counts, kill_after_storm_start_s=t_kill - start)
+        out.update(at_kill=counts, kill_after_storm_start_s=t_kill - start, burst_before_kill=burst)
         progress(f"  killed {t_kill - start:.2f} s after the storm began: {counts}")
         before = snapshot(url)
         progress(f"  stored at the kill: {len(before['tickets'])} tickets, {len(before['waiting'])} waiting, "
@@ -170,7 +188,7 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None], db_url: st
 
         def drain() -> dict[str, Any]:
             state: dict[str, Any] = {"resent": 0, "last_change": time.monotonic(), "counts": {}}
-            resend_at, resend2_at = restart["up"] + RESEND_AFTER_S, restart["up"] + SILENT_RESEND_S
+            resend_at = restart["up"] + RESEND_AFTER_S
             end = time.monotonic() + TIMEOUT_S
             while time.monotonic() < end:
                 counts = lg.tick(0.05)
@@ -180,10 +198,8 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None], db_url: st
                 if resend_at and time.monotonic() >= resend_at:
                     state["resent"] = sum(lg.all("resend", True).values())
                     state["resent_at"], resend_at = time.monotonic(), 0.0
-                if resend2_at and time.monotonic() >= resend2_at:
-                    state["resent2"] = sum(lg.all("resend", False).values())
-                    state["resent2_at"], resend2_at = time.monotonic(), 0.0
-                if counts["closed"] >= n_customers or time.monotonic() - state["last_change"] > QUIET_S:
+                done = counts["closed"] >= n_customers and counts["receipted"] >= counts["messages"]
+                if done or time.monotonic() - state["last_change"] > QUIET_S:
                     break
             return state
 
@@ -278,7 +294,30 @@ def analyse(records: dict[int, Any], lg: CrashLoad, before: dict[str, Any], afte
           f"{len(undelivered)}")
     end_unarchived = [k for k, c in customers.items() if c["acked"] and
                       not any(k in after["markers"].get(tid, []) for tid in by_customer.get(k, []))]
-    # 3. Order: the customers queued (not offered) at the kill are offered in the stored order, before newcomers.
+    # 3. Every message a customer sent (receipts asked, resent until receipted): in the archive once.
+    sent = {(k, seq): m for k, c in customers.items() for seq, m in c["msgs"].items()}
+    lost = [key for key in sent if after["copies"].get(key, 0) == 0]
+    doubled = [key for key in sent if after["copies"].get(key, 0) > 1]
+    unreceipted = [key for key, m in sent.items() if m[1] is None]
+    in_flight = [key for key, m in sent.items() if m[0][0] < t_kill and before["copies"].get(key, 0) == 0]
+    silent = [key for key in in_flight if not any(t > t_kill for t in customers[key[0]]["errors"])]
+    early = [key for key, m in sent.items()
+             if m[1] is not None and not new(m[1][1]) and before["copies"].get(key, 0) == 0]
+    check("every customer message kept once (receipts, resends)", not lost and not doubled and not unreceipted
+          and not early,
+          f"{len(sent)} messages sent ({sum(len(m[0]) for m in sent.values())} copies); lost {len(lost)}, stored "
+          f"twice {len(doubled)}, never receipted {len(unreceipted)}; sent before the kill and not stored at it "
+          f"{len(in_flight)} ({len(silent)} with no error from the server: lost in the killed process), kept in the "
+          f"end {sum(1 for key in in_flight if key not in lost)}; receipts of "
+          f"the killed process for a message not stored at the kill {len(early)}")
+    resends = {"messages": len(sent), "copies": sum(len(m[0]) for m in sent.values()),
+               "resent_messages": sum(1 for m in sent.values() if len(m[0]) > 1),
+               "not_stored_at_kill": len(in_flight), "lost_silently_at_kill": len(silent),
+               # From a message's first copy to its receipt, for those written before the kill and
+               # receipted by the killed process: how long the storm made customers wait for one.
+               "receipt_wait_s": _quantiles([m[1][0] - m[0][0] for m in sent.values()
+                                             if m[1] is not None and not new(m[1][1])])}
+    # 4. Order: the customers queued (not offered) at the kill are offered in the stored order, before newcomers.
     pending = before["offers"]
     queued = [tid for tid in before["waiting"] if tid not in pending]
     first_offer: dict[str, str] = {}
@@ -302,7 +341,7 @@ def analyse(records: dict[int, Any], lg: CrashLoad, before: dict[str, Any], afte
     check("positions told after the restart follow the stored order", told == sorted(told),
           f"{sum(1 for t, _p in firsts if t is not None)} of {len(queued)} queued customers told a position by "
           f"the new process, {_inversions(told)} out of order")
-    # 4. Offers pending at the kill come again to the same agents.
+    # 5. Offers pending at the kill come again to the same agents.
     again = {}
     for tid, holders in pending.items():
         for bare in holders:
@@ -310,7 +349,7 @@ def analyse(records: dict[int, Any], lg: CrashLoad, before: dict[str, Any], afte
     check("pending offers offered again", all(v is not None for v in again.values()) and bool(again),
           f"{len(again)} offers pending at the kill, {sum(1 for v in again.values() if v is not None)} received "
           f"again by the same agent")
-    # 5. Conversations accepted before the kill: the agent got the conversation (transcript and
+    # 6. Conversations accepted before the kill: the agent got the conversation (transcript and
     # introduction) and the customer was told, from the killed process or from the new one.
     accepted_before = {tid: agent for _e, tid, kind, at, agent in after["accepts"] if at < wall_kill}
     agent_untold = [tid for tid, bare in accepted_before.items() if tid not in agents[bare]["confirmed"]]
@@ -332,7 +371,7 @@ def analyse(records: dict[int, Any], lg: CrashLoad, before: dict[str, Any], afte
               "all_pending_offers_again_s": rel(max(again.values()) if again and all(again.values()) else None),
               "all_positions_again_s": rel(max(positions_at) if positions_at else None),
               "first_new_answer_s": rel(acked_after[0] if acked_after else None),
-              "resent_bounced_at_s": rel(state.get("resent_at")), "resent_silent_at_s": rel(state.get("resent2_at"))}
+              "resent_bounced_at_s": rel(state.get("resent_at"))}
     closed = [c["closed"] for c in customers.values() if c["closed"]]
     # Conversations still open at the end: did they reach their agent, did the agent close them?
     active_end = [tid for tid, row in after["tickets"].items() if row["state"] == "active"]
@@ -353,9 +392,11 @@ def analyse(records: dict[int, Any], lg: CrashLoad, before: dict[str, Any], afte
             "sent_before_kill": len(sent_before), "answered_before_kill": len(acked),
             "unanswered_at_kill": len(unanswered), "of_which_ticket_stored": len(stored_unanswered),
             "bounced_while_away": sum(1 for c in customers.values() if any(t > t_kill for t in c["errors"])),
-            "resent_bounced": state["resent"], "resent_silent": state.get("resent2", 0),
+            "resent_bounced": state["resent"], "messages": resends,
             "answered_in_the_end": sum(1 for c in customers.values() if c["acked"]),
-            "closed_in_the_end": len(closed), "answered_but_message_not_archived_in_the_end": len(end_unarchived),
+            "closed_in_the_end": len(closed),
+            "reopened_by_a_late_message": sum(1 for _e, _t, kind, at in after["events"] if kind == "reopened"),
+            "answered_but_message_not_archived_in_the_end": len(end_unarchived),
             "last_closed_after_restart_s": rel(max(closed)) if closed else None,
             "ticket_states_at_end": dict(Counter(r["state"] for r in after["tickets"].values())),
             "open_at_end": open_at_end},

@@ -5,17 +5,27 @@ the coordinator can kill and restart the component while every client keeps read
 Each worker only records what happened, with times of the system-wide monotonic clock; the
 coordinator compares it with the database afterwards.
 
-Customers write one message carrying a marker (``[c<number>]``) and note every answer from the
-queue: the ticket it names (the acknowledgement), positions, errors (the component was away), the
-close. Agents answer disco#info like a plain client (offers then come as chat messages), hold each
-offer ``hold`` seconds before accepting it (as a person reading it would; so that offers are pending
-at the kill), and close each conversation ``talk`` seconds after it reached them (its introduction).
-An offer that comes again (after the restart) is accepted again unless the conversation reached them.
+Customers write a first message, and a second one at a random moment of the next ``follow`` seconds
+unless their conversation was closed by then (so that messages keep arriving when the kill comes),
+each carrying a marker (``[c<number>]``, ``[c<number>/2]``), with a XEP-0184 receipt request and a
+XEP-0359 origin-id equal to its id (``c<number>-<seq>``), and note every answer from the queue: the
+ticket it names (the acknowledgement), positions, receipts, errors (the component was away), the
+close. Like the web widget, a customer sends a message again (same id and origin-id) while it has no
+receipt: ``resend_s`` after the first copy, then twice as long after each next one (a desk that is
+slow under load is not flooded with copies), and when the coordinator says the service is back to
+customers who got an error. Agents answer disco#info like a plain client (offers then come as chat
+messages) and answer the receipt requests of the messages relayed to them (the desk leaves those to
+the agent's client), hold each offer ``hold`` seconds before accepting it (as a person reading it
+would; so that offers are pending at the kill), and close each conversation ``talk`` seconds after it
+reached them (its introduction). An offer that comes again (after the restart) is accepted again
+unless the conversation reached them and is still open (a conversation reopened after its close
+reaches them anew).
 """
 
 from __future__ import annotations
 
 import heapq
+import random
 import re
 import time
 from typing import Any
@@ -29,6 +39,9 @@ ATTR = re.compile(rb"""\b([\w:]+)=(['"])(.*?)\2""")
 TICKET = re.compile(rb"<ticket\b([^>]*)>")
 POSITION = re.compile(rb"<position>(\d+)</position>")
 MARKER = re.compile(rb"\[c(\d+)\]")
+REQUEST = b"<request xmlns='urn:xmpp:receipts'"
+RECEIVED = re.compile(rb"<received\b[^>]*\bid=(['\"])c(\d+)-(\d+)\1")
+SENDS_MAX = 8      #: a customer gives up on a message after this many copies (counted as not receipted)
 CROCKFORD = {c: i for i, c in enumerate(b"0123456789abcdefghjkmnpqrstvwxyz")}
 
 
@@ -57,18 +70,22 @@ class CrashWorker(Worker):
         self.seq = 0
         self.queue = ""
         self.hold = self.talk = 0.0
+        self.resend_s = 10.0
+        self.follow = 0.0
         self.stanzas = 0
 
     # -- set-up -------------------------------------------------------------------
     def cmd_setup(self, queue: str, customers: list[tuple[int, int]], agents: list[int], hold: float,
-                  talk: float) -> None:
-        self.queue, self.hold, self.talk = queue, hold, talk
+                  talk: float, resend_s: float = 10.0, follow: float = 0.0) -> None:
+        self.queue, self.hold, self.talk, self.resend_s, self.follow = queue, hold, talk, resend_s, follow
         for ci, number in customers:
+            # msgs: seq -> [copies sent (times), receipt (time, made) or None]
             self.customers[ci] = {"number": number, "sent": [], "acked": None, "tickets": [], "errors": [],
-                                  "positions": [], "joined": None, "closed": None}
+                                  "positions": [], "joined": None, "closed": None, "msgs": {}}
             self.bufs[ci] = b""
         for ci in agents:
             self.agents[ci] = {"offers": [], "accepts": [], "confirmed": {}, "closes": [], "scheduled": set(),
+                               "talking": set(),
                                "quoted": [], "transcript": [], "probes": [], "retries": 0}
             self.bufs[ci] = b""
         self.handler = self.on_data
@@ -82,14 +99,26 @@ class CrashWorker(Worker):
         for ci, at in plan:
             self._later(at, "ask", ci)
 
+    def cmd_burst(self, most: int) -> int:
+        """Up to ``most`` customers who have not written their second message yet write it now (the
+        coordinator kills the component while these are on their way)."""
+        todo = [ci for ci, c in self.customers.items() if c["sent"] and 2 not in c["msgs"] and c["closed"] is None]
+        for ci in todo[:most]:
+            self._send(ci, 2)
+        return len(todo[:most])
+
     def cmd_resend(self, bounced_only: bool) -> int:
-        """Customers who got no ticket yet write again (a person whose message went unanswered); with
-        `bounced_only`, only those who got an error back."""
-        todo = [ci for ci, c in self.customers.items() if c["sent"] and c["acked"] is None
-                and (c["errors"] or not bounced_only)]
+        """Customers send again every message that has no receipt yet (the service is back); with
+        `bounced_only`, only those who got an error back (the others do when their timer says)."""
+        todo = [ci for ci, c in self.customers.items() if self._unreceipted(ci) and (c["errors"] or not bounced_only)]
         for ci in todo:
-            self._ask(ci)
+            for seq in self._unreceipted(ci):
+                self._send(ci, seq)
         return len(todo)
+
+    def _unreceipted(self, ci: int) -> list[int]:
+        return [seq for seq, (copies, receipt) in self.customers[ci]["msgs"].items()
+                if receipt is None and len(copies) < SENDS_MAX]
 
     def cmd_tick(self, seconds: float) -> dict[str, int]:
         end = time.monotonic() + seconds
@@ -103,13 +132,17 @@ class CrashWorker(Worker):
             wake = min(end, self.timers[0][0]) if self.timers else end
             self.poll(max(0.0, min(wake - now, 0.02)))
         cs, ag = self.customers.values(), self.agents.values()
+        msgs = [m for c in cs for m in c["msgs"].values()]
         return {"sent": sum(1 for c in cs if c["sent"]), "acked": sum(1 for c in cs if c["acked"] is not None),
+                "messages": len(msgs), "copies": sum(len(m[0]) for m in msgs),
+                "receipted": sum(1 for m in msgs if m[1] is not None),
                 "errors": sum(len(c["errors"]) for c in cs), "closed": sum(1 for c in cs if c["closed"]),
                 "offers": sum(len(a["offers"]) for a in ag), "accepts": sum(len(a["accepts"]) for a in ag),
                 "confirmed": sum(len(a["confirmed"]) for a in ag), "stanzas": self.stanzas}
 
     def cmd_records(self) -> dict[str, Any]:
-        agents = {ci: {**a, "scheduled": sorted(a["scheduled"])} for ci, a in self.agents.items()}
+        agents = {ci: {**a, "scheduled": sorted(a["scheduled"]), "talking": sorted(a["talking"])}
+                  for ci, a in self.agents.items()}
         return {"customers": self.customers, "agents": agents}
 
     # -- actions ------------------------------------------------------------------
@@ -118,21 +151,52 @@ class CrashWorker(Worker):
         heapq.heappush(self.timers, (at, self.seq, action, ci, jid))
 
     def _ask(self, ci: int) -> None:
+        """A customer's first words; more to say a moment later (the same moment in every run)."""
+        self._send(ci, 1)
+        delay = random.Random(self.customers[ci]["number"]).uniform(0, self.follow)
+        self._later(time.monotonic() + delay, "follow", ci)
+
+    def _follow(self, ci: int) -> None:
+        if self.customers[ci]["closed"] is None and 2 not in self.customers[ci]["msgs"]:
+            self._send(ci, 2)  # a closed conversation is not written to: that would reopen it
+
+    def _send(self, ci: int, seq: int) -> None:
         c = self.customers[ci]
-        c["sent"].append(time.monotonic())
-        self.write(ci, (f"<message to='{self.queue}' type='chat' xml:lang='en'><body>Hello, I need help with my "
-                        f"order [c{c['number']}]</body></message>").encode())
+        now = time.monotonic()
+        copies = c["msgs"].setdefault(seq, [[], None])[0]
+        copies.append(now)
+        if seq == 1:
+            c["sent"].append(now)
+        n = c["number"]
+        mid = f"c{n}-{seq}"
+        body = (f"Hello, I need help with my order [c{n}]" if seq == 1 else
+                f"It is order 7-{n}, paid on Monday [c{n}/{seq}]")
+        self.write(ci, (f"<message to='{self.queue}' type='chat' xml:lang='en' id='{mid}'><body>{body}</body>"
+                        f"<request xmlns='urn:xmpp:receipts'/><origin-id xmlns='urn:xmpp:sid:0' id='{mid}'/>"
+                        "</message>").encode())
+        self._later(now + self._wait(len(copies)), "recheck", ci, str(seq))
+
+    def _wait(self, sends: int) -> float:
+        return self.resend_s * 2 ** (sends - 1)
+
+    def _recheck(self, ci: int, seq: str) -> None:
+        """No receipt in time after the last copy: send it again (unless a later copy is pending)."""
+        copies, receipt = self.customers[ci]["msgs"][int(seq)]
+        if receipt is None and len(copies) < SENDS_MAX and \
+                time.monotonic() - copies[-1] >= self._wait(len(copies)) - 0.05:
+            self._send(ci, int(seq))
 
     def _accept(self, ci: int, jid: str) -> None:
         a = self.agents[ci]
         a["scheduled"].discard(jid)
-        if jid in a["confirmed"]:
+        if jid[2:].split("@", 1)[0] in a["talking"]:
             return
         a["accepts"].append((time.monotonic(), jid))
         self.write(ci, f"<message to='{jid}' type='chat'><body>accept</body></message>".encode())
 
     def _close(self, ci: int, jid: str) -> None:
         self.agents[ci]["closes"].append((time.monotonic(), jid))
+        self.agents[ci]["talking"].discard(jid[2:].split("@", 1)[0])  # reopened later: a new conversation
         self.write(ci, f"<message to='{jid}' type='chat'><body>/close</body></message>".encode())
 
     # -- reading ------------------------------------------------------------------
@@ -167,6 +231,12 @@ class CrashWorker(Worker):
             if head.get(b"type") == b"error":
                 c["errors"].append(now)
                 return
+            r = RECEIVED.search(st)
+            if r and int(r.group(2)) == c["number"] and int(r.group(3)) in c["msgs"]:
+                m = c["msgs"][int(r.group(3))]
+                if m[1] is None:
+                    m[1] = (now, made)
+                return
             for t in TICKET.finditer(st):
                 tid = attrs(t.group(1)).get(b"id", b"").decode()
                 if tid and tid not in c["tickets"]:
@@ -180,6 +250,10 @@ class CrashWorker(Worker):
                 c["joined"] = now
             if b"<closed" in st and c["closed"] is None:
                 c["closed"] = now
+            elif c["closed"] is not None and b"<closed" not in st and \
+                    {attrs(t.group(1)).get(b"state") for t in TICKET.finditer(st)} & {b"queued", b"offered", b"active"}:
+                c["closed"] = None  # a message sent again after the close reopened the conversation
+                c["reopened"] = c.get("reopened", 0) + 1
             return
         a = self.agents.get(ci)
         if a is None:
@@ -212,20 +286,26 @@ class CrashWorker(Worker):
                 self._later(now + 1.0, "close", ci, jid)
             return
         tid = jid[2:].split("@", 1)[0]
+        if REQUEST in st and head.get(b"id"):
+            # A customer's message relayed with its receipt request: this client answers, as most do.
+            self.write(ci, f"<message to='{jid}' type='chat'><received xmlns='urn:xmpp:receipts' "
+                           f"id='{head[b'id'].decode()}'/></message>".encode())
         states = {attrs(t.group(1)).get(b"state") for t in TICKET.finditer(st)}
         marker = MARKER.search(st)
         if b"offered" in states:
             a["offers"].append((now, tid, made))
             if marker:
                 a["quoted"].append((now, tid, int(marker.group(1)), made))
-            if tid not in a["confirmed"] and jid not in a["scheduled"]:
+            if tid not in a["talking"] and jid not in a["scheduled"]:
                 a["scheduled"].add(jid)
                 self._later(now + self.hold, "accept", ci, jid)
         elif marker and b"urn:xmpp:delay" in st:
             a["transcript"].append((now, tid, int(marker.group(1)), made))
-        if b"active" in states and tid not in a["confirmed"]:
-            # The conversation reached the agent: talk, then close it (never one that did not reach them).
-            a["confirmed"][tid] = now
+        if b"active" in states and tid not in a["talking"] and not (tid in a["confirmed"] and b"<offer " not in st):
+            # The conversation reached the agent (its introduction carries the offer's meta-data): talk,
+            # then close it (never one that did not reach them). Reopened, it reaches them anew.
+            a["talking"].add(tid)
+            a["confirmed"].setdefault(tid, now)
             self._later(now + self.talk, "close", ci, jid)
 
 

@@ -44,10 +44,11 @@ def markdown(results: dict[str, Any]) -> str:
                   f"of them with a stored ticket; {d['bounced_while_away']:,} got an "
                   f"error while the component was away and wrote again {run.get('resend_after_s', 2):.0f} s after "
                   f"the restart: "
-                  f"{d['resent_bounced']:,}; {d['resent_silent']:,} still unanswered wrote again after "
-                  f"{run.get('silent_resend_s', 30):.0f} s). In the end {d['answered_in_the_end']:,} answered, "
+                  f"{d['resent_bounced']:,}). " + _messages(run) + f"In the end {d['answered_in_the_end']:,} answered, "
                   f"{d['closed_in_the_end']:,} "
-                  f"conversations closed (the last {_s(d['last_closed_after_restart_s'])} s after the restart); "
+                  f"conversations closed (the last {_s(d['last_closed_after_restart_s'])} s after the restart; "
+                  f"{d.get('reopened_by_a_late_message', 0)} reopened by a message that arrived after the close, "
+                  "and closed again); "
                   f"answered customers whose message is in no ticket: "
                   f"{d['answered_but_message_not_archived_in_the_end']}; tickets by state: "
                   f"{d['ticket_states_at_end']}"
@@ -66,6 +67,27 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("analysis"):
         lines += ["## What limited it", "", results["analysis"], ""]
     return "\n".join(lines)
+
+
+def _messages(run: dict[str, Any]) -> str:
+    m = run["customers_detail"].get("messages")
+    if not m:
+        return ""
+    return (f"Customers wrote {m['messages']:,} messages asking for receipts ({run.get('burst_before_kill', 0)} "
+            f"of them a few milliseconds before the kill), {m['copies']:,} copies in all: "
+            f"{m['resent_messages']:,} were sent again for want of a receipt ({run['resend_s']:.0f} s after the "
+            f"first copy, twice as long after each next one, and by those who got an error once the service was "
+            f"back); {m['not_stored_at_kill']:,} had been sent "
+            f"before the kill and were not stored at it, {m.get('lost_silently_at_kill', 0):,} of them without an "
+            "error from the server (the killed process had them: before receipts, lost without a word). "
+            + _receipt_wait(m.get("receipt_wait_s")))
+
+
+def _receipt_wait(w: dict[str, Any] | None) -> str:
+    if not w or not w.get("count"):
+        return ""
+    return (f"Receipts of the killed process came {_s(w['p50'])} s after the message's first copy at the "
+            f"median, {_s(w['p90'])} s at p90, {_s(w['max'])} s at most ({w['count']:,} messages). ")
 
 
 def _s(value: Any) -> str:
