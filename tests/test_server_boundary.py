@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from xml.etree.ElementTree import Element, SubElement
 
 import pytest
 from slixmpp.exceptions import IqError
@@ -84,6 +85,11 @@ async def test_a_stanza_over_the_servers_limit_is_not_sent_and_the_stream_stays(
         inbox = harness.Inbox(alice, kinds=("message", "iq"))
         to, sender = alice.boundjid.full, f"echo@{extra}"
         service.send(service.xmpp.make_message(mto=to, mfrom=sender, mbody="x" * limit, mtype="chat"))
+        # The same for a stanza built as a plain element (the desk's notices): over the limit in bytes
+        # (Chinese text: 3 bytes a character), not sent.
+        big = Element("{jabber:client}message", {"to": to, "from": sender, "type": "chat"})
+        SubElement(big, "{jabber:client}body").text = "好" * (limit // 3 + 1)
+        service.send_element(big)
         answer = service.xmpp.make_iq_result(id="big-answer", ito=to, ifrom=extra)
         answer.xml.append(answer.xml.makeelement("{urn:example:big}data", {"v": "y" * limit}))
         service.send(answer)

@@ -14,7 +14,7 @@ import asyncio
 import copy
 import logging
 from typing import TYPE_CHECKING, Any, Sequence
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, SubElement
 
 from slixmpp import Message
 from slixmpp.exceptions import IqError, IqTimeout
@@ -40,6 +40,9 @@ log = logging.getLogger("switchboard.plugins.support")
 
 CLIENT = xmlns.CLIENT
 COMPONENT = xmlns.COMPONENT
+MESSAGE = f"{{{CLIENT}}}message"
+BODY = f"{{{CLIENT}}}body"
+XML_LANG = f"{{{xmlns.XML}}}lang"
 DISCO_TIMEOUT = 5.0
 OFFER_TIMEOUT = 5.0
 
@@ -64,6 +67,17 @@ class StanzaOutbox(ConversationRecord):
             msg.append(child)
         return msg
 
+    def say(self, mfrom: str, mto: str, body: str = "", lang: str = "", children: Sequence[Element] = ()) -> None:
+        """Send a chat message as ``message`` builds it, without a stanza object (notices go out by the
+        thousand in a storm: a slixmpp stanza and its serializer cost most of a customer's join)."""
+        msg = Element(MESSAGE, {"type": "chat", "to": mto, "from": mfrom, "id": new_id().lower()})
+        if lang:
+            msg.set(XML_LANG, lang)
+        if body:
+            SubElement(msg, BODY).text = body
+        msg.extend(children)
+        self.service.send_element(msg)
+
     def _ticket_el(self, t: Ticket, state: str | None = None) -> Element:
         assert self.engine is not None
         return stanza.ticket(t.id, self.engine.queue_jid(t.queue), state or t.state, self.engine.session_jid(t.id))
@@ -80,15 +94,15 @@ class StanzaOutbox(ConversationRecord):
             children.append(stanza.no_store())
             if t.notify:
                 children.insert(0, stanza.queue_status(*status))
-        self.service.send(self.message(self._entry_jid(t), t.customer_jid, body, t.lang, children))
+        self.say(self._entry_jid(t), t.customer_jid, body, t.lang, children)
 
     def customer_departed(self, t: Ticket, body: str) -> None:
-        self.service.send(self.message(self._entry_jid(t), t.customer_jid, body, t.lang,
-                                       [stanza.depart_queue(), self._ticket_el(t)]))
+        self.say(self._entry_jid(t), t.customer_jid, body, t.lang,
+                                       [stanza.depart_queue(), self._ticket_el(t)])
 
     def customer_closed(self, t: Ticket, body: str, by: str) -> None:
-        self.service.send(self.message(self._entry_jid(t), t.customer_jid, body, t.lang,
-                                       [stanza.closed(t.id), self._ticket_el(t)]))
+        self.say(self._entry_jid(t), t.customer_jid, body, t.lang,
+                                       [stanza.closed(t.id), self._ticket_el(t)])
         if t.rating_requested_at is not None and t.rating is None:
             # The question in the text for every client, the same as a form for those that render one.
             ask = self.message(self._entry_jid(t), t.customer_jid, text("rating_question", t.lang), t.lang,
@@ -117,8 +131,8 @@ class StanzaOutbox(ConversationRecord):
             return
         lines = [self.out_of_hours(t.queue, t.lang)]
         lines.append(text("leave_message", t.lang, ticket=t.id) if reason == "offline" else text("come_back", t.lang))
-        self.service.send(self.message(self._entry_jid(t), t.customer_jid, "\n".join(lines), t.lang,
-                                       [self._ticket_el(t)]))
+        self.say(self._entry_jid(t), t.customer_jid, "\n".join(lines), t.lang,
+                                       [self._ticket_el(t)])
 
     def out_of_hours(self, queue: str, lang: str) -> str:
         """The queue's out-of-hours text: its own, or the hours; and when it opens again."""
@@ -164,7 +178,7 @@ class StanzaOutbox(ConversationRecord):
             children.append(stanza.closed(t.id))
         elif isinstance(marker, tuple) and marker[0] == "transferred":
             children.append(stanza.transferred(t.id, marker[1]))
-        self.service.send(self.message(self.engine.session_jid(t.id), to, body, self.engine.agent_lang(t), children))
+        self.say(self.engine.session_jid(t.id), to, body, self.engine.agent_lang(t), children)
 
     def _pinned(self) -> str:
         """Where our requests come from: a JID whose answers reach this process. With processes
@@ -227,8 +241,8 @@ class StanzaOutbox(ConversationRecord):
                 # It announced the feature but refused the IQ: talk to it in plain chat from now on.
                 log.info("offer IQ refused, falling back to chat", extra={"ticket": t.id, "error": str(error)})
                 self._features[agent_jid] = False
-        self.service.send(self.message(self.engine.session_jid(t.id), agent_jid, body, self.engine.agent_lang(t),
-                                       [self._ticket_el(t, "offered"), stanza.no_store()]))
+        self.say(self.engine.session_jid(t.id), agent_jid, body, self.engine.agent_lang(t),
+                                       [self._ticket_el(t, "offered"), stanza.no_store()])
         return "chat"
 
     def revoke(self, t: Ticket, agent_jid: str, via: str, reason: str) -> None:
@@ -243,9 +257,9 @@ class StanzaOutbox(ConversationRecord):
             self.engine._spawn(self._fire_and_forget(iq))
             return
         from .texts import text
-        self.service.send(self.message(self.engine.session_jid(t.id), agent_jid,
+        self.say(self.engine.session_jid(t.id), agent_jid,
                                        text("offer_revoked", self.engine.agent_lang(t), ticket=t.id, reason=reason),
-                                       self.engine.agent_lang(t), [self._ticket_el(t), stanza.no_store()]))
+                                       self.engine.agent_lang(t), [self._ticket_el(t), stanza.no_store()])
 
     async def _fire_and_forget(self, iq: Any) -> None:
         try:
@@ -256,9 +270,9 @@ class StanzaOutbox(ConversationRecord):
     async def connect_agent(self, t: Ticket, agent_jid: str, intro: str) -> None:
         """Send the transcript so far, then the introduction, to the agent who took the ticket."""
         await self.send_history(t, agent_jid)
-        self.service.send(self.message(self.engine.session_jid(t.id), agent_jid, intro, self.engine.agent_lang(t),
+        self.say(self.engine.session_jid(t.id), agent_jid, intro, self.engine.agent_lang(t),
                                        [self._ticket_el(t), stanza.offer_marker(t.customer_jid),
-                                        self.ticket_form(t, self.engine.agent_lang(t))]))
+                                        self.ticket_form(t, self.engine.agent_lang(t))])
 
     # -- relay -------------------------------------------------------------------------
     def _payload(self, msg: Message) -> list[Element]:
@@ -338,6 +352,6 @@ class StanzaOutbox(ConversationRecord):
         for jid, _mode in watchers.items():
             if jid == exclude:
                 continue
-            self.service.send(self.message(self.engine.session_jid(t.id), jid,
+            self.say(self.engine.session_jid(t.id), jid,
                                            f"[{name or label(role, lang)}] {body}", lang,
-                                           [stanza.speaker(role, name), self._ticket_el(t)]))
+                                           [stanza.speaker(role, name), self._ticket_el(t)])
