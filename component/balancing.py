@@ -17,6 +17,8 @@ stop them all to change it, and change ejabberd's component_number with it).
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import zlib
 from typing import Any
@@ -129,6 +131,9 @@ class SlotClaims:
         #: This process's name among its peers: the backend id of the session holding its locks,
         #: which pg_locks shows (peer_requests.py).
         self.process_id: int | None = None
+        #: One statement at a time on the claims connection (it is shared by the holds below).
+        self._using = asyncio.Lock()
+        self._held: set[tuple[str, str]] = set()
 
     async def claim(self) -> None:
         balancing = self.config.balancing
@@ -193,7 +198,48 @@ class SlotClaims:
             found.setdefault(int(pid), []).append(int(slot))
         return {pid: sorted(slots) for pid, slots in found.items()}
 
+    # -- what one process alone may act on ----------------------------------------------------------
+    # A queue of the support desk is owned by the process its stanzas reach; when the slots move
+    # (every connection back at once, in any order) the old owner may still be letting it go while
+    # the new one is told to take it. An exclusive lock per (domain, name) on this session makes the
+    # hand-over strict: the new owner takes it only once the old one has let it go, or died.
+
+    def _thing_key(self, domain: str, name: str) -> int:
+        digest = hashlib.blake2b(f"switchboard\0{self.database}\0{domain}\0own\0{name}".encode(),
+                                 digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
+
+    async def hold(self, domain: str, name: str) -> bool:
+        """Take ``name`` of ``domain`` for this process alone; False while another process holds it.
+
+        When the claims session is unusable (the database restarted) the answer is True: acting as
+        before this guard existed beats a queue nobody may serve."""
+        if (domain, name) in self._held:
+            return True
+        try:
+            async with self._using:
+                got = bool((await self._connection.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                                           {"k": self._thing_key(domain, name)})).scalar())
+        except Exception:  # noqa: BLE001 - see above
+            log.warning("the ownership guard is unavailable", exc_info=True, extra={"domain": domain, "name": name})
+            return True
+        if got:
+            self._held.add((domain, name))
+        return got
+
+    async def let_go(self, domain: str, name: str) -> None:
+        if (domain, name) not in self._held:
+            return
+        self._held.discard((domain, name))
+        try:
+            async with self._using:
+                await self._connection.execute(text("SELECT pg_advisory_unlock(:k)"),
+                                               {"k": self._thing_key(domain, name)})
+        except Exception:  # noqa: BLE001 - a dead session holds nothing any more
+            log.warning("letting go failed", exc_info=True, extra={"domain": domain, "name": name})
+
     async def release(self) -> None:
+        self._held.clear()
         connection, self._connection = self._connection, None
         if connection is not None:
             # The connection goes back to the pool, not away: unlock explicitly.

@@ -10,6 +10,13 @@ the database and resumes them: offers pending are sent again, waiting customers 
 
 One process alone (no balancing) owns every queue from the start, as before.
 
+Two processes never own a queue at once: when every connection comes back at once (an ejabberd
+restart) a queue's slot may reach another process while its old owner is still letting it go. An
+owner holds the queue's lock in PostgreSQL (``fence``: the advisory lock of
+``component.balancing.SlotClaims.hold``) from its adoption until it has let the queue go, after
+the work it was doing under the engine's lock; an adoption refused meanwhile is tried again
+(peering.py) and the queue's stanzas are refused until then (``recipient-unavailable``).
+
 What crosses processes goes through the database: a ticket transferred to a queue owned
 elsewhere is stored, forgotten here and taken up by the owner when it hears of the change
 (lookup.CHANNEL); an agent serving queues of several processes has their conversations and
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from typing import Protocol
 
 from component.balancing import slot_of
 from component.ids import new_id
@@ -28,6 +36,11 @@ from component.ids import new_id
 from .model import OPEN_STATES, Agent, Ticket
 
 log = logging.getLogger("switchboard.plugins.support")
+
+
+class Fence(Protocol):
+    async def hold(self, queue: str) -> bool: ...
+    async def let_go(self, queue: str) -> None: ...
 
 
 class Ownership:
@@ -41,6 +54,12 @@ class Ownership:
         self._foreign: dict[str, tuple[int, int]] = {}
         self._foreign_dirty = shared
         self._adopting: set[str] = set()
+        #: Guards each queue's ownership across processes (set by the plugin where slots are shared).
+        self.fence: Fence | None = None
+        #: Queues whose last adoption was refused: another process still owns them.
+        self.fenced: set[str] = set()
+        #: Times every queue was let go (an adoption begun before the last one is stale).
+        self._releases = 0
         #: Ticket -> {resource: (offer deadline, "iq"|"chat")}: offers that left this process on the stream
         #: up now. Kept when queues are let go, so a re-adoption does not send them twice (dispatch.py).
         self._told: dict[str, dict[str, tuple[float | None, str]]] = {}
@@ -72,8 +91,21 @@ class Ownership:
         if queue in self.owned or queue not in self.queues or queue in self._adopting:
             return False
         self._adopting.add(queue)
+        releases = self._releases
         try:
+            if self.fence is not None and not await self.fence.hold(queue):
+                self.fenced.add(queue)
+                log.info("queue still owned by another process", extra={"queue": queue})
+                return False
             async with self._lock:
+                if releases != self._releases:
+                    # Every queue was let go while this waited: the stanza that asked for it came on a
+                    # connection since lost. Probed again, it is adopted where its stanzas arrive now.
+                    if self.fence is not None:
+                        await self.fence.let_go(queue)
+                    self.fenced.add(queue)
+                    return False
+                self.fenced.discard(queue)
                 tickets = [t for t in await self.store.open_tickets(queue) if t.id not in self.tickets]
                 for t in tickets:
                     self._take_in(t)
@@ -120,8 +152,13 @@ class Ownership:
             for name in released:
                 self.agents[name] = {}
             self.owned.clear()
+            self.fenced.clear()
+            self._releases += 1
             self._foreign = {}
             self._foreign_dirty = True
+            if self.fence is not None:  # still under the lock: nothing more is done for them here
+                for name in self.queues:  # an adoption that failed midway may hold one it does not own
+                    await self.fence.let_go(name)
         if released:
             log.info("queues released", extra={"queues": ",".join(released)})
 

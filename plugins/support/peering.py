@@ -32,6 +32,7 @@ from xml.etree.ElementTree import Element, SubElement
 
 from component import namespaces as xmlns
 from component.errors import StanzaError
+from component.stream import CONNECTION_LOST
 
 from . import hooks as events
 from . import lookup
@@ -46,6 +47,8 @@ NS_PEER = "urn:switchboard:support:peer:0"
 PROBE_INTERVAL = 30.0
 #: Seconds between two looks at the connections (a lost one lets the queues go).
 WATCH_INTERVAL = 0.5
+#: Seconds before a queue still owned by another process (letting it go) is probed again.
+ADOPT_RETRY = 0.5
 
 
 def _renamed(el: Element, old: str, new: str) -> Element:
@@ -74,12 +77,21 @@ class Peering:
     def _init_peering(self) -> None:
         self._handed: weakref.WeakSet[Element] = weakref.WeakSet()
         self._prober: asyncio.Task | None = None
+        self._retrying: set[str] = set()
+        self._releasing: set[asyncio.Task] = set()
+
+    def _queue_fence(self) -> "QueueFence | None":
+        claims = getattr(self.service.app, "claims", None)
+        return QueueFence(claims, self.service.domain) if self.sharing and claims is not None else None
 
     @property
     def sharing(self) -> bool:
         return self.engine.shared
 
     async def _listen_peers(self) -> None:
+        if self.sharing:
+            # At once, not at the next look of the probe loop: the slots may be another's already.
+            self.hooks.on(CONNECTION_LOST, self._connection_lost)
         peers = getattr(self.service.app, "peers", None)
         if peers is not None and peers.active:
             await peers.listen(lookup.CHANNEL, self._peer_changed)
@@ -133,9 +145,33 @@ class Peering:
             await asyncio.gather(self._prober, return_exceptions=True)
 
     async def _adopt_for(self, stanza: Any, queue: str) -> None:
-        """A stanza the server routed to a queue's JID: this process owns the queue."""
+        """A stanza the server routed to a queue's JID: this process owns the queue.
+
+        While another process still owns it (letting it go after its own connection was lost), the
+        queue is probed again shortly and a message or IQ from a user is refused: served here now,
+        it could be served twice."""
         if self.sharing and not self.handed(stanza) and not self.engine.owns(queue):
             await self.engine.adopt(queue)
+            if queue in self.engine.fenced:
+                self._adopt_later(queue)
+                if stanza["from"].bare != self.service.domain and not stanza.xml.tag.endswith("presence"):
+                    raise StanzaError("recipient-unavailable", "this queue is moving; send it again in a moment")
+
+    def _connection_lost(self) -> None:
+        task = asyncio.ensure_future(self.engine.release_all())  # not awaited: the engine may be busy
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    def _adopt_later(self, queue: str) -> None:
+        if queue in self._retrying:
+            return
+        self._retrying.add(queue)
+
+        def again() -> None:
+            self._retrying.discard(queue)
+            if not self.engine.owns(queue):
+                self._peer_message(self.engine.queue_jid(queue), adopt_element())
+        asyncio.get_running_loop().call_later(ADOPT_RETRY, again)
 
     # -- hand-off ----------------------------------------------------------------------------------------
     def handed(self, stanza: Any) -> bool:
@@ -194,6 +230,19 @@ class Peering:
             # As if the server had delivered it here: limits, order, errors to its sender.
             self.service.take(_Wrapped(el))
         return True
+
+
+class QueueFence:
+    """The engine's guard (ownership.Fence): the queue's lock in PostgreSQL, held while owned."""
+
+    def __init__(self, claims: Any, domain: str) -> None:
+        self.claims, self.domain = claims, domain
+
+    async def hold(self, queue: str) -> bool:
+        return await self.claims.hold(self.domain, queue)
+
+    async def let_go(self, queue: str) -> None:
+        await self.claims.let_go(self.domain, queue)
 
 
 class _Wrapped:

@@ -64,6 +64,7 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Peering, Plugin):
         except HoursError as error:
             raise ValueError(f"support queue business hours: {error}") from error
         self.outbox.engine = self.engine
+        self.engine.fence = self._queue_fence()
         self.ops = Operations(self)
         await self.engine.load()
         self._loaded_new = [t.id for t in self.engine.tickets.values() if t.state == "new"]

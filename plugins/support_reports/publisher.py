@@ -15,8 +15,9 @@ Its own probe coming back proves the slot is still here: publishing resumes, and
 meanwhile is sent. Not back within ``PROBE_WAIT`` seconds: another process holds the slot (or
 nobody yet); the subscriptions end and each subscriber is told (XEP-0060 "subscription
 cancelled": ``subscription='none'``), so a dashboard subscribes again where the domain is now
-(ours also checks its subscriptions every ``check`` seconds). A slot moves only when its
-connection closes, so two processes never publish to the same dashboard at once.
+(ours also checks its subscriptions every ``check`` seconds); a subscription made here after that
+came through the slot, so it is served. A slot moves only when its connection closes, so two
+processes never publish to the same dashboard at once.
 
 One process alone, or a domain that is not shared, always publishes.
 """
@@ -92,6 +93,9 @@ class Publisher:
                     log.info("live feed handed over: the service domain's stanzas reach another process now")
                     self.resigned += 1
                     self._resign()
+                    # With no subscription left, whatever subscribes from now on reached this process
+                    # through the domain's slot: it may publish to them.
+                    self.holding = True
                     return
 
     def _send_probe(self, losses: int) -> None:

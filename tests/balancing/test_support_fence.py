@@ -1,0 +1,77 @@
+"""Both processes' connections come back at once and a queue's slot changes process: the old owner,
+still busy when it should let the queue go, keeps it until it has, and the new one takes it only
+then (plugins/support/ownership.py, the queue's lock in PostgreSQL). Meanwhile the queue's stanzas
+reaching the new process are refused (``recipient-unavailable``), never served by both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import SubElement
+
+from slixmpp.exceptions import IqError, IqTimeout
+
+from component.namespaces import WORKGROUP
+
+from .. import harness
+from .conftest import SUPPORT, pytestmark  # noqa: F401 - the module's skip condition
+from .test_support_addons import CANDIDATES, plugin, two_processes
+
+
+async def status_of(client: Any, queue: str, timeout: float = 2) -> str:
+    """What a customer waiting nowhere gets for XEP-0142 queue-status: not-authorized where the
+    queue is served, recipient-unavailable where it is moving, nothing where its process is busy."""
+    iq = client.make_iq_get(ito=f"{queue}@{SUPPORT}")
+    SubElement(iq.xml, f"{{{WORKGROUP}}}queue-status")
+    try:
+        await iq.send(timeout=timeout)
+    except IqError as error:
+        return error.condition
+    except IqTimeout:
+        return "timeout"
+    return "result"
+
+
+async def test_a_queue_moving_to_another_process_is_never_owned_twice(balanced: Any, database: str,
+                                                                    tmp_path: Path) -> None:
+    async with two_processes(balanced, database, tmp_path) as apps:
+        engines = [plugin(app, "support").engine for app in apps]
+        services = [app.services[SUPPORT] for app in apps]
+        busy = engines[0]
+        async with harness.slix_client(balanced.ports.c2s, "cust1") as cust:
+            refused: list[str] = []
+            for attempt in range(6):
+                # The first process is busy (its engine's lock held) when every connection drops; they
+                # come back one process first, then the other: the free slots go in that order.
+                await busy._lock.acquire()
+                try:
+                    before = set(busy.owned)
+                    opened = [service.sessions_started for service in services]
+                    for i, service in enumerate(services):
+                        service._reconnect_delay = 0.3 if i == attempt % 2 else 1.0
+                        for link in service.links:
+                            link.retry_delay = service._reconnect_delay
+                        for stream in (service.xmpp, *service.links):
+                            stream.abort()
+                    await harness.until(lambda: all(s.connected.is_set() and s.sessions_started >= n + 2
+                                                    for s, n in zip(services, opened)), 20, "connections back")
+                    outcomes = {queue: await status_of(cust, queue) for queue in CANDIDATES}
+                    refused = sorted(queue for queue, outcome in outcomes.items() if outcome == "recipient-unavailable")
+                    # Served where they were (cust1 waits nowhere: not-authorized), refused where they
+                    # moved away from the busy process (or to the other while the busy one was taking
+                    # them), waiting where they moved to the busy one; never owned by both.
+                    assert set(outcomes.values()) <= {"not-authorized", "recipient-unavailable", "timeout"}, outcomes
+                    assert not engines[0].owned & engines[1].owned
+                    assert busy.owned == before  # it has let nothing go yet
+                    assert set(refused) <= engines[0].fenced | engines[1].fenced
+                finally:
+                    busy._lock.release()
+                # Once it has let go, each queue is taken where its stanzas now arrive, once.
+                await harness.until(lambda: len(engines[0].owned | engines[1].owned) == len(CANDIDATES)
+                                    and not engines[0].owned & engines[1].owned
+                                    and not (engines[0].fenced | engines[1].fenced), 20, "every queue owned once")
+                if refused:
+                    break
+            assert refused, "no queue's slot moved away from the busy process"
+            outcomes = {queue: await status_of(cust, queue, 10) for queue in CANDIDATES}
+            assert set(outcomes.values()) == {"not-authorized"}, outcomes
