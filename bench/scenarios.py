@@ -73,7 +73,7 @@ class Settings:
                        paced_senders=2, ceiling_pairs=1,
                        mam_sizes=[300], mam_queries=2, join_sizes=[3], join_reps=1, idle_rooms=10,
                        postgres=False, profile=False, support=True, support_customers=8, support_agents=2,
-                       support_timeout_s=60, support_talk_s=0.2, kb_entries=200)
+                       support_timeout_s=60, support_talk_s=2.0, kb_entries=200)
         raise ValueError(f"unknown mode {mode!r}")
 
 

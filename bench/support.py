@@ -103,7 +103,7 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
     out.update(customers=n_customers, agents=n_agents, max_chats=MAX_CHATS, talk_s=settings.support_talk_s,
                offered=offered, first_offers=len(first),
                first_offer_p50_ms=percentile(first, 50), first_offer_p99_ms=percentile(first, 99),
-               after_close_offers=len(after_close),
+               after_close_offers=len(after_close), after_answer_offers=len(result["after_answer_ms"]),
                after_close_p50_ms=percentile(after_close, 50), after_close_p99_ms=percentile(after_close, 99),
                position_p50_ms=percentile(told, 50), position_p99_ms=percentile(told, 99),
                position_max_ms=told[-1] if told else None, never_told_position=result["never_told"],

@@ -49,15 +49,18 @@ def test_bench_tiny_runs_every_scenario_and_writes_results(tmp_path: Path) -> No
     support = results["support"]
     if "skipped" not in support:
         # Two agents with three chats, eight customers: six first offers fill the agents, two follow
-        # closes; every customer was told their place; the figures are real numbers.
+        # closes (counted from the close, or from the agent's last answer when that came later: a
+        # slow machine); every customer was told their place; the figures are real numbers.
         assert support["offered"] == support["customers"] == 8, support
-        assert (support["first_offers"], support["after_close_offers"]) == (6, 2), support
+        assert support["first_offers"] == 6 and support["after_close_offers"] >= 1, support
+        assert support["after_close_offers"] + support["after_answer_offers"] == 2, support
         assert support["first_offer_p99_ms"] >= support["first_offer_p50_ms"] > 0
         assert support["after_close_p99_ms"] >= support["after_close_p50_ms"] > 0
         assert support["never_told_position"] == 0 and support["position_max_ms"] > 0
         # The same storm with website visitors (anonymous guests of the guest host).
         guests = support["guests"]
-        assert guests["offered"] == 8 and (guests["first_offers"], guests["after_close_offers"]) == (6, 2), guests
+        assert guests["offered"] == 8 and guests["first_offers"] == 6, guests
+        assert guests["after_close_offers"] + guests["after_answer_offers"] == 2, guests
         assert guests["never_told_position"] == 0 and guests["position_max_ms"] > 0
         # What limited the run is told by each side's CPU: the server and the component worked.
         assert support["cpu_share_of_a_core"]["prosody"] > 0 and support["cpu_share_of_a_core"]["component"] > 0
