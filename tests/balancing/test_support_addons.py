@@ -218,12 +218,13 @@ async def test_the_live_feed_moves_with_the_service_domain(balanced: Any, databa
             new = 1 - old
             # Every connection of both processes drops at once (as when ejabberd restarts); ejabberd gives
             # each connection that comes back a free slot, in whatever order they come: one process comes
-            # back first, then the other, until the service domain's slot is the other process's.
+            # back first (once ejabberd has freed the old slots), then the other, until the service
+            # domain's slot is the other process's.
             services = [app.services[SUPPORT] for app in apps]
             for attempt in range(6):
                 seen = len(record.items)
                 for i, service in enumerate(services):
-                    service._reconnect_delay = 0.1 if i == (old + attempt) % 2 else 1.0
+                    service._reconnect_delay = 1.0 if i == (old + attempt) % 2 else 3.0
                     for link in service.links:
                         link.retry_delay = service._reconnect_delay
                     for stream in (service.xmpp, *service.links):
@@ -236,7 +237,7 @@ async def test_the_live_feed_moves_with_the_service_domain(balanced: Any, databa
             assert feeds[old].publisher.resigned == 1, "the service domain's slot never moved"
             await dashboard.next(lambda m: cancelled(m, queue), 20)
             assert feeds[old].publisher.resigned == 1 and not feeds[old].subs
-            assert feeds[new].publisher.holding and feeds[new].publisher.resigned == 0
+            await harness.until(lambda: feeds[new].publisher.holding, 10, "the other process's probe back")
             # The dashboard subscribes again: the other process holds the subscription now.
             await subscribe(sup, queue)
             assert feeds[new].subs.get(queue) and not feeds[old].subs

@@ -48,7 +48,7 @@ async def test_a_queue_moving_to_another_process_is_never_owned_twice(balanced: 
                     before = set(busy.owned)
                     opened = [service.sessions_started for service in services]
                     for i, service in enumerate(services):
-                        service._reconnect_delay = 0.3 if i == attempt % 2 else 1.0
+                        service._reconnect_delay = 1.0 if i == attempt % 2 else 3.0
                         for link in service.links:
                             link.retry_delay = service._reconnect_delay
                         for stream in (service.xmpp, *service.links):
