@@ -73,5 +73,6 @@ WORKGROUP = "http://jabber.org/protocol/workgroup"            # XEP-0142
 SUPPORT = "urn:switchboard:support:0"
 WEB = "urn:switchboard:web:0"                                 # the web channel (support_web)
 ECHO = "urn:switchboard:echo:0"
+MUC_PEER = "urn:switchboard:muc:peer:0"                       # between processes of one rooms domain
 MAM_RETENTION_FIELD = "urn:switchboard:mam:0#retention"
 RECALL_WINDOW_FIELD = "urn:switchboard:recall:0#window"

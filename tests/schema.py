@@ -28,6 +28,7 @@ SCHEMAS: dict[str, str] = {
     "urn:switchboard:support:monitor:0": "support-monitor.xsd",
     "urn:switchboard:web:0": "web.xsd",
     "urn:switchboard:support:peer:0": "support-peer.xsd",
+    "urn:switchboard:muc:peer:0": "muc-peer.xsd",
 }
 
 

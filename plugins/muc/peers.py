@@ -12,14 +12,30 @@ A message from the room itself (an announcement) sent by a process without occup
 room is archived and hooked there, once; the stanza, already stamped, goes on
 ``MESSAGE_CHANNEL`` and the process that has the occupants only delivers it (no archive, no
 hook), in the room's order.
+
+A temporary room is not stored, so only the process serving it may create it: one created by
+an administrator's command answered elsewhere is handed over. The answering process sends a
+``<create/>`` (``urn:switchboard:muc:peer:0``, ``schemas/muc-peer.xsd``) in a message from the
+bare service domain to the room's JID: the server routes it to the process that serves the
+room (only our component may send from the bare domain, so it is trusted there), which creates
+the room as if asked itself and answers on ``CREATED_CHANNEL``. The command waits at most
+``CREATE_TIMEOUT`` seconds, then says the room's process did not answer (its slot may be free).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import os
 from typing import TYPE_CHECKING, Any
+from xml.etree.ElementTree import Element
 
 from slixmpp import JID
+from slixmpp.exceptions import XMPPError
+
+from component.errors import StanzaError
+from component.namespaces import MUC_PEER
 
 from . import hooks
 from .room import Room, RoomConfig
@@ -34,16 +50,33 @@ if TYPE_CHECKING:
 ROOM_CHANNEL = "switchboard_muc_room"
 #: "Deliver this room message to its occupants" (payload: room, history flag, time, stanza id, stanza).
 MESSAGE_CHANNEL = "switchboard_muc_message"
+#: "The room you asked for is created, or why not" (payload: JSON request, condition, text).
+CREATED_CHANNEL = "switchboard_muc_created"
+#: Seconds an administrator's command waits for the process serving a new temporary room.
+CREATE_TIMEOUT = 5.0
+
+log = logging.getLogger("switchboard.plugins.muc")
+
+
+def create_element(request: str, owner: str, actor: str, config: dict[str, Any]) -> Element:
+    """``<create/>``: the room's process creates this temporary room (schemas/muc-peer.xsd)."""
+    ask = Element(f"{{{MUC_PEER}}}create", {"request": request, "owner": owner, "actor": actor})
+    ask.text = json.dumps(config, ensure_ascii=False, default=list)
+    return ask
 
 
 class PeerRooms:
     def __init__(self, muc: "MucPlugin", peers: Any) -> None:
         self.muc = muc
         self.peers = peers
+        self._creating: dict[str, asyncio.Future] = {}
+        self.create_timeout = CREATE_TIMEOUT
 
     async def listen(self) -> None:
         await self.peers.listen(ROOM_CHANNEL, self.reload_room)
         await self.peers.listen(MESSAGE_CHANNEL, self.on_message)
+        # An answer arriving after the command gave up is of no use: not read back after a cut.
+        await self.peers.listen(CREATED_CHANNEL, self.on_created, replay=False)
 
     async def changed(self, session: Any, room: str) -> None:
         await self.peers.notify(session, ROOM_CHANNEL, room)
@@ -107,3 +140,58 @@ class PeerRooms:
             return  # not served here
         await self.muc.messages.deliver(room, xml, stanza_id, float(timestamp), remember == "1")
 
+
+    # -- temporary rooms created by a process that does not serve them ----------------------------
+    async def create_where_served(self, room: str, owner: str, config: dict[str, Any], actor: str) -> None:
+        """Have the process serving ``room`` create it (temporary); raises its refusal, if any."""
+        request = os.urandom(8).hex()
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._creating[request] = future
+        service = self.muc.service
+        msg = service.xmpp.make_message(mto=room, mfrom=service.domain, mtype="normal")
+        msg.append(create_element(request, owner, actor, config))
+        try:
+            service.send(msg)
+            condition, text = await asyncio.wait_for(future, self.create_timeout)
+        except asyncio.TimeoutError:
+            raise StanzaError("recipient-unavailable", "the process serving this room did not answer; it may be "
+                                                       "restarting: try again in a moment") from None
+        finally:
+            self._creating.pop(request, None)
+        if condition:
+            raise StanzaError(condition, text)
+
+    def is_create(self, msg: Any) -> Element | None:
+        """Our own hand-over of a room creation (sent from the bare service domain only)."""
+        if msg["from"].full != self.muc.service.domain:
+            return None
+        return msg.xml.find(f"{{{MUC_PEER}}}create")
+
+    async def on_create(self, room: str, ask: Element) -> None:
+        """The server routed a creation here: this process serves the room."""
+        request = ask.get("request", "")
+        condition = text = ""
+        try:
+            config = json.loads(ask.text or "{}")
+            if not isinstance(config, dict):
+                raise StanzaError("bad-request", "the configuration is not an object")
+            await self.muc.create_room(room, ask.get("owner", ""), config, ask.get("actor", ""), here=True)
+        except XMPPError as refused:
+            condition, text = refused.condition, refused.text or ""
+        except Exception:  # noqa: BLE001 - the asker gets an answer whatever happens here
+            log.exception("creating a room for another process failed", extra={"room": room})
+            condition, text = "internal-server-error", "the room's process failed to create it"
+        waiting = self._creating.get(request)
+        if waiting is not None:  # asked by this process: the room hashed to its own slot
+            if not waiting.done():
+                waiting.set_result((condition, text))
+            return
+        answer = json.dumps({"request": request, "condition": condition, "text": text}, ensure_ascii=False)
+        async with self.muc.db.session() as session:
+            await self.peers.notify(session, CREATED_CHANNEL, answer, durable=False)
+
+    async def on_created(self, payload: str) -> None:
+        answer = json.loads(payload)
+        waiting = self._creating.get(answer.get("request", ""))
+        if waiting is not None and not waiting.done():
+            waiting.set_result((answer.get("condition", ""), answer.get("text", "")))

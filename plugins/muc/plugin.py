@@ -213,7 +213,9 @@ class MucPlugin(Plugin):
             await self.peer_rooms.relay(room, event, remember)  # its occupants may be in another process
         return event.stanza_id
 
-    async def create_room(self, room_jid: str, owner: str, config: dict[str, Any], actor: str) -> None:
+    async def create_room(self, room_jid: str, owner: str, config: dict[str, Any], actor: str,
+                          here: bool = False) -> None:
+        """``here``: this process serves the room (a creation handed over by another process)."""
         room_jid = JID(room_jid).bare
         if JID(room_jid).domain != self.service.domain or not JID(room_jid).user:
             raise StanzaError("jid-malformed", f"{room_jid} is not a room address of {self.service.domain}")
@@ -229,11 +231,11 @@ class MucPlugin(Plugin):
         except StanzaError:
             self.rooms.remove(room_jid)
             raise
-        if not new_config.persistent and self.peer_rooms is not None and self.peer_rooms.peers.active:
-            # Only stored rooms reach the other processes; the room may be served by one of them.
+        if not new_config.persistent and not here and self.peer_rooms is not None and self.peer_rooms.peers.active:
+            # Only stored rooms reach the other processes: the one serving this room creates it.
             self.rooms.remove(room_jid)
-            raise StanzaError("not-acceptable", "several processes serve these rooms: a room created here must be "
-                                                "persistent (a temporary room is created by joining it)")
+            await self.peer_rooms.create_where_served(room_jid, owner_bare, config, actor)
+            return
         room.config = new_config
         for affiliation, jids in lists.items():
             for jid in jids:
@@ -280,6 +282,10 @@ class MucPlugin(Plugin):
         if not self._ours(to):
             return None
         mtype = msg.xml.get("type") or "normal"
+        ask = self.peer_rooms.is_create(msg) if self.peer_rooms is not None and mtype == "normal" else None
+        if ask is not None:
+            await self.peer_rooms.on_create(to.bare, ask)
+            return True
         room = self.rooms.get(to.bare)
         if mtype == "error":
             await self.on_error_message(room, msg)

@@ -283,11 +283,26 @@ async def test_administrators_act_from_the_process_that_does_not_serve_the_room(
             there = second.services[ROOMS].hooks.service("muc")
             assert any(there.occupants(new) for new in made)  # some are served there
             assert {there.affiliation(new, carol.bare) for new in made} == {"owner"}
-            # A temporary one would be known to this process only: refused.
-            with pytest.raises(StanzaError) as refused:
-                await muc.create_room(f"fleeting@{ROOMS}", owner=carol.bare,
-                                      config={"muc#roomconfig_persistentroom": False}, actor=f"admin@{harness.HOST}")
-            assert refused.value.condition == "not-acceptable" and f"fleeting@{ROOMS}" not in rooms_of(first)
+            # A temporary one is not stored: the process serving it creates it, wherever the command is answered.
+            fleeting = [f"fleeting{i}@{ROOMS}" for i in range(6)]
+            for new in fleeting:
+                await muc.create_room(new, owner=dave.bare, config={"muc#roomconfig_persistentroom": False,
+                                                                    "muc#roomconfig_roomname": "Fleeting"},
+                                      actor=f"admin@{harness.HOST}")
+            held = [[new for new in fleeting if app.services[ROOMS].plugins["muc"].rooms.get(new) is not None]
+                    for app in apps]
+            assert sorted(held[0] + held[1]) == sorted(fleeting) and held[0] and held[1]  # each in one process
+            for new in fleeting:
+                outcome, own = await dave.enter(new, "dave")
+                assert outcome == OK and "201" not in {c.get("code") for c in own.xml.iter(f"{{{NS_MUC}#user}}status")}
+            for app, mine in zip(apps, held):
+                served = app.services[ROOMS].hooks.service("muc")
+                assert {served.affiliation(new, dave.bare) for new in mine} == {"owner"}
+                assert {app.services[ROOMS].plugins["muc"].rooms.get(new).config.name for new in mine} == {"Fleeting"}
+            with pytest.raises(StanzaError) as refused:  # the serving process's refusal comes back
+                await muc.create_room(held[1][0], owner=dave.bare, config={"muc#roomconfig_persistentroom": False},
+                                      actor=f"admin@{harness.HOST}")
+            assert refused.value.condition == "conflict"
     finally:
         await second.stop()
         await first.stop()

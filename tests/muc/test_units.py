@@ -262,3 +262,19 @@ def test_config_parsing():
         assert (err.value.condition, err.value.etype) == ("not-acceptable", "modify"), bad
     kept, _ = form.parse(room, {"muc#roomconfig_passwordprotectedroom": False, "muc#roomconfig_roomsecret": "x"})
     assert kept.password == "", "no password is kept for a room that does not ask for one"
+
+
+def test_the_room_creation_handed_to_another_process_is_valid():
+    """``<create/>`` (plugins/muc/peers.py): what we send and the protocol example match the schema."""
+    from lxml import etree
+
+    from plugins.muc.peers import create_element
+
+    from ..schema import ROOT, assert_valid
+
+    assert_valid(create_element("9c41e2d07a5b3f10", "carol@example.com", "admin@example.com",
+                                {"muc#roomconfig_persistentroom": False, "muc#roomconfig_roomname": "站会"}))
+    example = etree.parse(str(ROOT / "examples" / "muc-peer-create.xml")).getroot()
+    assert_valid(example.find("{urn:switchboard:muc:peer:0}create"))
+    with pytest.raises(AssertionError):
+        assert_valid(create_element("not hex", "carol@example.com", "admin@example.com", {}))
