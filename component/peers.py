@@ -254,8 +254,9 @@ class Peers:
     def _maybe_prune(self) -> None:
         # Outside any writer's transaction: two writers deleting the same old rows would wait on
         # each other (or deadlock) in the middle of their own work.
+        # Only a running process (listening): a command-line tool exits before the deletion ends.
         now = time.monotonic()
-        if now - self._pruned >= PRUNE_INTERVAL:
+        if self._connection is not None and now - self._pruned >= PRUNE_INTERVAL:
             self._pruned = now
             self._start(self._prune())
 

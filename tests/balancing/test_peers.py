@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any, AsyncIterator
 
-from sqlalchemy import func, select, text
+import time
 
-from component.peers import MIGRATIONS, NOTIFY_LIMIT, CoreChange, Peers
+from sqlalchemy import func, select, text, update
+
+from component.peers import KEEP_SECONDS, MIGRATIONS, NOTIFY_LIMIT, PRUNE_INTERVAL, CoreChange, Peers
 from component.storage import Database
 
 from .. import harness
@@ -39,6 +41,15 @@ async def test_a_payload_too_long_for_notify_travels_in_the_changes_table(databa
             # Both are rows (a listener that was cut reads them back); only the long one is read by the
             # listeners that were listening.
             assert await session.scalar(select(func.count()).select_from(CoreChange)) == 2
+        # Rows older than an hour go, deleted by a listening writer at most once a minute.
+        async with db.session() as session:
+            await session.execute(update(CoreChange).values(at=time.time() - KEEP_SECONDS - 1))
+        sender._pruned -= PRUNE_INTERVAL
+        async with db.session() as session:
+            await sender.notify(session, "chan", "after a while")
+        await harness.until(lambda: not sender._tasks, 10, "the deletion")
+        async with db.session() as session:
+            assert (await session.execute(select(CoreChange.payload))).scalars().all() == ["after a while"]
     finally:
         await sender.stop()
         await receiver.stop()
@@ -50,7 +61,6 @@ async def test_a_question_to_the_other_processes_gathers_their_answers_within_th
     """component/peer_requests.py on its own: a process that holds slots but never answers (here one
     listed with no listener behind it) is named as late, and the asker does not wait longer; so is
     one whose answer is lost with the database connections, and it answers again once they are back."""
-    import time
 
     import pytest
 
