@@ -17,7 +17,8 @@ from html import escape
 from typing import Any, Sequence
 
 from . import charts
-from .metrics import COLUMN_KINDS, Conversation, columns_for, days_between, hourly_profile, queue_figures, report
+from .metrics import COLUMN_KINDS, columns_for, days_between, hourly_profile, queue_figures, report
+from .replay import Conversation
 from .texts import cell, column_label, duration, is_zh, percent, score, text
 
 FORMATS = ("csv", "json", "html")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
-from . import metrics
+from . import replay
 from .monitor import QueueInput, Snapshot, snapshot
 from .render import ReportData, build
 
@@ -77,11 +77,11 @@ class Reports:
     now: Callable[[], float] = time.time
 
     async def conversations(self, since: float, until: float, queue: str | None = None,
-                            queues: Iterable[str] | None = None) -> list[metrics.Conversation]:
+                            queues: Iterable[str] | None = None) -> list[replay.Conversation]:
         """Conversations started in [since, until), of ``queue`` or of any of ``queues`` (None: all)."""
-        rows = await self.source(since, until, queue, metrics.START_KINDS)
+        rows = await self.source(since, until, queue, replay.START_KINDS)
         allowed = None if queues is None else set(queues)
-        return [c for c in metrics.conversations(metrics.events_from_rows(rows))
+        return [c for c in replay.conversations(replay.events_from_rows(rows))
                 if since <= c.started_at < until and (queue is None or c.queue == queue)
                 and (allowed is None or c.queue in allowed)]
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from plugins.support_reports.metrics import Event
+from plugins.support_reports.replay import Event
 
 DAY = datetime(2026, 11, 20, tzinfo=timezone.utc).timestamp()
 NEXT_DAY = DAY + 86400

@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from plugins.support_reports import metrics
-from plugins.support_reports.metrics import Event, conversations, percentile, report
+from plugins.support_reports import metrics, replay
+from plugins.support_reports.metrics import percentile, report
+from plugins.support_reports.replay import Event, conversations
 from plugins.support_reports.service import Reports, parse_when
 
 from .day import A1, A2, A3, AGENTS_DAY, DAY, HELP_DAY, NEXT_DAY, SALES_DAY, TOTAL_DAY, rows, script
@@ -96,7 +97,7 @@ async def test_range_filter_drops_conversations_started_outside():
     reports = Reports(source, ZoneInfo("UTC"), "UTC")
     convs = await reports.conversations(DAY, NEXT_DAY)
     assert sorted({c.ticket for c in convs}) == ["s1", "s2", "t1", "t2", "t3", "t4", "t5", "t6", "t7"]
-    assert seen["args"] == (DAY, NEXT_DAY, None, metrics.START_KINDS)
+    assert seen["args"] == (DAY, NEXT_DAY, None, replay.START_KINDS)
     only_help = await reports.conversations(DAY, NEXT_DAY, queues=["help"])
     assert {c.queue for c in only_help} == {"help"} and len(only_help) == 8
     data = await reports.data(DAY, NEXT_DAY, "sales", group="queue", period="day")

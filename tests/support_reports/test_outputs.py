@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from plugins.support_reports import charts
-from plugins.support_reports.metrics import conversations
+from plugins.support_reports.replay import conversations
 from plugins.support_reports.render import build, to_csv, to_html, to_json
 
 from . import browser
