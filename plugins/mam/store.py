@@ -62,7 +62,8 @@ class ArchiveStore:
                 async with self.db.engine.connect() as conn:
                     synchronous = (await conn.exec_driver_sql("PRAGMA synchronous")).scalar()
                 self._writer = SqliteWriter(str(self.db.url.database), int(synchronous or 1))
-            await self._writer.insert(rows, counts)
+            async with self.db.write_turn():
+                await self._writer.insert(rows, counts)
             return
         async with self.db.engine.begin() as conn:
             await conn.execute(M.insert(), rows)

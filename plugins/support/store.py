@@ -214,7 +214,7 @@ class SupportStore:
                    "data": json.dumps(data, ensure_ascii=False)} for e in entries for kind, at, actor, data in e.events]
         # Core statements, one executemany per table: the ORM's unit of work held the event loop for
         # tens of milliseconds on a batch of a few hundred changes.
-        async with self.db.session() as session:
+        async with self.db.write_turn(), self.db.session() as session:
             # Write first (no read-then-write), as in save().
             if latest:
                 await session.execute(delete(SupportTicket).where(SupportTicket.id.in_(list(latest))))
@@ -330,7 +330,7 @@ class SupportStore:
         return self._presences.put((queue, jid), resource)
 
     async def _save_presences(self, changed: dict[tuple[str, str], Resource | None]) -> None:
-        async with self.db.session() as session:
+        async with self.db.write_turn(), self.db.session() as session:
             for (queue, jid), resource in changed.items():
                 await session.execute(delete(SupportAgentPresence).where(
                     SupportAgentPresence.queue == queue, SupportAgentPresence.jid == jid))
