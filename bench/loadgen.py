@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import multiprocessing
 import os
+import random
 import re
 import select
 import socket
@@ -500,7 +501,7 @@ class Worker:
 
     def cmd_agents_run(self, cis: list[int], queue: str, max_chats: int, expected: int, quiet: float,
                        timeout: float, talk: float) -> dict:
-        """Agents come online, accept every offer at once and close each conversation ``talk`` seconds later.
+        """Agents come online, accept every offer at once and close each conversation about ``talk`` seconds later.
 
         An offer's latency is counted from the moment it became routable as the agent sees it: the
         later of the agent's free slot (online, or the close that freed it) and its answer to its
@@ -519,6 +520,7 @@ class Worker:
         after_close: list[float] = []
         after_answer: list[float] = []
         closes: list[tuple[float, int, str]] = []  # (due, agent, conversation), kept sorted by due time
+        spread = random.Random(cis[0] if cis else 0)  # the same talk times run after run
         seen: set[bytes] = set()
         last = [time.monotonic()]
         first_offer = [0.0]
@@ -571,7 +573,8 @@ class Worker:
                 jid = sender.decode()
                 self.write(ci, f"<message to='{jid}' type='chat'><body>accept</body></message>".encode())
                 answered[ci] = time.monotonic()
-                bisect.insort(closes, (answered[ci] + talk, ci, jid))
+                # People do not close in step: each conversation lasts half to one and a half ``talk``.
+                bisect.insort(closes, (answered[ci] + talk * spread.uniform(0.5, 1.5), ci, jid))
             rest = buf[end:]
             bufs[ci] = rest if len(rest) < 1 << 20 else b""
 

@@ -3,8 +3,8 @@
 Customers are plain clients: each writes one chat message to the queue JID and waits for its
 position. Agents are plain clients too (they answer disco#info with no features, so offers come as
 chat messages from the conversation JID): they accept every offer at once and close each
-conversation ``support_talk_s`` later, so an agent fills its chats and each close frees a slot for
-the next customer.
+conversation after half to one and a half ``support_talk_s`` (people do not close in step), so an
+agent fills its chats and each close frees a slot for the next customer.
 
 The figures of the issue, measured where the people are (both ways through the server included):
 - the first offers (``max_chats`` per agent: 150 with 50 agents x 3) from the moment each became
