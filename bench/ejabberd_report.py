@@ -75,9 +75,9 @@ def markdown(results: dict[str, Any], analysis: str = "") -> str:
     lines = [f"# Switchboard on ejabberd — {meta.get('date', '')}", "",
              f"ejabberd {meta.get('ejabberd', '23.01')} (Debian), PostgreSQL for both archives, "
              f"{cores} cores ({meta.get('cpu_model', '')}). Load average before: {meta.get('loadavg', '?')}, "
-             f"after: {meta.get('loadavg_after', '?')}. **The machine is shared with other engineers' test runs**: "
-             "the `machine` column is every process's CPU, ours or not; read ratios of alternating runs, not "
-             "absolute rates.", "",
+             f"after: {meta.get('loadavg_after', '?')}. The `machine` column is every process's CPU, ours or not "
+             "(other work on the machine shows there as what is left over); read ratios of alternating runs "
+             "rather than absolute rates.", "",
              f"Saturated fan-out, {e['reps']} repetition(s) per side alternating native / ours, {e['duration_s']} s "
              f"per run ({e['warmup_s']} s warm-up), {e['inflight_per_room']} deliveries in flight per room; several "
              "rooms at once, as many on each of ejabberd's "
