@@ -115,6 +115,7 @@ class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexe
         self.lookup = TicketLookup(self)
         self._status_last: dict[str, float] = {}      # queue -> when its statuses were last sent
         self._status_running: set[str] = set()        # queues whose statuses are being sent
+        self._unannounced: set[str] = set()           # tickets queued, greeting not sent yet (status.py)
         self._status_dirty: set[str] = set()          # queues changed since
 
     # -- lifecycle -------------------------------------------------------------

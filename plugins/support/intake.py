@@ -129,8 +129,13 @@ class Intake:
         t.state = "queued"
         t.pending_at = None
         t.queued_at = t.queued_at or self.now()
-        # Other changes run during the write (and join its batch): the ticket may have moved on since.
-        await self._record(t, "queued", release=True)
+        # Other changes run during the write (and join its batch): the ticket may have moved on since,
+        # and a status batch running meanwhile must not tell the place before the greeting.
+        self._unannounced.add(t.id)
+        try:
+            await self._record(t, "queued", release=True)
+        finally:
+            self._unannounced.discard(t.id)
         q = self.queues[t.queue]
         if self.tickets.get(t.id) is not t or t.state not in ("queued", "offered"):
             await self._route(t.queue)

@@ -93,8 +93,9 @@ class QueueStatus:
             while start < len(self.waiting.get(queue, ())):
                 for ticket_id, current in self._statuses(queue, start, start + STATUS_SLICE).items():
                     t = self.tickets.get(ticket_id)
-                    if t is None or t.state not in WAITING_STATES or t.last_status == current:
-                        continue
+                    if t is None or t.state not in WAITING_STATES or t.last_status == current \
+                            or ticket_id in self._unannounced:
+                        continue  # (not yet greeted: told by _queue right after its greeting)
                     if t.last_status is not None and t.last_status_at + interval > now:
                         deferred = True  # told recently: the next batch
                         continue

@@ -163,3 +163,28 @@ async def test_a_customer_writing_while_their_close_is_written_reopens_it_once_s
     await closing
     again = await asking
     assert again is not None and again.id == t.id and again.state == "resolved"
+
+
+async def test_a_status_batch_during_the_queued_write_does_not_tell_the_place_before_the_greeting(make, monkeypatch):
+    """Queuing lends the engine's lock while its change is written; a status batch running then (another
+    customer's change made the queue dirty) leaves the newcomer to the greeting, which comes first."""
+    engine, rec = await make()
+    await engine.join("help", "earlier@y/r", "en")
+    real = engine.store.save_batch
+    gate, writing = asyncio.Event(), asyncio.Event()
+
+    async def held(entries):
+        if any(e.copy.customer == "late@y" and k == "queued" for e in entries for k, *_ in e.events):
+            writing.set()
+            await gate.wait()
+        await real(entries)
+
+    monkeypatch.setattr(engine.store, "save_batch", held)
+    joining = asyncio.ensure_future(engine.join("help", "late@y/r", "en"))
+    await asyncio.wait_for(writing.wait(), 5)
+    await engine._send_statuses("help")  # a batch while the newcomer's "queued" is being written
+    gate.set()
+    await joining
+    told = [(body, status) for customer, body, status in rec.of("customer") if customer == "late@y"]
+    assert told and told[0][1] is None and "connect you" in told[0][0], told
+    assert [status for _body, status in told if status is not None] == [(1, told[-1][1][1])], told
