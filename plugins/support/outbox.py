@@ -98,11 +98,11 @@ class StanzaOutbox(ConversationRecord):
 
     def customer_departed(self, t: Ticket, body: str) -> None:
         self.say(self._entry_jid(t), t.customer_jid, body, t.lang,
-                                       [stanza.depart_queue(), self._ticket_el(t)])
+                 [stanza.depart_queue(), self._ticket_el(t)])
 
     def customer_closed(self, t: Ticket, body: str, by: str) -> None:
         self.say(self._entry_jid(t), t.customer_jid, body, t.lang,
-                                       [stanza.closed(t.id), self._ticket_el(t)])
+                 [stanza.closed(t.id), self._ticket_el(t)])
         if t.rating_requested_at is not None and t.rating is None:
             # The question in the text for every client, the same as a form for those that render one.
             ask = self.message(self._entry_jid(t), t.customer_jid, text("rating_question", t.lang), t.lang,
@@ -132,7 +132,7 @@ class StanzaOutbox(ConversationRecord):
         lines = [self.out_of_hours(t.queue, t.lang)]
         lines.append(text("leave_message", t.lang, ticket=t.id) if reason == "offline" else text("come_back", t.lang))
         self.say(self._entry_jid(t), t.customer_jid, "\n".join(lines), t.lang,
-                                       [self._ticket_el(t)])
+                 [self._ticket_el(t)])
 
     def out_of_hours(self, queue: str, lang: str) -> str:
         """The queue's out-of-hours text: its own, or the hours; and when it opens again."""
@@ -242,7 +242,7 @@ class StanzaOutbox(ConversationRecord):
                 log.info("offer IQ refused, falling back to chat", extra={"ticket": t.id, "error": str(error)})
                 self._features[agent_jid] = False
         self.say(self.engine.session_jid(t.id), agent_jid, body, self.engine.agent_lang(t),
-                                       [self._ticket_el(t, "offered"), stanza.no_store()])
+                 [self._ticket_el(t, "offered"), stanza.no_store()])
         return "chat"
 
     def revoke(self, t: Ticket, agent_jid: str, via: str, reason: str) -> None:
@@ -258,8 +258,8 @@ class StanzaOutbox(ConversationRecord):
             return
         from .texts import text
         self.say(self.engine.session_jid(t.id), agent_jid,
-                                       text("offer_revoked", self.engine.agent_lang(t), ticket=t.id, reason=reason),
-                                       self.engine.agent_lang(t), [self._ticket_el(t), stanza.no_store()])
+                 text("offer_revoked", self.engine.agent_lang(t), ticket=t.id, reason=reason),
+                 self.engine.agent_lang(t), [self._ticket_el(t), stanza.no_store()])
 
     async def _fire_and_forget(self, iq: Any) -> None:
         try:
@@ -271,8 +271,8 @@ class StanzaOutbox(ConversationRecord):
         """Send the transcript so far, then the introduction, to the agent who took the ticket."""
         await self.send_history(t, agent_jid)
         self.say(self.engine.session_jid(t.id), agent_jid, intro, self.engine.agent_lang(t),
-                                       [self._ticket_el(t), stanza.offer_marker(t.customer_jid),
-                                        self.ticket_form(t, self.engine.agent_lang(t))])
+                 [self._ticket_el(t), stanza.offer_marker(t.customer_jid),
+                  self.ticket_form(t, self.engine.agent_lang(t))])
 
     # -- relay -------------------------------------------------------------------------
     def _payload(self, msg: Message) -> list[Element]:
@@ -353,5 +353,5 @@ class StanzaOutbox(ConversationRecord):
             if jid == exclude:
                 continue
             self.say(self.engine.session_jid(t.id), jid,
-                                           f"[{name or label(role, lang)}] {body}", lang,
-                                           [stanza.speaker(role, name), self._ticket_el(t)])
+                     f"[{name or label(role, lang)}] {body}", lang,
+                     [stanza.speaker(role, name), self._ticket_el(t)])
