@@ -88,7 +88,11 @@ authentication = "internal_hashed"
 
 ---------- Storage ----------
 
--- The internal file store is fine for small servers; SQL scales further.
+-- The internal file store is fine for small servers; SQL scales further. Past ~1,000 users
+-- receiving messages at once (a support desk's storm of customers), the internal store's
+-- archive slows the whole server: every message archived for a user reloads or rewrites
+-- per-user files (docs/servers.md). Put archives on SQL there, or at least raise
+-- storage_archive_item_limit_cache_size and archive_cleanup_date_cache_size above that number.
 -- storage = "sql"
 -- sql = { driver = "PostgreSQL", database = "prosody", username = "prosody", password = "...", host = "localhost" }
 
