@@ -147,7 +147,7 @@ class Intake:
         if notice:
             self.outbox.customer_notice(t, notice)
         if not self._routable_agents(t.queue):
-            self.outbox.customer_notice(t, text("no_agent", t.lang))
+            self.outbox.customer_notice(t, text("no_agent", t.lang), transient=True)  # until one comes
         await self._route(t.queue)
         self._status_now(t)  # the newcomer learns their place at once; the others with the next batch
         self._refresh(t.queue)

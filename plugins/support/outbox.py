@@ -87,13 +87,15 @@ class StanzaOutbox(ConversationRecord):
         return self.engine.queue_jid(t.entry or t.queue)
 
     # -- the engine's Outbox ---------------------------------------------------------
-    def customer_notice(self, t: Ticket, body: str, status: tuple[int, int] | None = None) -> None:
+    def customer_notice(self, t: Ticket, body: str, status: tuple[int, int] | None = None,
+                        transient: bool = False) -> None:
+        """``transient``: true for a moment only (as a place in the queue is): not kept by the server."""
         children = [self._ticket_el(t)]
-        if status is not None:
-            # A place in the queue is true for a moment only; the welcome and every other notice stay.
+        if status is not None or transient:
+            # The welcome and every notice about the conversation itself stay in the customer's archive.
             children.append(stanza.no_store())
-            if t.notify:
-                children.insert(0, stanza.queue_status(*status))
+        if status is not None and t.notify:
+            children.insert(0, stanza.queue_status(*status))
         self.say(self._entry_jid(t), t.customer_jid, body, t.lang, children)
 
     def customer_departed(self, t: Ticket, body: str) -> None:

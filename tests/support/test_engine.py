@@ -28,7 +28,7 @@ class Recorder:
         self.calls: list[tuple[str, Any]] = []
         self.online: set[str] = set()
 
-    def customer_notice(self, t, body, status=None):
+    def customer_notice(self, t, body, status=None, transient=False):
         self.calls.append(("customer", (t.customer, body, status)))
 
     def customer_departed(self, t, body):

@@ -1,8 +1,9 @@
 """What is only true for a moment is not kept by the user's server (XEP-0334 ``<no-store/>``).
 
-A place in the queue and an offer (with its withdrawal) carry the hint; Prosody's own archive of
-the customer and of the agent then holds the conversation (greeting, notices, the agent's words)
-without them, and an offer never waits in offline storage for an agent who comes back later.
+A place in the queue, "no agent is online" and an offer (with its withdrawal) carry the hint;
+Prosody's own archive of the customer and of the agent then holds the conversation (greeting,
+notices, the agent's words) without them, and an offer never waits in offline storage for an agent
+who comes back later.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ async def test_positions_and_offers_stay_out_of_the_users_own_archives(component
         assert status.xml.find(NO_STORE) is not None
         greeting = checked(await cin.next(body_has("We will connect you")))
         assert greeting.xml.find(NO_STORE) is None
+        nobody = checked(await cin.next(body_has("No agent is online")))
+        assert nobody.xml.find(NO_STORE) is not None
         agent_presence(agent)
         await agent_ready(app, "agent1")
         offer = checked(await ain.next(body_has("accept")))
@@ -47,7 +50,8 @@ async def test_positions_and_offers_stay_out_of_the_users_own_archives(component
         customer_kept = await own_archive(cust)
         assert any("We will connect you" in body for body in customer_kept)
         assert any("agent1 is now with you" in body for body in customer_kept)
-        assert not [body for body in customer_kept if "You are number" in body or "connecting you with an agent now" in body], customer_kept
+        assert not [body for body in customer_kept if "You are number" in body or "connecting you with an agent now" in body
+                    or "No agent is online" in body], customer_kept
         agent_kept = await own_archive(agent)
         assert any("is anyone there?" in body for body in agent_kept)  # the conversation is kept
         assert not [body for body in agent_kept if "accept" in body and "offer" in body.lower()], agent_kept
