@@ -117,10 +117,14 @@ def make_config_text(port: int, services: dict[str, dict[str, dict]], state_dir:
 async def start_app(port: int, services: dict[str, dict[str, dict]], tmp_path: Path,
                     db_url: str | None = None, **kwargs: Any) -> App:
     text = make_config_text(port, services, tmp_path / "state", db_url or database_url(tmp_path), **kwargs)
-    config = parse(text, str(tmp_path / "switchboard.toml"), tmp_path)
-    app = App(config)
-    await app.start()
+    return await start_configured(text, tmp_path)
+
+
+async def start_configured(text: str, tmp_path: Path) -> App:
+    """Run the component on this configuration text until its streams are up (stopped again if not)."""
+    app = App(parse(text, str(tmp_path / "switchboard.toml"), tmp_path))
     try:
+        await app.start()
         await app.wait_connected(20)
     except BaseException:
         await app.stop()

@@ -32,14 +32,7 @@ def config_text(server: Any, database: str, tmp: Path, slots: int = SLOTS, mine:
 
 async def start(server: Any, database: str, tmp: Path, **kwargs: Any) -> App:
     tmp.mkdir(parents=True, exist_ok=True)
-    app = App(parse(config_text(server, database, tmp, **kwargs), str(tmp / "switchboard.toml"), tmp))
-    try:
-        await app.start()
-        await app.wait_connected(20)
-    except BaseException:
-        await app.stop()
-        raise
-    return app
+    return await harness.start_configured(config_text(server, database, tmp, **kwargs), tmp)
 
 
 def rooms_of(app: App) -> set[str]:

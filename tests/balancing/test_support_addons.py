@@ -25,7 +25,6 @@ import pytest
 from slixmpp.exceptions import IqError
 
 from component.app import App
-from component.config import parse
 from plugins.support_bot.kb_import import parse as parse_kb
 
 from .. import harness
@@ -49,14 +48,7 @@ async def start(server: Any, database: str, tmp: Path, mine: list[int]) -> App:
     text = harness.make_config_text(server.ports.component, services(), tmp / "state", database,
                                     service_ports={SUPPORT: server.component_ports[SUPPORT]})
     text += f"[balancing]\nslots = {SLOTS}\nprocess_slots = {harness.toml_value(mine)}\n"
-    app = App(parse(text, str(tmp / "switchboard.toml"), tmp))
-    try:
-        await app.start()
-        await app.wait_connected(20)
-    except BaseException:
-        await app.stop()
-        raise
-    return app
+    return await harness.start_configured(text, tmp)
 
 
 def plugin(app: App, name: str) -> Any:
