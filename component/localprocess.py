@@ -29,6 +29,11 @@ def _ephemeral_floor() -> int:
         return 32768
 
 
+#: Its own generator, from the system: test runners seed the global one alike in every worker, and
+#: workers drawing the same ports started two servers on one port at once (ejabberd's eaddrinuse).
+_PORTS = random.SystemRandom()
+
+
 def free_ports(count: int) -> list[int]:
     """``count`` distinct ports on 127.0.0.1, free a moment ago, every socket held until all are chosen.
 
@@ -42,7 +47,7 @@ def free_ports(count: int) -> list[int]:
     socks = []
     try:
         while len(chosen) < count:
-            port = random.randrange(low, floor)
+            port = _PORTS.randrange(low, floor)
             if port in chosen:
                 continue
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
