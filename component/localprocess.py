@@ -29,8 +29,8 @@ def _ephemeral_floor() -> int:
         return 32768
 
 
-#: Its own generator, from the system: test runners seed the global one alike in every worker, and
-#: workers drawing the same ports started two servers on one port at once (ejabberd's eaddrinuse).
+#: Its own generator, from the system: the global one can be seeded (property tests do, for
+#: reproducible examples), and two test workers drawing alike would start two servers on one port.
 _PORTS = random.SystemRandom()
 
 
