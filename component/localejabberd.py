@@ -96,12 +96,14 @@ class LocalEjabberd(ServerProcess):
         self.extra_listeners = extra_listeners
         #: Component domains balanced over N connection slots by bare destination: {domain: N}.
         self.balancing = dict(balancing)
+        # Every port in one draw: two draws could give the same port twice (each is free when drawn).
+        drawn = free_ports(len(self.components) + (4 if ports is None else 0))
         if ports is None:
-            c2s, component, http, s2s = free_ports(4)
+            c2s, component, http, s2s = drawn[-4:]
             ports = EjabberdPorts(c2s, component, http, 5269 if federation else s2s)
         self.ports = ports
         #: Each component domain's own listener (only that domain routed to streams on it).
-        self.component_ports = dict(zip(self.components, free_ports(len(self.components))))
+        self.component_ports = dict(zip(self.components, drawn))
         self.config_path = self.state_dir / "ejabberd.yml"
         self.inetrc_path = self.state_dir / "inetrc"
         self.spool_path = self.state_dir / "spool"
