@@ -32,7 +32,7 @@ from xml.etree.ElementTree import Element, SubElement
 
 from slixmpp import Message
 
-from component.namespaces import PUBSUB
+from component.namespaces import PUBSUB_EVENT
 
 from .feed import NS, node_of
 
@@ -124,14 +124,18 @@ class Publisher:
             self.feed.mark(queue, today=True)
 
     def _resign(self) -> None:
-        """Another process publishes now: end every subscription here, telling its subscriber."""
+        """Another process publishes now: end every subscription here, telling its subscriber.
+
+        XEP-0060 "Notification of Subscription State Changes": an ``<event/>`` with one
+        ``<subscription subscription='none'/>`` (revisions before 1.13 put it in ``<pubsub/>``).
+        """
         feed = self.feed
         for queue, subs in feed.subs.items():
             for delivery in subs:
                 msg = self.service.xmpp.make_message(mto=delivery, mfrom=self.service.domain)
-                pubsub = SubElement(msg.xml, f"{{{PUBSUB}}}pubsub")
-                SubElement(pubsub, f"{{{PUBSUB}}}subscription", {"node": node_of(queue), "jid": delivery,
-                                                                 "subscription": "none"})
+                event = SubElement(msg.xml, f"{{{PUBSUB_EVENT}}}event")
+                SubElement(event, f"{{{PUBSUB_EVENT}}}subscription", {"node": node_of(queue), "jid": delivery,
+                                                                      "subscription": "none"})
                 self.service.send(msg)
         feed.subs.clear()
 

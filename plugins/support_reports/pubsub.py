@@ -57,8 +57,9 @@ if TYPE_CHECKING:
 ITEM_ID = "current"
 #: The disco#items node listing the monitor nodes a requester may subscribe to.
 ROOT_NODE = "monitor"
+# subscription-notifications: a subscription ended by the service is told to its subscriber (publisher.py).
 FEATURES = (PUBSUB, f"{PUBSUB}#subscribe", f"{PUBSUB}#retrieve-items", f"{PUBSUB}#retrieve-subscriptions",
-            f"{PUBSUB}#access-whitelist")
+            f"{PUBSUB}#access-whitelist", f"{PUBSUB}#subscription-notifications")
 #: Subscriptions one account may hold on one node (one per open dashboard).
 PER_ACCOUNT = 10
 

@@ -186,7 +186,8 @@ async def test_the_live_feed_shows_a_queue_another_process_owns(balanced: Any, d
 
 
 def cancelled(msg: Any, queue: str) -> bool:
-    found = msg.xml.find(f"{{{PUBSUB}}}pubsub/{{{PUBSUB}}}subscription")
+    # XEP-0060 "Notification of Subscription State Changes"
+    found = msg.xml.find(f"{{{PUBSUB}#event}}event/{{{PUBSUB}#event}}subscription")
     return found is not None and found.get("node") == f"monitor/{queue}" and found.get("subscription") == "none"
 
 
