@@ -6,9 +6,12 @@ same small static server; they log in over Prosody's WebSocket like any XMPP cli
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import copy
 from pathlib import Path
 from typing import Any, AsyncIterator
+from xml.etree.ElementTree import SubElement
 
 import pytest
 
@@ -22,6 +25,11 @@ from ..support_reports.test_live import DOMAIN, HELP, agent_presence, body_has, 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("web-consoles")]
 
 XSS = "<img src=x onerror=\"window.pwned=1\">"
+EVENT = "http://jabber.org/protocol/pubsub#event"
+# Every line the dashboard's feed status shows, however briefly (it is gone once the feed is back).
+WATCH_STATUS = """() => { window.feedStatus = [];
+  const seen = () => document.querySelectorAll('#feed-status p').forEach((p) => window.feedStatus.push(p.textContent));
+  new MutationObserver(seen).observe(document.body, { childList: true, subtree: true }); }"""
 
 
 @contextlib.asynccontextmanager
@@ -218,6 +226,65 @@ async def test_dashboard_subscribes_again_after_the_service_restarts(component, 
             await component(config())  # the same database, a fresh process state: no subscriptions
             c1.send_message(mto=HELP, mbody="hello after the restart", mtype="chat")
             await page.wait_for_selector("[data-kpi='waiting'][data-value='1']", timeout=10000)
+    finally:
+        if first is not None:
+            await first.stop()
+
+
+def cancel_notice(app: Any, to: str, node: str) -> None:
+    """XEP-0060's notice that the service ended ``to``'s subscription, as the feed's publisher sends it."""
+    service = app.services[DOMAIN]
+    msg = service.xmpp.make_message(mto=to, mfrom=DOMAIN)
+    SubElement(SubElement(msg.xml, f"{{{EVENT}}}event"), f"{{{EVENT}}}subscription",
+               {"node": node, "jid": to, "subscription": "none"})
+    service.send(msg)
+
+
+async def test_dashboard_subscribes_again_at_once_when_the_service_ends_its_feed(component, prosody, tmp_path):
+    first = await harness.start_app(prosody.ports.component, config(), tmp_path)
+    try:
+        feed = first.services[DOMAIN].plugins["support_reports"].feed
+        async with site(prosody, tmp_path) as url, browser() as chromium, \
+                harness.slix_client(prosody.ports.c2s, "cust1") as c1:
+            page = await chromium.new_page(locale="zh-CN")
+            # check=600: within this test the periodic check never runs; only the notice can bring the feed back.
+            await login(page, f"{url}/dashboard.html?check=600", "super")
+            await page.wait_for_selector("[data-kpi='waiting'][data-value='0']", timeout=10000)
+            (dashboard, subid), = feed.subs["help"].items()
+            await page.evaluate(WATCH_STATUS)
+            # The service domain's slot moved to another process: the publisher ends its subscriptions and
+            # tells each subscriber (here nothing moved, so the dashboard's new subscription lands here again).
+            feed.publisher._resign()
+            assert not feed.subs.get("help")
+            await harness.until(lambda: feed.subs.get("help"), 5, "the dashboard subscribing again")
+            assert feed.subs["help"][dashboard] != subid
+            c1.send_message(mto=HELP, mbody="hello after the move", mtype="chat")
+            await page.wait_for_selector("[data-kpi='waiting'][data-value='1']", timeout=5000)
+            assert "实时数据中断，正在重新连接…" in await page.evaluate("window.feedStatus")
+            assert await page.query_selector("#feed-status p") is None  # the feed is back: the status is gone
+
+            # Where the domain is now, the supervisor is one no longer: the service refuses, and the page
+            # says so and stops there (no loop of subscriptions against the service).
+            await first.stop()
+            first = None
+            refusing = copy.deepcopy(config())
+            refusing[DOMAIN]["support"]["queues"][0]["supervisors"] = [jid("dave")]
+            second = await component(refusing)
+            reports = second.services[DOMAIN].plugins["support_reports"].feed
+            asked: list[str] = []
+            subscribe = reports.subscribe
+
+            async def counted(iq: Any, action: Any) -> Any:
+                asked.append(iq["from"].full)
+                return await subscribe(iq, action)
+
+            reports.subscribe = counted
+            cancel_notice(second, dashboard, "monitor/help")
+            refused = await page.wait_for_selector("#feed-status p[data-feed='refused']", timeout=5000)
+            assert (await refused.text_content()).startswith("服务拒绝了 help 的实时数据：")
+            assert asked == [dashboard]
+            await asyncio.sleep(2.5)  # past the next tries' waits (0.25 s, then 1 s): none may come
+            assert asked == [dashboard] and not reports.subs.get("help")
     finally:
         if first is not None:
             await first.stop()

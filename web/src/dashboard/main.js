@@ -4,6 +4,7 @@
 import { connect, xml, NS, bare, errorText } from "../common/xmpp.js";
 import { h, svg, settings, defaultWebsocket, translator, duration, loginForm, isZh } from "../common/ui.js";
 import { parseMonitor } from "./feed.js";
+import { FeedKeeper } from "./keeper.js";
 
 const TEXTS = {
   title: ["Support dashboard", "客服监控台"],
@@ -39,6 +40,10 @@ const TEXTS = {
   st_available: ["available", "空闲"], st_away: ["away", "离开"], st_dnd: ["do not disturb", "勿扰"],
   st_xa: ["not routed", "暂停接待"], st_offline: ["offline", "离线"], st_busy: ["busy", "忙碌"],
   disconnected: ["Disconnected from the server.", "与服务器的连接已断开。"],
+  feed_reconnecting: ["The live feed was interrupted; reconnecting…", "实时数据中断，正在重新连接…"],
+  feed_failed: ["The live feed is not reconnected yet; it will be tried again shortly.",
+    "实时数据尚未恢复，稍后将再次尝试。"],
+  feed_refused: ["The service refused the live feed of {queue}: {reason}", "服务拒绝了 {queue} 的实时数据：{reason}"],
 };
 
 const root = document.getElementById("app");
@@ -153,6 +158,22 @@ function render() {
   board.replaceChildren(...[...queues.entries()].sort().map(([name, entry]) => renderQueue(name, entry)));
 }
 
+// One line per kind of trouble with the feed (none when every node is subscribed).
+function renderFeedStatus(states) {
+  const status = document.getElementById("feed-status");
+  if (!status) return;
+  const lines = [];
+  const nodes = (state) => [...states].filter(([, s]) => s.state === state).map(([node]) => node);
+  if (nodes("reconnecting").length) lines.push(["reconnecting", t("feed_reconnecting")]);
+  if (nodes("failed").length) lines.push(["failed", t("feed_failed")]);
+  for (const node of nodes("refused")) {
+    const queue = node.replace(/^monitor\//, "");
+    lines.push(["refused", t("feed_refused", { queue, reason: states.get(node).reason })]);
+  }
+  status.replaceChildren(...lines.map(([state, text]) => h("p", { class: `feed-status ${state}`,
+    dataset: { feed: state } }, text)));
+}
+
 function onMonitor(node, element) {
   const data = parseMonitor(element);
   const now = Date.now();
@@ -171,9 +192,12 @@ async function run(xmpp, jid) {
   root.replaceChildren(
     h("header", {}, h("h1", {}, t("title")), h("span", { class: "me" }, bare(jid)),
       h("button", { onclick: () => xmpp.stop().then(() => location.reload()) }, t("logout"))),
+    h("div", { id: "feed-status", role: "status" }),
     h("main", { id: "board", "aria-live": "polite" }));
+  let keeper = null;
   xmpp.on("stanza", (stanza) => {
     if (!stanza.is("message")) return;
+    if (keeper && keeper.onStanza(stanza)) return;
     const items = stanza.getChild("event", NS.EVENT)?.getChild("items");
     if (!items || bare(stanza.attrs.from) !== support) return;
     for (const item of items.getChildren("item")) {
@@ -192,26 +216,13 @@ async function run(xmpp, jid) {
     document.getElementById("board").append(h("p", { class: "none" }, t("no_queues", { domain: support })));
     return;
   }
-  const subscribe = (node) => xmpp.iqCaller.request(xml("iq", { type: "set", to: support },
-    xml("pubsub", { xmlns: NS.PUBSUB }, xml("subscribe", { node, jid: xmpp.jid.toString() }))));
-  for (const node of nodes) await subscribe(node);
+  keeper = new FeedKeeper({ xmpp, service: support, nodes, onStatus: renderFeedStatus });
+  for (const node of nodes) await keeper.subscribe(node);
   setInterval(render, 1000); // waits tick between notifications
-  // Subscriptions live in the service's memory: after a restart of the service, subscribe again (the
-  // item follows). This asks whether we are still subscribed; the figures themselves are never polled.
-  setInterval(async () => {
-    try {
-      const answer = await xmpp.iqCaller.request(xml("iq", { type: "get", to: support },
-        xml("pubsub", { xmlns: NS.PUBSUB }, xml("subscriptions"))));
-      const held = new Set(answer.getChild("pubsub", NS.PUBSUB).getChild("subscriptions")
-        .getChildren("subscription").map((el) => el.attrs.node));
-      for (const node of nodes.filter((n) => !held.has(n))) {
-        await xmpp.send(xml("presence", { to: support }));
-        await subscribe(node);
-      }
-    } catch (err) {
-      // The service is away for now: try again at the next check.
-    }
-  }, Math.max(1, parseFloat(cfg.check) || 30) * 1000);
+  // Subscriptions live in the service's memory: a restart of the service forgets them without a
+  // notice. This asks whether we are still subscribed and subscribes again (the item follows); the
+  // figures themselves are never polled. A move of the domain is told at once (the keeper acts on it).
+  setInterval(() => keeper.check(), Math.max(1, parseFloat(cfg.check) || 30) * 1000);
 }
 
 loginForm(root, t, cfg.jid, async (jid, password) => {
