@@ -11,7 +11,8 @@ from typing import Any
 from slixmpp import JID
 
 from . import systemd
-from .balancing import BalancingError, SlotClaims, check_shareable, needs_claims
+from .balancing import BalancingError, check_shareable, needs_claims
+from .claims import CLAIMS_BACK, CLAIMS_LOST, SlotClaims
 from .config import Config, ConfigError, world_readable
 from .metrics import Metrics
 from .peer_requests import PeerRequests
@@ -48,6 +49,8 @@ class App:
         self.started_at = time.time()
         self._stop = asyncio.Event()
         self._fatal: FatalConnectionError | None = None
+        #: The slots could not be claimed again after the claims session was lost (claims.py).
+        self._refused: BalancingError | None = None
         self.hooks_app: dict[str, Any] = {}
         self.metrics = Metrics()
         self.status: Any = None
@@ -79,7 +82,7 @@ class App:
         else:
             await self.db.check_schema(histories)
         if connect and needs_claims(self.config):
-            self.claims = SlotClaims(self.db.engine, self.config)
+            self.claims = SlotClaims(self.db.engine, self.config, self._claims_changed, self.refuse)
             await self.claims.claim()
         if connect and not self.config.balancing.mine:
             # A stand-by: no slot, so no stanza reaches it; its plugins would only run timers on
@@ -137,6 +140,19 @@ class App:
     def fatal_error(self, error: FatalConnectionError) -> None:
         self._fatal = error
         self._stop.set()
+
+    def refuse(self, refusal: BalancingError) -> None:
+        """The slots were lost with the claims session and another process holds them now (or runs
+        with another N): stop, as a start would have been refused."""
+        self._refused = refusal
+        self._stop.set()
+
+    async def _claims_changed(self, up: bool) -> None:
+        """The claims session was lost (every lock of this process with it), or is back."""
+        if up and self.claims is not None and self.claims.process_id is not None:
+            await self.peer_requests.renamed(self.claims.process_id)
+        for service in list(self.services.values()):
+            await service.hooks.collect(CLAIMS_BACK if up else CLAIMS_LOST)
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -213,4 +229,6 @@ class App:
         if self._fatal:
             log.error("stopping: %s", self._fatal)
             return 1
+        if self._refused is not None:
+            return 2 if self._refused.lasting else 1
         return 0

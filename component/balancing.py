@@ -8,7 +8,8 @@ service domain, a PostgreSQL session-level advisory lock per slot it opens
 (exclusive) and one for the N it runs with (shared). Locks live exactly as long
 as the process's database connection, so a process killed with SIGKILL releases
 its slots the moment the kernel closes its socket, and its restart claims them
-again at once, without waiting for a lease to expire.
+again at once, without waiting for a lease to expire (the locks themselves, and how
+they are kept when that session is lost while the process runs: claims.py).
 
 Refused, with the reason: a slot another running process holds; an N that differs
 from the N of the processes already running for the domain (N re-pins every room:
@@ -17,18 +18,10 @@ stop them all to change it, and change ejabberd's component_number with it).
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import logging
 import zlib
 from typing import Any
 
-from sqlalchemy import text
-
 from .config import Config, ConfigError
-
-log = logging.getLogger("switchboard.balancing")
-
 
 # -- ejabberd's choice of a slot ------------------------------------------------------------------
 # With ``type: bare_destination`` ejabberd picks slot ``erlang:phash2({User, Server, <<>>}, N)``
@@ -118,132 +111,3 @@ def check_shareable(config: Config, key: str, order: list[tuple[type, Any]]) -> 
                               f"plugin {cls.name} cannot yet share its domain with other processes; serve "
                               "this domain from one process (a configuration of its own, without "
                               "balancing.process_slots)")
-
-
-class SlotClaims:
-    """The advisory locks of this process, held on one database connection of their own."""
-
-    def __init__(self, engine: Any, config: Config) -> None:
-        self.engine = engine
-        self.config = config
-        self.database = engine.url.database or ""
-        self._connection: Any = None
-        #: This process's name among its peers: the backend id of the session holding its locks,
-        #: which pg_locks shows (peer_requests.py).
-        self.process_id: int | None = None
-        #: One statement at a time on the claims connection (it is shared by the holds below).
-        self._using = asyncio.Lock()
-        self._held: set[tuple[str, str]] = set()
-
-    async def claim(self) -> None:
-        balancing = self.config.balancing
-        connection = await self.engine.connect()
-        # Autocommit: this connection lives as long as the process and must never sit idle in a
-        # transaction (that would hold back VACUUM everywhere).
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        self._connection = connection
-        # A process on a machine that vanished keeps its slots until the server notices the dead
-        # socket: ask it to probe this session after 10 s of silence (the default is hours).
-        for setting, value in (("tcp_keepalives_idle", 10), ("tcp_keepalives_interval", 5),
-                               ("tcp_keepalives_count", 3)):
-            await connection.execute(text(f"SET {setting} = {value}"))
-        self.process_id = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar()
-        try:
-            for service in self.config.services:
-                await self._claim_domain(service.domain, balancing.slots, balancing.mine)
-        except BaseException:
-            await self.release()
-            raise
-
-    async def _claim_domain(self, domain: str, n: int, mine: list[int]) -> None:
-        run, slot, gate = (lock_key(self.database, domain, k) for k in ("n", "slot", "gate"))
-        execute = self._connection.execute
-        # One process at a time checks a domain, so two starting together with different Ns cannot
-        # both pass.
-        await execute(text("SELECT pg_advisory_lock(:k, 0)"), {"k": gate})
-        try:
-            others = (await execute(text(
-                "SELECT DISTINCT objid::int FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 "
-                "AND classid::int = :k AND objid::int <> :n AND granted"), {"k": run, "n": n})).scalars().all()
-            if others:
-                raise BalancingError(
-                    f"{domain}: this process has balancing.slots = {n}, but processes running for this domain "
-                    f"use {', '.join(map(str, sorted(others)))}. N must not change while any of them runs (it "
-                    "re-pins every room and queue): stop them all, change ejabberd's component_number, then "
-                    "start them with the new N", lasting=True)
-            await execute(text("SELECT pg_advisory_lock_shared(:k, :n)"), {"k": run, "n": n})
-            for number in mine:
-                got = (await execute(text("SELECT pg_try_advisory_lock(:k, :s)"),
-                                     {"k": slot, "s": number})).scalar()
-                if not got:
-                    raise BalancingError(
-                        f"{domain}: slot {number} is already held by another running process; give each "
-                        "process its own balancing.process_slots (or wait: a process just killed on "
-                        "another machine holds its slots until the database notices)", lasting=False)
-        finally:
-            await execute(text("SELECT pg_advisory_unlock(:k, 0)"), {"k": gate})
-        log.info("slots claimed", extra={"domain": domain, "slots": n, "mine": ",".join(map(str, mine))})
-
-    async def holders(self, domain: str) -> dict[int, list[int]]:
-        """The processes holding slots of ``domain`` now: {process id: [slots]}.
-
-        Read on a pooled connection (the claims connection is not shared between tasks)."""
-        key = lock_key(self.database, domain, "slot")
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(text(
-                "SELECT pid, objid::int FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 "
-                "AND classid::int = :k AND granted AND mode = 'ExclusiveLock'"), {"k": key})).all()
-        found: dict[int, list[int]] = {}
-        for pid, slot in rows:
-            found.setdefault(int(pid), []).append(int(slot))
-        return {pid: sorted(slots) for pid, slots in found.items()}
-
-    # -- what one process alone may act on ----------------------------------------------------------
-    # A queue of the support desk is owned by the process its stanzas reach; when the slots move
-    # (every connection back at once, in any order) the old owner may still be letting it go while
-    # the new one is told to take it. An exclusive lock per (domain, name) on this session makes the
-    # hand-over strict: the new owner takes it only once the old one has let it go, or died.
-
-    def _thing_key(self, domain: str, name: str) -> int:
-        digest = hashlib.blake2b(f"switchboard\0{self.database}\0{domain}\0own\0{name}".encode(),
-                                 digest_size=8).digest()
-        return int.from_bytes(digest, "big", signed=True)
-
-    async def hold(self, domain: str, name: str) -> bool:
-        """Take ``name`` of ``domain`` for this process alone; False while another process holds it.
-
-        When the claims session is unusable (the database restarted) the answer is True: acting as
-        before this guard existed beats a queue nobody may serve."""
-        if (domain, name) in self._held:
-            return True
-        try:
-            async with self._using:
-                got = bool((await self._connection.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                                           {"k": self._thing_key(domain, name)})).scalar())
-        except Exception:  # noqa: BLE001 - see above
-            log.warning("the ownership guard is unavailable", exc_info=True, extra={"domain": domain, "name": name})
-            return True
-        if got:
-            self._held.add((domain, name))
-        return got
-
-    async def let_go(self, domain: str, name: str) -> None:
-        if (domain, name) not in self._held:
-            return
-        self._held.discard((domain, name))
-        try:
-            async with self._using:
-                await self._connection.execute(text("SELECT pg_advisory_unlock(:k)"),
-                                               {"k": self._thing_key(domain, name)})
-        except Exception:  # noqa: BLE001 - a dead session holds nothing any more
-            log.warning("letting go failed", exc_info=True, extra={"domain": domain, "name": name})
-
-    async def release(self) -> None:
-        self._held.clear()
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            # The connection goes back to the pool, not away: unlock explicitly.
-            try:
-                await connection.execute(text("SELECT pg_advisory_unlock_all()"))
-            finally:
-                await connection.close()

@@ -46,7 +46,7 @@ ANSWER_CHANNEL = "switchboard_answer_"
 TIMEOUT = 2.0
 
 Handler = Callable[[Any], Awaitable[Any]]
-#: The processes holding slots of a domain: {process id: [slots]} (balancing.SlotClaims.holders).
+#: The processes holding slots of a domain: {process id: [slots]} (claims.SlotClaims.holders).
 Holders = Callable[[str], Awaitable[dict[int, list[int]]]]
 
 
@@ -120,6 +120,15 @@ class PeerRequests:
             # the asker has reported the process as late by then (peers.py).
             await self.peers.listen(REQUEST_CHANNEL, self._on_request, replay=False)
             await self.peers.listen(f"{ANSWER_CHANNEL}{self.process_id}", self._on_answer, replay=False)
+
+    async def renamed(self, process_id: int) -> None:
+        """This process's claims session was opened again: its name (the backend id) changed, and the
+        others answer on the new one's channel."""
+        if not self.active or process_id == self.process_id:
+            return
+        assert self.peers is not None
+        self.process_id = process_id
+        await self.peers.listen(f"{ANSWER_CHANNEL}{process_id}", self._on_answer, replay=False)
 
     def answer(self, domain: str, kind: str, handler: Handler) -> None:
         """Answer questions ``kind`` about ``domain`` with ``await handler(body)`` (a JSON value)."""

@@ -4,9 +4,10 @@ Off unless ``[status] listen`` names an address. A deliberately small HTTP/1.1
 server on the event loop (GET only, one request per connection, no body read):
 it must answer while the component works, and needs no web framework.
 
-``/health`` is 200 when every service's stream is authenticated and the
-database answers a trivial query within two seconds; otherwise 503 with the
-reasons, one per line (also as JSON with ``Accept: application/json``).
+``/health`` is 200 when every service's stream is authenticated, the
+database answers a trivial query within two seconds and (with balancing) the
+session holding the process's slots is up; otherwise 503 with the reasons, one
+per line (also as JSON with ``Accept: application/json``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class StatusServer:
         # A stand-by (no balancing slot) has no stream to wait for.
         problems = [f"{domain}: stream not connected" for domain, service in self.app.services.items()
                     if service.slots and not service.connected.is_set()]
+        if self.app.claims is not None and not self.app.claims.up:
+            problems.append("balancing: the database session holding this process's slots was lost; claiming them again")
         if self.app.db is None:
             problems.append("database: not open")
             return problems

@@ -1,0 +1,82 @@
+"""The claims session's logic without a database (component/claims.py): how long it waits between
+reconnection attempts, and that nothing is held, or taken, while the session is lost.
+
+With PostgreSQL, behind ejabberd: tests/balancing/test_claims.py."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from component.claims import RETRY_FIRST, RETRY_MAX, SlotClaims, backoff
+
+from . import harness
+
+
+def test_reconnection_backs_off_doubling_up_to_a_ceiling_spread_around_it() -> None:
+    middle = [backoff(attempt, 0.5) for attempt in range(8)]
+    assert middle == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0, 5.0]
+    assert middle[0] == RETRY_FIRST and max(middle) == RETRY_MAX
+    # Spread ±25 %, so processes cut at once do not knock again together; never 0, never unbounded.
+    assert (backoff(0, 0.0), backoff(0, 1.0)) == (0.375, 0.625)
+    assert (backoff(10_000, 0.0), backoff(10_000, 1.0)) == (3.75, 6.25)
+
+
+class _Session:
+    """The claims connection as far as claims.py uses it: statements, and being closed for good."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.invalidated = False
+
+    async def execute(self, statement: Any, params: Any = None) -> Any:
+        self.statements.append(str(statement))
+        return SimpleNamespace(scalar=lambda: True)
+
+    async def invalidate(self) -> None:
+        self.invalidated = True
+
+
+class _Database:
+    """A database that is away: every new connection is refused."""
+
+    url = SimpleNamespace(database="db")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def connect(self) -> Any:
+        self.attempts += 1
+        raise OSError("connection refused")
+
+
+async def test_nothing_is_held_or_taken_while_the_session_is_lost() -> None:
+    database = _Database()
+    told: list[bool] = []
+
+    async def changed(up: bool) -> None:
+        told.append(up)
+
+    claims = SlotClaims(database, SimpleNamespace(services=[], balancing=None), changed)
+    session = _Session()
+    claims._install(session, 41, SimpleNamespace(add_termination_listener=lambda _callback: None))
+    try:
+        assert await claims.hold("support.example", "help") and claims.holding("support.example", "help")
+        assert claims.up
+
+        claims._lose("a test")  # what the driver's termination callback does
+        assert not claims.up and not claims.holding("support.example", "help")
+        # Fail closed: neither the queue held before nor another one is taken while it is lost.
+        assert not await claims.hold("support.example", "help")
+        assert not await claims.hold("support.example", "sales")
+        await claims.let_go("support.example", "help")  # nothing to let go: no statement, no error
+        await harness.until(lambda: told == [False] and database.attempts >= 2, 5, "told, and trying again")
+        assert session.invalidated  # never back to the pool
+        assert session.statements == ["SELECT pg_try_advisory_lock(:k)"]
+        assert claims.losses == 1 and claims.reclaims == 0
+    finally:
+        await claims.release()
+    attempts = database.attempts
+    await asyncio.sleep(0.7)
+    assert database.attempts == attempts  # stopped trying with the process
