@@ -13,9 +13,12 @@ One process alone (no balancing) owns every queue from the start, as before.
 Two processes never own a queue at once: when every connection comes back at once (an ejabberd
 restart) a queue's slot may reach another process while its old owner is still letting it go. An
 owner holds the queue's lock in PostgreSQL (``fence``: the advisory lock of
-``component.balancing.SlotClaims.hold``) from its adoption until it has let the queue go, after
+``component.claims.SlotClaims.hold``) from its adoption until it has let the queue go, after
 the work it was doing under the engine's lock; an adoption refused meanwhile is tried again
-(peering.py) and the queue's stanzas are refused until then (``recipient-unavailable``).
+(peering.py) and the queue's stanzas are refused until then (``recipient-unavailable``). The lock
+lives on the process's claims session: when that session is lost (a database restart) the process
+lets every queue go as on a lost server connection, adopts none while it is away (the lock cannot
+be taken: fail closed), and adopts each again, taking its lock, once it is back.
 
 What crosses processes goes through the database: a ticket transferred to a queue owned
 elsewhere is stored, forgotten here and taken up by the owner when it hears of the change
@@ -95,7 +98,8 @@ class Ownership:
         try:
             if self.fence is not None and not await self.fence.hold(queue):
                 self.fenced.add(queue)
-                log.info("queue still owned by another process", extra={"queue": queue})
+                log.info("queue not adopted: another process holds its lock, or this process's claims session "
+                         "is lost", extra={"queue": queue})
                 return False
             async with self._lock:
                 if releases != self._releases:
@@ -143,7 +147,8 @@ class Ownership:
         """A connection of this process was lost: when it comes back the server may give it another
         slot (several connections reconnecting after a server restart take the free slots in any
         order), so the queues may belong to another process now. Let every queue go (their state is
-        stored); the probes sent once the connections are back bring ours back."""
+        stored); the probes sent once the connections are back bring ours back. The same when the
+        claims session is lost: the queues' locks are gone, so no queue may be acted on as owned."""
         async with self._lock:
             released = sorted(self.owned)
             for t in list(self.tickets.values()):

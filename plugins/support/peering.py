@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import Element, SubElement
 
 from component import namespaces as xmlns
+from component.claims import CLAIMS_BACK, CLAIMS_LOST
 from component.errors import StanzaError
 from component.stream import CONNECTION_LOST
 
@@ -92,6 +93,10 @@ class Peering:
         if self.sharing:
             # At once, not at the next look of the probe loop: the slots may be another's already.
             self.hooks.on(CONNECTION_LOST, self._connection_lost)
+            # The queues' locks went with the claims session: no queue is owned here until it is back
+            # and each queue is adopted again, its lock taken again (another process may hold it now).
+            self.hooks.on(CLAIMS_LOST, self._claims_lost)
+            self.hooks.on(CLAIMS_BACK, self._claims_back)
         peers = getattr(self.service.app, "peers", None)
         if peers is not None and peers.active:
             await peers.listen(lookup.CHANNEL, self._peer_changed)
@@ -161,6 +166,15 @@ class Peering:
         task = asyncio.ensure_future(self.engine.release_all())  # not awaited: the engine may be busy
         self._releasing.add(task)
         task.add_done_callback(self._releasing.discard)
+
+    async def _claims_lost(self) -> None:
+        # Awaited (the claims are told they are back only after it): the probes sent then must find
+        # every queue let go, or one still owned would ignore its probe and wait for the next.
+        await self.engine.release_all()
+
+    def _claims_back(self) -> None:
+        if self.service.connected.is_set():  # else probed once the connections are back
+            self.probe_queues()
 
     def _adopt_later(self, queue: str) -> None:
         if queue in self._retrying:
@@ -233,7 +247,8 @@ class Peering:
 
 
 class QueueFence:
-    """The engine's guard (ownership.Fence): the queue's lock in PostgreSQL, held while owned."""
+    """The engine's guard (ownership.Fence): the queue's lock in PostgreSQL, held while owned (not
+    taken while the claims session is lost: component/claims.py)."""
 
     def __init__(self, claims: Any, domain: str) -> None:
         self.claims, self.domain = claims, domain
