@@ -95,6 +95,8 @@ class SlotClaims:
         #: Times the session was lost, and claimed again.
         self.losses = 0
         self.reclaims = 0
+        #: Old sessions of ours told to end before claiming again.
+        self.ended_sessions = 0
 
     @property
     def up(self) -> bool:
@@ -179,7 +181,14 @@ class SlotClaims:
         """Every lock of this process is gone (or about to be: the session is closed here too)."""
         if self._stopping or self._connection is None:
             return
-        connection, self._connection, self._driver = self._connection, None, None
+        connection, driver = self._connection, self._driver
+        self._connection, self._driver = None, None
+        try:
+            # At once and without a goodbye (a graceful close waits for a server that may be gone): a
+            # session still alive on the server ends with its socket and frees what it held.
+            driver.terminate()
+        except Exception:  # noqa: BLE001 - closed already
+            pass
         self._held.clear()
         self.losses += 1
         log.warning("the session holding this process's slots was lost; claiming them again",
@@ -238,6 +247,7 @@ class SlotClaims:
         log.warning("ending an old session of this process", extra={"pids": ",".join(map(str, old))})
         for pid in old:
             await connection.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            self.ended_sessions += 1
         loop = asyncio.get_running_loop()
         deadline = loop.time() + END_OLD_TIMEOUT
         while (await connection.execute(query, {"n": self.session_name})).scalars().all():
@@ -260,15 +270,21 @@ class SlotClaims:
             connection = self._connection
             if connection is None:
                 continue
-            try:
-                async with self._using:
-                    if connection is self._connection:
-                        await asyncio.wait_for(connection.execute(text("SELECT 1")), self.check_timeout)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - lost or hanging: either way, start again
-                if connection is self._connection:
-                    self._lose(f"the check failed: {type(exc).__name__}")
+            async with self._using:
+                if connection is not self._connection:
+                    continue
+                check = asyncio.ensure_future(connection.execute(text("SELECT 1")))
+                # Not wait_for: cancelling a statement waits for the server, which may never answer.
+                done, _ = await asyncio.wait({check}, timeout=self.check_timeout)
+            if not done:
+                check.add_done_callback(_consume)  # it fails once the connection is closed below
+                why = "no answer to the check"
+            elif check.exception() is not None:
+                why = f"the check failed: {type(check.exception()).__name__}"
+            else:
+                continue
+            if connection is self._connection:
+                self._lose(why)
 
     async def holders(self, domain: str) -> dict[int, list[int]]:
         """The processes holding slots of ``domain`` now: {process id: [slots]}.
@@ -358,6 +374,11 @@ class SlotClaims:
         except Exception:  # noqa: BLE001 - a dead session holds nothing
             pass
         await _invalidate(connection)
+
+
+def _consume(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def _invalidate(connection: Any) -> None:

@@ -137,3 +137,44 @@ async def test_slots_taken_by_another_process_meanwhile_stop_the_process(balance
                 text("SELECT pg_backend_pid()"))).scalar()}
     finally:
         await app.stop()
+
+
+async def test_a_session_that_stops_answering_is_replaced_once_the_old_one_has_ended(balanced: Any, database: str,
+                                                                                     tmp_path: Path) -> None:
+    """A cut that closes nothing (the database's host gone; here the session's backend stopped with
+    SIGSTOP) is noticed by the periodic check. The old session still holds the slots on the server:
+    it is ended, and the slots claimed again only once it is gone (not refused as another's)."""
+    import os
+    import signal
+
+    import pytest
+
+    from .test_slots import start
+
+    name = database.rsplit("/", 1)[1]
+    app = await start(balanced, database, tmp_path, mine=[0, 1])
+    try:
+        claims = app.claims
+        claims.check_interval, claims.check_timeout = 0.2, 1.0
+        old = claims.process_id
+        try:
+            os.kill(old, signal.SIGSTOP)
+        except PermissionError:
+            pytest.skip("stopping a database backend needs the right to signal the database server's processes")
+        try:
+            await harness.until(lambda: not claims.up, 10, "the silence noticed")
+            async with control(database) as psql:
+                assert set((await slot_holders(psql, name, ROOMS)).values()) == {old}  # still the old session's
+            await harness.until(lambda: claims.ended_sessions, 10, "the old session told to end")
+            assert not claims.up and not app._stop.is_set()  # waiting for it, not refused
+        finally:
+            os.kill(old, signal.SIGCONT)  # it takes the termination it was sent, and ends
+        await harness.until(lambda: claims.up, 20, "the slots claimed again")
+        new = claims.process_id
+        async with control(database) as psql:
+            assert await slot_holders(psql, name, ROOMS) == {0: new, 1: new} and new != old
+            gone = (await psql.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": old})).scalar()
+            assert gone == 0
+        assert not app._stop.is_set() and claims.losses == claims.reclaims == 1
+    finally:
+        await app.stop()
