@@ -206,11 +206,16 @@ class Dispatch:
         if t.offer_deadline == deadline and agent_jid in t.offers:
             # Told on the stream up now: a re-adoption without a lost stream does not send it again.
             self._told.setdefault(t.id, {})[agent_jid] = (deadline, sent)
+        stored = None
         async with self._lock:
             if t.state == "offered" and t.offers.get(agent_jid) in ("pending", via or "pending") \
                     and t.offers[agent_jid] != sent:
                 t.offers[agent_jid] = sent
-                await self._change(t, None).done
+                stored = self._change(t, None)
+        if stored is not None:
+            # Awaited without the lock: the forms of fifty offers sent at once are one batch, and
+            # the answers to those offers do not queue behind their writes.
+            await stored.done
 
     def _schedule_offer_timeout(self, t: Ticket) -> None:
         deadline = t.offer_deadline or self.now()
@@ -277,16 +282,22 @@ class Dispatch:
             if bare not in t.agents_seen:
                 t.agents_seen.append(bare)
             self.agents[t.queue].setdefault(bare, Agent(bare)).last_assigned = now
-            # Other changes run during the write (and join its batch); then the conversation starts
-            # unless it has moved on meanwhile.
-            await self._record(t, "accepted", bare, release=True)
+            accepted = self._change(t, "accepted", bare)
+            # The agent's next offer (the answer freed them for one) joins the acceptance's batch: an
+            # offer leaves once stored, so never before the acceptance is. Other changes run during
+            # the writes; then the conversation starts unless it has moved on meanwhile.
+            await self._route(t.queue)
+            await self._lent(accepted)
+            await self._announce(accepted)
+            self._refresh(t.queue)
             if self.tickets.get(t.id) is not t or t.state != "active" or t.agent != bare:
                 return t
             self.outbox.customer_notice(t, text("agent_joined", t.lang, agent=bare.split("@", 1)[0]))
-            await self.outbox.connect_agent(t, agent_jid, self._intro(t))
-            await self._route(t.queue)
-            self._refresh(t.queue)
-            return t
+            intro = self._intro(t)
+        # The transcript is read from the archive without the lock: fifty agents answering at once
+        # read theirs side by side, and nobody's next offer waits for them.
+        await self.outbox.connect_agent(t, agent_jid, intro)
+        return t
 
     def _intro(self, t: Ticket) -> str:
         """What the agent reads when the conversation starts: who, which ticket, and what we know."""
