@@ -75,6 +75,31 @@ async def test_a_refused_batch_undoes_its_changes_and_tells_the_people_concerned
     assert [k for k, *_ in await engine.store.events(late.id)][:2] == ["created", "queued"]
 
 
+async def test_an_acceptance_and_the_agents_next_offer_share_one_transaction(make, monkeypatch):
+    """The answer frees the agent for the next customer: that offer is written with the acceptance
+    (never before it), not after the acceptance's own transaction and the transcript's read."""
+    engine, rec = await make(max_chats=2)
+    await online(engine, A)
+    first = await engine.join("help", "first@y/r", "en")
+    second = await engine.join("help", "second@y/r", "en")
+    await settle()
+    assert (first.state, second.state) == ("offered", "queued")  # one offer at a time per agent
+    batches: list[list[tuple[str, str]]] = []
+    real = engine.store.save_batch
+
+    async def recording(entries):
+        batches.append([(e.copy.id, kind) for e in entries for kind, *_ in e.events])
+        await real(entries)
+
+    monkeypatch.setattr(engine.store, "save_batch", recording)
+    await engine.accept(first.id, f"{A}/r")
+    await settle()
+    assert second.state == "offered"
+    together = [b for b in batches if (first.id, "accepted") in b]
+    assert together and (second.id, "offered") in together[0], batches
+    assert [c for c, _agent in rec.of("offer")] == ["first@y", "second@y"]
+
+
 async def conversation_whose_write_waits(make, monkeypatch, kind: str):
     """An engine with one active conversation whose next ``kind`` change is held at its write: the
     returned ``writing`` is set when it gets there, and it goes on when ``gate`` is set."""
