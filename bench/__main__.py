@@ -96,6 +96,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep-state", action="store_true", help="keep the state folder afterwards")
     parser.add_argument("--no-install", action="store_true", help="do not pip-install the bench extra")
     parser.add_argument("--postgres", action="store_true", help="also run the PostgreSQL pass in --quick/--tiny")
+    parser.add_argument("--support-arrival", type=float, metavar="SECONDS",
+                        help="support storm: customers arrive evenly over this long (default 1; 0: all at once)")
     parser.add_argument("--render", metavar="JSON", help="only rewrite latest.md/latest.png from a results file "
                         "(after editing results/analysis.md)")
     parser.add_argument("--render-ejabberd", metavar="JSON", help="only rewrite ejabberd.md from its results file "
@@ -138,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         settings.workers = args.workers
     if args.postgres:
         settings.postgres = True
+    if args.support_arrival is not None:
+        settings.support_arrival_s = args.support_arrival
     wanted = [s for s in (args.only.split(",") if args.only else SCENARIOS) if s]
     unknown = [s for s in wanted if s not in SCENARIOS]
     if unknown:

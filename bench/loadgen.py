@@ -470,9 +470,10 @@ class Worker:
         self.handler = self._discard
 
     # -- support queue ----------------------------------------------------
-    def cmd_customers_join(self, cis: list[int], queue: str, timeout: float = 120) -> dict:
-        """Each customer writes to the queue; returns once every one was told their position (or the
-        timeout passed): how many got no answer at all, and each one's time to their position."""
+    def cmd_customers_join(self, cis: list[int], queue: str, timeout: float = 120, arrival: float = 0.0) -> dict:
+        """Each customer writes to the queue, evenly over ``arrival`` seconds (0: all at once); returns
+        once every one was told their position (or the timeout passed): how many got no answer at all,
+        and each one's time to their position."""
         unanswered = set(cis)
         sent: dict[int, float] = {}
         told_ms: dict[int, float] = {}
@@ -485,8 +486,11 @@ class Worker:
 
         self.handler = watch
         t = time.monotonic()
+        step = arrival / len(cis) if cis else 0.0
         try:
-            for ci in cis:
+            for k, ci in enumerate(cis):
+                while (wait := t + k * step - time.monotonic()) > 0:
+                    self.poll(wait)  # answers to the earlier customers are read meanwhile
                 sent[ci] = time.monotonic()
                 self.write(ci, (f"<message to='{queue}' type='chat' xml:lang='en'><body>Hello, I need help with "
                                 f"my order number {ci}</body></message>").encode())
@@ -795,14 +799,16 @@ class LoadGen:
                              reads=reads)
 
     def support(self, agents: list[int], customers: list[int], queue: str, max_chats: int = 3,
-                timeout: float = 300, talk: float = 2.0) -> dict:
-        """Customers queue first; then agents come online and drain the queue (see bench.support)."""
+                timeout: float = 300, talk: float = 2.0, arrival: float = 0.0) -> dict:
+        """Customers queue first (evenly over ``arrival`` seconds; each worker spreads its own share
+        over the whole time, so together they arrive evenly); then agents come online and drain the
+        queue (see bench.support)."""
         per_c: dict[int, list[int]] = {}
         for g in customers:
             w, ci = self._locate(g)
             per_c.setdefault(w, []).append(ci)
         t = time.monotonic()
-        joined = self._call_all({w: ("customers_join", (v, queue, timeout)) for w, v in per_c.items()})
+        joined = self._call_all({w: ("customers_join", (v, queue, timeout, arrival)) for w, v in per_c.items()})
         queued_s = time.monotonic() - t
         self.quiesce(1.0)
         per_a: dict[int, list[int]] = {}

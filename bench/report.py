@@ -114,7 +114,8 @@ def headline(results: dict[str, Any]) -> list[dict[str, Any]]:
         shape = f"{run.get('customers')}{who} customers, {run.get('agents')} agents x {run.get('max_chats')}"
         for key, what, target in (("first_offer_p99_ms", f"first {run.get('first_offers')} offers from routable", 50),
                                   ("after_close_p99_ms", "next offer after a close", 20),
-                                  ("position_p99_ms", "position told after joining", 1000)):
+                                  ("position_p99_ms", f"position told after joining (arriving over "
+                                                      f"{run.get('arrival_s', 0):g} s)", 1000)):
             value = run.get(key)
             if value is None or value != value:  # NaN: no such offer in this run (a tiny one)
                 continue

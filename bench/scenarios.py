@@ -55,6 +55,8 @@ class Settings:
     support_agents: int = 50
     support_timeout_s: float = 60.0     #: for each phase: customers queueing, agents draining
     support_talk_s: float = 2.0         #: an agent closes each conversation this long after accepting it
+    #: customers arrive evenly over this many seconds (the issue's storm: 1,000 within a second); 0: all at once
+    support_arrival_s: float = 1.0
     kb_entries: int = 10_000
     #: ejabberd scenario: repetitions per side in each process-count block (12 runs per repetition)
     ejabberd_reps: int = 2

@@ -11,7 +11,8 @@ The figures of the issue, measured where the people are (both ways through the s
   routable: the agent online and free, and its previous offer answered (the queue offers an agent one
   customer at a time);
 - the next offer after a close, while the agent was full: from the ``/close`` to the offer;
-- every customer's time from their message to their position in the queue.
+- every customer's time from their message to their position in the queue, the customers arriving
+  evenly over ``support_arrival_s`` (1 s: the issue's storm; ``--support-arrival 0`` sends all at once).
 Routing throughput = conversations offered per second until every customer had been offered.
 """
 
@@ -81,7 +82,7 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
         def load() -> dict[str, Any]:
             before, started = procstat.cpu_many(cpu_pids), time.monotonic()
             outcome = lg.support(agents, customers, f"{QUEUE}@{SUPPORT}", MAX_CHATS, timeout=settings.support_timeout_s,
-                                 talk=settings.support_talk_s)
+                                 talk=settings.support_talk_s, arrival=settings.support_arrival_s)
             after = procstat.cpu_many(cpu_pids)
             outcome["cpu_s"] = {name: round(after[name] - before[name], 2) for name in cpu_pids}
             outcome["cpu_window_s"] = time.monotonic() - started  # queueing included: longer than elapsed_s
@@ -101,6 +102,7 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
     told = sorted(result["position_ms"])
     offered = len(first) + len(after_close) + len(result["after_answer_ms"])
     out.update(customers=n_customers, agents=n_agents, max_chats=MAX_CHATS, talk_s=settings.support_talk_s,
+               arrival_s=settings.support_arrival_s,
                offered=offered, first_offers=len(first),
                first_offer_p50_ms=percentile(first, 50), first_offer_p99_ms=percentile(first, 99),
                after_close_offers=len(after_close), after_answer_offers=len(result["after_answer_ms"]),
@@ -114,7 +116,8 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
         # Share of one core each side used over the run (the machine: of all its cores together).
         out["cpu_share_of_a_core"] = {name: round(seconds / result["cpu_window_s"], 2)
                                       for name, seconds in result["cpu_s"].items()}
-    progress(f"  support{' (guests)' if guests else ''}: {offered}/{n_customers} offered in {result['elapsed_s']:.1f} s "
+    progress(f"  support{' (guests)' if guests else ''} (arriving over {settings.support_arrival_s:g} s): "
+             f"{offered}/{n_customers} offered in {result['elapsed_s']:.1f} s "
              f"({out['routing_per_s']:.0f}/s); first {len(first)} offers p50/p99 {_ms(out['first_offer_p50_ms'])}/"
              f"{_ms(out['first_offer_p99_ms'])} ms; after a close p50/p99 {_ms(out['after_close_p50_ms'])}/"
              f"{_ms(out['after_close_p99_ms'])} ms; position within p99/max {_ms(out['position_p99_ms'])}/"
