@@ -13,6 +13,7 @@ a JID or anything a client chooses. Every name gets the ``switchboard_`` prefix.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -144,6 +145,11 @@ class Instruments:
         self.db_seconds = metrics.histogram("db_seconds", "Time of one database statement, by kind.", ["statement"])
         self.lag = metrics.histogram("event_loop_lag_seconds", "How late the event loop runs a timer.",
                                      buckets=LATENCY_BUCKETS)
+        # A collection of the oldest generation stops everything in the process; it is what made the
+        # longest stalls of the loop before startup's objects were frozen (App.run).
+        self.gc_pause = metrics.histogram("gc_pause_seconds", "Time the garbage collector stopped the process, "
+                                          "by generation collected.", ["generation"], buckets=LATENCY_BUCKETS)
+        self._gc_started = 0.0
         self._lag_task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -152,8 +158,11 @@ class Instruments:
         if self.app.db is not None:
             self._watch_database(self.app.db.engine.sync_engine)
         self._lag_task = asyncio.ensure_future(self._measure_lag())
+        gc.callbacks.append(self._on_gc)
 
     async def stop(self) -> None:
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
         for service in self.app.services.values():
             service.hooks.observe = None
         if self._lag_task:
@@ -182,6 +191,12 @@ class Instruments:
                 word = statement.lstrip()[:6].lower()
                 kind = word if word in ("select", "insert", "update", "delete") else "other"
                 observe.labels(kind).observe(time.perf_counter() - started)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started:
+            self.gc_pause.labels(str(info.get("generation", 0))).observe(time.perf_counter() - self._gc_started)
 
     async def _measure_lag(self) -> None:
         loop = asyncio.get_running_loop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import sqlite3
@@ -113,6 +114,9 @@ async def test_health_follows_prosody_and_metrics_move_under_traffic(tmp_path):
         assert value(after, "switchboard_archive_batch_size_count", domain=ROOMS) >= 1
         assert value(after, "switchboard_hook_seconds_count", event="message") >= 5
         assert value(after, "switchboard_db_seconds_count") >= 1
+        gc.collect()  # a full collection is timed
+        _, _, collected = await get(port, "/metrics")
+        assert value(collected, "switchboard_gc_pause_seconds_count", generation="2") >= 1
         assert value(after, "switchboard_archive_commit_seconds_count", domain=ROOMS) >= 1
         assert not [k for k in samples(after) if k[0] == "switchboard_handler_errors_total"]
         # Labels stay bounded: no JID of a person or a room anywhere.
