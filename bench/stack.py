@@ -39,14 +39,16 @@ def _toml(value: Any) -> str:
 
 
 def component_config(port: int, services: dict[str, dict[str, dict]], state_dir: Path, db_url: str,
-                     admins: tuple[str, ...] = (f"admin@{HOST}",), log_level: str = "warning") -> str:
+                     admins: tuple[str, ...] = (f"admin@{HOST}",), log_level: str = "warning",
+                     status_listen: str = "") -> str:
     lines = [f"state_dir = {_toml(str(state_dir))}", f"admins = {_toml(list(admins))}",
              "[server]", 'host = "127.0.0.1"', f"port = {port}",
              "[database]", f"url = {_toml(db_url)}",
              "[logging]", f"level = {_toml(log_level)}"]
-    if os.environ.get("BENCH_STATUS_LISTEN"):
+    status_listen = status_listen or os.environ.get("BENCH_STATUS_LISTEN", "")
+    if status_listen:
         # Scrape /metrics while a benchmark runs (the listener costs nothing unless scraped).
-        lines += ["[status]", f"listen = {_toml(os.environ['BENCH_STATUS_LISTEN'])}"]
+        lines += ["[status]", f"listen = {_toml(status_listen)}"]
     for domain, plugins in services.items():
         lines += ["[[services]]", f"domain = {_toml(domain)}", f"secret = {_toml(SECRETS[domain])}"]
         if _has_limits():
@@ -73,8 +75,10 @@ class ComponentExited(RuntimeError):
 class ComponentProcess:
     """``switchboard run`` in its own process (optionally under a profiler)."""
 
-    def __init__(self, stack: "Stack", services: dict[str, dict[str, dict]], db_url: str, name: str) -> None:
+    def __init__(self, stack: "Stack", services: dict[str, dict[str, dict]], db_url: str, name: str,
+                 status_listen: str = "") -> None:
         self.stack = stack
+        self.status_listen = status_listen
         self.services = services
         self.db_url = db_url
         self.dir = stack.state / name
@@ -95,7 +99,8 @@ class ComponentProcess:
 
     def _start(self, timeout: float, profile_to: Path | None) -> None:
         text = component_config(self.stack.prosody.ports.component, self.services, self.dir / "state",
-                                self.db_url, log_level=os.environ.get("BENCH_COMPONENT_LOG_LEVEL", "warning"))
+                                self.db_url, log_level=os.environ.get("BENCH_COMPONENT_LOG_LEVEL", "warning"),
+                                status_listen=self.status_listen)
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(text)
@@ -167,9 +172,9 @@ class Stack:
         self.prosody.start()
 
     def component(self, services: dict[str, dict[str, dict]], db_url: str | None = None,
-                  name: str = "component") -> ComponentProcess:
+                  name: str = "component", status_listen: str = "") -> ComponentProcess:
         url = db_url or f"sqlite+aiosqlite:///{self.state / name / 'switchboard.db'}"
-        proc = ComponentProcess(self, services, url, name)
+        proc = ComponentProcess(self, services, url, name, status_listen)
         self.components.append(proc)
         return proc
 

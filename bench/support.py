@@ -18,8 +18,12 @@ Routing throughput = conversations offered per second until every customer had b
 
 from __future__ import annotations
 
+import re
 import time
+import urllib.request
 from typing import Any, Callable
+
+from component.localprocess import free_port
 
 from . import procstat
 from .loadgen import LoadGen
@@ -61,12 +65,40 @@ def cost_by_size(settings: Any) -> list[dict[str, Any]]:
     return asyncio.run(join_leave_cost(None, sizes, 300 if settings.mode != "tiny" else 20))
 
 
+def _buckets(metrics: str, name: str) -> dict[float, float]:
+    """A histogram's cumulative bucket counts (upper bound -> count), every label set added up."""
+    found: dict[float, float] = {}
+    for le, count in re.findall(rf'^{name}_bucket{{[^}}]*le="([^"]+)"[^}}]*}} (\S+)$', metrics, re.M):
+        found[float(le)] = found.get(float(le), 0.0) + float(count)
+    return found
+
+
+def stalls(before: str, after: str) -> dict[str, Any]:
+    """From the component's /metrics before and after the storm: its garbage collector's pauses and the
+    event loop's lag samples (one every half second), and how many of each took over 25 ms."""
+    out: dict[str, Any] = {}
+    for key, name in (("gc_pauses", "switchboard_gc_pause_seconds"),
+                      ("loop_lag_samples", "switchboard_event_loop_lag_seconds")):
+        b, a = _buckets(before, name), _buckets(after, name)
+        total = a.get(float("inf"), 0.0) - b.get(float("inf"), 0.0)
+        upto = a.get(0.025, 0.0) - b.get(0.025, 0.0)
+        out[key], out[f"{key}_over_25ms"] = int(total), int(total - upto)
+    return out
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        return reply.read().decode()
+
+
 def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     n_agents, n_customers = settings.support_agents, settings.support_customers
     agent_names = [f"agent{i}" for i in range(n_agents)]
     name = "component-support-guests" if guests else "component-support"
-    comp = stack.component(services([f"{a}@localhost" for a in agent_names], n_customers), name=name)
+    status_port = free_port()  # the component's /metrics: its pauses during the storm
+    comp = stack.component(services([f"{a}@localhost" for a in agent_names], n_customers), name=name,
+                           status_listen=f"127.0.0.1:{status_port}")
     comp.start()
     lg = LoadGen(stack.c2s, settings.workers)
     try:
@@ -80,12 +112,14 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
                                                 "loadgen": lg.pids, "machine": 0}
 
         def load() -> dict[str, Any]:
+            metrics_before = _scrape(status_port)
             before, started = procstat.cpu_many(cpu_pids), time.monotonic()
             outcome = lg.support(agents, customers, f"{QUEUE}@{SUPPORT}", MAX_CHATS, timeout=settings.support_timeout_s,
                                  talk=settings.support_talk_s, arrival=settings.support_arrival_s)
             after = procstat.cpu_many(cpu_pids)
             outcome["cpu_s"] = {name: round(after[name] - before[name], 2) for name in cpu_pids}
             outcome["cpu_window_s"] = time.monotonic() - started  # queueing included: longer than elapsed_s
+            outcome["stalls"] = stalls(metrics_before, _scrape(status_port))
             return outcome
 
         if settings.profile and not guests:
@@ -111,7 +145,8 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
                position_max_ms=told[-1] if told else None, never_told_position=result["never_told"],
                routing_per_s=offered / result["elapsed_s"] if result["elapsed_s"] else 0.0,
                elapsed_s=result["elapsed_s"], not_offered=n_customers - offered,
-               customers_unanswered_when_queueing=result["unanswered"], queueing_s=result["queued_s"])
+               customers_unanswered_when_queueing=result["unanswered"], queueing_s=result["queued_s"],
+               component_stalls=result.get("stalls"))
     if result.get("cpu_window_s"):
         # Share of one core each side used over the run (the machine: of all its cores together).
         out["cpu_share_of_a_core"] = {name: round(seconds / result["cpu_window_s"], 2)
@@ -121,7 +156,8 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
              f"({out['routing_per_s']:.0f}/s); first {len(first)} offers p50/p99 {_ms(out['first_offer_p50_ms'])}/"
              f"{_ms(out['first_offer_p99_ms'])} ms; after a close p50/p99 {_ms(out['after_close_p50_ms'])}/"
              f"{_ms(out['after_close_p99_ms'])} ms; position within p99/max {_ms(out['position_p99_ms'])}/"
-             f"{_ms(out['position_max_ms'])} ms; CPU (share of a core) {out.get('cpu_share_of_a_core')}")
+             f"{_ms(out['position_max_ms'])} ms; CPU (share of a core) {out.get('cpu_share_of_a_core')}; "
+             f"component stalls {out.get('component_stalls')}")
     return out
 
 
