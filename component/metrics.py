@@ -127,6 +127,14 @@ class CoreCollector(Collector):
         yield connected
         yield GaugeMetricFamily(PREFIX + "uptime_seconds", "Seconds since the process started its services.",
                                 value=max(0.0, time.time() - self.app.started_at))
+        claims = self.app.claims
+        if claims is not None:  # with balancing on PostgreSQL (claims.py)
+            yield GaugeMetricFamily(PREFIX + "balancing_claims_up",
+                                    "1 while the database session holding this process's slots is up.",
+                                    value=1.0 if claims.up else 0.0)
+            yield CounterMetricFamily(PREFIX + "balancing_claims_losses",
+                                      "Times the database session holding this process's slots was lost.",
+                                      value=claims.losses)
 
 
 def instrument(app: "App") -> "Instruments":

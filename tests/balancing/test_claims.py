@@ -85,6 +85,7 @@ async def test_a_lost_claims_session_fails_closed_then_takes_its_locks_again(bal
             assert not engines[1].owned & set(mine)  # the other process was not handed them either
             assert "balancing: the database session holding this process's slots was lost" in \
                 "\n".join(await health.health())
+            assert metric(first, "switchboard_balancing_claims_up") == 0
         finally:
             await psql.execute(text("SELECT pg_advisory_unlock(:k, 0)"), {"k": gate})
 
@@ -102,10 +103,16 @@ async def test_a_lost_claims_session_fails_closed_then_takes_its_locks_again(bal
         assert mine[0] not in engines[1].owned and not engines[0].owned & engines[1].owned
         assert await status_of(cust, mine[0], 10) == "not-authorized"
         assert await health.health() == []
+        assert metric(first, "switchboard_balancing_claims_up") == 1
+        assert metric(first, "switchboard_balancing_claims_losses_total") == 1
         # Its peers ask it under its new name, and it answers.
         gathered = await second.peer_requests.ask(SUPPORT, "who", timeout=5)
         assert sorted((a.process.id, a.body) for a in gathered.answers) == sorted(
             [(new, new), (second.claims.process_id, second.claims.process_id)]) and not gathered.late
+
+
+def metric(app: Any, name: str) -> float | None:
+    return app.metrics.registry.get_sample_value(name)
 
 
 async def _who(app: Any) -> int:
