@@ -86,6 +86,8 @@ class SlotClaims:
         self.session_name = f"switchboard claims {os.getpid()}-{os.urandom(4).hex()}"
         #: One statement at a time on the claims connection (it is shared by the holds below).
         self._using = asyncio.Lock()
+        #: The listeners hear of a loss and a return in the order they happened, one at a time.
+        self._telling = asyncio.Lock()
         self._held: set[tuple[str, str]] = set()
         self._stopping = False
         self._watcher: asyncio.Task | None = None
@@ -258,10 +260,11 @@ class SlotClaims:
     async def _tell(self, up: bool) -> None:
         if self._changed is None:
             return
-        try:
-            await self._changed(up)
-        except Exception:  # noqa: BLE001 - a listener's failure must not stop the reconnection
-            log.exception("a listener of the claims failed", extra={"up": up})
+        async with self._telling:
+            try:
+                await self._changed(up)
+            except Exception:  # noqa: BLE001 - a listener's failure must not stop the reconnection
+                log.exception("a listener of the claims failed", extra={"up": up})
 
     async def _watch(self) -> None:
         """Check the session now and then: a database host that vanished never closes it by itself."""
