@@ -220,12 +220,15 @@ class SlotClaims:
                     if self._refused is not None:
                         self._refused(refusal)
                     return
-                except Exception:  # noqa: BLE001 - the database is away: try again
+                except Exception as exc:  # noqa: BLE001 - the database is away: try again
                     if connection is not None:
                         await _invalidate(connection)
                     delay = backoff(attempt, random.random())
                     attempt += 1
-                    log.warning("claiming the slots again failed", exc_info=True, extra={"retry_in_s": round(delay, 2)})
+                    # The reason without its traceback: an outage of minutes repeats it every few seconds.
+                    log.warning("claiming the slots again failed", extra={
+                        "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                        "retry_in_s": round(delay, 2)})
                     await asyncio.sleep(delay)
                     continue
                 self._install(connection, pid, driver)

@@ -185,3 +185,28 @@ async def test_a_session_that_stops_answering_is_replaced_once_the_old_one_has_e
         assert not app._stop.is_set() and claims.losses == claims.reclaims == 1
     finally:
         await app.stop()
+
+
+async def test_the_database_away_for_every_process_then_back(balanced: Any, postgres: Any, database: str,
+                                                              tmp_path: Path) -> None:
+    """As a database restart: every session of both processes cut, and none accepted for a while.
+    Both let their queues go and adopt none meanwhile; back, each queue is owned once again, by the
+    process its stanzas reach."""
+    from .test_peers import database_down
+    from .test_support_addons import CANDIDATES
+
+    async with two_processes(balanced, database, tmp_path) as apps, \
+            harness.slix_client(balanced.ports.c2s, "cust1") as cust:
+        engines = [plugin(app, "support").engine for app in apps]
+        before = [set(engine.owned) for engine in engines]
+        sessions = [app.claims.process_id for app in apps]
+        async with database_down(postgres, database):
+            await harness.until(lambda: not any(app.claims.up for app in apps), 10, "both losses noticed")
+            await harness.until(lambda: not engines[0].owned | engines[1].owned, 10, "every queue let go")
+            assert await status_of(cust, CANDIDATES[0]) == "recipient-unavailable"
+        await harness.until(lambda: all(app.claims.up for app in apps), 30, "both sessions back")
+        assert all(app.claims.process_id != old for app, old in zip(apps, sessions))
+        await harness.until(lambda: [set(engine.owned) for engine in engines] == before
+                            and not engines[0].fenced | engines[1].fenced, 20, "every queue owned again")
+        assert {queue: await status_of(cust, queue, 10) for queue in CANDIDATES} == \
+            {queue: "not-authorized" for queue in CANDIDATES}
