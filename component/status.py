@@ -71,7 +71,8 @@ class StatusServer:
         problems = [f"{domain}: stream not connected" for domain, service in self.app.services.items()
                     if service.slots and not service.connected.is_set()]
         if self.app.claims is not None and not self.app.claims.up:
-            problems.append("balancing: the database session holding this process's slots was lost; claiming them again")
+            problems.append("balancing: the database session holding this process's slots was lost; "
+                            "claiming them again")
         if self.app.db is None:
             problems.append("database: not open")
             return problems

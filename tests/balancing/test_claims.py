@@ -180,8 +180,8 @@ async def test_a_session_that_stops_answering_is_replaced_once_the_old_one_has_e
         new = claims.process_id
         async with control(database) as psql:
             assert await slot_holders(psql, name, ROOMS) == {0: new, 1: new} and new != old
-            gone = (await psql.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": old})).scalar()
-            assert gone == 0
+            left = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p")
+            assert (await psql.execute(left, {"p": old})).scalar() == 0
         assert not app._stop.is_set() and claims.losses == claims.reclaims == 1
     finally:
         await app.stop()
