@@ -80,3 +80,78 @@ async def test_nothing_is_held_or_taken_while_the_session_is_lost() -> None:
     attempts = database.attempts
     await asyncio.sleep(0.7)
     assert database.attempts == attempts  # stopped trying with the process
+
+
+class _Result:
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def scalar(self) -> Any:
+        return self.value
+
+    def scalars(self) -> Any:
+        return SimpleNamespace(all=lambda: self.value)
+
+
+class _Connection:
+    """A session that records what it is asked; no other process holds anything."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.statements: list[tuple[str, Any]] = []
+        self.closed_by_server: list[Any] = []
+        self.driver = SimpleNamespace(add_termination_listener=self.closed_by_server.append, terminate=lambda: None)
+
+    async def execution_options(self, **_options: Any) -> "_Connection":
+        return self
+
+    async def execute(self, statement: Any, params: Any = None) -> _Result:
+        sql = str(statement)
+        self.statements.append((sql, params))
+        if "FROM pg_" in sql:  # pg_locks, pg_stat_activity: nobody else
+            return _Result([])
+        if "pg_backend_pid" in sql:
+            return _Result(self.pid)
+        return _Result(True)
+
+    async def get_raw_connection(self) -> Any:
+        return SimpleNamespace(driver_connection=self.driver)
+
+    async def invalidate(self) -> None:
+        pass
+
+    def locks(self) -> list[tuple[str, Any]]:
+        return [(sql, params) for sql, params in self.statements if "advisory" in sql]
+
+
+async def test_the_locks_taken_again_are_the_slots_and_ns_of_every_domain_and_no_queue() -> None:
+    """A queue's lock comes back only with its adoption (where its stanzas now arrive), never blindly."""
+    sessions: list[_Connection] = []
+
+    async def connect() -> _Connection:
+        sessions.append(_Connection(100 + len(sessions)))
+        return sessions[-1]
+
+    engine = SimpleNamespace(url=SimpleNamespace(database="db"), connect=connect)
+    domains = [SimpleNamespace(domain="rooms.example"), SimpleNamespace(domain="support.example")]
+    config = SimpleNamespace(services=domains, balancing=SimpleNamespace(slots=4, mine=[0, 1]))
+    told: list[bool] = []
+
+    async def changed(up: bool) -> None:
+        told.append(up)
+
+    claims = SlotClaims(engine, config, changed)
+    await claims.claim()
+    try:
+        at_start = sessions[0].locks()
+        # Per domain: the gate, the check of the others' N, N shared, each of 2 slots, the gate again.
+        assert len(at_start) == 2 * 6 and claims.process_id == 100
+        assert await claims.hold("support.example", "help")
+        sessions[0].closed_by_server[0](sessions[0].driver)  # the database ended the session
+        await harness.until(lambda: len(told) == 2, 5, "the loss and the return told")
+        assert told == [False, True] and claims.up and claims.process_id == 101  # a new session, a new name
+        assert sessions[1].locks() == at_start  # the same slots and Ns, in the same order
+        assert not claims.holding("support.example", "help")  # taken again when adopted again
+        assert any("pg_stat_activity" in sql for sql, _ in sessions[1].statements)  # an old session looked for
+    finally:
+        await claims.release()
