@@ -10,6 +10,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
+from component.sqlite_direct import DirectWriter
+
 from .tables import INSERT_COLUMNS, SqlReader, archive_domain
 
 log = logging.getLogger("switchboard.plugins.mam")
@@ -21,7 +23,7 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
 
 
-class SqliteWriter:
+class SqliteWriter(DirectWriter):
     """Archive inserts through sqlite3 connections of our own.
 
     Through SQLAlchemy and aiosqlite a transaction of two statements costs
@@ -58,10 +60,7 @@ class SqliteWriter:
     CHECKPOINT_EVERY = 200
 
     def __init__(self, path: str, synchronous: int) -> None:
-        self.path = path
-        self.synchronous = synchronous
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mam-writer")
-        self._conn: sqlite3.Connection | None = None
+        super().__init__(path, synchronous, "mam-writer")
         self.inline = synchronous <= 1
         self._loop_conn: sqlite3.Connection | None = None
         self._inline_paused_until = 0.0
@@ -73,21 +72,6 @@ class SqliteWriter:
         self.thread_commits = 0
         self.checkpoints = 0
 
-    def _open(self, *, timeout: float, pragmas: tuple[str, ...] = ()) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        try:
-            for pragma in ("journal_mode=WAL", f"synchronous={int(self.synchronous)}", *pragmas):
-                conn.execute(f"PRAGMA {pragma}")
-        except BaseException:
-            conn.close()  # busy: the next batch tries again
-            raise
-        return conn
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = self._open(timeout=30, pragmas=("busy_timeout=30000",))
-        return self._conn
-
     def _loop_connection(self) -> sqlite3.Connection:
         if self._loop_conn is None:
             self._loop_conn = self._open(timeout=0, pragmas=("wal_autocheckpoint=0",))
@@ -95,15 +79,12 @@ class SqliteWriter:
 
     def _insert_with(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]],
                      counts: list[tuple[str, str, int]]) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany(self._insert_sql, rows)
-            conn.executemany(self._count_sql, counts)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        self._in_transaction(conn, self._statements, rows, counts)
+
+    def _statements(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]],
+                    counts: list[tuple[str, str, int]]) -> None:
+        conn.executemany(self._insert_sql, rows)
+        conn.executemany(self._count_sql, counts)
 
     def _insert(self, rows: list[tuple[Any, ...]], counts: list[tuple[str, str, int]]) -> None:
         self._insert_with(self._connection(), rows, counts)
@@ -152,17 +133,11 @@ class SqliteWriter:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._insert, values, totals)
         self.thread_commits += 1
 
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
     async def close(self) -> None:
         if self._loop_conn is not None:
             self._loop_conn.close()
             self._loop_conn = None
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
-        self._executor.shutdown(wait=False)
+        await super().close()
 
 
 class SqliteReaders:

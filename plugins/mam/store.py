@@ -25,6 +25,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from component import sqlite_direct
 from component.storage import Database
 
 from .sqlite_fast import SqliteReaders, SqliteWriter
@@ -38,10 +39,8 @@ class ArchiveStore:
         self.db = db
         self._writer: SqliteWriter | None = None
         self._readers: SqliteReaders | None = None
-        path = db.url.database or ""
         # Raw sqlite3 connections need a database file they can open too.
-        self._fast_path = (direct_sqlite and db.is_sqlite and path not in ("", ":memory:")
-                           and "mode=memory" not in str(db.url))
+        self._fast_path = direct_sqlite and sqlite_direct.usable(db)
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -59,9 +58,7 @@ class ArchiveStore:
             counts[row["archive"]] = counts.get(row["archive"], 0) + 1
         if self._fast_path:
             if self._writer is None:
-                async with self.db.engine.connect() as conn:
-                    synchronous = (await conn.exec_driver_sql("PRAGMA synchronous")).scalar()
-                self._writer = SqliteWriter(str(self.db.url.database), int(synchronous or 1))
+                self._writer = SqliteWriter(str(self.db.url.database), await sqlite_direct.synchronous_of(self.db))
             async with self.db.write_turn():
                 await self._writer.insert(rows, counts)
             return
