@@ -50,6 +50,8 @@ class SchemaVersion(Base):
 
 #: A migration step runs on a synchronous connection inside a transaction.
 MigrationStep = Callable[[Connection], None]
+#: The longest JID a column must hold (RFC 7622: three parts of up to 1023 bytes, two separators).
+JID_LEN = 3071
 
 
 @dataclass

@@ -14,15 +14,15 @@ from sqlalchemy import (JSON, Connection, Float, Index, Integer, String, Text, d
                         select, tuple_)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from component import sqlite_direct
 from component.batched import BatchedLookup, CoalescedWrites
 from component.ids import new_id
-from component.storage import Base, Database
+from component.storage import JID_LEN, Base, Database
 
-from .canned import Canned
+from .canned_store import CannedReplies, SupportCanned
 from .model import OPEN_STATES, Resource, Ticket
+from .store_direct import DirectBatches, PgBatches
 from .tickets import Search
-
-JID_LEN = 3071
 
 
 class SupportTicket(Base):
@@ -111,19 +111,6 @@ class SupportAgentPresence(Base):
     updated: Mapped[float] = mapped_column(Float)
 
 
-class SupportCanned(Base):
-    """Canned replies of a queue, by shortcut."""
-
-    __tablename__ = "support_canned"
-
-    queue: Mapped[str] = mapped_column(String(1023), primary_key=True)
-    shortcut: Mapped[str] = mapped_column(String(64), primary_key=True)
-    text: Mapped[str] = mapped_column(Text)
-    text_zh: Mapped[str] = mapped_column(Text, default="")
-    updated_by: Mapped[str] = mapped_column(String(JID_LEN), default="")
-    updated_at: Mapped[float] = mapped_column(Float, default=0.0)
-
-
 #: The tables of the first schema version (migration step 1 creates exactly these).
 TABLES = ("support_tickets", "support_events", "support_notes", "support_watchers", "support_agent_presence")
 #: Columns migration step 2 adds to support_tickets (a fresh database already has them).
@@ -179,15 +166,34 @@ def _from_row(row: SupportTicket) -> Ticket:
     return t
 
 
-class SupportStore:
+class SupportStore(CannedReplies):
     def __init__(self, db: Database, changed: Callable[[Any, dict[str, str]], Awaitable[None]] | None = None) -> None:
         self.db = db
         # A storm of new customers asks for each one's latest ticket (may it be reopened?) at once.
         self._latest = BatchedLookup(self._load_latest)
         self._presences = CoalescedWrites(self._save_presences)
+        # No other process to tell of changes in the same transaction: batches are written below
+        # SQLAlchemy (store_direct.py).
+        self._direct_usable = changed is None and (sqlite_direct.usable(db) or db.url.drivername == "postgresql+asyncpg")
+        self._batches: DirectBatches | PgBatches | None = None
         #: Called in the transaction that writes tickets ({id: queue}): where several processes
         #: share the domain, it tells the others (lookup.py), delivered once the transaction commits.
         self.changed = changed
+
+    async def _direct(self) -> DirectBatches | PgBatches:
+        if self._batches is None:
+            if self.db.is_sqlite:
+                writer = sqlite_direct.DirectWriter(str(self.db.url.database),
+                                                    await sqlite_direct.synchronous_of(self.db), "support-journal")
+                self._batches = DirectBatches(writer, SupportTicket.__table__, SupportEvent.__table__)
+            else:
+                self._batches = PgBatches(self.db, SupportTicket.__table__, SupportEvent.__table__)
+        return self._batches
+
+    async def close(self) -> None:
+        if self._batches is not None:
+            await self._batches.close()
+            self._batches = None
 
     async def save(self, ticket: Ticket, events: Sequence[tuple[str, float, str, dict]] = ()) -> None:
         """Write the ticket and its new events (kind, at, actor, data) in one transaction."""
@@ -202,6 +208,10 @@ class SupportStore:
         latest = {e.copy.id: e.copy for e in entries if getattr(e, "row", True)}
         events = [{"id": new_id(), "ticket": e.copy.id, "queue": e.copy.queue, "kind": kind, "at": at, "actor": actor,
                    "data": json.dumps(data, ensure_ascii=False)} for e in entries for kind, at, actor, data in e.events]
+        if self._direct_usable:
+            async with self.db.write_turn():
+                await (await self._direct()).save([_row_values(t) for t in latest.values()], events)
+            return
         # Core statements, one executemany per table: the ORM's unit of work held the event loop for
         # tens of milliseconds on a batch of a few hundred changes.
         async with self.db.write_turn(), self.db.session() as session:
@@ -364,31 +374,3 @@ class SupportStore:
             rows = await session.scalars(select(SupportTicket).where(
                 SupportTicket.state == state, stamp.is_not(None), stamp < cutoff).order_by(stamp).limit(limit))
             return [_from_row(r) for r in rows]
-
-    # -- canned replies ---------------------------------------------------------------------------
-    async def canned(self, queue: str) -> list[Canned]:
-        async with self.db.session() as session:
-            rows = await session.scalars(select(SupportCanned).where(SupportCanned.queue == queue)
-                                         .order_by(SupportCanned.shortcut))
-            return [Canned(r.queue, r.shortcut, r.text, r.text_zh or "", r.updated_by or "", r.updated_at or 0.0)
-                    for r in rows]
-
-    async def canned_reply(self, queue: str, shortcut: str) -> Canned | None:
-        async with self.db.session() as session:
-            r = await session.get(SupportCanned, (queue, shortcut))
-            return Canned(r.queue, r.shortcut, r.text, r.text_zh or "", r.updated_by or "", r.updated_at or 0.0) \
-                if r else None
-
-    async def put_canned(self, reply: Canned) -> None:
-        async with self.db.session() as session:
-            await session.execute(delete(SupportCanned).where(SupportCanned.queue == reply.queue,
-                                                              SupportCanned.shortcut == reply.shortcut))
-            session.add(SupportCanned(queue=reply.queue, shortcut=reply.shortcut, text=reply.text,
-                                      text_zh=reply.text_zh, updated_by=reply.updated_by,
-                                      updated_at=reply.updated_at))
-
-    async def delete_canned(self, queue: str, shortcuts: Sequence[str]) -> int:
-        async with self.db.session() as session:
-            result = await session.execute(delete(SupportCanned).where(SupportCanned.queue == queue,
-                                                                       SupportCanned.shortcut.in_(list(shortcuts))))
-            return result.rowcount or 0

@@ -4,6 +4,9 @@ few queries, and agents coming online together are stored in few transactions.""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+
+import pytest
 
 from component.storage import Database, Migrations
 from plugins.support.model import Resource, Ticket
@@ -49,4 +52,49 @@ async def test_presences_of_agents_coming_and_going_at_once(tmp_path):
         assert stored[("help", "a2@x/r")] == ("away", 2) and stored[("sales", "a1@x/r")] == ("dnd", None)
         assert store._presences.batches <= 4
     finally:
+        await db.close()
+
+
+def change(ticket: Ticket, *events: tuple[str, float, str, dict]) -> SimpleNamespace:
+    """A journal entry as the store sees it: the ticket as stored and its new events."""
+    return SimpleNamespace(copy=ticket, events=list(events))
+
+
+async def test_batches_written_below_sqlalchemy_read_back_as_written(tmp_path):
+    db = Database(harness.database_url(tmp_path))
+    await db.migrate([Migrations("support", SupportPlugin.migrations)])
+    store = SupportStore(db)
+    try:
+        assert store._direct_usable  # SQLite file or PostgreSQL on asyncpg, nobody else to tell
+        full = Ticket(id="t1", queue="help", entry="help", customer="c@x", customer_jid="c@x/r", lang="zh",
+                      created_at=1.5, state="offered", priority=3, queued_at=2.25, offers={"a@x/r": "chat"},
+                      declined=["b@x"], agents_seen=["a@x"], form={"message": "你好, order 42", "name": "Li"},
+                      tags=["vip", "refund"], reopened=1, rating_comment="")
+        other = Ticket(id="t2", queue="help", entry="help", customer="d@x", customer_jid="d@x/r", lang="en",
+                       created_at=1.0)
+        await store.save_batch([change(full, ("created", 1.5, "c@x", {"via": "chat"})),
+                                change(other, ("created", 1.0, "d@x", {}))])
+        full.state, full.agent, full.offers = "active", "a@x", {}
+        await store.save_batch([change(full, ("accepted", 3.0, "a@x", {"note": "接受"}))])
+        assert store._batches is not None  # this path wrote them
+        assert await store.ticket("t1") == full and await store.ticket("t2") == other
+        assert await store.events("t1") == [("created", 1.5, "c@x", {"via": "chat"}),
+                                            ("accepted", 3.0, "a@x", {"note": "接受"})]
+        assert sorted(t.id for t in await store.open_tickets("help")) == ["t1", "t2"]
+        # A batch the database refuses leaves nothing of itself (a ticket without its customer).
+        broken = Ticket(id="t3", queue="help", entry="help", customer=None, customer_jid="x@x/r", lang="en",
+                        created_at=4.0)  # type: ignore[arg-type]
+        fine = Ticket(id="t4", queue="help", entry="help", customer="e@x", customer_jid="e@x/r", lang="en",
+                      created_at=4.0)
+        full.state = "closed"
+        with pytest.raises(Exception):
+            await store.save_batch([change(fine, ("created", 4.0, "e@x", {})), change(full, ("closed", 4.0, "a@x", {})),
+                                    change(broken, ("created", 4.0, "", {}))])
+        assert await store.ticket("t4") is None and await store.ticket("t3") is None
+        assert (await store.ticket("t1")).state == "active" and len(await store.events("t1")) == 2
+        # The writer recovers: the next batch is stored.
+        await store.save_batch([change(fine, ("created", 4.0, "e@x", {}))])
+        assert await store.ticket("t4") == fine
+    finally:
+        await store.close()
         await db.close()
