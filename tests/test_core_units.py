@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sys
 import types
 from dataclasses import dataclass
@@ -207,6 +208,20 @@ def test_ids_are_time_ordered_and_unique():
     assert abs(timestamp_of(new_id(1_700_000_000.123)) - 1_700_000_000.123) < 0.001
     with pytest.raises(ValueError):
         timestamp_of("not-an-id")
+
+
+def test_ids_are_the_ulid_layout_in_crockford_base32():
+    from component.ids import _encode
+
+    def one_at_a_time(value: int, length: int) -> str:  # the layout, a character at a time
+        alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+        return "".join(alphabet[(value >> 5 * i) & 31] for i in reversed(range(length)))
+
+    rng = random.Random(7)
+    for millis, rand in [(0, 0), (2**48 - 1, 2**80 - 1), (1, 2**79)] + [
+            (rng.randrange(2**48), rng.randrange(2**80)) for _ in range(2000)]:
+        assert _encode(millis, rand) == one_at_a_time(millis, 10) + one_at_a_time(rand, 16)
+    assert _encode(0, 0) == "0" * 26 and _encode(2**48 - 1, 2**80 - 1) == "7" + "Z" * 25
 
 
 _STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
