@@ -46,11 +46,18 @@ class DirectBatches:
         await self.writer.close()
 
 
+#: Options of SQLAlchemy's asyncpg adapter, not asyncpg's.
+_ADAPTER_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn")
+
+
 class PgBatches:
     """The PostgreSQL writer, on an asyncpg connection of its own (a new one after any failure)."""
 
     def __init__(self, db: Database, tickets: Table, events: Table) -> None:
-        self._dsn = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        # Connected as the database's own connections are (the URL's options, ssl among them, as
+        # SQLAlchemy hands them to asyncpg), less what only SQLAlchemy's adapter takes.
+        _args, options = db.engine.dialect.create_connect_args(db.engine.url)
+        self._options = {k: v for k, v in options.items() if k not in _ADAPTER_ONLY}
         self._conn: Any = None
         self._tables = _Columns(tickets, events)
         updated = ", ".join(f"{c} = EXCLUDED.{c}" for c in self._tables.tickets if c != "id")
@@ -61,7 +68,7 @@ class PgBatches:
     async def save(self, tickets: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]) -> None:
         rows, added = self._tables.values(tickets, events)
         if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self._dsn)
+            self._conn = await asyncpg.connect(**self._options)
         conn = self._conn
         try:
             async with conn.transaction():

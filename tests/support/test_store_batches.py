@@ -98,3 +98,18 @@ async def test_batches_written_below_sqlalchemy_read_back_as_written(tmp_path):
     finally:
         await store.close()
         await db.close()
+
+
+async def test_the_postgresql_writer_connects_with_the_urls_options():
+    """Its own asyncpg connection takes what the database URL says (ssl, credentials), as the pool's do."""
+    from plugins.support.store import SupportEvent, SupportTicket
+    from plugins.support.store_direct import PgBatches
+
+    db = Database("postgresql+asyncpg://desk:p%40ss@db.example:6543/switchboard?ssl=require"
+                  "&prepared_statement_cache_size=50")
+    try:
+        options = PgBatches(db, SupportTicket.__table__, SupportEvent.__table__)._options
+        assert options == {"host": "db.example", "port": 6543, "user": "desk", "password": "p@ss",
+                           "database": "switchboard", "ssl": "require"}
+    finally:
+        await db.close()
