@@ -174,7 +174,8 @@ class SupportStore(CannedReplies):
         self._presences = CoalescedWrites(self._save_presences)
         # No other process to tell of changes in the same transaction: batches are written below
         # SQLAlchemy (store_direct.py).
-        self._direct_usable = changed is None and (sqlite_direct.usable(db) or db.url.drivername == "postgresql+asyncpg")
+        self._direct_usable = changed is None and (sqlite_direct.usable(db)
+                                                    or db.url.drivername == "postgresql+asyncpg")
         self._batches: DirectBatches | PgBatches | None = None
         #: Called in the transaction that writes tickets ({id: queue}): where several processes
         #: share the domain, it tells the others (lookup.py), delivered once the transaction commits.
