@@ -214,6 +214,7 @@ async def test_the_live_feed_moves_with_the_service_domain(balanced: Any, databa
             # back first (once ejabberd has freed the old slots), then the other, until the service
             # domain's slot is the other process's.
             services = [app.services[SUPPORT] for app in apps]
+            rounds: list[tuple[int, list[int], list[int]]] = []  # first back, probes back, resigned: for a failure
             for attempt in range(6):
                 seen = len(record.items)
                 for i, service in enumerate(services):
@@ -225,9 +226,12 @@ async def test_the_live_feed_moves_with_the_service_domain(balanced: Any, databa
                 kept = feeds[old].publisher.probes
                 await harness.until(lambda: feeds[old].publisher.resigned or feeds[old].publisher.probes > kept,
                                     20, "the publisher's probe back or lost")
+                rounds.append(((old + attempt) % 2, [f.publisher.probes for f in feeds],
+                               [f.publisher.resigned for f in feeds]))
                 if feeds[old].publisher.resigned:
                     break
-            assert feeds[old].publisher.resigned == 1, "the service domain's slot never moved"
+            assert feeds[old].publisher.resigned == 1, f"the service domain's slot never moved (process {old} " \
+                f"held it; each round: the process back first, probes back, resignations: {rounds})"
             await dashboard.next(lambda m: cancelled(m, queue), 20)
             assert feeds[old].publisher.resigned == 1 and not feeds[old].subs
             await harness.until(lambda: feeds[new].publisher.holding, 10, "the other process's probe back")
