@@ -46,10 +46,9 @@ from component.namespaces import PUBSUB, PUBSUB_ERRORS, PUBSUB_EVENT
 from component.stream import CONNECTION_LOST
 from plugins.support import hooks as support_hooks
 
-from .feed import NODE_PREFIX, monitor_element, node_of, queue_of, service_level, today_element
-from .metrics import queue_figures
+from .feed import NODE_PREFIX, monitor_element, node_of, queue_of
 from .publisher import Publisher
-from .service import today_range
+from .today import TodayFigures
 
 if TYPE_CHECKING:
     from .plugin import ReportsPlugin
@@ -57,7 +56,7 @@ if TYPE_CHECKING:
 ITEM_ID = "current"
 #: The disco#items node listing the monitor nodes a requester may subscribe to.
 ROOT_NODE = "monitor"
-# subscription-notifications: a subscription ended by the service is told to its subscriber (publisher.py).
+#: subscription-notifications: a subscription ended by the service is told to its subscriber (publisher.py).
 FEATURES = (PUBSUB, f"{PUBSUB}#subscribe", f"{PUBSUB}#retrieve-items", f"{PUBSUB}#retrieve-subscriptions",
             f"{PUBSUB}#access-whitelist", f"{PUBSUB}#subscription-notifications")
 #: Subscriptions one account may hold on one node (one per open dashboard).
@@ -83,7 +82,7 @@ class MonitorFeed:
         #: queue -> {delivery JID -> subscription id}
         self.subs: dict[str, dict[str, str]] = {}
         self._last: dict[str, bytes] = {}
-        self._today: dict[str, tuple[str, float, Element]] = {}
+        self._figures = TodayFigures(plugin)
         self._dirty: set[str] = set()
         self._today_dirty: set[str] = set()
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -197,7 +196,7 @@ class MonitorFeed:
                                                     "subscription": "subscribed"})
         # XEP-0060 6.1.7: the last published item follows the subscription.
         self.service.send(reply)
-        await self._compute_today(queue)  # nobody kept it current while nobody watched
+        await self._figures.read(queue)  # nobody kept it current while nobody watched
         self._send_item(delivery, queue, await self.payload(queue))
         return True  # type: ignore[return-value]
 
@@ -214,7 +213,7 @@ class MonitorFeed:
         reply = iq.reply()
         ps = SubElement(reply.xml, f"{{{PUBSUB}}}pubsub")
         items = SubElement(ps, f"{{{PUBSUB}}}items", {"node": node})
-        await self._compute_today(queue)
+        await self._figures.read(queue)
         SubElement(items, f"{{{PUBSUB}}}item", {"id": ITEM_ID}).append(await self.payload(queue))
         return reply
 
@@ -318,25 +317,6 @@ class MonitorFeed:
                     self.mark(queue, today=self.plugin.shared)
 
     # -- publishing --------------------------------------------------------------------------
-    async def today(self, queue: str) -> Element:
-        """Today's figures of ``queue`` as last computed (computed now on a queue's first use of the day)."""
-        cached = self._today.get(queue)
-        if cached and cached[0] == self.plugin.day_of(self.plugin.now()):
-            return cached[2]
-        return await self._compute_today(queue)
-
-    async def _compute_today(self, queue: str) -> Element:
-        options = self.plugin.options
-        now = self.plugin.now()
-        since, until = today_range(options.tz, now)
-        convs = await self.plugin.reports.conversations(since, until, queue)
-        within, settled = service_level(convs, options.service_level_seconds)
-        holder = Element("holder")
-        day = self.plugin.day_of(now)
-        element = today_element(holder, queue_figures(convs), within, settled, options.service_level_seconds, day)
-        self._today[queue] = (day, time.monotonic(), element)
-        return element
-
     def _refresh_today(self, queue: str) -> None:
         """Recompute today's figures in the background (at most once a second), then publish them."""
         self._today_again.add(queue)
@@ -350,10 +330,10 @@ class MonitorFeed:
         try:
             while queue in self._today_again:
                 self._today_again.discard(queue)
-                cached = self._today.get(queue)
-                if cached:
-                    await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - cached[1])))
-                await self._compute_today(queue)
+                age = self._figures.age(queue)
+                if age is not None:
+                    await asyncio.sleep(max(0.0, 1.0 - age))
+                await self._figures.read(queue)
                 async with self._flushing:
                     if self.subs.get(queue) and queue in self.plugin.support.queues():
                         await self._publish(queue, await self.payload(queue))
@@ -361,7 +341,7 @@ class MonitorFeed:
             self._today_tasks.pop(queue, None)
 
     async def payload(self, queue: str) -> Element:
-        today = await self.today(queue)
+        today = await self._figures.get(queue)
         snap = await self.plugin.current([queue])
         return monitor_element(snap, queue, self.plugin.options.monitor_rows, today)
 
