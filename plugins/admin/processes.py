@@ -28,10 +28,15 @@ if TYPE_CHECKING:
     from .plugin import AdminPlugin
 
 OCCUPANTS = "admin.occupants"
+SERVED = "admin.served"
 STATS = "admin.stats"
 RELOAD_PLAN = "admin.reload-plan"
 RELOAD = "admin.reload"
 LOG_LEVEL = "admin.log-level"
+#: What the room list shows of a room's configuration (room_command.room_row): asked of the process
+#: serving a room that this one may not know (never the whole configuration: it holds the password).
+LISTED_CONFIG = ("muc#roomconfig_roomname", "muc#roomconfig_persistentroom", "muc#roomconfig_publicroom",
+                 "muc#roomconfig_enablearchiving")
 #: The "process" field's value for every process.
 EVERY = "all"
 
@@ -55,6 +60,17 @@ def register(plugin: "AdminPlugin") -> None:
             held = muc.occupants(room)
             if held:
                 found[room] = [[o.nick, o.role, o.affiliation] for o in held] if detail else len(held)
+        return found
+
+    async def answer_served(body: Any) -> dict[str, Any]:
+        muc = service.hooks.service("muc", None)
+        if muc is None:
+            return {}
+        found: dict[str, Any] = {}
+        for room in muc.rooms():
+            held = muc.occupants(room)
+            if held:
+                found[room] = {"occupants": len(held), "config": list_fields(muc.room_config(room))}
         return found
 
     async def answer_stats(body: Any) -> dict[str, Any]:
@@ -95,7 +111,7 @@ def register(plugin: "AdminPlugin") -> None:
             return {"problem": f"{logger or 'root'}: {level}"}
         return {"previous": logic.set_log_level(level, logger)}
 
-    for kind, handler in ((OCCUPANTS, answer_occupants), (STATS, answer_stats),
+    for kind, handler in ((OCCUPANTS, answer_occupants), (SERVED, answer_served), (STATS, answer_stats),
                           (RELOAD_PLAN, answer_reload_plan), (RELOAD, answer_reload), (LOG_LEVEL, answer_log_level)):
         requests.answer(service.domain, kind, handler)
 
@@ -175,6 +191,28 @@ async def occupants(plugin: "AdminPlugin", ctx: Context, rooms: list[str] | None
                 found[room] = found.get(room, 0) + held
     return found, missing_note(ctx, gathered, "the occupants of the rooms they serve are not shown.",
                                "由其服务的房间的在线成员未显示。")
+
+
+async def served(plugin: "AdminPlugin", ctx: Context) -> tuple[dict[str, tuple[int, dict[str, Any]]], str]:
+    """Every room with occupants in any process: {room: (occupants, what the room list shows of its
+    configuration, as the serving process knows it)}; and a note naming any process not heard.
+
+    The room list needs it beside the rooms known here: a temporary room is known only where it is
+    served, and a room just stored by another process is known here only once its notification
+    has been handled."""
+    gathered = await ask(plugin, SERVED, {"lang": ctx.lang})
+    found: dict[str, tuple[int, dict[str, Any]]] = {}
+    for answer in gathered.answers:
+        for room, held in (answer.body or {}).items():
+            count = found.get(room, (0, {}))[0] + int(held["occupants"])
+            found[room] = (count, dict(held["config"]))
+    return found, missing_note(ctx, gathered, "the rooms they serve are not shown with their occupants.",
+                               "由其服务的房间未显示在线成员。")
+
+
+def list_fields(config: dict[str, Any]) -> dict[str, Any]:
+    """What the room list shows of a room's configuration (see room_command.room_row)."""
+    return {key: config.get(key) for key in LISTED_CONFIG}
 
 
 def process_field(form: Any, ctx: Context, processes: list[Process]) -> None:

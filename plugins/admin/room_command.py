@@ -63,10 +63,11 @@ class RoomRights:
         return [room for room in muc.rooms() if muc.affiliation(room, query.requester) == "owner"]
 
 
-async def room_row(muc: Any, archive: Any, room: str, occupants: int | None = None) -> dict[str, Any]:
+async def room_row(muc: Any, archive: Any, room: str, occupants: int | None = None,
+                   config: dict[str, Any] | None = None) -> dict[str, Any]:
     """One line of the room list (shared by the command and the CLI); ``occupants`` when counted
-    elsewhere (every process's)."""
-    config = muc.room_config(room)
+    elsewhere (every process's), ``config`` as the process serving the room told it."""
+    config = muc.room_config(room) if config is None else config
     return {"room": room, "name": config.get("muc#roomconfig_roomname", ""),
             "occupants": len(muc.occupants(room)) if occupants is None else occupants,
             "persistent": bool(config.get("muc#roomconfig_persistentroom")),

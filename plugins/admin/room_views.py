@@ -10,6 +10,7 @@ from component.errors import StanzaError
 from component.forms import new_form, table
 
 from . import export as archive_export
+from . import processes
 from .room_command import (AFFILIATIONS, ALL, STATS_TABLE_LIMIT, TABLE_LIMIT, RoomCommand, joined, message_counts,
                            room_row, yes)
 from .service import format_time
@@ -21,11 +22,15 @@ class RoomsListCommand(RoomCommand):
     name_zh = "房间列表"
 
     async def start(self, ctx: Context) -> Done:
-        _, rooms = await self.rooms_in_scope(ctx)
+        scope, known = await self.rooms_in_scope(ctx)
+        # Known here: every stored room. Served elsewhere: temporary rooms, and a room another
+        # process stored a moment ago (known here once its notification has been handled).
+        served, occupants_note = await processes.served(self.plugin, ctx)
+        rooms = sorted(set(known).union(scope.filter(served)))
         rows = []
-        counted, occupants_note = await self.occupants(ctx, rooms[:TABLE_LIMIT])
         for room in rooms[:TABLE_LIMIT]:
-            row = await room_row(self.muc, self.archive, room, counted.get(room, 0))
+            occupants, config = served.get(room, (0, None))
+            row = await room_row(self.muc, self.archive, room, occupants, config)
             rows.append({**row, "persistent": yes(ctx, row["persistent"]), "public": yes(ctx, row["public"]),
                          "archive": "-" if row["archive"] is None else row["archive"]})
         columns = [("room", ctx.text("Room", "房间")), ("name", ctx.text("Name", "名称")),
