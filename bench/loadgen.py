@@ -25,8 +25,17 @@ import traceback
 from array import array
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree.ElementTree import fromstring
+
+from component.caps import verification_string
 
 from .rawxmpp import STATUS_SELF, RawClient, XmppError
+
+#: What a support agent of the load answers to disco#info, and the client version it announces.
+AGENT_DISCO = ("<query xmlns='http://jabber.org/protocol/disco#info'{node}><identity category='client' type='pc'/>"
+               "<feature var='http://jabber.org/protocol/caps'/></query>")
+AGENT_CAPS_NODE = "https://switchboard.example/bench-agent"
+AGENT_CAPS_VER = verification_string(fromstring(AGENT_DISCO.format(node="")), "sha-1") or ""
 
 MARK = b"<body>B "
 MARK_END = b"</body>"
@@ -545,9 +554,8 @@ class Worker:
                 to, iq_id = a.get(b"from", b"").decode(), a.get(b"id", b"").decode()
                 if b"disco#info" in (m.group(3) or b""):
                     # A plain client: no workgroup feature, so offers come as chat messages.
-                    reply = (f"<iq type='result' to='{to}' id='{iq_id}'><query "
-                             "xmlns='http://jabber.org/protocol/disco#info'><identity category='client' "
-                             "type='pc'/></query></iq>")
+                    node = f" node='{AGENT_CAPS_NODE}#{AGENT_CAPS_VER}'" if AGENT_CAPS_VER.encode() in m.group(3) else ""
+                    reply = f"<iq type='result' to='{to}' id='{iq_id}'>{AGENT_DISCO.format(node=node)}</iq>"
                 else:
                     reply = (f"<iq type='error' to='{to}' id='{iq_id}'><error type='cancel'><service-unavailable "
                              "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>")
@@ -596,7 +604,10 @@ class Worker:
                 free[ci] = [time.monotonic()] * max_chats
                 answered[ci] = 0.0
                 offers[ci] = 0
-                self.write(ci, f"<presence to='{queue}'/>".encode())
+                # Announcing its client version, as real clients do (XEP-0115): sessions of one
+                # version are asked what they speak once.
+                self.write(ci, (f"<presence to='{queue}'><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' "
+                                f"node='{AGENT_CAPS_NODE}' ver='{AGENT_CAPS_VER}'/></presence>").encode())
             last[0] = time.monotonic()
             end = start + timeout
             while time.monotonic() < end and time.monotonic() - last[0] < quiet + talk \

@@ -16,6 +16,7 @@ STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 # -- service plumbing --------------------------------------------------------
 DISCO_INFO = "http://jabber.org/protocol/disco#info"          # XEP-0030
+CAPS = "http://jabber.org/protocol/caps"                        # XEP-0115
 DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 COMMANDS = "http://jabber.org/protocol/commands"              # XEP-0050
 DATA = "jabber:x:data"                                        # XEP-0004

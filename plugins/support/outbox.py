@@ -20,6 +20,7 @@ from slixmpp import Message
 from slixmpp.exceptions import IqError, IqTimeout
 
 from component import namespaces as xmlns
+from component.caps import Caps, CapsCache
 from component.ids import new_id
 
 from component.forms import new_form
@@ -55,6 +56,9 @@ class StanzaOutbox(ConversationRecord):
         self._features: dict[str, bool] = {}  # full JID -> speaks XEP-0142 offers
         self._restoring: dict[str, asyncio.Event] = {}  # see ConversationRecord.restoring
         self._asking: dict[str, asyncio.Future] = {}  # full JID -> its disco#info on the way
+        self._client_caps: dict[str, Caps] = {}  # full JID -> the XEP-0115 version its presence announced
+        #: What each client version speaks, asked of one session and believed of the others.
+        self.caps = CapsCache()
 
     # -- building ----------------------------------------------------------------
     def message(self, mfrom: str, mto: str, body: str = "", lang: str = "",
@@ -195,10 +199,18 @@ class StanzaOutbox(ConversationRecord):
         next offer (the same resource may now be another client)."""
         self._features.pop(jid, None)
         self._asking.pop(jid, None)
+        self._client_caps.pop(jid, None)
 
-    def learn_client(self, jid: str) -> None:
-        """Ask a new agent session what it speaks before its first offer is due."""
+    def learn_client(self, jid: str, caps: Caps | None = None) -> None:
+        """Learn what a new agent session speaks before its first offer is due: from its client
+        version (XEP-0115) when another session of that version was asked already, else asked."""
         assert self.engine is not None
+        if caps is not None:
+            self._client_caps[jid] = caps
+            known = self.caps.known(caps)
+            if known is not None:
+                self._features[jid] = stanza.WG in known
+                return
         self.engine._spawn(self.supports_offers(jid))
 
     async def supports_offers(self, jid: str) -> bool:
@@ -208,24 +220,46 @@ class StanzaOutbox(ConversationRecord):
             return self._features[jid]
         asking = self._asking.get(jid)
         if asking is None:
-            asking = self._asking[jid] = asyncio.ensure_future(self._disco(jid))
+            asking = self._asking[jid] = asyncio.ensure_future(self._features_of(jid))
         features = await asyncio.shield(asking)
         if self._asking.get(jid) is asking:  # not forgotten meanwhile (the session ended)
             del self._asking[jid]
             self._features[jid] = bool(features) and stanza.WG in features
         return bool(features) and stanza.WG in features
 
+    async def _features_of(self, jid: str) -> set[str] | None:
+        caps = self._client_caps.get(jid)
+        if caps is None:
+            return await self._disco(jid)
+        found = await self.caps.features(caps, lambda node: self._info(jid, node))
+        return None if found is None else set(found)
+
     async def _disco(self, jid: str) -> set[str] | None:
+        try:
+            query = await self._info(jid, timeout_is_error=False)
+        except IqTimeout:
+            return set()
+        return None if query is None else {f.get("var", "") for f in query.findall(f"{{{xmlns.DISCO_INFO}}}feature")}
+
+    async def _info(self, jid: str, node: str = "", timeout_is_error: bool = True) -> Element | None:
+        """``jid``'s disco#info query element (of ``node``, XEP-0115's node#ver); None when it answered
+        with an error or the server did for it (or, ``timeout_is_error``, no answer came in time)."""
         assert self.engine is not None
         iq = self.service.make_iq(ifrom=self._pinned(), ito=jid, itype="get")
-        iq["disco_info"]  # creates the query element
+        if node:
+            iq["disco_info"]["node"] = node
+        else:
+            iq["disco_info"]  # creates the query element
         try:
             result = await self.service.request(iq, timeout=DISCO_TIMEOUT)
         except IqError:
             return None
         except IqTimeout:
-            return set()
-        return set(result["disco_info"]["features"])
+            if timeout_is_error:
+                return None
+            raise
+        found = result.xml.find(f"{{{xmlns.DISCO_INFO}}}query")
+        return Element(f"{{{xmlns.DISCO_INFO}}}query") if found is None else found
 
     async def probe(self, jid: str) -> bool:
         """Is this full JID online? A client answers disco#info; the server answers for an absent one."""

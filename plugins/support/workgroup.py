@@ -8,6 +8,7 @@ from typing import Any
 from slixmpp import JID, Iq, Presence
 from slixmpp.plugins.xep_0004.stanza import Form
 
+from component import caps
 from component.errors import StanzaError
 from component.texts import is_zh
 
@@ -57,7 +58,7 @@ class Workgroup:
                 self.outbox.forget_client(str(sender))  # gone, or a new session of the resource
                 if available:
                     # Asked now, while routing goes on: its first offer need not wait for the answer.
-                    self.outbox.learn_client(str(sender))
+                    self.outbox.learn_client(str(sender), caps.of_presence(pres.xml))
             show = (pres["show"] or "") if available else None
             if show not in (None, "", "chat", "away", "xa", "dnd"):
                 show = ""

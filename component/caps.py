@@ -1,0 +1,132 @@
+"""XEP-0115 entity capabilities: what a client speaks, learned once per client version, not per session.
+
+A client's presence carries ``<c hash='sha-1' node='…' ver='…'/>``: the hash of its disco#info.
+Sessions of the same client software share one ``ver``, so the answer of the first one asked
+serves the others: five hundred agents coming back after an outage cost one disco#info question,
+not five hundred. An answer is kept only when it hashes to the ``ver`` it was asked for (the
+XEP's verification, so one client cannot poison what is believed of others), and a question for
+a ``ver`` already on its way is waited for, not asked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from collections import OrderedDict
+from typing import Awaitable, Callable, NamedTuple
+from xml.etree.ElementTree import Element
+
+from . import namespaces as xmlns
+
+#: Hash functions by their IANA names, as XEP-0115 names them in ``hash``.
+HASHES = {"sha-1": "sha1", "sha-224": "sha224", "sha-256": "sha256", "sha-384": "sha384", "sha-512": "sha512"}
+#: Client versions remembered (the least recently used go first).
+CACHE_SIZE = 1000
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+class Caps(NamedTuple):
+    hash: str
+    node: str
+    ver: str
+
+
+def of_presence(presence: Element) -> Caps | None:
+    """The presence's capabilities, when given in the XEP's current form (legacy ones have no
+    ``hash``, and an unknown hash cannot be verified: both are asked as if absent)."""
+    c = presence.find(f"{{{xmlns.CAPS}}}c")
+    if c is None:
+        return None
+    algorithm, node, ver = c.get("hash", ""), c.get("node", ""), c.get("ver", "")
+    if algorithm not in HASHES or not node or not ver:
+        return None
+    return Caps(algorithm, node, ver)
+
+
+def _form_values(form: Element) -> tuple[str, list[tuple[str, list[str]]]] | None:
+    form_type, fields = None, []
+    for field in form.findall(f"{{{xmlns.DATA}}}field"):
+        values = [v.text or "" for v in field.findall(f"{{{xmlns.DATA}}}value")]
+        if field.get("var") == "FORM_TYPE":
+            form_type = values[0] if values else ""
+        else:
+            fields.append((field.get("var", ""), sorted(values)))
+    return None if form_type is None else (form_type, sorted(fields))
+
+
+def verification_string(query: Element, algorithm: str) -> str | None:
+    """The ``ver`` a disco#info answer hashes to (XEP-0115 §5.1), or None when the XEP says it must
+    not be trusted: an identity or a feature given twice, two forms of one FORM_TYPE."""
+    identities = ["/".join((i.get("category", ""), i.get("type", ""), i.get(XML_LANG, ""), i.get("name", "")))
+                  for i in query.findall(f"{{{xmlns.DISCO_INFO}}}identity")]
+    features = [f.get("var", "") for f in query.findall(f"{{{xmlns.DISCO_INFO}}}feature")]
+    forms = [found for form in query.findall(f"{{{xmlns.DATA}}}x") if (found := _form_values(form))]
+    if len(set(identities)) != len(identities) or len(set(features)) != len(features) \
+            or len({t for t, _ in forms}) != len(forms) or algorithm not in HASHES:
+        return None
+    text = "".join(f"{i}<" for i in sorted(identities)) + "".join(f"{f}<" for f in sorted(features))
+    for form_type, fields in sorted(forms):
+        text += f"{form_type}<" + "".join(f"{var}<" + "".join(f"{v}<" for v in values) for var, values in fields)
+    digest = hashlib.new(HASHES[algorithm], text.encode()).digest()
+    return base64.b64encode(digest).decode()
+
+
+class CapsCache:
+    """Features by client version, shared by every session announcing that version."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._known: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
+        self._asking: dict[tuple[str, str], asyncio.Future] = {}
+        #: Questions asked, and answers not matching their ``ver`` (not kept): for the metrics and tests.
+        self.asked = 0
+        self.unverified = 0
+
+    def known(self, caps: Caps) -> frozenset[str] | None:
+        key = (caps.hash, caps.ver)
+        found = self._known.get(key)
+        if found is not None:
+            self._known.move_to_end(key)
+        return found
+
+    async def features(self, caps: Caps, ask: Callable[[str], Awaitable[Element | None]]) -> frozenset[str] | None:
+        """The features of ``caps``'s version for one session: remembered, or asked with
+        ``ask(node#ver)`` (that session's disco#info query element; None when it did not answer).
+        A session announcing a version whose question is on its way waits for that answer; when
+        the answer does not verify, it is asked itself."""
+        found = self.known(caps)
+        if found is not None:
+            return found
+        key = (caps.hash, caps.ver)
+        shared = self._asking.get(key)
+        if shared is not None:
+            verified = await asyncio.shield(shared)
+            if verified is not None:
+                return verified
+            return (await self._ask(caps, ask))[0]
+        shared = self._asking[key] = asyncio.get_running_loop().create_future()
+        features: frozenset[str] | None = None
+        verified_ok = False
+        try:
+            features, verified_ok = await self._ask(caps, ask)
+        finally:
+            del self._asking[key]
+            shared.set_result(features if verified_ok else None)
+        return features
+
+    async def _ask(self, caps: Caps, ask: Callable[[str], Awaitable[Element | None]]) \
+            -> tuple[frozenset[str] | None, bool]:
+        """(the features answered, whether they hash to ``caps.ver``: then they are remembered)."""
+        self.asked += 1
+        query = await ask(f"{caps.node}#{caps.ver}")
+        if query is None:
+            return None, False
+        features = frozenset(f.get("var", "") for f in query.findall(f"{{{xmlns.DISCO_INFO}}}feature"))
+        if verification_string(query, caps.hash) != caps.ver:
+            self.unverified += 1  # true of this session perhaps, but not believed of others
+            return features, False
+        self._known[(caps.hash, caps.ver)] = features
+        if len(self._known) > self.size:
+            self._known.popitem(last=False)
+        return features, True
