@@ -14,6 +14,7 @@ from slixmpp import JID
 from . import systemd
 from .balancing import BalancingError, check_shareable, needs_claims
 from .claims import CLAIMS_BACK, CLAIMS_LOST, SlotClaims
+from .owners import Owners
 from .config import Config, ConfigError, world_readable
 from .metrics import Metrics
 from .peer_requests import PeerRequests
@@ -56,6 +57,8 @@ class App:
         self.metrics = Metrics()
         self.status: Any = None
         self.claims: SlotClaims | None = None
+        #: What this process alone acts on, and its fencing tokens (with the claims: owners.py).
+        self.owners: Owners | None = None
         self.peers: Peers | None = None
         #: Questions to the other processes serving our domains (this one alone without balancing).
         self.peer_requests = PeerRequests(None, None, None, config.balancing.mine)
@@ -85,6 +88,7 @@ class App:
         if connect and needs_claims(self.config):
             self.claims = SlotClaims(self.db.engine, self.config, self._claims_changed, self.refuse)
             await self.claims.claim()
+            self.owners = Owners(self.claims, self.db.engine)
         if connect and not self.config.balancing.mine:
             # A stand-by: no slot, so no stanza reaches it; its plugins would only run timers on
             # rooms and queues that other processes own.

@@ -135,6 +135,14 @@ class CoreCollector(Collector):
             yield CounterMetricFamily(PREFIX + "balancing_claims_losses",
                                       "Times the database session holding this process's slots was lost.",
                                       value=claims.losses)
+        owners = self.app.owners
+        if owners is not None:
+            refused = CounterMetricFamily(PREFIX + "balancing_owner_refusals",
+                                          "Writes refused because another process had taken what they were for "
+                                          "(a stale owner's fencing token).", labels=["domain"])
+            for domain in self.app.services:
+                refused.add_metric([domain], owners.refusals.get(domain, 0))
+            yield refused
 
 
 def instrument(app: "App") -> "Instruments":

@@ -43,6 +43,7 @@ from typing import Any, Awaitable, Callable
 from sqlalchemy import Float, Integer, String, Text, delete, insert, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .owners import CoreOwner
 from .storage import Base, Migrations, create_tables
 
 log = logging.getLogger("switchboard.peers")
@@ -76,7 +77,8 @@ class CoreChange(Base):
 
 
 #: The core's own schema history (kept next to the plugins' in core_schema_versions).
-MIGRATIONS = Migrations("core", (create_tables("core_changes"),))
+#: Step 2: the owners' fencing records (owners.py).
+MIGRATIONS = Migrations("core", (create_tables("core_changes"), create_tables(CoreOwner.__tablename__)))
 
 
 class Peers:

@@ -31,6 +31,9 @@ class Entry:
     #: False: only the events are written, not the ticket's row (a change made by a process that
     #: does not hold the ticket, such as a note: the row belongs to the holder).
     row: bool = True
+    #: Queue -> the owner's fencing token it was changed under, where processes share the domain
+    #: (ownership.py ``_tokens``): the batch is refused unless each is still the queue's.
+    fence: dict[str, int] | None = None
 
 
 class Journal:

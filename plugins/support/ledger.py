@@ -24,6 +24,8 @@ import dataclasses
 import logging
 from typing import Any, Awaitable, Callable, Sequence
 
+from component.owners import OwnerChanged
+
 from . import hooks as events
 from .journal import Entry, Journal
 from .model import Ticket
@@ -51,7 +53,14 @@ class Ledger:
         self.journal = Journal(self._save_batch, self._batch_stored, self._batch_refused, max_batch)
 
     async def _save_batch(self, entries: Sequence[Entry]) -> None:
-        await self.store.save_batch(entries)
+        if self.fence is None:
+            await self.store.save_batch(entries)
+            return
+        try:
+            await self.store.save_batch(entries, self.fence.check)
+        except OwnerChanged as changed:
+            self._owner_changed(changed.names)  # at once, before anything else acts on the queues
+            raise
 
     def _batch_stored(self, e: Entry) -> None:
         if not e.row:
@@ -88,7 +97,8 @@ class Ledger:
     def _change(self, ticket: Ticket, kind: str | None, actor: str = "", **data: Any) -> Entry:
         """Queue a change of ``ticket`` (and its event, unless ``kind`` is None) for the next batch."""
         at = self.now()
-        entry = Entry(ticket, ticket.snapshot(), [(kind, at, actor, data)] if kind else [])
+        entry = Entry(ticket, ticket.snapshot(), [(kind, at, actor, data)] if kind else [],
+                      fence=self._tokens(ticket))
         self._reindex(ticket)
         self.journal.submit(entry)
         return entry

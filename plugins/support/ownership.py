@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from component.balancing import slot_of
 from component.ids import new_id
@@ -42,8 +42,13 @@ log = logging.getLogger("switchboard.plugins.support")
 
 
 class Fence(Protocol):
+    """A queue's lock and fencing token (peering.QueueFence over component/owners.py)."""
+
     async def hold(self, queue: str) -> bool: ...
     async def let_go(self, queue: str) -> None: ...
+    def token(self, queue: str) -> int | None: ...
+    def drop(self, queue: str) -> None: ...
+    async def check(self, session: Any, tokens: set[tuple[str, int]]) -> None: ...
 
 
 class Ownership:
@@ -151,21 +156,67 @@ class Ownership:
         claims session is lost: the queues' locks are gone, so no queue may be acted on as owned."""
         async with self._lock:
             released = sorted(self.owned)
-            for t in list(self.tickets.values()):
-                self.watchers.pop(t.id, None)
-                self._forget(t)
-            for name in released:
-                self.agents[name] = {}
+            self._drop(None, released)
             self.owned.clear()
             self.fenced.clear()
             self._releases += 1
-            self._foreign = {}
-            self._foreign_dirty = True
             if self.fence is not None:  # still under the lock: nothing more is done for them here
                 for name in self.queues:  # an adoption that failed midway may hold one it does not own
                     await self.fence.let_go(name)
         if released:
             log.info("queues released", extra={"queues": ",".join(released)})
+
+    def _drop(self, tickets_of: set[str] | None, queues: list[str]) -> None:
+        """Forget the routing state of queues let go (it is stored): the tickets of ``tickets_of``
+        (None: every ticket held), the agents of ``queues``."""
+        for t in list(self.tickets.values()):
+            if tickets_of is None or t.queue in tickets_of:
+                self.watchers.pop(t.id, None)
+                self._forget(t)
+        for name in queues:
+            self.agents[name] = {}
+        self._foreign = {}
+        self._foreign_dirty = True
+
+    def _tokens(self, t: Ticket) -> dict[str, int] | None:
+        """The fencing tokens a change of ``t`` is written under, taken when the change is made
+        (None: not fenced). A ticket held here is written under the token of its queue, and of the
+        queue it leaves (a transfer to another process's queue): refused once either is another's. An
+        open ticket no queue of which is owned here any more gets a token no generation has (0):
+        refused. A finished ticket not held (a rating, a close for good) is anyone's, as before."""
+        if self.fence is None:
+            return None
+        if self.tickets.get(t.id) is not t and not t.is_open:
+            return None
+        stored = self._stored.get(t.id)
+        tokens: dict[str, int] = {}
+        for queue in {t.queue, stored.queue if stored is not None else t.queue}:
+            generation = self.fence.token(queue) if queue in self.owned else None
+            if generation is not None:
+                tokens[queue] = generation
+        return tokens or {t.queue: 0}
+
+    def _owner_changed(self, queues: list[str]) -> None:
+        """A write under this process's token for ``queues`` was refused: another process took them
+        (this one's claims session was lost meanwhile). Not owned here from this moment; their
+        memory is dropped once the engine's lock is free (the refused write's waiter may hold it)."""
+        gone = sorted(q for q in queues if q in self.owned)
+        for queue in queues:
+            self.owned.discard(queue)
+            if self.fence is not None:
+                self.fence.drop(queue)
+        self._foreign_dirty = True
+        if gone:
+            log.warning("queue let go: another process owns it now", extra={"queues": ",".join(gone)})
+            self._spawn(self._let_go_queues(set(gone)))
+
+    async def _let_go_queues(self, queues: set[str]) -> None:
+        async with self._lock:
+            queues -= self.owned  # adopted again meanwhile (after the other process let it go)
+            self._drop(queues, sorted(queues))
+            if self.fence is not None:
+                for name in sorted(queues):
+                    await self.fence.let_go(name)
 
     async def changed_elsewhere(self, ticket_ids: list[str], queues: dict[str, str] | None = None) -> None:
         """Another process stored these tickets (``queues``: the queue serving each now, when known):

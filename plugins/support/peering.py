@@ -82,8 +82,8 @@ class Peering:
         self._releasing: set[asyncio.Task] = set()
 
     def _queue_fence(self) -> "QueueFence | None":
-        claims = getattr(self.service.app, "claims", None)
-        return QueueFence(claims, self.service.domain) if self.sharing and claims is not None else None
+        owners = getattr(self.service.app, "owners", None)
+        return QueueFence(owners, self.service.domain) if self.sharing and owners is not None else None
 
     @property
     def sharing(self) -> bool:
@@ -248,16 +248,26 @@ class Peering:
 
 class QueueFence:
     """The engine's guard (ownership.Fence): the queue's lock in PostgreSQL, held while owned (not
-    taken while the claims session is lost: component/claims.py)."""
+    taken while the claims session is lost: component/claims.py), and its fencing token, checked by
+    every write of the queue's tickets (component/owners.py)."""
 
-    def __init__(self, claims: Any, domain: str) -> None:
-        self.claims, self.domain = claims, domain
+    def __init__(self, owners: Any, domain: str) -> None:
+        self.owners, self.domain = owners, domain
 
     async def hold(self, queue: str) -> bool:
-        return await self.claims.hold(self.domain, queue)
+        return await self.owners.take(self.domain, queue)
 
     async def let_go(self, queue: str) -> None:
-        await self.claims.let_go(self.domain, queue)
+        await self.owners.let_go(self.domain, queue)
+
+    def token(self, queue: str) -> int | None:
+        return self.owners.generation(self.domain, queue)
+
+    def drop(self, queue: str) -> None:
+        self.owners.drop(self.domain, queue)
+
+    async def check(self, session: Any, tokens: set[tuple[str, int]]) -> None:
+        await self.owners.check(session, self.domain, tokens)
 
 
 class _Wrapped:

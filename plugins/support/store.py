@@ -200,22 +200,29 @@ class SupportStore(CannedReplies):
         """Write the ticket and its new events (kind, at, actor, data) in one transaction."""
         await self.save_batch([SimpleNamespace(copy=ticket, events=list(events))])
 
-    async def save_batch(self, entries: Sequence[Any]) -> None:
+    async def save_batch(self, entries: Sequence[Any],
+                         fence: Callable[[Any, set[tuple[str, int]]], Awaitable[None]] | None = None) -> None:
         """Write a batch of ticket changes (``.copy``: the ticket as stored, ``.events``) in one transaction.
 
         A ticket changed several times in the batch is written once, as last changed; every event
-        is kept, in order.
+        is kept, in order. ``fence`` checks the owners' tokens the entries carry (``.fence``) in the
+        same transaction, first: it raises to refuse the whole batch (component/owners.py).
         """
         latest = {e.copy.id: e.copy for e in entries if getattr(e, "row", True)}
         events = [{"id": new_id(), "ticket": e.copy.id, "queue": e.copy.queue, "kind": kind, "at": at, "actor": actor,
                    "data": json.dumps(data, ensure_ascii=False)} for e in entries for kind, at, actor, data in e.events]
-        if self._direct_usable:
+        tokens = {token for e in entries for token in (getattr(e, "fence", None) or {}).items()}
+        if tokens and fence is None:
+            raise RuntimeError("ticket changes made under an owner's token, and nothing to check it")
+        if self._direct_usable and not tokens:
             async with self.db.write_turn():
                 await (await self._direct()).save([_row_values(t) for t in latest.values()], events)
             return
         # Core statements, one executemany per table: the ORM's unit of work held the event loop for
         # tens of milliseconds on a batch of a few hundred changes.
         async with self.db.write_turn(), self.db.session() as session:
+            if tokens and fence is not None:
+                await fence(session, tokens)
             # Write first (no read-then-write), as in save().
             if latest:
                 await session.execute(delete(SupportTicket).where(SupportTicket.id.in_(list(latest))))

@@ -1,0 +1,151 @@
+"""A queue's fencing token (component/owners.py) with two engines sharing one database, as two
+processes whose queue changed hands while the first still acted on it (its claims session lost,
+so its lock free for the other: here both locks are granted, as in that window).
+
+Real SQLite/PostgreSQL storage; the processes' advisory locks are tests/balancing's (ejabberd pass)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from component.hooks import HookBus
+from component.owners import OwnerChanged, Owners, stale
+from component.peers import MIGRATIONS as CORE_MIGRATIONS
+from component.storage import Database, Migrations
+from plugins.support.engine import SupportEngine
+from plugins.support.options import QueueOptions, SupportOptions
+from plugins.support.peering import QueueFence
+from plugins.support.plugin import SupportPlugin
+from plugins.support.store import SupportEvent, SupportStore, SupportTicket
+
+from .. import harness
+from ..support_ops.kit import A, Clock, Recorder, settle
+
+DOMAIN = "support.x"
+
+
+class LockAlwaysFree:
+    """The claims of a process whose advisory locks are gone: every hold is granted."""
+
+    def __init__(self) -> None:
+        self.held: set[tuple[str, str]] = set()
+
+    async def hold(self, domain: str, name: str) -> bool:
+        self.held.add((domain, name))
+        return True
+
+    def holding(self, domain: str, name: str) -> bool:
+        return (domain, name) in self.held
+
+    async def let_go(self, domain: str, name: str) -> None:
+        self.held.discard((domain, name))
+
+
+@pytest.fixture
+async def db(tmp_path):
+    database = Database(harness.database_url(tmp_path))
+    await database.migrate([CORE_MIGRATIONS, Migrations("support", SupportPlugin.migrations)])
+    yield database
+    await database.close()
+
+
+async def process(db: Database, clock: Clock) -> tuple[SupportEngine, Owners]:
+    options = SupportOptions(queues=[QueueOptions(name=name, agents=[A], offer_timeout=30.0)
+                                     for name in ("help", "sales")], status_interval=0.0, liveness_interval=0.0)
+    # As with balancing on PostgreSQL: changes told to the others in the writer's transaction.
+    store = SupportStore(db, changed=_nobody)
+    engine = SupportEngine(options, DOMAIN, store, Recorder(), HookBus(), now=clock, shared=True)
+    owners = Owners(LockAlwaysFree(), db.engine)
+    engine.fence = QueueFence(owners, DOMAIN)
+    await engine.load()
+    return engine, owners
+
+
+async def _nobody(session: Any, changed: dict[str, str]) -> None:
+    return None
+
+
+async def stored(db: Database) -> tuple[dict[str, str], int]:
+    """{ticket id: customer} and the number of events, as stored."""
+    async with db.session() as session:
+        tickets = dict((await session.execute(select(SupportTicket.id, SupportTicket.customer))).all())
+        events = (await session.execute(select(func.count()).select_from(SupportEvent))).scalar_one()
+    return tickets, events
+
+
+def test_a_token_is_stale_unless_it_is_its_names_generation() -> None:
+    assert stale({("help", 2), ("sales", 1)}, {"help": 2, "sales": 1}) == []
+    assert stale({("help", 1), ("sales", 1)}, {"help": 2, "sales": 1}) == ["help"]
+    assert stale({("help", 0)}, {"help": 2}) == ["help"]  # the token of a queue not owned
+    assert stale({("help", 1)}, {}) == ["help"]  # never taken
+
+
+async def test_a_stale_owners_write_is_refused_whole_and_it_lets_the_queue_go(db):
+    clock = Clock()
+    first, owners = await process(db, clock)
+    await first.adopt("help")
+    await first.adopt("sales")
+    c1 = await first.join("help", "c1@x/r", "en")
+    c2 = await first.join("help", "c2@x/r", "en")
+    s1 = await first.join("sales", "s1@x/r", "en")
+    await first.journal.drain()
+    assert (owners.generation(DOMAIN, "help"), owners.generation(DOMAIN, "sales")) == (1, 1)
+    before = await stored(db)
+
+    # The queue changes hands: the other process adopts it (a new generation) and loads it as stored.
+    second, others = await process(db, clock)
+    await second.adopt("help")
+    assert others.generation(DOMAIN, "help") == 2
+    assert list(second.waiting["help"].ids()) == [c1.id, c2.id]
+
+    # The first, still acting as the owner, writes: refused before anything is written, and the whole
+    # batch with it (a change of a queue still its own, in the same transaction).
+    first.tickets[s1.id].priority = 3
+    first._change(first.tickets[s1.id], "priority", "super@x", priority=3, previous=0)
+    with pytest.raises(OwnerChanged) as refused:
+        await first.join("help", "c3@x/r", "en")
+    assert refused.value.condition == "recipient-unavailable" and refused.value.names == ["help"]
+    await first.journal.drain()
+    assert await stored(db) == before
+    assert owners.refusals == {DOMAIN: 1}
+    # It let the queue go at once, and forgot it once its lock was free; the other queue stays.
+    assert "help" not in first.owned and owners.generation(DOMAIN, "help") is None
+    await settle()
+    assert first.owned == {"sales"} and set(first.tickets) == {s1.id}
+    assert first.tickets[s1.id].priority == 0  # memory as stored: the refused change undone
+    assert not first.waiting_count("help") and not any(key[1] in (c1.id, c2.id) for key in first._timers)
+
+    # The new owner's order and tickets are intact, and it writes on: the customer asks again there.
+    c3 = await second.join("help", "c3@x/r", "en")
+    await second.journal.drain()
+    assert list(second.waiting["help"].ids()) == [c1.id, c2.id, c3.id]
+    assert (await stored(db))[0] == {**before[0], c3.id: "c3@x"}
+    # And the first process's next change of the queue it still owns is stored as before.
+    first.tickets[s1.id].priority = 2
+    await first._record(first.tickets[s1.id], "priority", "super@x", priority=2, previous=0)
+    assert (await second.store.ticket(s1.id)).priority == 2
+    await first.stop()
+    await second.stop()
+
+
+async def test_a_transfer_is_written_under_the_token_of_the_queue_it_leaves(db):
+    clock = Clock()
+    first, owners = await process(db, clock)
+    await first.adopt("help")
+    t = await first.join("help", "c1@x/r", "en")
+    await first.journal.drain()
+    # "sales" is another process's: the ticket leaves under help's token alone.
+    assert first._tokens(first.tickets[t.id]) == {"help": 1}
+    first.tickets[t.id].queue = "sales"
+    assert first._tokens(first.tickets[t.id]) == {"help": 1}
+    first.tickets[t.id].queue = "help"
+    # A ticket open in memory whose queue is not owned here any more: a token no generation has.
+    first.owned.discard("help")
+    assert first._tokens(first.tickets[t.id]) == {"help": 0}
+    # Without balancing nothing is fenced.
+    first.fence = None
+    assert first._tokens(first.tickets[t.id]) is None
+    await first.stop()
