@@ -26,7 +26,7 @@ from typing import Any, Callable
 from component.localprocess import free_port
 
 from . import procstat
-from .loadgen import LoadGen
+from .support_load import SupportLoad
 from .stack import GUEST, SUPPORT, Stack
 from .stats import percentile
 
@@ -100,7 +100,7 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
     comp = stack.component(services([f"{a}@localhost" for a in agent_names], n_customers), name=name,
                            status_listen=f"127.0.0.1:{status_port}")
     comp.start()
-    lg = LoadGen(stack.c2s, settings.workers)
+    lg = SupportLoad(stack.c2s, settings.workers)
     try:
         t = time.monotonic()
         agents = lg.login(agent_names)
