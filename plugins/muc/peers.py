@@ -20,6 +20,11 @@ bare service domain to the room's JID: the server routes it to the process that 
 room (only our component may send from the bare domain, so it is trusted there), which creates
 the room as if asked itself and answers on ``CREATED_CHANNEL``. The command waits at most
 ``CREATE_TIMEOUT`` seconds, then says the room's process did not answer (its slot may be free).
+
+The service's disco#items (the public rooms) reaches whichever process the bare domain hashes
+to: stored rooms it knows, temporary ones only their own process does. It asks the others for
+their public temporary rooms (``PUBLIC_TEMPORARY``, component/peer_requests.py) and lists what
+they answer within ``ITEMS_TIMEOUT`` seconds.
 """
 
 from __future__ import annotations
@@ -54,6 +59,10 @@ MESSAGE_CHANNEL = "switchboard_muc_message"
 CREATED_CHANNEL = "switchboard_muc_created"
 #: Seconds an administrator's command waits for the process serving a new temporary room.
 CREATE_TIMEOUT = 5.0
+#: The question "which public temporary rooms do you serve?" (answer: [[room, name], …]).
+PUBLIC_TEMPORARY = "muc.public-temporary"
+#: Seconds the service's disco#items waits for the other processes' public temporary rooms.
+ITEMS_TIMEOUT = 1.0
 
 log = logging.getLogger("switchboard.plugins.muc")
 
@@ -77,6 +86,23 @@ class PeerRooms:
         await self.peers.listen(MESSAGE_CHANNEL, self.on_message)
         # An answer arriving after the command gave up is of no use: not read back after a cut.
         await self.peers.listen(CREATED_CHANNEL, self.on_created, replay=False)
+        requests = getattr(self.muc.service.app, "peer_requests", None)
+        if requests is not None:
+            requests.answer(self.muc.service.domain, PUBLIC_TEMPORARY, self._public_temporary)
+
+    async def _public_temporary(self, _body: Any) -> list[list[str]]:
+        muc = self.muc
+        return [[room.jid, muc.disco.room_name(room)] for room in muc.rooms.public_rooms()
+                if not room.config.persistent]
+
+    async def public_temporary_elsewhere(self) -> list[tuple[str, str]]:
+        """The public temporary rooms the other processes of this domain serve: (room, name)."""
+        requests = getattr(self.muc.service.app, "peer_requests", None)
+        if not self.peers.active or requests is None:
+            return []
+        gathered = await requests.ask(self.muc.service.domain, PUBLIC_TEMPORARY, timeout=ITEMS_TIMEOUT)
+        return [(room, name) for answer in gathered.answers if not answer.process.here
+                for room, name in answer.body or ()]
 
     async def changed(self, session: Any, room: str) -> None:
         await self.peers.notify(session, ROOM_CHANNEL, room)

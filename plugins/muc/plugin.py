@@ -141,7 +141,7 @@ class MucPlugin(Plugin):
         service.on_iq(VCARD, self.avatar.on_iq, priority=10)
         for tag in FORWARDED:
             service.on_iq(tag, self.forwarding.on_iq, priority=5)
-        self.hooks.on("disco.items", self.disco.service_items)
+        self.hooks.on("disco.items", self.service_items)
         self.hooks.provide(hooks.SERVICE, PublicMuc(self.rooms, self))
         domain = service.domain
         self.metrics.read("muc_rooms", "Rooms in memory.", ["domain"], lambda: [((domain,), len(self.rooms))])
@@ -350,6 +350,17 @@ class MucPlugin(Plugin):
         if form is None:
             raise StanzaError("bad-request", "expected a configuration form or a destroy request")
         return await self.config_form.submit(iq, room, form)
+
+    async def service_items(self, iq: Any) -> Any:
+        """The public rooms as the domain's disco#items: those known here (every stored room), and
+        the temporary ones the other processes of the domain serve."""
+        items = await self.disco.service_items(iq)
+        if items is None or self.peer_rooms is None:
+            return items
+        known = {jid for jid, _node, _name in items}
+        elsewhere = [(jid, None, name) for jid, name in await self.peer_rooms.public_temporary_elsewhere()
+                     if jid not in known]
+        return sorted(items + elsewhere) if elsewhere else items
 
     async def on_ping(self, iq: Any) -> Any:
         to = iq["to"]

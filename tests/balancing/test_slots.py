@@ -292,6 +292,10 @@ async def test_administrators_act_from_the_process_that_does_not_serve_the_room(
                 served = app.services[ROOMS].hooks.service("muc")
                 assert {served.affiliation(new, dave.bare) for new in mine} == {"owner"}
                 assert {app.services[ROOMS].plugins["muc"].rooms.get(new).config.name for new in mine} == {"Fleeting"}
+            # The service's public rooms list every one, whichever process the bare domain reaches.
+            listed = await carol.client.plugin["xep_0030"].get_items(jid=ROOMS, timeout=10)
+            items = {item[0]: item[2] for item in listed["disco_items"]["items"]}
+            assert {new: items.get(new) for new in fleeting} == {new: "Fleeting" for new in fleeting}, items
             with pytest.raises(StanzaError) as refused:  # the serving process's refusal comes back
                 await muc.create_room(held[1][0], owner=dave.bare, config={"muc#roomconfig_persistentroom": False},
                                       actor=f"admin@{harness.HOST}")
