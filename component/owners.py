@@ -103,6 +103,30 @@ class Owners:
         self._generations[(domain, name)] = generation
         return True
 
+    async def keep(self, domain: str, name: str, generation: int) -> bool:
+        """Take ``name`` again under the token this process had (its claims session was lost
+        meanwhile): True when its lock is taken and no other process took it in between (the
+        generation is still ``generation``: anyone else would have raised it, under the lock this
+        process holds now). Otherwise nothing is held (``take`` takes it anew)."""
+        self._generations.pop((domain, name), None)
+        if not await self.claims.hold(domain, name):
+            return False
+        try:
+            async with self.engine.connect() as connection:
+                current = (await connection.execute(select(CoreOwner.generation).where(
+                    CoreOwner.domain == domain, CoreOwner.name == name))).scalar()
+        except Exception as exc:  # noqa: BLE001 - not kept: taken anew (or not) as any adoption
+            log.warning("an owner's generation could not be read", extra={
+                "domain": domain, "name": name, "error": type(exc).__name__})
+            current = None
+        if current != generation:
+            await self.claims.let_go(domain, name)
+            return False
+        if not self.claims.holding(domain, name):
+            return False
+        self._generations[(domain, name)] = generation
+        return True
+
     async def _bump(self, domain: str, name: str) -> int:
         async with self.engine.begin() as connection:
             # A write checked under the old generation holds its row until it commits: wait for it

@@ -20,6 +20,13 @@ lives on the process's claims session: when that session is lost (a database res
 lets every queue go as on a lost server connection, adopts none while it is away (the lock cannot
 be taken: fail closed), and adopts each again, taking its lock, once it is back.
 
+The lock is free from the loss of that session until the queues are let go: every write of a
+queue's tickets carries the owner's fencing token (``_tokens``: the generation of the queue's
+owner record, component/owners.py), and a write under a token another process's adoption made
+stale is refused whole; the queue is let go at once (``_owner_changed``). After such a loss a
+queue whose generation is still this process's is kept (``release_all(park=True)``, then ``adopt``):
+nobody is told again what they were told.
+
 What crosses processes goes through the database: a ticket transferred to a queue owned
 elsewhere is stored, forgotten here and taken up by the owner when it hears of the change
 (lookup.CHANNEL); an agent serving queues of several processes has their conversations and
@@ -45,6 +52,7 @@ class Fence(Protocol):
     """A queue's lock and fencing token (peering.QueueFence over component/owners.py)."""
 
     async def hold(self, queue: str) -> bool: ...
+    async def keep(self, queue: str, generation: int) -> bool: ...
     async def let_go(self, queue: str) -> None: ...
     def token(self, queue: str) -> int | None: ...
     def drop(self, queue: str) -> None: ...
@@ -68,6 +76,9 @@ class Ownership:
         self.fenced: set[str] = set()
         #: Times every queue was let go (an adoption begun before the last one is stale).
         self._releases = 0
+        #: Queue -> (its token, its tickets as they were in memory), for queues let go with the claims
+        #: session: taken back with the same token, the customers are not told again what they know.
+        self._parked: dict[str, tuple[int, dict[str, Ticket]]] = {}
         #: Ticket -> {resource: (offer deadline, "iq"|"chat")}: offers that left this process on the stream
         #: up now. Kept when queues are let go, so a re-adoption does not send them twice (dispatch.py).
         self._told: dict[str, dict[str, tuple[float | None, str]]] = {}
@@ -100,8 +111,13 @@ class Ownership:
             return False
         self._adopting.add(queue)
         releases = self._releases
+        parked = self._parked.get(queue)
+        kept = False
         try:
-            if self.fence is not None and not await self.fence.hold(queue):
+            if self.fence is not None:
+                # Its own again when no other process took it meanwhile (the generation is the same).
+                kept = parked is not None and await self.fence.keep(queue, parked[0])
+            if self.fence is not None and not kept and not await self.fence.hold(queue):
                 self.fenced.add(queue)
                 log.info("queue not adopted: another process holds its lock, or this process's claims session "
                          "is lost", extra={"queue": queue})
@@ -115,8 +131,16 @@ class Ownership:
                     self.fenced.add(queue)
                     return False
                 self.fenced.discard(queue)
+                was = self._parked.pop(queue, (0, {}))[1] if kept else {}
+                self._parked.pop(queue, None)
                 tickets = [t for t in await self.store.open_tickets(queue) if t.id not in self.tickets]
+                told = set()
                 for t in tickets:
+                    if t.id in was and unchanged(was[t.id], t):
+                        # Nothing happened to it meanwhile: what its people were told still holds.
+                        t.offline_since, t.last_status, t.last_status_at = (
+                            was[t.id].offline_since, was[t.id].last_status, was[t.id].last_status_at)
+                        told.add(t.id)
                     self._take_in(t)
                 watchers = await self.store.watchers()
                 for t in tickets:
@@ -128,12 +152,14 @@ class Ownership:
                         self.agents[queue].setdefault(bare, Agent(bare)).resources[resource.jid] = resource
                 self.owned.add(queue)
                 self._foreign_dirty = True
-                log.info("queue adopted", extra={"queue": queue, "open_tickets": len(tickets)})
+                log.info("queue kept" if kept else "queue adopted",
+                         extra={"queue": queue, "open_tickets": len(tickets), "unchanged": len(told)})
                 for t in tickets:
                     if t.state == "offered" and t.offer_deadline is not None:
                         self._schedule_offer_timeout(t)
                         self._offer_again(t)
-                    self._connect_again(t)
+                    if t.id not in told:
+                        self._connect_again(t)
             new = [t.id for t in tickets if t.state == "new"]
             keep = getattr(self.outbox, "keep_first_messages", None)
             if new and keep is not None:
@@ -148,14 +174,21 @@ class Ownership:
         finally:
             self._adopting.discard(queue)
 
-    async def release_all(self) -> None:
+    async def release_all(self, park: bool = False) -> None:
         """A connection of this process was lost: when it comes back the server may give it another
         slot (several connections reconnecting after a server restart take the free slots in any
         order), so the queues may belong to another process now. Let every queue go (their state is
         stored); the probes sent once the connections are back bring ours back. The same when the
-        claims session is lost: the queues' locks are gone, so no queue may be acted on as owned."""
+        claims session is lost: the queues' locks are gone, so no queue may be acted on as owned;
+        then (``park``) each queue's token and tickets are kept aside, for its adoption to tell
+        whether another process took it meanwhile, or nothing changed."""
         async with self._lock:
             released = sorted(self.owned)
+            if park and self.fence is not None:
+                for name in released:
+                    generation = self.fence.token(name)
+                    if generation is not None:
+                        self._parked[name] = (generation, {t.id: t for t in self.tickets.values() if t.queue == name})
             self._drop(None, released)
             self.owned.clear()
             self.fenced.clear()
@@ -203,6 +236,7 @@ class Ownership:
         gone = sorted(q for q in queues if q in self.owned)
         for queue in queues:
             self.owned.discard(queue)
+            self._parked.pop(queue, None)
             if self.fence is not None:
                 self.fence.drop(queue)
         self._foreign_dirty = True
@@ -278,3 +312,13 @@ class Ownership:
                 for bare in {full.split("/", 1)[0] for full in t.offers}:
                     counts.setdefault(bare, [0, 0])[1] += 1
         self._foreign = {agent: (held, offered) for agent, (held, offered) in counts.items()}
+
+
+#: What a ticket holds in memory only (never stored).
+_TRANSIENT = ("offline_since", "last_status", "last_status_at")
+
+
+def unchanged(before: Ticket, stored: Ticket) -> bool:
+    """``before`` (memory) is what the database holds now (``stored``), transient fields aside."""
+    return all(getattr(before, name) == getattr(stored, name)
+               for name in Ticket.__dataclass_fields__ if name not in _TRANSIENT)

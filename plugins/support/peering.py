@@ -170,7 +170,7 @@ class Peering:
     async def _claims_lost(self) -> None:
         # Awaited (the claims are told they are back only after it): the probes sent then must find
         # every queue let go, or one still owned would ignore its probe and wait for the next.
-        await self.engine.release_all()
+        await self.engine.release_all(park=True)
 
     def _claims_back(self) -> None:
         if self.service.connected.is_set():  # else probed once the connections are back
@@ -256,6 +256,9 @@ class QueueFence:
 
     async def hold(self, queue: str) -> bool:
         return await self.owners.take(self.domain, queue)
+
+    async def keep(self, queue: str, generation: int) -> bool:
+        return await self.owners.keep(self.domain, queue, generation)
 
     async def let_go(self, queue: str) -> None:
         await self.owners.let_go(self.domain, queue)

@@ -65,6 +65,7 @@ async def test_a_lost_claims_session_fails_closed_then_takes_its_locks_again(bal
         before = await advisory_locks(psql, old)
         health = StatusServer(first, "127.0.0.1:0")  # what /health answers (not listening here)
         assert len([lock for lock in before if lock[2] == 1]) == len(mine)  # each queue's lock
+        generations = {queue: first.owners.generation(SUPPORT, queue) for queue in mine}
 
         # Its reconnection waits while another session holds the domain's gate (a process starting).
         gate = lock_key(name, SUPPORT, "gate")
@@ -94,6 +95,8 @@ async def test_a_lost_claims_session_fails_closed_then_takes_its_locks_again(bal
         assert new != old and first.claims.losses == first.claims.reclaims == 1
         await harness.until(lambda: engines[0].owned == set(mine) and not engines[0].fenced, 15,
                             "its queues adopted again")
+        # Kept: no other process took them meanwhile, so they are its own under the same generation.
+        assert {queue: first.owners.generation(SUPPORT, queue) for queue in mine} == generations
         # The same locks as before, slots, N and each queue's, on the new session.
         assert await advisory_locks(psql, new) == before
         assert await slot_holders(psql, name, SUPPORT) == {0: new, 1: new, 2: second.claims.process_id,
@@ -200,6 +203,7 @@ async def test_the_database_away_for_every_process_then_back(balanced: Any, post
         engines = [plugin(app, "support").engine for app in apps]
         before = [set(engine.owned) for engine in engines]
         sessions = [app.claims.process_id for app in apps]
+        generations = [{q: app.owners.generation(SUPPORT, q) for q in owned} for app, owned in zip(apps, before)]
         async with database_down(postgres, database):
             await harness.until(lambda: not any(app.claims.up for app in apps), 10, "both losses noticed")
             await harness.until(lambda: not engines[0].owned | engines[1].owned, 10, "every queue let go")
@@ -208,5 +212,7 @@ async def test_the_database_away_for_every_process_then_back(balanced: Any, post
         assert all(app.claims.process_id != old for app, old in zip(apps, sessions))
         await harness.until(lambda: [set(engine.owned) for engine in engines] == before
                             and not engines[0].fenced | engines[1].fenced, 20, "every queue owned again")
+        # Each kept by its process under the same generation (nobody else took it).
+        assert [{q: app.owners.generation(SUPPORT, q) for q in owned} for app, owned in zip(apps, before)] == generations
         assert {queue: await status_of(cust, queue, 10) for queue in CANDIDATES} == \
             {queue: "not-authorized" for queue in CANDIDATES}

@@ -149,3 +149,42 @@ async def test_a_transfer_is_written_under_the_token_of_the_queue_it_leaves(db):
     first.fence = None
     assert first._tokens(first.tickets[t.id]) is None
     await first.stop()
+
+
+async def test_a_queue_taken_back_under_its_own_generation_is_kept(db):
+    """The claims session blipped: every queue was let go (their locks went with it). A queue no
+    other process took meanwhile is taken back under the same generation, and nobody is told again
+    what they know (their places, the conversation an agent has not answered yet)."""
+    clock = Clock()
+    first, owners = await process(db, clock)
+    rec = first.outbox
+    await first.adopt("help")
+    await first.agent_presence("help", A + "/desk", "chat")
+    t1 = await first.join("help", "c1@x/r", "en")
+    t2 = await first.join("help", "c2@x/r", "en")
+    await settle()
+    await first.accept(t1.id, A + "/desk")
+    await first.journal.drain()
+    await settle()
+    assert first.tickets[t1.id].state == "active" and first.tickets[t1.id].first_response_at is None
+    told = list(rec.calls)
+
+    await first.release_all(park=True)
+    assert not first.owned and not first.tickets
+    assert await first.adopt("help")
+    await settle()
+    assert owners.generation(DOMAIN, "help") == 1
+    assert first.tickets[t1.id].state == "active" and list(first.waiting["help"].ids()) == [t2.id]
+    assert rec.calls == told
+
+    # Taken by another process meanwhile: adopted anew under a new generation, as any adoption.
+    await first.release_all(park=True)
+    second, _ = await process(db, clock)
+    await second.adopt("help")
+    await second.release_all()
+    assert await first.adopt("help")
+    await settle()
+    assert owners.generation(DOMAIN, "help") == 3
+    assert ("connect", (t1.id, A + "/desk")) in [(k, args[:2]) for k, args in rec.calls[len(told):] if k == "connect"]
+    await first.stop()
+    await second.stop()
