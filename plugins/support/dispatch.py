@@ -7,7 +7,6 @@ customer runs one routing pass over the queue (``_route``); an offer is answered
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -91,11 +90,17 @@ class Dispatch:
             await self._route_pass(q, waiting, agents, loads, busy, free, made)
         finally:
             if made:
-                # Lent while the offers are written: other changes (another pass too: the indexes
-                # count these offers already) go on; each offer is sent only if still pending then.
-                await self._lent_all([entry for entry, _ in made])
+                # Each offer leaves as soon as its write is committed, if still pending then: not
+                # after this task has the lock back and the whole pass's events are announced.
                 for entry, resources in made:
-                    await self._offer_stored(entry, resources, q.offer_timeout)
+                    entry.done.add_done_callback(
+                        lambda _done, entry=entry, resources=resources: self._send_stored(entry, resources,
+                                                                                         q.offer_timeout))
+                # Lent while the offers are written: other changes (another pass too: the indexes
+                # count these offers already) go on.
+                await self._lent_all([entry for entry, _ in made])
+                for entry, _resources in made:
+                    await self._offer_stored(entry)
 
     async def _route_pass(self, q: Any, waiting: Any, agents: list[Agent], loads: dict[str, int], busy: set[str],
                           free: set[int], made: list[tuple[Any, list[str]]]) -> None:
@@ -139,7 +144,18 @@ class Dispatch:
             made.append((entry, [c.resource for c in chosen]))
             free = self._free_tiers(agents, loads, busy, q.max_chats)
 
-    async def _offer_stored(self, entry: Any, resources: list[str], timeout: float) -> None:
+    def _send_stored(self, entry: Any, resources: list[str], timeout: float) -> None:
+        """The offer's write is committed: send it to each resource it is still pending for."""
+        t = entry.ticket
+        if entry.done.cancelled() or entry.done.exception() is not None:
+            return  # refused: _offer_stored tries it again
+        for resource in resources:
+            if self.tickets.get(t.id) is t and t.state == "offered" and t.offers.get(resource) == "pending":
+                self._spawn(self._send_offer(t, resource, timeout, self._offer_text(t, timeout)))
+
+    async def _offer_stored(self, entry: Any) -> None:
+        """After an offer's write (sent already by _send_stored): its events told, or a refused one
+        tried again."""
         t = entry.ticket
         if entry.done.cancelled() or entry.done.exception() is not None:
             # Refused: the journal put the ticket back in the queue; try it again after a pause.
@@ -147,9 +163,6 @@ class Dispatch:
                 self._later(("retry", t.id), self.queues[t.queue].offer_timeout, lambda tid=t.id: self._retry(tid))
             return
         await self._announce(entry)
-        for resource in resources:
-            if self.tickets.get(t.id) is t and t.state == "offered" and t.offers.get(resource) == "pending":
-                self._spawn(self._send_offer(t, resource, timeout, self._offer_text(t, timeout)))
 
     def _offer_text(self, t: Ticket, timeout: float) -> str:
         return text("offer", self.agent_lang(t), customer=t.customer, queue=self.queue_title(t.queue), ticket=t.id,

@@ -100,6 +100,39 @@ async def test_an_acceptance_and_the_agents_next_offer_share_one_transaction(mak
     assert [c for c, _agent in rec.of("offer")] == ["first@y", "second@y"]
 
 
+async def test_an_offer_leaves_once_written_without_waiting_for_the_engines_lock(make, monkeypatch):
+    """An offer goes to its agent as soon as its write is committed: not after the routing task has
+    the engine's lock back (behind whoever took it meanwhile) and has announced the pass's events."""
+    engine, rec = await make()
+    await online(engine, A)
+    real = engine.store.save_batch
+    gate, writing = asyncio.Event(), asyncio.Event()
+
+    async def held(entries):
+        if any(k == "offered" for e in entries for k, *_ in e.events):
+            writing.set()
+            await gate.wait()
+        await real(entries)
+
+    monkeypatch.setattr(engine.store, "save_batch", held)
+    joining = asyncio.ensure_future(engine.join("help", "first@y/r", "en"))
+    await asyncio.wait_for(writing.wait(), 5)
+    assert not rec.of("offer")  # never before it is stored
+    await asyncio.wait_for(engine._lock.acquire(), 5)  # someone else's change holds the lock now
+    try:
+        gate.set()
+        for _ in range(100):
+            if rec.of("offer"):
+                break
+            await asyncio.sleep(0.01)
+        assert [c for c, _agent in rec.of("offer")] == ["first@y"]
+    finally:
+        engine._lock.release()
+    t = await asyncio.wait_for(joining, 5)
+    await settle()
+    assert t.state == "offered" and [k for k, *_ in await engine.store.events(t.id)][-1] == "offered"
+
+
 async def conversation_whose_write_waits(make, monkeypatch, kind: str):
     """An engine with one active conversation whose next ``kind`` change is held at its write: the
     returned ``writing`` is set when it gets there, and it goes on when ``gate`` is set."""
