@@ -222,12 +222,16 @@ def bare(jid: str | JID) -> str:
 
 
 async def until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll in-process state until ``predicate()`` is truthy and return it (no fixed sleeps)."""
+    """Poll in-process state until ``predicate()`` is truthy and return it (no fixed sleeps).
+    ``predicate`` may be a coroutine function (a question to a server, say)."""
+    import inspect
     import time
 
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if time.monotonic() > deadline:

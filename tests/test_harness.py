@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from . import harness
@@ -21,3 +22,18 @@ async def test_inbox_leaves_out_what_the_server_kept_for_an_offline_account(xmpp
         assert replayed.xml.find("{urn:xmpp:delay}delay").get("from") == eve.boundjid.domain
         eve.send_message(mto=eve.boundjid.full, mbody="sent now", mtype="chat")
         assert (await live.next(lambda m: bool(m["body"])))["body"] == "sent now"
+
+
+async def test_until_awaits_a_coroutine_predicate_and_says_what_it_waited_for():
+    """A question to a server (ejabberd's route table) is asked again until its answer is truthy."""
+    import pytest
+
+    asked: list[int] = []
+
+    async def answer() -> int:
+        asked.append(1)
+        return len(asked) if len(asked) >= 3 else 0
+
+    assert await harness.until(answer, 5, "the third answer") == 3
+    with pytest.raises(AssertionError, match="timed out waiting for nothing"):
+        await harness.until(lambda: asyncio.sleep(0, result=0), 0.1, "nothing")
