@@ -36,6 +36,7 @@ owned here).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from typing import Any, Protocol
@@ -69,7 +70,8 @@ class Ownership:
         #: Agent bare -> (conversations held, offers pending) in queues owned by other processes.
         self._foreign: dict[str, tuple[int, int]] = {}
         self._foreign_dirty = shared
-        self._adopting: set[str] = set()
+        #: Queue -> set once its adoption under way has ended (owned, fenced or dropped).
+        self._adopting: dict[str, asyncio.Event] = {}
         #: Guards each queue's ownership across processes (set by the plugin where slots are shared).
         self.fence: Fence | None = None
         #: Queues whose last adoption was refused: another process still owns them.
@@ -106,10 +108,17 @@ class Ownership:
 
     async def adopt(self, queue: str) -> bool:
         """The queue's stanzas reach this process: own it (load and resume its tickets). False when it
-        was owned already or is not a queue of this service."""
-        if queue in self.owned or queue not in self.queues or queue in self._adopting:
+        was owned already or is not a queue of this service.
+
+        While an adoption of the queue is under way (its lock asked for, or the engine busy), another
+        one waits for its outcome: the stanza that asked is then served as owned or refused as fenced,
+        never served before the queue is owned here (its old owner may still hold it)."""
+        if queue in self._adopting:
+            await self._adopting[queue].wait()
             return False
-        self._adopting.add(queue)
+        if queue in self.owned or queue not in self.queues:
+            return False
+        self._adopting[queue] = ended = asyncio.Event()
         releases = self._releases
         parked = self._parked.get(queue)
         kept = False
@@ -172,7 +181,8 @@ class Ownership:
             self._spawn(self._verify_agents())  # as at a start: agents may have left meanwhile
             return True
         finally:
-            self._adopting.discard(queue)
+            del self._adopting[queue]
+            ended.set()
 
     async def release_all(self, park: bool = False) -> None:
         """A connection of this process was lost: when it comes back the server may give it another

@@ -7,6 +7,8 @@ storage.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from component.hooks import HookBus
@@ -139,6 +141,54 @@ async def test_a_readoption_sends_an_offer_again_only_when_it_may_have_been_lost
     await settle()
     assert rec2.of("offer") == [(t1.id, A + "/desk")]
     await restarted.stop()
+
+
+class SlowFence:
+    """The queue's lock as another process may hold it: each ``hold`` waits for the test's answer."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+        self.answer: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    async def hold(self, queue: str) -> bool:
+        self.asked.set()
+        return await self.answer
+
+    async def let_go(self, queue: str) -> None:
+        return None
+
+
+async def test_a_stanza_during_an_adoption_waits_for_its_outcome(db):
+    """While the queue's lock is asked for, or the engine is busy, a second adoption (a stanza for the
+    queue) waits: its stanza is then refused (fenced) or served once the queue is owned here, never
+    before. (A clean-clone run saw a queue-status served by a process whose adoption waited for its
+    busy engine.)"""
+    options = SupportOptions(queues=[QueueOptions(name="help", agents=[A])], status_interval=0.0,
+                             liveness_interval=0.0)
+    engine = SupportEngine(options, "support.x", SupportStore(db), Recorder(), HookBus(), now=Clock(), shared=True)
+    await engine.load()
+    engine.fence = fence = SlowFence()
+    first = asyncio.ensure_future(engine.adopt("help"))
+    await fence.asked.wait()
+    second = asyncio.ensure_future(engine.adopt("help"))
+    await settle()
+    assert not second.done()
+    fence.answer.set_result(False)  # another process holds the queue
+    assert (await first, await second) == (False, False)
+    assert engine.fenced == {"help"} and not engine.owned
+    # Granted while the engine is busy: the second returns once the queue is owned.
+    fence.answer = asyncio.get_running_loop().create_future()
+    fence.answer.set_result(True)
+    await engine._lock.acquire()
+    first = asyncio.ensure_future(engine.adopt("help"))
+    await settle()
+    second = asyncio.ensure_future(engine.adopt("help"))
+    await settle()
+    assert not first.done() and not second.done()
+    engine._lock.release()
+    assert (await first, await second) == (True, False)
+    assert engine.owned == {"help"} and not engine.fenced
+    await engine.stop()
 
 
 async def test_a_connection_back_lets_the_queues_go_and_probes_again(monkeypatch):
