@@ -16,6 +16,7 @@ from component.namespaces import WORKGROUP
 
 from .. import harness
 from .conftest import SUPPORT, pytestmark  # noqa: F401 - the module's skip condition
+from .kit import hand_over
 from .test_support_addons import CANDIDATES, plugin, two_processes
 
 
@@ -40,42 +41,32 @@ async def test_a_queue_moving_to_another_process_is_never_owned_twice(balanced: 
         services = [app.services[SUPPORT] for app in apps]
         busy = engines[0]
         async with harness.slix_client(balanced.ports.c2s, "cust1") as cust:
-            refused: list[str] = []
-            for attempt in range(6):
-                # The first process is busy (its engine's lock held) when every connection drops; they
-                # come back one process first, then the other: the free slots go in that order.
-                await busy._lock.acquire()
-                try:
-                    before = set(busy.owned)
-                    opened = [service.sessions_started for service in services]
-                    for i, service in enumerate(services):
-                        service._reconnect_delay = 1.0 if i == attempt % 2 else 3.0
-                        for link in service.links:
-                            link.retry_delay = service._reconnect_delay
-                        for stream in (service.xmpp, *service.links):
-                            stream.abort()
-                    await harness.until(lambda: all(s.connected.is_set() and s.sessions_started >= n + 2
-                                                    for s, n in zip(services, opened)), 20, "connections back")
-                    # Asked together: a queue now at the busy process answers nothing until its timeout,
-                    # which is long enough for a refusal to come back on a loaded machine.
-                    answers = await asyncio.gather(*(status_of(cust, queue, 5) for queue in CANDIDATES))
-                    outcomes = dict(zip(CANDIDATES, answers))
-                    refused = sorted(queue for queue, outcome in outcomes.items() if outcome == "recipient-unavailable")
-                    # Served where they were (cust1 waits nowhere: not-authorized), refused where they
-                    # moved away from the busy process (or to the other while the busy one was taking
-                    # them), waiting where they moved to the busy one; never owned by both.
-                    assert set(outcomes.values()) <= {"not-authorized", "recipient-unavailable", "timeout"}, outcomes
-                    assert not engines[0].owned & engines[1].owned
-                    assert busy.owned == before  # it has let nothing go yet
-                    assert set(refused) <= engines[0].fenced | engines[1].fenced
-                finally:
-                    busy._lock.release()
-                # Once it has let go, each queue is taken where its stanzas now arrive, once.
-                await harness.until(lambda: len(engines[0].owned | engines[1].owned) == len(CANDIDATES)
-                                    and not engines[0].owned & engines[1].owned
-                                    and not (engines[0].fenced | engines[1].fenced), 20, "every queue owned once")
-                if refused:
-                    break
-            assert refused, "no queue's slot moved away from the busy process"
+            # The first process is busy (its engine's lock held) when every connection drops; the other
+            # comes back first and ejabberd gives it the first process's slots, and the first the other's:
+            # every queue changes process.
+            await busy._lock.acquire()
+            try:
+                before = set(busy.owned)
+                given = await hand_over(balanced, services, 0, 1, tmp_path)
+                # Asked together: a queue now at the busy process answers nothing until its timeout,
+                # which is long enough for a refusal to come back on a loaded machine.
+                answers = await asyncio.gather(*(status_of(cust, queue, 5) for queue in CANDIDATES))
+                outcomes = dict(zip(CANDIDATES, answers))
+                refused = sorted(queue for queue, outcome in outcomes.items() if outcome == "recipient-unavailable")
+                # Refused where they moved away from the busy process (it still owns them), waiting where
+                # they moved to it; served nowhere (cust1 waits nowhere: served is not-authorized), so
+                # never owned by both.
+                assert set(outcomes.values()) <= {"recipient-unavailable", "timeout"}, (outcomes, given)
+                assert not engines[0].owned & engines[1].owned
+                assert busy.owned == before  # it has let nothing go yet
+                assert refused and set(refused) <= before, (outcomes, before, given)
+                assert set(refused) <= engines[1].fenced
+            finally:
+                busy._lock.release()
+            # Once it has let go, each queue is taken where its stanzas now arrive, once.
+            await harness.until(lambda: len(engines[0].owned | engines[1].owned) == len(CANDIDATES)
+                                and not engines[0].owned & engines[1].owned
+                                and not (engines[0].fenced | engines[1].fenced), 20, "every queue owned once")
+            assert engines[1].owned == before, (engines[1].owned, before, given)
             outcomes = {queue: await status_of(cust, queue, 10) for queue in CANDIDATES}
             assert set(outcomes.values()) == {"not-authorized"}, outcomes
