@@ -43,6 +43,10 @@ def available() -> bool:
     return Path(_ERL).exists() and any(Path(_ERL_LIBS).glob("ejabberd-*"))
 
 
+class _PortTaken(RuntimeError):
+    """ejabberd could not listen on one of its ports: another program took it after it was drawn."""
+
+
 @dataclass
 class EjabberdPorts:
     c2s: int
@@ -96,14 +100,10 @@ class LocalEjabberd(ServerProcess):
         self.extra_listeners = extra_listeners
         #: Component domains balanced over N connection slots by bare destination: {domain: N}.
         self.balancing = dict(balancing)
-        # Every port in one draw: two draws could give the same port twice (each is free when drawn).
-        drawn = free_ports(len(self.components) + (4 if ports is None else 0))
-        if ports is None:
-            c2s, component, http, s2s = drawn[-4:]
-            ports = EjabberdPorts(c2s, component, http, 5269 if federation else s2s)
-        self.ports = ports
-        #: Each component domain's own listener (only that domain routed to streams on it).
-        self.component_ports = dict(zip(self.components, drawn))
+        #: The ports were all drawn here (none given): they may be drawn again (see ``start``).
+        self._drawn = ports is None
+        self._ever_started = False
+        self._draw_ports(ports)
         self.config_path = self.state_dir / "ejabberd.yml"
         self.inetrc_path = self.state_dir / "inetrc"
         self.spool_path = self.state_dir / "spool"
@@ -113,6 +113,16 @@ class LocalEjabberd(ServerProcess):
         ServerProcess.__init__(self)
 
     # ---- config ---------------------------------------------------------
+
+    def _draw_ports(self, ports: EjabberdPorts | None) -> None:
+        # Every port in one draw: two draws could give the same port twice (each is free when drawn).
+        drawn = free_ports(len(self.components) + (4 if ports is None else 0))
+        if ports is None:
+            c2s, component, http, s2s = drawn[-4:]
+            ports = EjabberdPorts(c2s, component, http, 5269 if self.federation else s2s)
+        self.ports = ports
+        #: Each component domain's own listener (only that domain routed to streams on it).
+        self.component_ports = dict(zip(self.components, drawn))
 
     def render(self) -> str:
         values: dict[str, object] = {
@@ -151,6 +161,24 @@ class LocalEjabberd(ServerProcess):
     # ---- lifecycle ------------------------------------------------------
 
     def start(self, timeout: float = 60) -> None:
+        """Start it and wait until its ports answer.
+
+        A port is free when drawn, but the Erlang VM takes seconds to start and bind it, and every
+        other server started meanwhile on this machine draws from the same range: when one took a
+        port first, ejabberd exits (``eaddrinuse``). At its first start, with ports it drew itself
+        (nobody was told them yet), it draws them all again and starts once more."""
+        for attempt in range(3):
+            try:
+                self._start(timeout)
+            except _PortTaken as taken:
+                if self._ever_started or not self._drawn or attempt == 2:
+                    raise RuntimeError(str(taken)) from None
+                self._draw_ports(None)
+                continue
+            self._ever_started = True
+            return
+
+    def _start(self, timeout: float) -> None:
         if self.is_running():
             return
         if not available():
@@ -174,8 +202,8 @@ class LocalEjabberd(ServerProcess):
             if self._proc.poll() is not None:
                 rc = self._proc.returncode
                 self._cleanup()
-                raise RuntimeError(f"ejabberd exited with status {rc} during start-up\n"
-                                   f"{self._diagnostics(console_start)}")
+                error = _PortTaken if "eaddrinuse" in self._log_since(self._log_start) else RuntimeError
+                raise error(f"ejabberd exited with status {rc} during start-up\n{self._diagnostics(console_start)}")
             if (_STARTED in self._log_since(self._log_start) and answers_c2s(self.ports.c2s, self.ip)
                     and all(accepts(p, self.ip) for p in (self.ports.component, self.ports.http,
                                                            *self.component_ports.values()))):
