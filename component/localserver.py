@@ -123,6 +123,10 @@ def render_config(template: str, values: dict[str, str], blocks: dict[str, list[
     return _substitute(template, values)
 
 
+class _PortTaken(RuntimeError):
+    """Prosody could not listen on one of its ports: another program took it after it was drawn."""
+
+
 class LocalProsody(ServerProcess):
     """A Prosody on loopback whose whole state lives in `state_dir`."""
 
@@ -164,9 +168,10 @@ class LocalProsody(ServerProcess):
         self.guest_allowed = list(guest_allowed)
         self.guest_rate = float(guest_rate)
         self.guest_burst = int(guest_burst)
-        if ports is None:
-            ports = ProsodyPorts(*free_ports(3))
-        self.ports = ports
+        #: The ports were drawn here (none given): they may be drawn again (see ``start``).
+        self._drawn = ports is None
+        self._ever_started = False
+        self.ports = ports if ports is not None else ProsodyPorts(*free_ports(3))
 
         self.config_path = self.state_dir / "prosody.cfg.lua"
         self.log_path = self.state_dir / "prosody.log"
@@ -237,6 +242,23 @@ class LocalProsody(ServerProcess):
     # ---- lifecycle ------------------------------------------------------
 
     def start(self, timeout: float = 30) -> None:
+        """Start it and wait until its ports are open.
+
+        A port is free when drawn, but every other server started meanwhile on this machine draws
+        from the same range: when one took a port first, Prosody cannot bind it. At its first start,
+        with ports it drew itself (nobody was told them yet), it draws them again and starts once more."""
+        for attempt in range(3):
+            try:
+                self._start(timeout)
+            except _PortTaken as taken:
+                if self._ever_started or not self._drawn or attempt == 2:
+                    raise RuntimeError(str(taken)) from None
+                self.ports = ProsodyPorts(*free_ports(3))
+                continue
+            self._ever_started = True
+            return
+
+    def _start(self, timeout: float) -> None:
         if self.is_running():
             return
         if self._proc is not None:
@@ -281,7 +303,7 @@ class LocalProsody(ServerProcess):
             log = self._log_since(self._log_start)
             if _BIND_FAILURE in log:
                 self.kill()
-                raise RuntimeError(f"prosody could not bind its ports {wanted}\n{self._diagnostics(console_start)}")
+                raise _PortTaken(f"prosody could not bind its ports {wanted}\n{self._diagnostics(console_start)}")
             activated = {m.group(1): m.group(2) for m in _ACTIVATED.finditer(log)}
             pending = {
                 name: port for name, port in wanted.items() if f"[127.0.0.1]:{port}" not in activated.get(name, "")

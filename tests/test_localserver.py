@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from component.localprocess import answers_c2s
 from component.localserver import LocalProsody, ProsodyPorts, free_port
 
 pytestmark = pytest.mark.timeout(30)
@@ -206,6 +207,21 @@ def test_port_in_use_fails_fast(tmp_path: Path) -> None:
             server.start(timeout=10)
         assert time.monotonic() - started < 5
         assert not server.is_running()
+
+
+@pytest.mark.integration
+@requires_prosody
+def test_a_drawn_port_taken_before_the_first_start_is_drawn_again(tmp_path: Path) -> None:
+    """Another server on this machine may take a drawn port before Prosody binds it: the first start
+    draws the ports again (given ports are kept: the test above)."""
+    server = LocalProsody(tmp_path / "state")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", server.ports.c2s))
+        taken.listen()
+        first = server.ports
+        with server:
+            assert server.ports != first and server.ports.c2s != taken.getsockname()[1]
+            assert answers_c2s(server.ports.c2s)
 
 
 def test_rendered_config(tmp_path: Path) -> None:
