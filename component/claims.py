@@ -335,7 +335,7 @@ class SlotClaims:
                 got = bool((await connection.execute(text("SELECT pg_try_advisory_lock(:k)"),
                                                      {"k": self._thing_key(domain, name)})).scalar())
         except Exception as exc:  # noqa: BLE001 - the session is in trouble: not taken
-            log.warning("taking a lock failed", exc_info=True, extra={"domain": domain, "name": name})
+            log.warning("taking a lock failed", exc_info=True, extra={"domain": domain, "item": name})
             if connection is self._connection:
                 self._lose(f"a statement failed: {type(exc).__name__}")
             return False
@@ -357,7 +357,7 @@ class SlotClaims:
                     await connection.execute(text("SELECT pg_advisory_unlock(:k)"),
                                              {"k": self._thing_key(domain, name)})
         except Exception as exc:  # noqa: BLE001 - it must not stay held: start again without it
-            log.warning("letting go failed", exc_info=True, extra={"domain": domain, "name": name})
+            log.warning("letting go failed", exc_info=True, extra={"domain": domain, "item": name})
             if connection is self._connection:
                 self._lose(f"a statement failed: {type(exc).__name__}")
 

@@ -95,7 +95,7 @@ class Owners:
             generation = await self._bump(domain, name)
         except Exception as exc:  # noqa: BLE001 - not taken: the adoption is tried again
             log.warning("a new owner's generation could not be stored", extra={
-                "domain": domain, "name": name, "error": type(exc).__name__})
+                "domain": domain, "item": name, "error": type(exc).__name__})
             await self.claims.let_go(domain, name)
             return False
         if not self.claims.holding(domain, name):
@@ -117,7 +117,7 @@ class Owners:
                     CoreOwner.domain == domain, CoreOwner.name == name))).scalar()
         except Exception as exc:  # noqa: BLE001 - not kept: taken anew (or not) as any adoption
             log.warning("an owner's generation could not be read", extra={
-                "domain": domain, "name": name, "error": type(exc).__name__})
+                "domain": domain, "item": name, "error": type(exc).__name__})
             current = None
         if current != generation:
             await self.claims.let_go(domain, name)

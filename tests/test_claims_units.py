@@ -155,3 +155,18 @@ async def test_the_locks_taken_again_are_the_slots_and_ns_of_every_domain_and_no
         assert any("pg_stat_activity" in sql for sql, _ in sessions[1].statements)  # an old session looked for
     finally:
         await claims.release()
+
+
+async def test_a_failed_statement_of_a_hold_is_a_loss_and_nothing_held() -> None:
+    class Failing(_Session):
+        async def execute(self, statement: Any, params: Any = None) -> Any:
+            raise OSError("connection reset")
+
+    claims = SlotClaims(_Database(), SimpleNamespace(services=[], balancing=None))
+    claims._install(Failing(), 41, SimpleNamespace(add_termination_listener=lambda _callback: None,
+                                                   terminate=lambda: None))
+    try:
+        assert not await claims.hold("support.example", "help")  # logged (structured), not raised
+        assert not claims.up and claims.losses == 1 and not claims.holding("support.example", "help")
+    finally:
+        await claims.release()

@@ -203,7 +203,9 @@ async def test_the_database_away_for_every_process_then_back(balanced: Any, post
         engines = [plugin(app, "support").engine for app in apps]
         before = [set(engine.owned) for engine in engines]
         sessions = [app.claims.process_id for app in apps]
-        generations = [{q: app.owners.generation(SUPPORT, q) for q in owned} for app, owned in zip(apps, before)]
+        def generations_now() -> list[dict[str, int | None]]:
+            return [{q: app.owners.generation(SUPPORT, q) for q in owned} for app, owned in zip(apps, before)]
+        generations = generations_now()
         async with database_down(postgres, database):
             await harness.until(lambda: not any(app.claims.up for app in apps), 10, "both losses noticed")
             await harness.until(lambda: not engines[0].owned | engines[1].owned, 10, "every queue let go")
@@ -213,6 +215,6 @@ async def test_the_database_away_for_every_process_then_back(balanced: Any, post
         await harness.until(lambda: [set(engine.owned) for engine in engines] == before
                             and not engines[0].fenced | engines[1].fenced, 20, "every queue owned again")
         # Each kept by its process under the same generation (nobody else took it).
-        assert [{q: app.owners.generation(SUPPORT, q) for q in owned} for app, owned in zip(apps, before)] == generations
+        assert generations_now() == generations
         assert {queue: await status_of(cust, queue, 10) for queue in CANDIDATES} == \
             {queue: "not-authorized" for queue in CANDIDATES}

@@ -9,12 +9,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import SubElement
 
-from slixmpp.exceptions import IqError, IqTimeout
 from sqlalchemy import text
 
-from component.namespaces import WORKGROUP
 from component.status import StatusServer
 
 from .. import harness
@@ -22,19 +19,12 @@ from .conftest import SUPPORT, pytestmark  # noqa: F401 - the module's skip cond
 from .kit import stored
 from .test_claims import control, metric
 from .test_support_addons import plugin, two_processes
+from .test_support_fence import workgroup_iq
 
 
 async def join(client: Any, queue: str, timeout: float = 5) -> str:
     """XEP-0142 join-queue: 'result', or the error's condition."""
-    iq = client.make_iq_set(ito=f"{queue}@{SUPPORT}")
-    SubElement(iq.xml, f"{{{WORKGROUP}}}join-queue")
-    try:
-        await iq.send(timeout=timeout)
-    except IqError as error:
-        return error.condition
-    except IqTimeout:
-        return "timeout"
-    return "result"
+    return await workgroup_iq(client, "set", queue, "join-queue", timeout)
 
 
 async def test_a_stale_owners_write_is_refused_and_it_lets_the_queue_go(balanced: Any, database: str,

@@ -23,8 +23,14 @@ from .test_support_addons import CANDIDATES, plugin, two_processes
 async def status_of(client: Any, queue: str, timeout: float = 2) -> str:
     """What a customer waiting nowhere gets for XEP-0142 queue-status: not-authorized where the
     queue is served, recipient-unavailable where it is moving, nothing where its process is busy."""
-    iq = client.make_iq_get(ito=f"{queue}@{SUPPORT}")
-    SubElement(iq.xml, f"{{{WORKGROUP}}}queue-status")
+    return await workgroup_iq(client, "get", queue, "queue-status", timeout)
+
+
+async def workgroup_iq(client: Any, kind: str, queue: str, name: str, timeout: float) -> str:
+    """An empty XEP-0142 ``name`` IQ to a queue: 'result', the error's condition, or 'timeout'."""
+    to = f"{queue}@{SUPPORT}"
+    iq = client.make_iq_get(ito=to) if kind == "get" else client.make_iq_set(ito=to)
+    SubElement(iq.xml, f"{{{WORKGROUP}}}{name}")
     try:
         await iq.send(timeout=timeout)
     except IqError as error:

@@ -6,10 +6,11 @@ Real SQLite/PostgreSQL storage; the processes' advisory locks are tests/balancin
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from component.hooks import HookBus
 from component.owners import OwnerChanged, Owners, stale
@@ -188,3 +189,42 @@ async def test_a_queue_taken_back_under_its_own_generation_is_kept(db):
     assert ("connect", (t1.id, A + "/desk")) in [(k, args[:2]) for k, args in rec.calls[len(told):] if k == "connect"]
     await first.stop()
     await second.stop()
+
+
+async def test_an_adoption_waits_for_a_write_checked_before_it(db, monkeypatch):
+    """The row lock orders a write and an adoption: the new generation waits for a write already
+    checked under the old one to commit (and the adoption then reads what it wrote), for at most
+    ``TAKE_LOCK_TIMEOUT``; then the adoption is refused, to be tried again."""
+    if db.is_sqlite:
+        pytest.skip("ordered by PostgreSQL's row locks: several processes share only PostgreSQL")
+    from component import owners as owners_module
+
+    first, second = Owners(LockAlwaysFree(), db.engine), Owners(LockAlwaysFree(), db.engine)
+    assert await first.take(DOMAIN, "help") and first.generation(DOMAIN, "help") == 1
+
+    async def waiting_for_a_row() -> None:
+        async with db.session() as session:
+            for _ in range(200):
+                blocked = (await session.execute(text(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"))).scalar()
+                if blocked:
+                    return
+                await asyncio.sleep(0.02)
+        raise AssertionError("the adoption never waited")
+
+    async with db.session() as write:
+        await first.check(write, DOMAIN, {("help", 1)})
+        taking = asyncio.ensure_future(second.take(DOMAIN, "help"))
+        await waiting_for_a_row()
+        assert not taking.done()
+    assert await taking and second.generation(DOMAIN, "help") == 2
+
+    monkeypatch.setattr(owners_module, "TAKE_LOCK_TIMEOUT", 0.2)
+    async with db.session() as write:
+        await second.check(write, DOMAIN, {("help", 2)})
+        assert not await first.take(DOMAIN, "help")
+        assert first.generation(DOMAIN, "help") is None and not first.claims.held
+    with pytest.raises(OwnerChanged):
+        async with db.session() as write:
+            await first.check(write, DOMAIN, {("help", 1)})
+    assert await first.take(DOMAIN, "help") and first.generation(DOMAIN, "help") == 3
