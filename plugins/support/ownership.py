@@ -143,7 +143,7 @@ class Ownership:
                 was = self._parked.pop(queue, (0, {}))[1] if kept else {}
                 self._parked.pop(queue, None)
                 tickets = [t for t in await self.store.open_tickets(queue) if t.id not in self.tickets]
-                told = set()
+                told: set[str] = set()
                 for t in tickets:
                     if t.id in was and unchanged(was[t.id], t):
                         # Nothing happened to it meanwhile: what its people were told still holds.

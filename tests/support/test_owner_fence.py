@@ -17,7 +17,9 @@ from component.owners import OwnerChanged, Owners, stale
 from component.peers import MIGRATIONS as CORE_MIGRATIONS
 from component.storage import Database, Migrations
 from plugins.support.engine import SupportEngine
+from plugins.support.model import Ticket
 from plugins.support.options import QueueOptions, SupportOptions
+from plugins.support.ownership import unchanged
 from plugins.support.peering import QueueFence
 from plugins.support.plugin import SupportPlugin
 from plugins.support.store import SupportEvent, SupportStore, SupportTicket
@@ -82,6 +84,16 @@ def test_a_token_is_stale_unless_it_is_its_names_generation() -> None:
     assert stale({("help", 1), ("sales", 1)}, {"help": 2, "sales": 1}) == ["help"]
     assert stale({("help", 0)}, {"help": 2}) == ["help"]  # the token of a queue not owned
     assert stale({("help", 1)}, {}) == ["help"]  # never taken
+
+
+def test_a_ticket_is_unchanged_when_only_what_memory_alone_holds_differs() -> None:
+    stored = Ticket(id="t1", queue="help", customer="c1@x", customer_jid="c1@x/r", lang="en", created_at=1.0,
+                    state="queued", offers={"a@x/desk": "chat"})
+    memory = stored.snapshot()
+    memory.last_status, memory.last_status_at, memory.offline_since = (1, 60), 5.0, 2.0
+    assert unchanged(memory, stored)
+    memory.offers["b@x/desk"] = "iq"  # an offer this process made that was not stored
+    assert not unchanged(memory, stored)
 
 
 async def test_a_stale_owners_write_is_refused_whole_and_it_lets_the_queue_go(db):
