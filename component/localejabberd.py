@@ -25,7 +25,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from .localprocess import ServerProcess, accepts, answers_c2s, free_ports, reap
+from .localprocess import PortTaken, ServerProcess, accepts, answers_c2s, free_ports, reap, start_drawing_again
 
 __all__ = ["EjabberdPorts", "LocalEjabberd", "TEMPLATE_PATH", "available"]
 
@@ -41,10 +41,6 @@ _PLACEHOLDER = re.compile(r"@@([A-Z][A-Z0-9_]*)@@")
 
 def available() -> bool:
     return Path(_ERL).exists() and any(Path(_ERL_LIBS).glob("ejabberd-*"))
-
-
-class _PortTaken(RuntimeError):
-    """ejabberd could not listen on one of its ports: another program took it after it was drawn."""
 
 
 @dataclass
@@ -163,20 +159,11 @@ class LocalEjabberd(ServerProcess):
     def start(self, timeout: float = 60) -> None:
         """Start it and wait until its ports answer.
 
-        A port is free when drawn, but the Erlang VM takes seconds to start and bind it, and every
-        other server started meanwhile on this machine draws from the same range: when one took a
-        port first, ejabberd exits (``eaddrinuse``). At its first start, with ports it drew itself
-        (nobody was told them yet), it draws them all again and starts once more."""
-        for attempt in range(3):
-            try:
-                self._start(timeout)
-            except _PortTaken as taken:
-                if self._ever_started or not self._drawn or attempt == 2:
-                    raise RuntimeError(str(taken)) from None
-                self._draw_ports(None)
-                continue
-            self._ever_started = True
-            return
+        The Erlang VM takes seconds to start and bind its ports: when another program took one
+        first, ejabberd exits (``eaddrinuse``), and at its first start it draws its ports again."""
+        start_drawing_again(lambda: self._start(timeout), lambda: self._draw_ports(None),
+                            may_draw=self._drawn and not self._ever_started)
+        self._ever_started = True
 
     def _start(self, timeout: float) -> None:
         if self.is_running():
@@ -202,7 +189,7 @@ class LocalEjabberd(ServerProcess):
             if self._proc.poll() is not None:
                 rc = self._proc.returncode
                 self._cleanup()
-                error = _PortTaken if "eaddrinuse" in self._log_since(self._log_start) else RuntimeError
+                error = PortTaken if "eaddrinuse" in self._log_since(self._log_start) else RuntimeError
                 raise error(f"ejabberd exited with status {rc} during start-up\n{self._diagnostics(console_start)}")
             if (_STARTED in self._log_since(self._log_start) and answers_c2s(self.ports.c2s, self.ip)
                     and all(accepts(p, self.ip) for p in (self.ports.component, self.ports.http,

@@ -15,9 +15,10 @@ import subprocess
 import time
 import weakref
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
-__all__ = ["free_port", "free_ports", "accepts", "answers_c2s", "reap", "tail", "ServerProcess"]
+__all__ = ["free_port", "free_ports", "accepts", "answers_c2s", "reap", "tail", "ServerProcess", "PortTaken",
+           "start_drawing_again"]
 
 
 def _ephemeral_floor() -> int:
@@ -113,6 +114,28 @@ def tail(path: Path, lines: int) -> str:
     except FileNotFoundError:
         return ""
     return "\n".join(data.splitlines()[-lines:])
+
+
+class PortTaken(RuntimeError):
+    """A server could not listen on one of its ports: another program took it after it was drawn."""
+
+
+def start_drawing_again(start: Callable[[], None], draw: Callable[[], None], may_draw: bool,
+                        attempts: int = 3) -> None:
+    """``start()`` a server; when a port it drew was taken (``PortTaken``) before it bound it, and it
+    may choose its ports again (``may_draw``: it drew them itself and nobody was told them yet,
+    at its first start), ``draw()`` new ones and start once more.
+
+    A port is free when drawn, but every other server started meanwhile on this machine draws from
+    the same range."""
+    for attempt in range(attempts):
+        try:
+            start()
+            return
+        except PortTaken as taken:
+            if not may_draw or attempt == attempts - 1:
+                raise RuntimeError(str(taken)) from None
+            draw()
 
 
 class ServerProcess:

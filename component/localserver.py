@@ -18,7 +18,8 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from .localprocess import ServerProcess, accepts, answers_c2s, free_port, free_ports, reap
+from .localprocess import (PortTaken, ServerProcess, accepts, answers_c2s, free_port, free_ports, reap,
+                           start_drawing_again)
 
 __all__ = ["ProsodyPorts", "free_port", "LocalProsody", "TEMPLATE_PATH"]
 
@@ -121,10 +122,6 @@ def render_config(template: str, values: dict[str, str], blocks: dict[str, list[
         # A block nested in a dropped block is already gone: nothing to do.
         template = pattern.sub(expand, template)
     return _substitute(template, values)
-
-
-class _PortTaken(RuntimeError):
-    """Prosody could not listen on one of its ports: another program took it after it was drawn."""
 
 
 class LocalProsody(ServerProcess):
@@ -242,21 +239,13 @@ class LocalProsody(ServerProcess):
     # ---- lifecycle ------------------------------------------------------
 
     def start(self, timeout: float = 30) -> None:
-        """Start it and wait until its ports are open.
+        """Start it and wait until its ports are open (at its first start, with ports drawn again
+        when another program took one first)."""
 
-        A port is free when drawn, but every other server started meanwhile on this machine draws
-        from the same range: when one took a port first, Prosody cannot bind it. At its first start,
-        with ports it drew itself (nobody was told them yet), it draws them again and starts once more."""
-        for attempt in range(3):
-            try:
-                self._start(timeout)
-            except _PortTaken as taken:
-                if self._ever_started or not self._drawn or attempt == 2:
-                    raise RuntimeError(str(taken)) from None
-                self.ports = ProsodyPorts(*free_ports(3))
-                continue
-            self._ever_started = True
-            return
+        def draw() -> None:
+            self.ports = ProsodyPorts(*free_ports(3))
+        start_drawing_again(lambda: self._start(timeout), draw, may_draw=self._drawn and not self._ever_started)
+        self._ever_started = True
 
     def _start(self, timeout: float) -> None:
         if self.is_running():
@@ -303,7 +292,7 @@ class LocalProsody(ServerProcess):
             log = self._log_since(self._log_start)
             if _BIND_FAILURE in log:
                 self.kill()
-                raise _PortTaken(f"prosody could not bind its ports {wanted}\n{self._diagnostics(console_start)}")
+                raise PortTaken(f"prosody could not bind its ports {wanted}\n{self._diagnostics(console_start)}")
             activated = {m.group(1): m.group(2) for m in _ACTIVATED.finditer(log)}
             pending = {
                 name: port for name, port in wanted.items() if f"[127.0.0.1]:{port}" not in activated.get(name, "")

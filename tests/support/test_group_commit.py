@@ -16,6 +16,22 @@ from .test_engine import A, B, make, online, settle  # noqa: F401 - make is a fi
 CUSTOMERS = 20
 
 
+def hold_writes(engine, monkeypatch, holds):
+    """The next batch with a change for which ``holds(entry, kind)`` is true waits at its write: the
+    returned ``writing`` is set when it gets there, and it goes on when ``gate`` is set."""
+    real = engine.store.save_batch
+    gate, writing = asyncio.Event(), asyncio.Event()
+
+    async def held(entries):
+        if any(holds(e, k) for e in entries for k, *_ in e.events):
+            writing.set()
+            await gate.wait()
+        await real(entries)
+
+    monkeypatch.setattr(engine.store, "save_batch", held)
+    return gate, writing
+
+
 async def test_customers_arriving_together_share_transactions_and_resume_in_order(make):
     engine, rec = await make()
     before = engine.journal.batches
@@ -105,16 +121,7 @@ async def test_an_offer_leaves_once_written_without_waiting_for_the_engines_lock
     the engine's lock back (behind whoever took it meanwhile) and has announced the pass's events."""
     engine, rec = await make()
     await online(engine, A)
-    real = engine.store.save_batch
-    gate, writing = asyncio.Event(), asyncio.Event()
-
-    async def held(entries):
-        if any(k == "offered" for e in entries for k, *_ in e.events):
-            writing.set()
-            await gate.wait()
-        await real(entries)
-
-    monkeypatch.setattr(engine.store, "save_batch", held)
+    gate, writing = hold_writes(engine, monkeypatch, lambda _entry, kind: kind == "offered")
     joining = asyncio.ensure_future(engine.join("help", "first@y/r", "en"))
     await asyncio.wait_for(writing.wait(), 5)
     assert not rec.of("offer")  # never before it is stored
@@ -141,16 +148,7 @@ async def conversation_whose_write_waits(make, monkeypatch, kind: str):
     t = await engine.join("help", "first@y/r", "en")
     await settle()
     await engine.accept(t.id, f"{A}/r")
-    real = engine.store.save_batch
-    gate, writing = asyncio.Event(), asyncio.Event()
-
-    async def held(entries):
-        if any(k == kind for e in entries for k, *_ in e.events):
-            writing.set()
-            await gate.wait()
-        await real(entries)
-
-    monkeypatch.setattr(engine.store, "save_batch", held)
+    gate, writing = hold_writes(engine, monkeypatch, lambda _entry, change: change == kind)
     return engine, rec, t, gate, writing
 
 
@@ -228,16 +226,8 @@ async def test_a_status_batch_during_the_queued_write_does_not_tell_the_place_be
     customer's change made the queue dirty) leaves the newcomer to the greeting, which comes first."""
     engine, rec = await make()
     await engine.join("help", "earlier@y/r", "en")
-    real = engine.store.save_batch
-    gate, writing = asyncio.Event(), asyncio.Event()
-
-    async def held(entries):
-        if any(e.copy.customer == "late@y" and k == "queued" for e in entries for k, *_ in e.events):
-            writing.set()
-            await gate.wait()
-        await real(entries)
-
-    monkeypatch.setattr(engine.store, "save_batch", held)
+    gate, writing = hold_writes(engine, monkeypatch, lambda entry, kind: entry.copy.customer == "late@y"
+                                and kind == "queued")
     joining = asyncio.ensure_future(engine.join("help", "late@y/r", "en"))
     await asyncio.wait_for(writing.wait(), 5)
     await engine._send_statuses("help")  # a batch while the newcomer's "queued" is being written
