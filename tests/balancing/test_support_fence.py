@@ -1,5 +1,5 @@
-"""Both processes' connections come back at once and a queue's slot changes process: the old owner,
-still busy when it should let the queue go, keeps it until it has, and the new one takes it only
+"""Every connection of both processes drops and the queues' slots change process: the old owner,
+still busy when it should let a queue go, keeps it until it has, and the new one takes it only
 then (plugins/support/ownership.py, the queue's lock in PostgreSQL). Meanwhile the queue's stanzas
 reaching the new process are refused (``recipient-unavailable``), never served by both."""
 
