@@ -23,9 +23,9 @@ be taken: fail closed), and adopts each again, taking its lock, once it is back.
 The lock is free from the loss of that session until the queues are let go: every write of a
 queue's tickets carries the owner's fencing token (``_tokens``: the generation of the queue's
 owner record, component/owners.py), and a write under a token another process's adoption made
-stale is refused whole; the queue is let go at once (``_owner_changed``). After such a loss a
-queue whose generation is still this process's is kept (``release_all(park=True)``, then ``adopt``):
-nobody is told again what they were told.
+stale is refused whole; the queue is let go at once (``_owner_changed``). After such a loss, and
+after a lost server connection, a queue whose generation is still this process's is kept
+(``release_all(park=True)``, then ``adopt``): nobody is told again what they were told.
 
 What crosses processes goes through the database: a ticket transferred to a queue owned
 elsewhere is stored, forgotten here and taken up by the owner when it hears of the change
@@ -189,9 +189,9 @@ class Ownership:
         slot (several connections reconnecting after a server restart take the free slots in any
         order), so the queues may belong to another process now. Let every queue go (their state is
         stored); the probes sent once the connections are back bring ours back. The same when the
-        claims session is lost: the queues' locks are gone, so no queue may be acted on as owned;
-        then (``park``) each queue's token and tickets are kept aside, for its adoption to tell
-        whether another process took it meanwhile, or nothing changed."""
+        claims session is lost: the queues' locks are gone, so no queue may be acted on as owned.
+        ``park``: each queue's token and tickets are kept aside, for its adoption to tell whether
+        another process took it meanwhile, or nothing changed."""
         async with self._lock:
             released = sorted(self.owned)
             if park and self.fence is not None:

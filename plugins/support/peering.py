@@ -131,7 +131,7 @@ class Peering:
             now = self.service.connected.is_set()
             reopened = now and sessions >= 0 and self.service.sessions_started != sessions
             if (connected and not now) or reopened:
-                await self.engine.release_all()
+                await self.engine.release_all(park=True)
             if now and (not connected or reopened or loop.time() - probed >= PROBE_INTERVAL):
                 self.probe_queues()
                 probed = loop.time()
@@ -163,7 +163,7 @@ class Peering:
                     raise StanzaError("recipient-unavailable", "this queue is moving; send it again in a moment")
 
     def _connection_lost(self) -> None:
-        task = asyncio.ensure_future(self.engine.release_all())  # not awaited: the engine may be busy
+        task = asyncio.ensure_future(self.engine.release_all(park=True))  # not awaited: the engine may be busy
         self._releasing.add(task)
         task.add_done_callback(self._releasing.discard)
 

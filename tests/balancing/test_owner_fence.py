@@ -16,7 +16,7 @@ from component.status import StatusServer
 
 from .. import harness
 from .conftest import SUPPORT, pytestmark  # noqa: F401 - the module's skip condition
-from .kit import stored
+from .kit import back, drop, stored
 from .test_claims import control, metric
 from .test_support_addons import plugin, two_processes
 from .test_support_fence import workgroup_iq
@@ -71,3 +71,27 @@ async def test_a_stale_owners_write_is_refused_and_it_lets_the_queue_go(balanced
         await harness.until(lambda: queue in old.fenced, 10, "its adoption refused")
         assert queue not in old.owned and not old.owned & new.owned
         assert await stored(database) == before
+
+
+async def test_a_lost_server_connection_keeps_the_queues_nobody_took(balanced: Any, database: str,
+                                                                    tmp_path: Path) -> None:
+    """Every server connection of one process drops and comes back while the other's stay up: the
+    slots it gets back are its own, so each of its queues is kept under the same generation (no
+    other process took it), and a waiting customer, whose place did not change, is not told again."""
+    async with two_processes(balanced, database, tmp_path) as apps, \
+            harness.slix_client(balanced.ports.c2s, "cust1") as cust:
+        first = apps[0]
+        engine, service = plugin(first, "support").engine, first.services[SUPPORT]
+        mine = sorted(engine.owned)
+        inbox = harness.Inbox(cust)
+        cust.send_message(mto=f"{mine[0]}@{SUPPORT}", mbody="anyone there?", mtype="chat")
+        status = lambda m: m.xml.find("{http://jabber.org/protocol/workgroup}queue-status") is not None  # noqa: E731
+        await inbox.next(status, 10)  # told their place
+        generations = {queue: first.owners.generation(SUPPORT, queue) for queue in mine}
+        released, returned = engine._releases, back([service])
+        drop(service, 0.5)
+        await harness.until(lambda: engine._releases > released, 10, "its queues let go")
+        await harness.until(returned, 20, "its connections back")
+        await harness.until(lambda: engine.owned == set(mine) and not engine.fenced, 20, "its queues owned again")
+        assert {queue: first.owners.generation(SUPPORT, queue) for queue in mine} == generations
+        await inbox.quiet(status, wait=1.0)
