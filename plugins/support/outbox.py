@@ -231,33 +231,33 @@ class StanzaOutbox(ConversationRecord):
         caps = self._client_caps.get(jid)
         if caps is None:
             return await self._disco(jid)
-        found = await self.caps.features(caps, lambda node: self._info(jid, node))
+        found = await self.caps.features(caps, lambda node: self._answered(jid, node))
         return None if found is None else set(found)
 
     async def _disco(self, jid: str) -> set[str] | None:
         try:
-            query = await self._info(jid, timeout_is_error=False)
+            query = await self._info(jid)
         except IqTimeout:
             return set()
         return None if query is None else {f.get("var", "") for f in query.findall(f"{{{xmlns.DISCO_INFO}}}feature")}
 
-    async def _info(self, jid: str, node: str = "", timeout_is_error: bool = True) -> Element | None:
-        """``jid``'s disco#info query element (of ``node``, XEP-0115's node#ver); None when it answered
-        with an error or the server did for it (or, ``timeout_is_error``, no answer came in time)."""
+    async def _answered(self, jid: str, node: str) -> Element | None:
+        """``_info``, with no answer in time taken as none (nothing is believed of the version)."""
+        try:
+            return await self._info(jid, node)
+        except IqTimeout:
+            return None
+
+    async def _info(self, jid: str, node: str = "") -> Element | None:
+        """``jid``'s disco#info query element (of ``node``: XEP-0115's node#ver); None when it answered
+        with an error or the server did for it. Raises IqTimeout when no answer came in time."""
         assert self.engine is not None
         iq = self.service.make_iq(ifrom=self._pinned(), ito=jid, itype="get")
-        if node:
-            iq["disco_info"]["node"] = node
-        else:
-            iq["disco_info"]  # creates the query element
+        iq["disco_info"]["node"] = node  # creates the query element (no attribute when empty)
         try:
             result = await self.service.request(iq, timeout=DISCO_TIMEOUT)
         except IqError:
             return None
-        except IqTimeout:
-            if timeout_is_error:
-                return None
-            raise
         found = result.xml.find(f"{{{xmlns.DISCO_INFO}}}query")
         return Element(f"{{{xmlns.DISCO_INFO}}}query") if found is None else found
 
