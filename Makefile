@@ -13,7 +13,7 @@ DEBIAN_PACKAGES := prosody prosody-modules lua-dbi-sqlite3 postgresql chromium e
 # The suites that exercise the server boundary, run again behind ejabberd; tests/balancing runs
 # only there (it needs ejabberd's domain_balancing and brings its own ejabberd and PostgreSQL).
 EJABBERD_SUITES := tests/muc tests/mam tests/recall tests/support tests/admin \
-	tests/test_cli_and_connection.py tests/test_server_boundary.py tests/balancing
+	tests/test_cli_and_connection.py tests/test_server_boundary.py tests/test_pacing.py tests/balancing
 
 
 .PHONY: run test test-sqlite test-postgresql test-ejabberd test-federation install system-deps venv web bench clean help

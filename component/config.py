@@ -33,6 +33,11 @@ class ServerConfig:
         "Largest stanza the server accepts from us, in bytes; 0: no limit. Larger ones are not sent (an IQ "
         "answer becomes an error): ejabberd closes the whole component stream on one. Set it to the "
         "max_stanza_size of ejabberd's ejabberd_service listener.", 0)
+    pacing_window: int = doc(
+        "Stanzas the component lets the server have yet to handle before its bulk notices (places in a "
+        "queue, transcripts, closing notices) wait in the component, so that offers and answers "
+        "overtake them in a storm; each address still gets its stanzas in order. 0: off. Used with "
+        "one connection per domain (balancing.slots = 1).", 32)
 
 
 @dataclass
@@ -208,6 +213,8 @@ def parse(text: str, source: str = "<config>", base_dir: Path | None = None) -> 
             raise ConfigError(source, "status.listen", f"not host:port: {config.status.listen!r}")
     if not 0 < config.server.port < 65536:
         raise ConfigError(source, "server.port", f"not a TCP port: {config.server.port}")
+    if config.server.pacing_window < 0:
+        raise ConfigError(source, "server.pacing_window", "must be 0 (off) or a number of stanzas")
     if config.server.max_stanza_bytes < 0:
         raise ConfigError(source, "server.max_stanza_bytes", "must be 0 (no limit) or a size in bytes")
     for i, service in enumerate(config.services):

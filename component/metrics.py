@@ -112,6 +112,12 @@ class CoreCollector(Collector):
         slots = GaugeMetricFamily(PREFIX + "balancing_slots_open",
                                   "This process's balancing slots with an authenticated connection.",
                                   labels=["domain"])
+        paced_waiting = GaugeMetricFamily(PREFIX + "pacing_waiting", "Bulk stanzas waiting in the component "
+                                          "while the server is behind (server.pacing_window).", labels=["domain"])
+        paced = CounterMetricFamily(PREFIX + "pacing_delayed", "Bulk stanzas that waited while the server was "
+                                    "behind, so that others overtook them.", labels=["domain"])
+        markers_lost = CounterMetricFamily(PREFIX + "pacing_markers_lost", "Pacing markers the server did not "
+                                           "hand back in time (counted as handled).", labels=["domain"])
         for domain, service in self.app.services.items():
             for (direction, kind), count in sorted(service.stanza_counts.items()):
                 stanzas.add_metric([domain, direction, kind], count)
@@ -120,8 +126,15 @@ class CoreCollector(Collector):
             reconnects.add_metric([domain], service.reconnects)
             connected.add_metric([domain], 1.0 if service.connected.is_set() else 0.0)
             slots.add_metric([domain], service.open_slots())
+            if service.pacer is not None:
+                paced_waiting.add_metric([domain], service.pacer.waiting)
+                paced.add_metric([domain], service.pacer.delayed)
+                markers_lost.add_metric([domain], service.pacer.markers_lost)
         yield stanzas
         yield slots
+        yield paced_waiting
+        yield paced
+        yield markers_lost
         yield errors
         yield reconnects
         yield connected

@@ -27,6 +27,7 @@ from .hooks import HookBus
 from .limits import Limiter
 from .logs import begin_request, stanza_label
 from .links import SlotLink
+from .pacing import MARKER_RESOURCE, Pacer
 from .plugin import Plugin
 from .stream import FatalConnectionError, ServiceStreams
 from .xml import serialize
@@ -83,6 +84,15 @@ class Service(ServiceStreams):
         self.slots = app.config.balancing.mine
         self.links = [SlotLink(self.xmpp, slot, config.domain, secret, host, port) for slot in self.slots[1:]]
         self._main_joined = False
+        #: Bulk notices wait here while the server is behind (pacing.py). With balancing a marker
+        #: to the domain may come back on another process's connection, so there is none.
+        window = app.config.server.pacing_window
+        self.pacer = (Pacer(self._write, self._send_marker, window)
+                      if window and app.config.balancing.slots == 1 else None)
+        self._marker_jid = f"{config.domain}/{MARKER_RESOURCE}"
+        # What slixmpp sends for us (IQ requests, presences) takes our own way out: written at once
+        # (not behind a task of slixmpp's own), counted, and in order with what waits for its addressee.
+        self.xmpp.send = self._send_for_slixmpp  # type: ignore[method-assign]
         self._prepare_stream()
         from .adhoc import Commands
         from .disco import Disco
@@ -105,19 +115,42 @@ class Service(ServiceStreams):
         if limit and len(data.encode("utf-8")) > limit:
             self._oversize(stanza, len(data.encode("utf-8")), limit)
             return
-        self.send_raw(data)
+        self.send_raw(data, to=stanza.xml.get("to"))
+
+    def _send_for_slixmpp(self, data: Any, use_filters: bool = True) -> None:
+        if self._main_joined and isinstance(data, (Iq, Message, Presence)):
+            self.send(data)
+        else:  # the handshake, or a stanza while the stream is down: slixmpp queues it as it would
+            ComponentXMPP.send(self.xmpp, data, use_filters)
 
     def send_element(self, elem: Element) -> None:
         """Write a stanza built as a plain element: what goes out by the thousand (a desk's notices in
         a storm) skips the stanza object and its serializer, several times the cost."""
+        data = self._serialized(elem)
+        if data is not None:
+            self.send_raw(data, to=elem.get("to"))
+
+    def send_bulk(self, elem: Element) -> None:
+        """Like :meth:`send_element`, for a stanza that may wait while the server is behind, so that
+        the stanzas somebody waits for (an offer, an answer) overtake it. It still reaches its
+        addressee before anything sent to the same address later."""
+        data = self._serialized(elem)
+        if data is None:
+            return
+        if self.pacer is None:
+            self._write(data)
+        else:
+            self.pacer.bulk(data, elem.get("to"))
+
+    def _serialized(self, elem: Element) -> str | None:
         data = serialize(elem)
         limit = self.app.config.server.max_stanza_bytes
         if limit and len(data) * 4 > limit and len(data.encode("utf-8")) > limit:
             log.error("stanza larger than the server accepts, not sent",
                       extra={"domain": self.domain, "bytes": len(data.encode("utf-8")), "limit": limit,
                              "kind": elem.tag.rpartition("}")[2], "type": elem.get("type", "")})
-            return
-        self.send_raw(data)
+            return None
+        return data
 
     def _oversize(self, stanza: Any, size: int, limit: int) -> None:
         """Not sent: the server would close the whole stream on it. An IQ answer becomes an error."""
@@ -130,8 +163,15 @@ class Service(ServiceStreams):
             self.send(fill_error(reply, StanzaError(
                 "resource-constraint", "the answer is larger than the server accepts; ask for less")))
 
-    def send_raw(self, data: str | bytes, count: int = 1) -> None:
-        """Write serialized stanzas; ``count`` is how many the data holds (for statistics)."""
+    def send_raw(self, data: str | bytes, count: int = 1, to: str | None = None) -> None:
+        """Write serialized stanzas now; ``count`` is how many the data holds (for statistics), ``to``
+        the address of a single one (what waits for that address goes first; unknown: everything)."""
+        if self.pacer is None:
+            self._write(data, count)
+        else:
+            self.pacer.urgent(data, to, count)
+
+    def _write(self, data: str | bytes, count: int = 1) -> None:
         transport = self.xmpp.transport
         if transport is None or not self._main_joined:
             # The main stream is reconnecting: any other open slot of ours carries it.
@@ -144,6 +184,13 @@ class Service(ServiceStreams):
         # What was written starts with its first stanza's tag; a burst holds one kind.
         key = ("out", _KIND_BY_INITIAL.get(data[1:2], "other"))
         self.stanza_counts[key] = self.stanza_counts.get(key, 0) + count
+
+    def _send_marker(self, marker_id: str) -> None:
+        """A headline to our own domain: the server hands it back once it has handled what came before."""
+        transport = self.xmpp.transport
+        if transport is not None and self._main_joined:
+            transport.write(f"<message xmlns='{self.xmpp.default_ns}' type='headline' from='{self._marker_jid}' "
+                            f"to='{self._marker_jid}' id='{marker_id}'/>".encode())
 
     def send_error(self, stanza: Any, error: XMPPError) -> None:
         """Answer ``stanza`` with ``error`` (never an error to an error)."""
@@ -252,6 +299,9 @@ class Service(ServiceStreams):
             self._spawn(self._in_order(iq["from"].full, self._dispatch_iq(iq)))
 
     def _on_message(self, msg: Message) -> None:
+        if self.pacer is not None and msg.xml.get("to") == self._marker_jid == msg.xml.get("from") \
+                and self.pacer.marker_back(msg.xml.get("id", "")):
+            return
         owner = self._owner(msg)
         if owner is not self:
             if owner is not None:

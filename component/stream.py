@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from .app import App
     from .hooks import HookBus
+    from .pacing import Pacer
     from .plugin import Plugin
 
 log = logging.getLogger("switchboard.service")
@@ -51,6 +52,7 @@ class ServiceStreams:
     reconnects: int
     connected_at: float | None
     _main_joined: bool
+    pacer: "Pacer | None"
     _ever_connected: bool
     _stopping: bool
     _reconnect_delay: float
@@ -172,6 +174,8 @@ class ServiceStreams:
         self._ever_connected = True
         self.connected_at = time.time()
         self._main_joined = True
+        if self.pacer is not None:
+            self.pacer.connected()
         self._update_connected()
         log.info("connected and authenticated", extra={"domain": self.domain})
         for plugin in self.plugins.values():
@@ -180,6 +184,8 @@ class ServiceStreams:
     def _on_disconnected(self, reason: Any) -> None:
         was_connected = self.connected.is_set()
         self._main_joined = False
+        if self.pacer is not None:
+            self.pacer.connection_lost()
         self.connected.clear()
         self.connected_at = None
         if was_connected or not self._stopping:

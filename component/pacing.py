@@ -1,0 +1,170 @@
+"""Pacing what a service writes to the server, so that what somebody waits for overtakes notices.
+
+The server handles a component's stanzas one after the other, in the order they were written. In a
+storm the desk writes thousands of notices (places in the queue, transcripts, introductions, closing
+notices); an offer written after them waits until the server has handled all of them, hundreds of
+milliseconds on a busy server that also archives each one. So the service keeps the server's share
+short:
+
+- it learns how far the server has got by sending itself a marker through the server (a headline
+  to its own domain comes back once everything written before it has been handled);
+- while ``window`` stanzas or more are written and not yet known handled, stanzas sent as *bulk*
+  wait here, in order; every other stanza is written at once;
+- a stanza never overtakes one to the same address: writing a stanza first writes whatever waits
+  for its addressee (bare JID), so each addressee still gets everything in the order it was sent.
+
+A marker that does not come back within ``marker_timeout`` counts as handled: a server that drops
+it slows nothing down for longer than that. While the connection is down, bulk stanzas wait for the
+next one rather than being dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Callable
+
+from .ids import new_id
+
+log = logging.getLogger("switchboard.pacing")
+
+#: The resource of the markers' address (the service's own domain): nothing else is sent there.
+MARKER_RESOURCE = "pacing"
+
+
+def addressee(to: str | None) -> str | None:
+    """The key under which a stanza keeps its order: the bare JID it goes to."""
+    return to.partition("/")[0].lower() if to else None
+
+
+class Pacer:
+    def __init__(self, write: Callable[[str, int], None], send_marker: Callable[[str], None],
+                 window: int, marker_timeout: float = 2.0) -> None:
+        self._write_out = write
+        self._send_marker = send_marker
+        self.window = window
+        self.marker_every = max(1, window // 4)
+        self.marker_timeout = marker_timeout
+        self._held: dict[str, deque[str]] = {}  # addressee -> serialized stanzas waiting for it
+        self._order: deque[str] = deque()  # the addressee of each waiting stanza, in sending order
+        self.waiting = 0
+        #: Stanzas that had to wait (for metrics).
+        self.delayed = 0
+        #: Markers that did not come back in time.
+        self.markers_lost = 0
+        self._written = 0  # stanzas written on this connection
+        self._handled = 0  # of which the server is known to have handled this many
+        self._marked = 0  # ``_written`` when the last marker left
+        self._markers: dict[str, tuple[int, asyncio.TimerHandle]] = {}
+        self._online = False
+
+    @property
+    def outstanding(self) -> int:
+        """Stanzas written and not yet known handled by the server."""
+        return self._written - self._handled
+
+    # -- sending -------------------------------------------------------------
+    def urgent(self, data: str, to: str | None, count: int = 1) -> None:
+        """Write now, after whatever waits for the same addressee (everything waiting, when ``to`` is
+        unknown: several stanzas in one write)."""
+        if self.waiting:
+            key = addressee(to) if count == 1 else None
+            if key is None:
+                self._write_waiting(len(self._order))
+            else:
+                for held in self._held.pop(key, ()):
+                    self.waiting -= 1
+                    self._write(held, 1)
+                if not self.waiting:
+                    self._order.clear()
+        self._write(data, count)
+
+    def bulk(self, data: str, to: str | None) -> None:
+        """Write now if the server keeps up, or once it has handled enough of what it was given."""
+        key = addressee(to) or ""
+        if self._online and not self.waiting and self.outstanding < self.window:
+            self._write(data, 1)
+            return
+        self._held.setdefault(key, deque()).append(data)
+        self._order.append(key)
+        self.waiting += 1
+        self.delayed += 1
+        if self._online and not self._markers:
+            self._mark()  # something must come back to let it go
+
+    # -- the server's progress -------------------------------------------------
+    def marker_back(self, marker_id: str) -> bool:
+        """A marker came back through the server (False: not one of ours)."""
+        entry = self._markers.pop(marker_id, None)
+        if entry is None:
+            return False
+        mark, timer = entry
+        timer.cancel()
+        self._handled = max(self._handled, mark)
+        self._release()
+        return True
+
+    def _marker_lost(self, marker_id: str) -> None:
+        if marker_id in self._markers:
+            self.markers_lost += 1
+            log.warning("a pacing marker did not come back through the server in time; counted as handled",
+                        extra={"timeout_s": self.marker_timeout, "waiting": self.waiting})
+            self.marker_back(marker_id)
+
+    def connection_lost(self) -> None:
+        """What waits here is written once a connection is up again."""
+        self._online = False
+        self._restart()
+
+    def connected(self) -> None:
+        """A new connection: the server has nothing of ours to handle yet."""
+        self._restart()
+        self._online = True
+        self._release()
+
+    def _restart(self) -> None:
+        for _mark, timer in self._markers.values():
+            timer.cancel()
+        self._markers.clear()
+        self._written = self._handled = self._marked = 0
+
+    # -- inside ----------------------------------------------------------------------
+    def _write(self, data: str, count: int) -> None:
+        self._write_out(data, count)
+        self._written += count
+        if self._online and self._written - self._marked >= self.marker_every:
+            self._mark()
+
+    def _mark(self) -> None:
+        marker_id = f"pace-{new_id().lower()}"
+        timer = asyncio.get_running_loop().call_later(self.marker_timeout, self._marker_lost, marker_id)
+        self._markers[marker_id] = (self._written, timer)
+        self._marked = self._written
+        self._send_marker(marker_id)
+
+    def _release(self) -> None:
+        if not self._online:
+            return
+        room = self.window - self.outstanding
+        if room > 0 and self.waiting:
+            self._write_waiting(room)
+        if self.waiting and not self._markers:
+            self._mark()
+
+    def _write_waiting(self, limit: int) -> None:
+        """Write up to ``limit`` waiting stanzas, oldest first."""
+        written = 0
+        while self._order and written < limit:
+            key = self._order.popleft()
+            queue = self._held.get(key)
+            if not queue:
+                continue  # written already, ahead of a stanza to the same addressee
+            data = queue.popleft()
+            if not queue:
+                del self._held[key]
+            self.waiting -= 1
+            written += 1
+            self._write(data, 1)
+        if not self.waiting:
+            self._order.clear()

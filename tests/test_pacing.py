@@ -1,0 +1,139 @@
+"""Pacing (component/pacing.py): bulk notices wait while the server is behind; nothing overtakes a stanza
+to the same address; the markers really come back through the server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from xml.etree.ElementTree import Element, SubElement
+
+import pytest
+
+from component.metrics import CoreCollector
+from component.pacing import Pacer
+
+from . import harness
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Wire:
+    """What the pacer wrote, and the markers it sent."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+        self.markers: list[str] = []
+
+    def pacer(self, window: int, timeout: float = 2.0) -> Pacer:
+        pacer = Pacer(lambda data, _count: self.written.append(data), self.markers.append, window, timeout)
+        pacer.connected()
+        return pacer
+
+    def back(self, pacer: Pacer, count: int | None = None) -> None:
+        """The server hands back the oldest ``count`` markers (all: None)."""
+        handed = self.markers[:count]
+        del self.markers[:len(handed)]  # before handing back: that sends new ones
+        for marker in handed:
+            pacer.marker_back(marker)
+
+    def drain(self, pacer: Pacer) -> int:
+        """The server keeps handing markers back until nothing waits; how many rounds it took."""
+        rounds = 0
+        while pacer.waiting and rounds < 50:
+            self.back(pacer)
+            rounds += 1
+        return rounds
+
+
+async def test_bulk_is_written_while_the_server_keeps_up_and_waits_beyond_the_window():
+    wire = Wire()
+    pacer = wire.pacer(window=4)
+    for n in range(10):
+        pacer.bulk(f"a{n}", "a@example.com/x")
+    assert wire.written == ["a0", "a1", "a2", "a3"] and pacer.waiting == 6 and pacer.outstanding == 4
+    assert len(wire.markers) == 4  # one after each stanza: window // 4
+    wire.back(pacer, 2)  # the server has handled two: two more may go
+    assert wire.written[4:] == ["a4", "a5"] and pacer.outstanding == 4
+    assert wire.drain(pacer) == 1  # each marker handed back lets one more go
+    assert wire.written == [f"a{n}" for n in range(10)] and pacer.waiting == 0
+
+
+async def test_an_urgent_stanza_overtakes_bulk_to_others_but_never_to_its_own_addressee():
+    wire = Wire()
+    pacer = wire.pacer(window=2)
+    for n in range(4):
+        pacer.bulk(f"a{n}", "a@example.com")
+        pacer.bulk(f"b{n}", "B@Example.com/desk")
+    assert wire.written == ["a0", "b0"]
+    pacer.urgent("offer-to-c", "c@example.com/phone")
+    assert wire.written[-1] == "offer-to-c"  # nothing waiting for c: straight out
+    pacer.urgent("offer-to-b", "b@example.com/laptop")
+    # What waited for b (any resource, any case) goes first, in order; a's notices still wait.
+    assert wire.written[3:] == ["b1", "b2", "b3", "offer-to-b"] and pacer.waiting == 3
+    wire.drain(pacer)
+    assert wire.written[7:] == ["a1", "a2", "a3"]
+    # Several stanzas in one write name no single address: everything waiting goes before them.
+    for n in range(6):
+        pacer.bulk(f"d{n}", "d@example.com")
+    pacer.urgent("<fan-out/><fan-out/>", None, count=2)
+    assert wire.written[-1] == "<fan-out/><fan-out/>" and pacer.waiting == 0
+
+
+async def test_a_marker_that_never_comes_back_counts_as_handled():
+    wire = Wire()
+    pacer = wire.pacer(window=1, timeout=0.05)
+    pacer.bulk("first", "a@example.com")
+    pacer.bulk("second", "a@example.com")
+    assert wire.written == ["first"]
+    await asyncio.sleep(0.2)  # the server dropped the marker
+    assert wire.written == ["first", "second"] and pacer.markers_lost >= 1
+
+
+async def test_while_the_connection_is_down_bulk_waits_for_the_next_one():
+    wire = Wire()
+    pacer = wire.pacer(window=4)
+    pacer.bulk("before", "a@example.com")
+    pacer.connection_lost()
+    pacer.bulk("during", "a@example.com")
+    assert wire.written == ["before"] and pacer.outstanding == 0
+    pacer.connected()
+    assert wire.written == ["before", "during"]
+
+
+def notice(to: str, sender: str, body: str) -> Element:
+    msg = Element("{jabber:client}message", {"to": to, "from": sender, "type": "chat"})
+    SubElement(msg, "{jabber:client}body").text = body
+    return msg
+
+
+async def test_through_the_server_an_urgent_stanza_overtakes_bulk_and_the_markers_come_back(component, xmpp_server):
+    extra = "extra.localhost"
+    app = await component({extra: {"echo": {}}}, server_options={"pacing_window": 4})
+    service = app.services[extra]
+    assert service.pacer is not None
+    async with harness.slix_client(xmpp_server.ports.c2s, "alice") as alice, \
+            harness.slix_client(xmpp_server.ports.c2s, "bob") as bob:
+        arrived: dict[str, list[tuple[float, str]]] = {"alice": [], "bob": []}
+        for name, client in (("alice", alice), ("bob", bob)):
+            client.add_event_handler("message", lambda m, name=name: arrived[name].append((time.monotonic(), m["body"])))
+        sender = f"desk@{extra}"
+        for n in range(200):
+            service.send_bulk(notice(alice.boundjid.full, sender, f"notice {n}"))
+        assert service.pacer.waiting > 150  # the server has not answered a marker yet
+        service.send_element(notice(bob.boundjid.full, sender, "offer"))
+        # What slixmpp sends for us goes our way too: after everything waiting for its addressee.
+        service.xmpp.send_message(mto=alice.boundjid.full, mfrom=sender, mbody="last", mtype="chat")
+        deadline = time.monotonic() + 20
+        while (len(arrived["alice"]) < 201 or not arrived["bob"]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert [body for _t, body in arrived["alice"]] == [f"notice {n}" for n in range(200)] + ["last"]
+        assert arrived["bob"][0][0] < arrived["alice"][-1][0]
+        # Everything went out on markers that came back through the server, none on a timeout.
+        assert service.pacer.waiting == 0 and service.pacer.markers_lost == 0
+        # What /metrics shows (the status listener is off here: its collector is read directly).
+        shown = {sample.name: sample.value for family in CoreCollector(app).collect() for sample in family.samples
+                 if sample.labels.get("domain") == extra}
+        assert shown["switchboard_pacing_delayed_total"] == service.pacer.delayed > 150
+        assert shown["switchboard_pacing_waiting"] == shown["switchboard_pacing_markers_lost_total"] == 0
+        # The markers stayed inside: the echo service saw no message of its own.
+        assert service.stanza_counts.get(("in", "message"), 0) == 0
