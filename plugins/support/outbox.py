@@ -71,16 +71,20 @@ class StanzaOutbox(ConversationRecord):
             msg.append(child)
         return msg
 
-    def say(self, mfrom: str, mto: str, body: str = "", lang: str = "", children: Sequence[Element] = ()) -> None:
+    def say(self, mfrom: str, mto: str, body: str = "", lang: str = "", children: Sequence[Element] = (),
+            bulk: bool = False) -> None:
         """Send a chat message as ``message`` builds it, without a stanza object (notices go out by the
-        thousand in a storm: a slixmpp stanza and its serializer cost most of a customer's join)."""
+        thousand in a storm: a slixmpp stanza and its serializer cost most of a customer's join).
+
+        ``bulk``: a notice that may wait while the server is behind, so that offers and answers to
+        what somebody just asked overtake it (see component/pacing.py)."""
         msg = Element(MESSAGE, {"type": "chat", "to": mto, "from": mfrom, "id": new_id().lower()})
         if lang:
             msg.set(XML_LANG, lang)
         if body:
             SubElement(msg, BODY).text = body
         msg.extend(children)
-        self.service.send_element(msg)
+        (self.service.send_bulk if bulk else self.service.send_element)(msg)
 
     def _ticket_el(self, t: Ticket, state: str | None = None) -> Element:
         assert self.engine is not None
@@ -100,15 +104,17 @@ class StanzaOutbox(ConversationRecord):
             children.append(stanza.no_store())
         if status is not None and t.notify:
             children.insert(0, stanza.queue_status(*status))
-        self.say(self._entry_jid(t), t.customer_jid, body, t.lang, children)
+        # A place in the queue is news the customer waits for (told within a second of joining):
+        # it goes at once; the other notices may wait while the server is behind.
+        self.say(self._entry_jid(t), t.customer_jid, body, t.lang, children, bulk=status is None)
 
     def customer_departed(self, t: Ticket, body: str) -> None:
         self.say(self._entry_jid(t), t.customer_jid, body, t.lang,
-                 [stanza.depart_queue(), self._ticket_el(t)])
+                 [stanza.depart_queue(), self._ticket_el(t)], bulk=True)
 
     def customer_closed(self, t: Ticket, body: str, by: str) -> None:
         self.say(self._entry_jid(t), t.customer_jid, body, t.lang,
-                 [stanza.closed(t.id), self._ticket_el(t)])
+                 [stanza.closed(t.id), self._ticket_el(t)], bulk=True)
         if t.rating_requested_at is not None and t.rating is None:
             # The question in the text for every client, the same as a form for those that render one.
             ask = self.message(self._entry_jid(t), t.customer_jid, text("rating_question", t.lang), t.lang,
@@ -184,7 +190,7 @@ class StanzaOutbox(ConversationRecord):
             children.append(stanza.closed(t.id))
         elif isinstance(marker, tuple) and marker[0] == "transferred":
             children.append(stanza.transferred(t.id, marker[1]))
-        self.say(self.engine.session_jid(t.id), to, body, self.engine.agent_lang(t), children)
+        self.say(self.engine.session_jid(t.id), to, body, self.engine.agent_lang(t), children, bulk=True)
 
     def _pinned(self) -> str:
         """Where our requests come from: a JID whose answers reach this process. With processes
@@ -308,7 +314,7 @@ class StanzaOutbox(ConversationRecord):
         await self.send_history(t, agent_jid)
         self.say(self.engine.session_jid(t.id), agent_jid, intro, self.engine.agent_lang(t),
                  [self._ticket_el(t), stanza.offer_marker(t.customer_jid),
-                  self.ticket_form(t, self.engine.agent_lang(t))])
+                  self.ticket_form(t, self.engine.agent_lang(t))], bulk=True)
 
     # -- relay -------------------------------------------------------------------------
     def _payload(self, msg: Message) -> list[Element]:
@@ -390,4 +396,4 @@ class StanzaOutbox(ConversationRecord):
                 continue
             self.say(self.engine.session_jid(t.id), jid,
                      f"[{name or label(role, lang)}] {body}", lang,
-                     [stanza.speaker(role, name), self._ticket_el(t)])
+                     [stanza.speaker(role, name), self._ticket_el(t)], bulk=True)

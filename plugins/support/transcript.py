@@ -82,7 +82,7 @@ class ConversationRecord:
             children = [stanza.delay(ts, session)]
             if who is not None:
                 children.append(copy.deepcopy(who))
-            self.say(session, to, body, lang, children)
+            self.say(session, to, body, lang, children, bulk=True)
         return len(items)
 
     async def archive_only(self, t: Ticket, msg: Message, role: str, name: str) -> None:
