@@ -86,6 +86,26 @@ def stalls(before: str, after: str) -> dict[str, Any]:
     return out
 
 
+def offer_delay(before: str, after: str) -> dict[str, Any]:
+    """The component's own share of each offer during the storm, from its
+    ``switchboard_support_offer_delay_seconds`` (from the stanza that let the customer be offered
+    reaching it to the offer leaving it; the server's delivery comes on top): how many offers it
+    timed, the share out within 20 and 50 ms, and the bucket bounds holding the p50 and the p99."""
+    name = "switchboard_support_offer_delay_seconds"
+    b, a = _buckets(before, name), _buckets(after, name)
+    counts = {le: a[le] - b.get(le, 0.0) for le in a}
+    total = counts.get(float("inf"), 0.0)
+    if not total:
+        return {"offers": 0}
+
+    def bound_ms(share: float) -> float | None:
+        return next((le * 1000 for le in sorted(counts) if counts[le] >= share * total), None)
+
+    return {"offers": int(total), "within_20ms": counts.get(0.02, 0.0) / total,
+            "within_50ms": counts.get(0.05, 0.0) / total, "p50_at_most_ms": bound_ms(0.5),
+            "p99_at_most_ms": bound_ms(0.99)}
+
+
 def _scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
         return reply.read().decode()
@@ -119,7 +139,9 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
             after = procstat.cpu_many(cpu_pids)
             outcome["cpu_s"] = {name: round(after[name] - before[name], 2) for name in cpu_pids}
             outcome["cpu_window_s"] = time.monotonic() - started  # queueing included: longer than elapsed_s
-            outcome["stalls"] = stalls(metrics_before, _scrape(status_port))
+            metrics_after = _scrape(status_port)
+            outcome["stalls"] = stalls(metrics_before, metrics_after)
+            outcome["offer_delay"] = offer_delay(metrics_before, metrics_after)
             return outcome
 
         if settings.profile and not guests:
@@ -146,7 +168,7 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
                routing_per_s=offered / result["elapsed_s"] if result["elapsed_s"] else 0.0,
                elapsed_s=result["elapsed_s"], not_offered=n_customers - offered,
                customers_unanswered_when_queueing=result["unanswered"], queueing_s=result["queued_s"],
-               component_stalls=result.get("stalls"))
+               component_stalls=result.get("stalls"), component_offer_delay=result.get("offer_delay"))
     if result.get("cpu_window_s"):
         # Share of one core each side used over the run (the machine: of all its cores together).
         out["cpu_share_of_a_core"] = {name: round(seconds / result["cpu_window_s"], 2)
@@ -157,8 +179,16 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
              f"{_ms(out['first_offer_p99_ms'])} ms; after a close p50/p99 {_ms(out['after_close_p50_ms'])}/"
              f"{_ms(out['after_close_p99_ms'])} ms; position within p99/max {_ms(out['position_p99_ms'])}/"
              f"{_ms(out['position_max_ms'])} ms; CPU (share of a core) {out.get('cpu_share_of_a_core')}; "
-             f"component stalls {out.get('component_stalls')}")
+             f"component stalls {out.get('component_stalls')}; {_own_share(out.get('component_offer_delay'))}")
     return out
+
+
+def _own_share(delay: dict[str, Any] | None) -> str:
+    if not delay or not delay.get("offers"):
+        return "component's own share of the offers: not measured"
+    return (f"component's own share of {delay['offers']} offers: {delay['within_20ms']:.1%} out within 20 ms, "
+            f"{delay['within_50ms']:.1%} within 50 ms, p50 <= {delay['p50_at_most_ms']:g} ms, "
+            f"p99 <= {delay['p99_at_most_ms']:g} ms")
 
 
 def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[str, Any]:

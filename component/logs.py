@@ -24,6 +24,8 @@ import time
 #: (domain, stanza id) of the request being handled by the current task.
 _request: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("switchboard_request",
                                                                                    default=None)
+#: When that stanza reached the process (monotonic clock): what a reply or an offer it caused waited.
+_arrived: contextvars.ContextVar[float | None] = contextvars.ContextVar("switchboard_arrived", default=None)
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._:@/+=-]")
 #: Extra fields that name a person; pseudonymised unless the level is debug.
 PERSONAL = frozenset({"from", "jid", "owner", "actor", "subscriber", "author", "customer", "requester", "user",
@@ -37,9 +39,16 @@ def stanza_label(stanza_id: str | None) -> str:
     return _UNSAFE_ID.sub("?", stanza_id[:64])
 
 
-def begin_request(domain: str, stanza_id: str | None) -> None:
-    """The current task handles this stanza: its log lines carry the domain and the id."""
+def begin_request(domain: str, stanza_id: str | None, arrived: float | None = None) -> None:
+    """The current task handles this stanza: its log lines carry the domain and the id; ``arrived``
+    is when it reached the process (``time.monotonic()``)."""
     _request.set((domain, stanza_label(stanza_id)))
+    _arrived.set(arrived)
+
+
+def request_arrived() -> float | None:
+    """When the stanza the current task handles reached the process; None outside a request."""
+    return _arrived.get()
 
 
 class RequestFields(logging.Filter):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from xml.etree.ElementTree import Element
 
@@ -296,7 +297,7 @@ class Service(ServiceStreams):
             return
         self._count_in("iq")
         if iq["type"] in ("get", "set") and self._admit(iq):
-            self._spawn(self._in_order(iq["from"].full, self._dispatch_iq(iq)))
+            self._spawn(self._in_order(iq["from"].full, self._dispatch_iq(iq, time.monotonic())))
 
     def _on_message(self, msg: Message) -> None:
         if self.pacer is not None and msg.xml.get("to") == self._marker_jid == msg.xml.get("from") \
@@ -309,7 +310,7 @@ class Service(ServiceStreams):
             return
         self._count_in("message")
         if self._admit(msg, is_message=True):
-            self._spawn(self._in_order(msg["from"].full, self._dispatch(msg, "message")))
+            self._spawn(self._in_order(msg["from"].full, self._dispatch(msg, "message", time.monotonic())))
 
     def _on_presence(self, pres: Presence) -> None:
         owner = self._owner(pres)
@@ -319,10 +320,10 @@ class Service(ServiceStreams):
             return
         self._count_in("presence")
         if pres["type"] == "error" or self._admit(pres):
-            self._spawn(self._in_order(pres["from"].full, self._dispatch(pres, "presence")))
+            self._spawn(self._in_order(pres["from"].full, self._dispatch(pres, "presence", time.monotonic())))
 
-    async def _dispatch_iq(self, iq: Iq) -> None:
-        begin_request(self.domain, iq["id"])
+    async def _dispatch_iq(self, iq: Iq, arrived: float | None = None) -> None:
+        begin_request(self.domain, iq["id"], arrived)
         try:
             children = list(iq.xml)
             payload = [c for c in children if not c.tag.endswith("}error")]
@@ -341,8 +342,8 @@ class Service(ServiceStreams):
                                                       "payload": payload[0].tag if payload else ""})
             self.send_error(iq, StanzaError("internal-server-error", "the request failed on our side"))
 
-    async def _dispatch(self, stanza: Any, kind: str) -> None:
-        begin_request(self.domain, stanza["id"])
+    async def _dispatch(self, stanza: Any, kind: str, arrived: float | None = None) -> None:
+        begin_request(self.domain, stanza["id"], arrived)
         try:
             handled = await self.hooks.fire(kind, stanza)
             if handled is None and kind == "message" and stanza["type"] not in ("error", "groupchat", "headline"):

@@ -57,6 +57,9 @@ def test_bench_tiny_runs_every_scenario_and_writes_results(tmp_path: Path) -> No
         assert support["first_offer_p99_ms"] >= support["first_offer_p50_ms"] > 0
         assert support["after_close_p99_ms"] >= support["after_close_p50_ms"] > 0
         assert support["never_told_position"] == 0 and support["position_max_ms"] > 0
+        # The component timed its own share of every offer, from the stanza that allowed it.
+        delay = support["component_offer_delay"]
+        assert delay["offers"] == 8 and 0 <= delay["within_20ms"] <= delay["within_50ms"] <= 1, delay
         # The same storm with website visitors (anonymous guests of the guest host).
         guests = support["guests"]
         assert guests["offered"] == 8 and guests["first_offers"] == 6, guests

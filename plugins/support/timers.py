@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from typing import Any, Awaitable, Callable
 
@@ -32,7 +33,8 @@ class Timers:
             self._timers.pop(key, None)
             self._spawn(factory())
 
-        self._timers[key] = asyncio.get_running_loop().call_later(max(0.0, delay), fire)
+        # A timer is nobody's request: it runs outside the context of the stanza that set it.
+        self._timers[key] = asyncio.get_running_loop().call_later(max(0.0, delay), fire, context=contextvars.Context())
 
     def _cancel(self, key: tuple[str, str]) -> None:
         handle = self._timers.pop(key, None)

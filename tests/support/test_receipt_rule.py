@@ -13,6 +13,7 @@ import pytest
 from slixmpp import Message
 
 from component import namespaces as xmlns
+from component.metrics import Metrics
 from component.storage import Database, Migrations
 from plugins.mam.plugin import MamPlugin
 from plugins.mam.service import ArchiveService
@@ -85,7 +86,7 @@ async def desk(tmp_path: Path) -> Any:
     service = SimpleNamespace(domain=DOMAIN, xmpp=slixmpp.ComponentXMPP(DOMAIN, "secret", "127.0.0.1", 1),
                               hooks=SimpleNamespace(service=lambda name, default=None: archive
                                                     if name == "archive" else default),
-                              send=sent.append)
+                              send=sent.append, app=SimpleNamespace(metrics=Metrics()))
     outbox = StanzaOutbox(service, SimpleNamespace())  # type: ignore[arg-type]
     outbox.engine = SimpleNamespace(session_jid=lambda tid: f"t-{tid}@{DOMAIN}",  # type: ignore[assignment]
                                     queue_jid=lambda q: f"{q}@{DOMAIN}")
