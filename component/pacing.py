@@ -9,7 +9,8 @@ short:
 - it learns how far the server has got by sending itself a marker through the server (a headline
   to its own domain comes back once everything written before it has been handled);
 - while ``window`` stanzas or more are written and not yet known handled, stanzas sent as *bulk*
-  wait here, in order; every other stanza is written at once;
+  wait here, in order; every other stanza is written at once. Markers are sent only while something
+  waits, so a service that sends no bulk costs the server nothing more;
 - a stanza never overtakes one to the same address: writing a stanza first writes whatever waits
   for its addressee (bare JID), so each addressee still gets everything in the order it was sent.
 
@@ -133,7 +134,9 @@ class Pacer:
     def _write(self, data: str, count: int) -> None:
         self._write_out(data, count)
         self._written += count
-        if self._online and self._written - self._marked >= self.marker_every:
+        # Markers only while something waits: a service that sends no bulk (rooms) sends none, and
+        # after a quiet spell the first bulk stanza waits for one round trip at most.
+        if self._online and self.waiting and self._written - self._marked >= self.marker_every:
             self._mark()
 
     def _mark(self) -> None:

@@ -51,11 +51,23 @@ async def test_bulk_is_written_while_the_server_keeps_up_and_waits_beyond_the_wi
     for n in range(10):
         pacer.bulk(f"a{n}", "a@example.com/x")
     assert wire.written == ["a0", "a1", "a2", "a3"] and pacer.waiting == 6 and pacer.outstanding == 4
-    assert len(wire.markers) == 4  # one after each stanza: window // 4
-    wire.back(pacer, 2)  # the server has handled two: two more may go
-    assert wire.written[4:] == ["a4", "a5"] and pacer.outstanding == 4
-    assert wire.drain(pacer) == 1  # each marker handed back lets one more go
+    assert len(wire.markers) == 1  # sent once something waited, none before
+    wire.back(pacer)  # the server has handled the four: four more may go
+    assert wire.written[4:] == ["a4", "a5", "a6", "a7"] and pacer.waiting == 2
+    wire.drain(pacer)
     assert wire.written == [f"a{n}" for n in range(10)] and pacer.waiting == 0
+
+
+async def test_a_service_that_sends_no_bulk_sends_no_markers_and_bulk_after_it_waits_one_round_trip():
+    wire = Wire()
+    pacer = wire.pacer(window=4)
+    for n in range(100):
+        pacer.urgent(f"<message to='r{n}@example.com'/>", f"r{n}@example.com")
+    assert len(wire.written) == 100 and wire.markers == []
+    pacer.bulk("notice", "a@example.com")  # the server may still be behind those hundred: asked first
+    assert wire.written[-1] != "notice" and len(wire.markers) == 1
+    wire.back(pacer)
+    assert wire.written[-1] == "notice" and pacer.outstanding == 1
 
 
 async def test_an_urgent_stanza_overtakes_bulk_to_others_but_never_to_its_own_addressee():
