@@ -226,21 +226,36 @@ class StanzaOutbox(ConversationRecord):
             if known is not None:
                 self._features[jid] = stanza.WG in known
                 return
-        self.engine._spawn(self.supports_offers(jid))
+        if jid not in self._features:
+            self._ask_features(jid)
 
     async def supports_offers(self, jid: str) -> bool:
         """Does this full JID take XEP-0142 offer IQs? Asked once per session of the resource (an offer
         due while the question is on its way waits for the same answer)."""
         if jid in self._features:
             return self._features[jid]
+        features = await asyncio.shield(self._ask_features(jid))
+        return bool(features) and stanza.WG in features
+
+    def _ask_features(self, jid: str) -> asyncio.Future:
+        """The question on its way to ``jid``, or a new one. Its own task from the start: the question
+        leaves at that task's first step (an agent's first offer waits for it)."""
         asking = self._asking.get(jid)
         if asking is None:
             asking = self._asking[jid] = asyncio.ensure_future(self._features_of(jid))
-        features = await asyncio.shield(asking)
-        if self._asking.get(jid) is asking:  # not forgotten meanwhile (the session ended)
-            del self._asking[jid]
-            self._features[jid] = bool(features) and stanza.WG in features
-        return bool(features) and stanza.WG in features
+            asking.add_done_callback(lambda done, jid=jid: self._features_answered(jid, done))
+        return asking
+
+    def _features_answered(self, jid: str, done: asyncio.Future) -> None:
+        if self._asking.get(jid) is not done:
+            return  # forgotten meanwhile (the session ended)
+        del self._asking[jid]
+        if done.cancelled() or done.exception() is not None:
+            if not done.cancelled():
+                log.warning("asking a client what it speaks failed", exc_info=done.exception())
+            return  # asked again at the next offer
+        features = done.result()
+        self._features[jid] = bool(features) and stanza.WG in features
 
     async def _features_of(self, jid: str) -> set[str] | None:
         caps = self._client_caps.get(jid)
