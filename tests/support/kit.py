@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+from typing import Any, AsyncIterator, Callable
 from xml.etree.ElementTree import Element, SubElement
 
 from component.app import App
@@ -83,3 +84,15 @@ async def start_conversation(app: App, cust: Any, cin: Any, agent: Any, ain: Any
     await ain.next(body_has("You are now talking with"))
     await cin.next(body_has("is now with you"))
     return session
+
+
+@contextlib.asynccontextmanager
+async def customer_and_two_agents(app: App, port: int) -> AsyncIterator[tuple[Any, Any, Any, Any, Any]]:
+    """cust1, agent1 (online and routable), agent2 (connected, not yet an agent online), and the two
+    agents' inboxes."""
+    async with harness.slix_client(port, "cust1") as cust, harness.slix_client(port, "agent1") as a1, \
+            harness.slix_client(port, "agent2") as a2:
+        in1, in2 = harness.Inbox(a1), harness.Inbox(a2)
+        agent_presence(a1)
+        await agent_ready(app, "agent1")
+        yield cust, a1, a2, in1, in2

@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from .. import harness
-from .kit import DOMAIN, HELP, agent_presence, agent_ready, body_has, config, queue
+from .kit import DOMAIN, HELP, agent_presence, agent_ready, body_has, config, customer_and_two_agents, queue
 
 pytestmark = pytest.mark.integration
 
@@ -24,12 +23,7 @@ def offer_delays(app) -> tuple[float, float]:  # type: ignore[no-untyped-def]
 
 async def test_an_offer_is_timed_from_the_stanza_that_allowed_it_and_a_timers_offer_is_not(component, prosody):
     app = await component(config(queue(offer_timeout=1.0)))
-    port = prosody.ports.c2s
-    async with harness.slix_client(port, "cust1") as cust, harness.slix_client(port, "agent1") as a1, \
-            harness.slix_client(port, "agent2") as a2:
-        in1, in2 = harness.Inbox(a1), harness.Inbox(a2)
-        agent_presence(a1)
-        await agent_ready(app, "agent1")
+    async with customer_and_two_agents(app, prosody.ports.c2s) as (cust, _a1, a2, in1, in2):
         assert offer_delays(app) == (0.0, 0.0)
         asked = time.monotonic()
         cust.send_message(mto=HELP, mbody="anyone?", mtype="chat")

@@ -8,8 +8,8 @@ from xml.etree.ElementTree import SubElement
 import pytest
 
 from .. import harness
-from .kit import HELP, WG, agent_presence, agent_ready, body_has, config, engine, has_child, jid, queue, \
-    ticket_of, until
+from .kit import HELP, WG, agent_presence, agent_ready, body_has, config, customer_and_two_agents, engine, \
+    has_child, jid, queue, ticket_of, until
 
 pytestmark = pytest.mark.integration
 
@@ -60,12 +60,7 @@ async def test_restart_mid_conversation_resumes(component, prosody):
 async def test_pending_offer_survives_a_restart_and_times_out(component, prosody):
     options = config(queue(agents=[jid("agent1"), jid("agent2")], offer_timeout=1.5))
     app = await component(options)
-    port = prosody.ports.c2s
-    async with harness.slix_client(port, "cust1") as cust, harness.slix_client(port, "agent1") as a1, \
-            harness.slix_client(port, "agent2") as a2:
-        in1, in2 = harness.Inbox(a1), harness.Inbox(a2)
-        agent_presence(a1)
-        await agent_ready(app, "agent1")
+    async with customer_and_two_agents(app, prosody.ports.c2s) as (cust, a1, a2, in1, in2):
         cust.send_message(mto=HELP, mbody="hello", mtype="chat")
         await in1.next(body_has("accept"))
         await app.stop()
