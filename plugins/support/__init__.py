@@ -21,6 +21,9 @@ Who owns which state:
   (lookup.py), so any process may serve them; what changes a ticket is its owner's (peering.py);
 - the store (store.py) owns the plugin's tables; only the engine and the help-desk commands write
   them (the ledger for tickets and events);
+- the outbox (outbox.py, with clients.py and transcript.py) sends everything the engine says and
+  owns what each agent's client speaks (asked once per session, or once per XEP-0115 client
+  version); notices that may wait while the server is behind go as bulk (component/pacing.py);
 - the surfaces (chat.py, workgroup.py, discovery.py, commands.py) hold no state of their own
   beyond ad-hoc sessions: they parse, ask the engine, and answer;
 - other plugins see only the public service (public.py) and the events (hooks.py).

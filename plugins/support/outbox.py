@@ -21,7 +21,6 @@ from slixmpp import Message
 from slixmpp.exceptions import IqError, IqTimeout
 
 from component import namespaces as xmlns
-from component.caps import Caps, CapsCache
 from component.ids import new_id
 from component.logs import request_arrived
 
@@ -32,6 +31,7 @@ from . import prechat, ratings, stanza
 from .model import Ticket
 from .texts import label, text
 from .tickets import status_of
+from .clients import AgentClients
 from .transcript import ConversationRecord
 
 if TYPE_CHECKING:
@@ -46,23 +46,18 @@ COMPONENT = xmlns.COMPONENT
 MESSAGE = f"{{{CLIENT}}}message"
 BODY = f"{{{CLIENT}}}body"
 XML_LANG = f"{{{xmlns.XML}}}lang"
-DISCO_TIMEOUT = 5.0
 #: Seconds; 20 and 50 ms are the desk's targets after a close and for a storm's first offers.
 OFFER_DELAY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 OFFER_TIMEOUT = 5.0
 
 
-class StanzaOutbox(ConversationRecord):
+class StanzaOutbox(ConversationRecord, AgentClients):
     def __init__(self, service: "Service", options: Any) -> None:
         self.service = service
         self.options = options
         self.engine: "SupportEngine | None" = None
-        self._features: dict[str, bool] = {}  # full JID -> speaks XEP-0142 offers
         self._restoring: dict[str, asyncio.Event] = {}  # see ConversationRecord.restoring
-        self._asking: dict[str, asyncio.Future] = {}  # full JID -> its disco#info on the way
-        self._client_caps: dict[str, Caps] = {}  # full JID -> the XEP-0115 version its presence announced
-        #: What each client version speaks, asked of one session and believed of the others.
-        self.caps = CapsCache()
+        self._start_clients()
         self.offer_delay = service.app.metrics.histogram(
             "support_offer_delay_seconds", "From the stanza that let a customer be offered (an agent "
             "coming online, an offer answered, a conversation closed, the customer's request) reaching the "
@@ -200,100 +195,6 @@ class StanzaOutbox(ConversationRecord):
         elif isinstance(marker, tuple) and marker[0] == "transferred":
             children.append(stanza.transferred(t.id, marker[1]))
         self.say(self.engine.session_jid(t.id), to, body, self.engine.agent_lang(t), children, bulk=True)
-
-    def _pinned(self) -> str:
-        """Where our requests come from: a JID whose answers reach this process. With processes
-        sharing the domain the bare domain hashes to any of them; a queue owned here does not."""
-        assert self.engine is not None
-        if self.engine.shared and self.engine.owned:
-            return self.engine.queue_jid(min(self.engine.owned))
-        return self.engine.domain
-
-    def forget_client(self, jid: str) -> None:
-        """A resource went offline, or came online anew: what its client speaks is learned again at the
-        next offer (the same resource may now be another client)."""
-        self._features.pop(jid, None)
-        self._asking.pop(jid, None)
-        self._client_caps.pop(jid, None)
-
-    def learn_client(self, jid: str, caps: Caps | None = None) -> None:
-        """Learn what a new agent session speaks before its first offer is due: from its client
-        version (XEP-0115) when another session of that version was asked already, else asked."""
-        assert self.engine is not None
-        if caps is not None:
-            self._client_caps[jid] = caps
-            known = self.caps.known(caps)
-            if known is not None:
-                self._features[jid] = stanza.WG in known
-                return
-        if jid not in self._features:
-            self._ask_features(jid)
-
-    async def supports_offers(self, jid: str) -> bool:
-        """Does this full JID take XEP-0142 offer IQs? Asked once per session of the resource (an offer
-        due while the question is on its way waits for the same answer)."""
-        if jid in self._features:
-            return self._features[jid]
-        features = await asyncio.shield(self._ask_features(jid))
-        return bool(features) and stanza.WG in features
-
-    def _ask_features(self, jid: str) -> asyncio.Future:
-        """The question on its way to ``jid``, or a new one. Its own task from the start: the question
-        leaves at that task's first step (an agent's first offer waits for it)."""
-        asking = self._asking.get(jid)
-        if asking is None:
-            asking = self._asking[jid] = asyncio.ensure_future(self._features_of(jid))
-            asking.add_done_callback(lambda done, jid=jid: self._features_answered(jid, done))
-        return asking
-
-    def _features_answered(self, jid: str, done: asyncio.Future) -> None:
-        if self._asking.get(jid) is not done:
-            return  # forgotten meanwhile (the session ended)
-        del self._asking[jid]
-        if done.cancelled() or done.exception() is not None:
-            if not done.cancelled():
-                log.warning("asking a client what it speaks failed", exc_info=done.exception())
-            return  # asked again at the next offer
-        features = done.result()
-        self._features[jid] = bool(features) and stanza.WG in features
-
-    async def _features_of(self, jid: str) -> set[str] | None:
-        caps = self._client_caps.get(jid)
-        if caps is None:
-            return await self._disco(jid)
-        found = await self.caps.features(caps, lambda node: self._answered(jid, node))
-        return None if found is None else set(found)
-
-    async def _disco(self, jid: str) -> set[str] | None:
-        try:
-            query = await self._info(jid)
-        except IqTimeout:
-            return set()
-        return None if query is None else {f.get("var", "") for f in query.findall(f"{{{xmlns.DISCO_INFO}}}feature")}
-
-    async def _answered(self, jid: str, node: str) -> Element | None:
-        """``_info``, with no answer in time taken as none (nothing is believed of the version)."""
-        try:
-            return await self._info(jid, node)
-        except IqTimeout:
-            return None
-
-    async def _info(self, jid: str, node: str = "") -> Element | None:
-        """``jid``'s disco#info query element (of ``node``: XEP-0115's node#ver); None when it answered
-        with an error or the server did for it. Raises IqTimeout when no answer came in time."""
-        assert self.engine is not None
-        iq = self.service.make_iq(ifrom=self._pinned(), ito=jid, itype="get")
-        iq["disco_info"]["node"] = node  # creates the query element (no attribute when empty)
-        try:
-            result = await self.service.request(iq, timeout=DISCO_TIMEOUT)
-        except IqError:
-            return None
-        found = result.xml.find(f"{{{xmlns.DISCO_INFO}}}query")
-        return Element(f"{{{xmlns.DISCO_INFO}}}query") if found is None else found
-
-    async def probe(self, jid: str) -> bool:
-        """Is this full JID online? A client answers disco#info; the server answers for an absent one."""
-        return await self._disco(jid) is not None
 
     async def offer(self, t: Ticket, agent_jid: str, timeout: float, body: str, via: str = "") -> str:
         assert self.engine is not None

@@ -75,7 +75,7 @@ async def test_a_restart_offers_again_without_asking_the_agent_s_client_first(co
     """The re-offer goes the way the offer went (chat here), without a capability question first:
     after a crash each such question waits behind the server's backlog. This client never answers
     one; the question would be given up only after a minute."""
-    from plugins.support import outbox
+    from plugins.support import clients
     from slixmpp.xmlstream.handler import Callback
     from slixmpp.xmlstream.matcher import MatchXPath
 
@@ -92,7 +92,7 @@ async def test_a_restart_offers_again_without_asking_the_agent_s_client_first(co
         await until(lambda: engine(app).tickets[ticket].offers == {f"{jid('agent1')}/test": "chat"},
                     what="the offer's form stored")
         await app.stop()
-        monkeypatch.setattr(outbox, "DISCO_TIMEOUT", 60.0)
+        monkeypatch.setattr(clients, "DISCO_TIMEOUT", 60.0)
         agent.remove_handler("Disco Info")
         agent.register_handler(Callback("never answered", MatchXPath(
             f"{{jabber:client}}iq/{{http://jabber.org/protocol/disco#info}}query"), lambda _iq: None))
