@@ -244,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
                 _ejabberd_page(results), Path(args.out)).values()), flush=True)
         if wanted == ["archive_cost"]:
             # Alone it would leave latest.md with a single scenario: it gets its own page instead.
-            paths = report.write_archive_cost(results, Path(args.out))
+            from . import archive_cost_report
+
+            paths = archive_cost_report.write_archive_cost(results, Path(args.out))
         elif wanted == ["support_crash"]:
             paths = {}  # its own page only (written when it ran), latest.md untouched
         else:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import statistics
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -32,3 +33,14 @@ def median(values: Iterable[float]) -> float:
 
 def ratio(ours: float, native: float) -> float:
     return ours / native if native else float("nan")
+
+
+def figure(value: Any, digits: int = 1) -> str:
+    """A number for a results table: thousands separated, a dash for none or NaN."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "–"
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
