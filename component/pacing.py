@@ -15,8 +15,10 @@ short:
   for its addressee (bare JID), so each addressee still gets everything in the order it was sent.
 
 A marker that does not come back within ``marker_timeout`` counts as handled: a server that drops
-it slows nothing down for longer than that. While the connection is down, bulk stanzas wait for the
-next one rather than being dropped.
+it slows nothing down for longer than that. After ``MARKERS_LOST_BEFORE_OFF`` lost in a row the
+server evidently does not hand them back: pacing turns itself off for good (logged), rather than let
+bulk stanzas out a window per timeout. While the connection is down, bulk stanzas wait for the next
+one rather than being dropped.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ log = logging.getLogger("switchboard.pacing")
 
 #: The resource of the markers' address (the service's own domain): nothing else is sent there.
 MARKER_RESOURCE = "pacing"
+#: Markers lost in a row after which the server is taken not to hand them back at all.
+MARKERS_LOST_BEFORE_OFF = 3
 
 
 def addressee(to: str | None) -> str | None:
@@ -54,6 +58,9 @@ class Pacer:
         self.delayed = 0
         #: Markers that did not come back in time.
         self.markers_lost = 0
+        self._lost_in_a_row = 0
+        #: Turned off for good: the server does not hand the markers back.
+        self.off = False
         self._written = 0  # stanzas written on this connection
         self._handled = 0  # of which the server is known to have handled this many
         self._marked = 0  # ``_written`` when the last marker left
@@ -84,7 +91,7 @@ class Pacer:
     def bulk(self, data: str, to: str | None) -> None:
         """Write now if the server keeps up, or once it has handled enough of what it was given."""
         key = addressee(to) or ""
-        if self._online and not self.waiting and self.outstanding < self.window:
+        if self.off or (self._online and not self.waiting and self.outstanding < self.window):
             self._write(data, 1)
             return
         self._held.setdefault(key, deque()).append(data)
@@ -102,16 +109,31 @@ class Pacer:
             return False
         mark, timer = entry
         timer.cancel()
+        self._lost_in_a_row = 0
         self._handled = max(self._handled, mark)
         self._release()
         return True
 
     def _marker_lost(self, marker_id: str) -> None:
-        if marker_id in self._markers:
-            self.markers_lost += 1
-            log.warning("a pacing marker did not come back through the server in time; counted as handled",
-                        extra={"timeout_s": self.marker_timeout, "waiting": self.waiting})
-            self.marker_back(marker_id)
+        entry = self._markers.pop(marker_id, None)
+        if entry is None:
+            return
+        self.markers_lost += 1
+        self._lost_in_a_row += 1
+        self._handled = max(self._handled, entry[0])
+        if self._lost_in_a_row >= MARKERS_LOST_BEFORE_OFF:
+            log.error("the server does not hand back the pacing markers sent to our own domain; pacing is "
+                      "off until restart (server.pacing_window = 0 turns it off from the start)",
+                      extra={"lost": self._lost_in_a_row, "waiting": self.waiting})
+            self.off = True
+            for _mark, timer in self._markers.values():
+                timer.cancel()
+            self._markers.clear()
+            self._write_waiting(len(self._order))
+            return
+        log.warning("a pacing marker did not come back through the server in time; counted as handled",
+                    extra={"timeout_s": self.marker_timeout, "waiting": self.waiting})
+        self._release()
 
     def connection_lost(self) -> None:
         """What waits here is written once a connection is up again."""
@@ -140,6 +162,8 @@ class Pacer:
             self._mark()
 
     def _mark(self) -> None:
+        if self.off:
+            return
         marker_id = f"pace-{new_id().lower()}"
         timer = asyncio.get_running_loop().call_later(self.marker_timeout, self._marker_lost, marker_id)
         self._markers[marker_id] = (self._written, timer)

@@ -101,6 +101,23 @@ async def test_a_marker_that_never_comes_back_counts_as_handled():
     assert wire.written == ["first", "second"] and pacer.markers_lost >= 1
 
 
+async def test_a_server_that_never_hands_markers_back_turns_pacing_off():
+    wire = Wire()
+    pacer = wire.pacer(window=1, timeout=0.02)
+    for n in range(5):
+        pacer.bulk(f"n{n}", "a@example.com")
+    # Each lost marker lets one more out (slowly); the third in a row turns pacing off and lets the rest go.
+    for _ in range(100):
+        if pacer.off:
+            break
+        await asyncio.sleep(0.01)
+    assert pacer.off and pacer.markers_lost == 3
+    assert wire.written == [f"n{n}" for n in range(5)] and pacer.waiting == 0
+    markers = len(wire.markers)
+    pacer.bulk("after", "a@example.com")
+    assert wire.written[-1] == "after" and len(wire.markers) == markers  # straight out, nothing asked
+
+
 async def test_while_the_connection_is_down_bulk_waits_for_the_next_one():
     wire = Wire()
     pacer = wire.pacer(window=4)
