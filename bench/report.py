@@ -306,8 +306,8 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
             lines.append("")
         sprof = support.get("profile") or {}
         if sprof.get("self"):
-            lines += [f"Profile of the support component during the run (py-spy, {sprof['samples']} busy samples):", "",
-                      "| own % | function |", "|---:|---|"]
+            lines += [f"Profile of the support component in an extra storm with accounts (py-spy, {sprof['samples']} "
+                      "busy samples; the measured storms run without it):", "", "| own % | function |", "|---:|---|"]
             lines += [f"| {item['pct']} | `{item['function']}` |" for item in sprof["self"][:10]]
             lines += ["", "| inclusive % | function |", "|---:|---|"]
             lines += [f"| {item['pct']} | `{item['function']}` |" for item in sprof["inclusive"][:20]]

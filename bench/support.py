@@ -111,7 +111,10 @@ def _scrape(port: int) -> str:
         return reply.read().decode()
 
 
-def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: bool) -> dict[str, Any]:
+def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: bool,
+          profiled: bool = False) -> dict[str, Any]:
+    """One storm on a fresh component. ``profiled``: py-spy samples the component all along (it takes
+    a third of a core beside it, so that storm's figures are not measurements)."""
     out: dict[str, Any] = {}
     n_agents, n_customers = settings.support_agents, settings.support_customers
     agent_names = [f"agent{i}" for i in range(n_agents)]
@@ -144,7 +147,7 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
             outcome["offer_delay"] = offer_delay(metrics_before, metrics_after)
             return outcome
 
-        if settings.profile and not guests:
+        if profiled:
             from .profiling import sample
 
             # Sampled from the start: customers queueing, then agents draining the queue.
@@ -173,7 +176,8 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
         # Share of one core each side used over the run (the machine: of all its cores together).
         out["cpu_share_of_a_core"] = {name: round(seconds / result["cpu_window_s"], 2)
                                       for name, seconds in result["cpu_s"].items()}
-    progress(f"  support{' (guests)' if guests else ''} (arriving over {settings.support_arrival_s:g} s): "
+    shown = " (guests)" if guests else " (profiled: not a measurement)" if profiled else ""
+    progress(f"  support{shown} (arriving over {settings.support_arrival_s:g} s): "
              f"{offered}/{n_customers} offered in {result['elapsed_s']:.1f} s "
              f"({out['routing_per_s']:.0f}/s); first {len(first)} offers p50/p99 {_ms(out['first_offer_p50_ms'])}/"
              f"{_ms(out['first_offer_p99_ms'])} ms; after a close p50/p99 {_ms(out['after_close_p50_ms'])}/"
@@ -203,6 +207,10 @@ def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[st
     # (anonymous guests, nothing archived for them): the same storm for each, on a fresh component.
     out.update(storm(stack, settings, progress, guests=False))
     out["guests"] = storm(stack, settings, progress, guests=True)
+    if settings.profile:
+        # The report's profile comes from a storm of its own: sampled, the component shares its
+        # cores with the sampler, and the measured storms above would not be comparable.
+        out["profile"] = storm(stack, settings, progress, guests=False, profiled=True).get("profile")
     out["cpu_per_event_by_size"] = cost_by_size(settings)
     bot = retrieval(settings.kb_entries)
     if "skipped" not in bot:
