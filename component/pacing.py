@@ -15,9 +15,10 @@ short:
   for its addressee (bare JID), so each addressee still gets everything in the order it was sent.
 
 A marker that does not come back within ``marker_timeout`` counts as handled: a server that drops
-it slows nothing down for longer than that. After ``MARKERS_LOST_BEFORE_OFF`` lost in a row the
-server evidently does not hand them back: pacing turns itself off for good (logged), rather than let
-bulk stanzas out a window per timeout. While the connection is down, bulk stanzas wait for the next
+it slows nothing down for longer than that. When ``MARKERS_LOST_BEFORE_OFF`` are lost in a row and
+none ever came back, the server evidently does not hand them back: pacing turns itself off for good
+(logged), rather than let bulk stanzas out a window per timeout. A server that handed one back is
+only slow, and stays paced. While the connection is down, bulk stanzas wait for the next
 one rather than being dropped.
 """
 
@@ -59,6 +60,7 @@ class Pacer:
         #: Markers that did not come back in time.
         self.markers_lost = 0
         self._lost_in_a_row = 0
+        self._ever_back = False
         #: Turned off for good: the server does not hand the markers back.
         self.off = False
         self._written = 0  # stanzas written on this connection
@@ -103,7 +105,9 @@ class Pacer:
 
     # -- the server's progress -------------------------------------------------
     def marker_back(self, marker_id: str) -> bool:
-        """A marker came back through the server (False: not one of ours)."""
+        """A marker came back through the server (False: not one waited for, e.g. one that came back
+        after its timeout; the server does hand them back, then)."""
+        self._ever_back = True
         entry = self._markers.pop(marker_id, None)
         if entry is None:
             return False
@@ -121,7 +125,7 @@ class Pacer:
         self.markers_lost += 1
         self._lost_in_a_row += 1
         self._handled = max(self._handled, entry[0])
-        if self._lost_in_a_row >= MARKERS_LOST_BEFORE_OFF:
+        if self._lost_in_a_row >= MARKERS_LOST_BEFORE_OFF and not self._ever_back:
             log.error("the server does not hand back the pacing markers sent to our own domain; pacing is "
                       "off until restart (server.pacing_window = 0 turns it off from the start)",
                       extra={"lost": self._lost_in_a_row, "waiting": self.waiting})

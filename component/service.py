@@ -300,8 +300,8 @@ class Service(ServiceStreams):
             self._spawn(self._in_order(iq["from"].full, self._dispatch_iq(iq, time.monotonic())))
 
     def _on_message(self, msg: Message) -> None:
-        if self.pacer is not None and msg.xml.get("to") == self._marker_jid == msg.xml.get("from") \
-                and self.pacer.marker_back(msg.xml.get("id", "")):
+        if self.pacer is not None and msg.xml.get("to") == self._marker_jid == msg.xml.get("from"):
+            self.pacer.marker_back(msg.xml.get("id", ""))  # ours, even one back after its timeout
             return
         owner = self._owner(msg)
         if owner is not self:

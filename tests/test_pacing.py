@@ -118,6 +118,19 @@ async def test_a_server_that_never_hands_markers_back_turns_pacing_off():
     assert wire.written[-1] == "after" and len(wire.markers) == markers  # straight out, nothing asked
 
 
+async def test_a_slow_server_that_handed_a_marker_back_stays_paced():
+    wire = Wire()
+    pacer = wire.pacer(window=1, timeout=0.02)
+    pacer.bulk("n0", "a@example.com")
+    pacer.bulk("n1", "a@example.com")
+    wire.back(pacer)  # the server does hand markers back
+    for n in range(2, 7):
+        pacer.bulk(f"n{n}", "a@example.com")
+    await asyncio.sleep(0.15)  # then it is too slow for several in a row: each counts as handled
+    assert pacer.markers_lost >= 3 and not pacer.off
+    assert wire.written == [f"n{n}" for n in range(7)] and pacer.waiting == 0
+
+
 async def test_while_the_connection_is_down_bulk_waits_for_the_next_one():
     wire = Wire()
     pacer = wire.pacer(window=4)
