@@ -25,7 +25,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from .localprocess import PortTaken, ServerProcess, accepts, answers_c2s, free_ports, reap, start_drawing_again
+from .localprocess import PortTaken, ServerProcess, accepts, answers_c2s, free_ports, reap
 
 __all__ = ["EjabberdPorts", "LocalEjabberd", "TEMPLATE_PATH", "available"]
 
@@ -96,9 +96,7 @@ class LocalEjabberd(ServerProcess):
         self.extra_listeners = extra_listeners
         #: Component domains balanced over N connection slots by bare destination: {domain: N}.
         self.balancing = dict(balancing)
-        #: The ports were all drawn here (none given): they may be drawn again (see ``start``).
-        self._drawn = ports is None
-        self._ever_started = False
+        self._may_redraw = ports is None  # see ``start``
         self._draw_ports(ports)
         self.config_path = self.state_dir / "ejabberd.yml"
         self.inetrc_path = self.state_dir / "inetrc"
@@ -161,9 +159,7 @@ class LocalEjabberd(ServerProcess):
 
         The Erlang VM takes seconds to start and bind its ports: when another program took one
         first, ejabberd exits (``eaddrinuse``), and at its first start it draws its ports again."""
-        start_drawing_again(lambda: self._start(timeout), lambda: self._draw_ports(None),
-                            may_draw=self._drawn and not self._ever_started)
-        self._ever_started = True
+        self._start_drawing_again(lambda: self._start(timeout), lambda: self._draw_ports(None))
 
     def _start(self, timeout: float) -> None:
         if self.is_running():

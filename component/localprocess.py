@@ -17,8 +17,7 @@ import weakref
 from pathlib import Path
 from typing import IO, Callable
 
-__all__ = ["free_port", "free_ports", "accepts", "answers_c2s", "reap", "tail", "ServerProcess", "PortTaken",
-           "start_drawing_again"]
+__all__ = ["free_port", "free_ports", "accepts", "answers_c2s", "reap", "tail", "ServerProcess", "PortTaken"]
 
 
 def _ephemeral_floor() -> int:
@@ -120,24 +119,6 @@ class PortTaken(RuntimeError):
     """A server could not listen on one of its ports: another program took it after it was drawn."""
 
 
-def start_drawing_again(start: Callable[[], None], draw: Callable[[], None], may_draw: bool,
-                        attempts: int = 3) -> None:
-    """``start()`` a server; when a port it drew was taken (``PortTaken``) before it bound it, and it
-    may choose its ports again (``may_draw``: it drew them itself and nobody was told them yet,
-    at its first start), ``draw()`` new ones and start once more.
-
-    A port is free when drawn, but every other server started meanwhile on this machine draws from
-    the same range."""
-    for attempt in range(attempts):
-        try:
-            start()
-            return
-        except PortTaken as taken:
-            if not may_draw or attempt == attempts - 1:
-                raise RuntimeError(str(taken)) from None
-            draw()
-
-
 class ServerProcess:
     """Stop, kill, restart and log reading of a server child; subclasses start it.
 
@@ -157,8 +138,28 @@ class ServerProcess:
         self._finalizer: weakref.finalize | None = None
         self._log_start = 0  # log offset where the current run begins
 
+    #: Its ports were drawn here and nobody was told them yet (before its first start): a port
+    #: another program took meanwhile may be drawn again.
+    _may_redraw = False
+
     def start(self) -> None:
         raise NotImplementedError
+
+    def _start_drawing_again(self, start: Callable[[], None], draw: Callable[[], None], attempts: int = 3) -> None:
+        """``start()``; when a port it drew was taken (``PortTaken``) before it bound it, and it may
+        choose its ports again, ``draw()`` new ones and start once more.
+
+        A port is free when drawn, but every other server started meanwhile on this machine draws from
+        the same range."""
+        may_draw, self._may_redraw = self._may_redraw, False
+        for attempt in range(attempts):
+            try:
+                start()
+                return
+            except PortTaken as taken:
+                if not may_draw or attempt == attempts - 1:
+                    raise RuntimeError(str(taken)) from None
+                draw()
 
     def stop(self, timeout: float | None = None) -> None:
         proc = self._proc

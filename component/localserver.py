@@ -18,8 +18,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from .localprocess import (PortTaken, ServerProcess, accepts, answers_c2s, free_port, free_ports, reap,
-                           start_drawing_again)
+from .localprocess import PortTaken, ServerProcess, accepts, answers_c2s, free_port, free_ports, reap
 
 __all__ = ["ProsodyPorts", "free_port", "LocalProsody", "TEMPLATE_PATH"]
 
@@ -165,9 +164,7 @@ class LocalProsody(ServerProcess):
         self.guest_allowed = list(guest_allowed)
         self.guest_rate = float(guest_rate)
         self.guest_burst = int(guest_burst)
-        #: The ports were drawn here (none given): they may be drawn again (see ``start``).
-        self._drawn = ports is None
-        self._ever_started = False
+        self._may_redraw = ports is None  # see ``start``
         self.ports = ports if ports is not None else ProsodyPorts(*free_ports(3))
 
         self.config_path = self.state_dir / "prosody.cfg.lua"
@@ -244,8 +241,7 @@ class LocalProsody(ServerProcess):
 
         def draw() -> None:
             self.ports = ProsodyPorts(*free_ports(3))
-        start_drawing_again(lambda: self._start(timeout), draw, may_draw=self._drawn and not self._ever_started)
-        self._ever_started = True
+        self._start_drawing_again(lambda: self._start(timeout), draw)
 
     def _start(self, timeout: float) -> None:
         if self.is_running():
