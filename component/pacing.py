@@ -104,19 +104,18 @@ class Pacer:
             self._mark()  # something must come back to let it go
 
     # -- the server's progress -------------------------------------------------
-    def marker_back(self, marker_id: str) -> bool:
-        """A marker came back through the server (False: not one waited for, e.g. one that came back
-        after its timeout; the server does hand them back, then)."""
+    def marker_back(self, marker_id: str) -> None:
+        """A marker came back through the server (perhaps after its timeout: the server does hand
+        them back, then)."""
         self._ever_back = True
         entry = self._markers.pop(marker_id, None)
         if entry is None:
-            return False
+            return
         mark, timer = entry
         timer.cancel()
         self._lost_in_a_row = 0
         self._handled = max(self._handled, mark)
         self._release()
-        return True
 
     def _marker_lost(self, marker_id: str) -> None:
         entry = self._markers.pop(marker_id, None)
@@ -130,9 +129,7 @@ class Pacer:
                       "off until restart (server.pacing_window = 0 turns it off from the start)",
                       extra={"lost": self._lost_in_a_row, "waiting": self.waiting})
             self.off = True
-            for _mark, timer in self._markers.values():
-                timer.cancel()
-            self._markers.clear()
+            self._forget_markers()
             self._write_waiting(len(self._order))
             return
         log.warning("a pacing marker did not come back through the server in time; counted as handled",
@@ -151,10 +148,13 @@ class Pacer:
         self._release()
 
     def _restart(self) -> None:
+        self._forget_markers()
+        self._written = self._handled = self._marked = 0
+
+    def _forget_markers(self) -> None:
         for _mark, timer in self._markers.values():
             timer.cancel()
         self._markers.clear()
-        self._written = self._handled = self._marked = 0
 
     # -- inside ----------------------------------------------------------------------
     def _write(self, data: str, count: int) -> None:
