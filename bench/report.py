@@ -8,6 +8,7 @@ from typing import Any
 
 from .archive_cost_report import archive_cost_blocks, archive_cost_lines
 from .stats import figure as _f
+from .support_report import support_lines, support_rows
 
 #: Hand-written analysis kept next to the results and quoted at the end of latest.md.
 ANALYSIS = "analysis.md"
@@ -99,30 +100,7 @@ def headline(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"what": f"RSS growth while creating {idle['rooms']:,} persistent rooms over XMPP, MB",
                      "native": (idle["native"]["rss_after"] - idle["native"]["rss_before"]) / 2**20,
                      "ours": grow / 2**20, "ratio": None, "target": "", "met": None, "digits": 1})
-    support = results.get("support")
-    for who, run in (("", support), (" guest", (support or {}).get("guests"))):
-        if not run or "first_offer_p99_ms" not in run:
-            continue
-        shape = f"{run.get('customers')}{who} customers, {run.get('agents')} agents x {run.get('max_chats')}"
-        for key, what, target in (("first_offer_p99_ms", f"first {run.get('first_offers')} offers from routable", 50),
-                                  ("after_close_p99_ms", "next offer after a close", 20),
-                                  ("position_p99_ms", f"position told after joining (arriving over "
-                                                      f"{run.get('arrival_s', 0):g} s)", 1000)):
-            value = run.get(key)
-            if value is None or value != value:  # NaN: no such offer in this run (a tiny one)
-                continue
-            rows.append({"what": f"support: {what}, p99 ({shape}), ms", "native": None, "ours": value,
-                         "ratio": None, "target": f"≤ {target:,} ms", "met": value <= target, "digits": 1})
-        delay = run.get("component_offer_delay") or {}
-        if delay.get("offers"):
-            # The component's own share (the server's delivery on top): no target of its own.
-            rows.append({"what": f"support: offers out of the component within 20 ms of the stanza that allowed "
-                                 f"them, all {delay['offers']} ({shape}), %", "native": None,
-                         "ours": delay["within_20ms"] * 100, "ratio": None, "target": "", "met": None, "digits": 1})
-    if support and "retrieval_ms" in support:
-        rows.append({"what": f"support bot retrieval over {support.get('kb_entries', 0):,} entries, ms per question",
-                     "native": None, "ours": support["retrieval_ms"], "ratio": None, "target": "≤ 5 ms",
-                     "met": support["retrieval_ms"] <= 5, "digits": 2})
+    rows += support_rows(results.get("support"))
     return rows
 
 
@@ -291,27 +269,7 @@ def markdown(results: dict[str, Any], png_name: str | None, analysis: str = "") 
         lines.append("")
     elif prof:
         lines += ["## Profile", "", f"Not available: {prof.get('error') or prof.get('note')}", ""]
-    support = results.get("support")
-    if support:
-        lines += ["## Support queue", ""]
-        for k, v in support.items():
-            if k not in ("profile", "cpu_per_event_by_size"):
-                lines.append(f"- {k}: {_f(v, 2) if isinstance(v, float) else v}")
-        lines.append("")
-        if support.get("cpu_per_event_by_size"):
-            lines += ["CPU per event of the routing engine by queue size (no database; must stay flat):", "",
-                      "| waiting | join, µs | leave, µs |", "|---:|---:|---:|"]
-            lines += [f"| {row['waiting']:,} | {_f(row['join_us'])} | {_f(row['leave_us'])} |"
-                      for row in support["cpu_per_event_by_size"]]
-            lines.append("")
-        sprof = support.get("profile") or {}
-        if sprof.get("self"):
-            lines += [f"Profile of the support component in an extra storm with accounts (py-spy, {sprof['samples']} "
-                      "busy samples; the measured storms run without it):", "", "| own % | function |", "|---:|---|"]
-            lines += [f"| {item['pct']} | `{item['function']}` |" for item in sprof["self"][:10]]
-            lines += ["", "| inclusive % | function |", "|---:|---|"]
-            lines += [f"| {item['pct']} | `{item['function']}` |" for item in sprof["inclusive"][:20]]
-            lines.append("")
+    lines += support_lines(results.get("support"))
     if archive_cost_blocks(results.get("archive_cost")):
         lines += archive_cost_lines(results["archive_cost"])
     if analysis.strip():

@@ -26,6 +26,7 @@ from typing import Any, Callable
 from component.localprocess import free_port
 
 from . import procstat
+from .probe import ServerProbe, during
 from .support_load import SupportLoad
 from .stack import GUEST, SUPPORT, Stack
 from .stats import percentile
@@ -136,10 +137,20 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
 
         def load() -> dict[str, Any]:
             metrics_before = _scrape(status_port)
+            probe = ServerProbe(stack.c2s)
+            probe.start()
             before, started = procstat.cpu_many(cpu_pids), time.monotonic()
-            outcome = lg.support(agents, customers, f"{QUEUE}@{SUPPORT}", MAX_CHATS, timeout=settings.support_timeout_s,
-                                 talk=settings.support_talk_s, arrival=settings.support_arrival_s)
+            try:
+                outcome = lg.support(agents, customers, f"{QUEUE}@{SUPPORT}", MAX_CHATS,
+                                     timeout=settings.support_timeout_s, talk=settings.support_talk_s,
+                                     arrival=settings.support_arrival_s)
+            finally:
+                samples = probe.stop()
             after = procstat.cpu_many(cpu_pids)
+            phase = outcome["phases"]
+            outcome["server_probe"] = {"customers_joining": during(samples, phase["customers"], phase["agents"]),
+                                       "first_offers": during(samples, phase["agents"], phase["filled"]),
+                                       "after_closes": during(samples, phase["filled"], phase["last"])}
             outcome["cpu_s"] = {name: round(after[name] - before[name], 2) for name in cpu_pids}
             outcome["cpu_window_s"] = time.monotonic() - started  # queueing included: longer than elapsed_s
             metrics_after = _scrape(status_port)
@@ -171,7 +182,8 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
                routing_per_s=offered / result["elapsed_s"] if result["elapsed_s"] else 0.0,
                elapsed_s=result["elapsed_s"], not_offered=n_customers - offered,
                customers_unanswered_when_queueing=result["unanswered"], queueing_s=result["queued_s"],
-               component_stalls=result.get("stalls"), component_offer_delay=result.get("offer_delay"))
+               component_stalls=result.get("stalls"), component_offer_delay=result.get("offer_delay"),
+               server_probe=result.get("server_probe"))
     if result.get("cpu_window_s"):
         # Share of one core each side used over the run (the machine: of all its cores together).
         out["cpu_share_of_a_core"] = {name: round(seconds / result["cpu_window_s"], 2)
@@ -183,7 +195,8 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
              f"{_ms(out['first_offer_p99_ms'])} ms; after a close p50/p99 {_ms(out['after_close_p50_ms'])}/"
              f"{_ms(out['after_close_p99_ms'])} ms; position within p99/max {_ms(out['position_p99_ms'])}/"
              f"{_ms(out['position_max_ms'])} ms; CPU (share of a core) {out.get('cpu_share_of_a_core')}; "
-             f"component stalls {out.get('component_stalls')}; {_own_share(out.get('component_offer_delay'))}")
+             f"component stalls {out.get('component_stalls')}; {_own_share(out.get('component_offer_delay'))}; "
+             f"{_server_floor(out.get('server_probe'))}")
     return out
 
 
@@ -193,6 +206,14 @@ def _own_share(delay: dict[str, Any] | None) -> str:
     return (f"component's own share of {delay['offers']} offers: {delay['within_20ms']:.1%} out within 20 ms, "
             f"{delay['within_50ms']:.1%} within 50 ms, p50 <= {delay['p50_at_most_ms']:g} ms, "
             f"p99 <= {delay['p99_at_most_ms']:g} ms")
+
+
+def _server_floor(probe: dict[str, Any] | None) -> str:
+    """The server's own delivery time in each phase (bench/probe.py)."""
+    if not probe:
+        return "server's own delivery: not measured"
+    return "server's own delivery p50/p99: " + ", ".join(
+        f"{phase.replace('_', ' ')} {_ms(p.get('p50_ms'))}/{_ms(p.get('p99_ms'))} ms" for phase, p in probe.items())
 
 
 def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[str, Any]:

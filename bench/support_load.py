@@ -85,6 +85,7 @@ class SupportWorker(Worker):
         seen: set[bytes] = set()
         last = [time.monotonic()]
         first_offer = [0.0]
+        filled = [0.0]  # when the last of the first offers came
 
         def attrs(head: bytes) -> dict[bytes, bytes]:
             return {m.group(1): m.group(3) for m in attr_re.finditer(head)}
@@ -122,6 +123,7 @@ class SupportWorker(Worker):
                 latency = (now - routable) * 1000
                 if offers[ci] < max_chats:
                     first.append(latency)
+                    filled[0] = now
                 elif slot >= answered[ci]:
                     after_close.append(latency)
                 else:
@@ -168,7 +170,7 @@ class SupportWorker(Worker):
         finally:
             self.handler = self._discard
         return {"first_ms": first, "after_close_ms": after_close, "after_answer_ms": after_answer,
-                "start": start, "first": first_offer[0], "last": last[0]}
+                "start": start, "first": first_offer[0], "filled": filled[0], "last": last[0]}
 
 
 class SupportLoad(LoadGen):
@@ -200,6 +202,9 @@ class SupportLoad(LoadGen):
         last = max(r["last"] for r in results.values())
         out: dict[str, Any] = {key: [x for r in results.values() for x in r[key]]
                                for key in ("first_ms", "after_close_ms", "after_answer_ms")}
+        # When each phase ran (monotonic, as the other processes on this machine read it).
+        out["phases"] = {"customers": t, "agents": start, "filled": max(r["filled"] for r in results.values()),
+                         "last": last}
         out.update(elapsed_s=last - start, queued_s=queued_s,
                    unanswered=sum(r["unanswered"] for r in joined.values()),
                    never_told=sum(r["never_told"] for r in joined.values()),
