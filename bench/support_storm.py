@@ -52,7 +52,8 @@ class Outbox:
         self.offers: list[tuple[str, str, float]] = []   # (ticket, agent, when)
         self.notices = 0
 
-    def customer_notice(self, t: Any, body: str, status: Any = None, transient: bool = False) -> None:
+    def customer_notice(self, t: Any, body: str, status: Any = None, transient: bool = False,
+                        update: bool = False) -> None:
         self.notices += 1
 
     async def offer(self, t: Any, agent_jid: str, timeout: float, body: str, via: str = "") -> str:

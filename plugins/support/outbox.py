@@ -100,7 +100,7 @@ class StanzaOutbox(ConversationRecord, AgentClients):
 
     # -- the engine's Outbox ---------------------------------------------------------
     def customer_notice(self, t: Ticket, body: str, status: tuple[int, int] | None = None,
-                        transient: bool = False) -> None:
+                        transient: bool = False, update: bool = False) -> None:
         """``transient``: true for a moment only (as a place in the queue is): not kept by the server."""
         children = [self._ticket_el(t)]
         if status is not None or transient:
@@ -108,9 +108,10 @@ class StanzaOutbox(ConversationRecord, AgentClients):
             children.append(stanza.no_store())
         if status is not None and t.notify:
             children.insert(0, stanza.queue_status(*status))
-        # A place in the queue is news the customer waits for (told within a second of joining):
-        # it goes at once; the other notices may wait while the server is behind.
-        self.say(self._entry_jid(t), t.customer_jid, body, t.lang, children, bulk=status is None)
+        # A newcomer's place in the queue is news they wait for (told within a second of joining): it
+        # goes at once. Later places and the other notices may wait while the server is behind: a
+        # thousand customers moving up one place must not hold back the offers that moved them.
+        self.say(self._entry_jid(t), t.customer_jid, body, t.lang, children, bulk=status is None or update)
 
     def customer_departed(self, t: Ticket, body: str) -> None:
         self.say(self._entry_jid(t), t.customer_jid, body, t.lang,

@@ -99,7 +99,7 @@ class QueueStatus:
                     if t.last_status is not None and t.last_status_at + interval > now:
                         deferred = True  # told recently: the next batch
                         continue
-                    self._send_status(t, current)
+                    self._send_status(t, current, update=True)
                 start += STATUS_SLICE
                 if time.perf_counter() - since >= STATUS_BUDGET:
                     await asyncio.sleep(0)
@@ -119,11 +119,12 @@ class QueueStatus:
         if t.last_status is None or t.last_status_at + self.options.status_interval <= self.now():
             self._send_status(t, current)
 
-    def _send_status(self, t: Ticket, current: tuple[int, int] | None = None) -> None:
+    def _send_status(self, t: Ticket, current: tuple[int, int] | None = None, update: bool = False) -> None:
+        """``update``: one of a batch's, to a customer told their place before."""
         ahead, seconds = current or self.status(t)
         t.last_status, t.last_status_at = (ahead, seconds), self.now()
         if t.state == "offered":
             body = text("routing", t.lang)
         else:
             body = text("position", t.lang, number=ahead + 1, ahead=ahead, minutes=max(1, math.ceil(seconds / 60)))
-        self.outbox.customer_notice(t, body, status=(ahead, seconds))
+        self.outbox.customer_notice(t, body, status=(ahead, seconds), update=update)

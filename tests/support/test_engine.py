@@ -27,9 +27,12 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.online: set[str] = set()
+        self.places: list[tuple[str, int, bool]] = []  # (customer, entries ahead, an update?)
 
-    def customer_notice(self, t, body, status=None, transient=False):
+    def customer_notice(self, t, body, status=None, transient=False, update=False):
         self.calls.append(("customer", (t.customer, body, status)))
+        if status is not None:
+            self.places.append((t.customer, status[0], update))
 
     def customer_departed(self, t, body):
         self.calls.append(("departed", t.customer))
@@ -311,6 +314,22 @@ async def test_queue_positions_computed_in_one_pass_match_each_tickets_status(ma
     last = {c: s for _kind, (c, _body, s) in [("c", a) for a in rec.of("customer")] if s is not None}
     for t in tickets:
         assert last[t.customer] == statuses[t.id]
+
+
+async def test_a_newcomers_place_is_news_and_the_places_of_those_who_move_up_are_updates(make):
+    """The outbox sends a newcomer's place at once and lets the batch's updates wait while the server
+    is behind (a thousand customers moving up must not hold back the offer that moved them)."""
+    engine, rec = await make()
+    tickets = [await engine.join("help", f"c{n}@y/r", "en") for n in range(3)]
+    await settle()
+    assert rec.places == [(t.customer, n, False) for n, t in enumerate(tickets)]
+    rec.places.clear()
+    await engine.leave(tickets[0].id, "left")
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        if len(rec.places) == 2:
+            break
+    assert rec.places == [(tickets[1].customer, 0, True), (tickets[2].customer, 1, True)]
 
 
 async def test_an_agent_freed_in_one_queue_is_offered_the_waiting_customer_of_another(tmp_path):

@@ -25,7 +25,7 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
-    def customer_notice(self, t, body, status=None, transient=False):
+    def customer_notice(self, t, body, status=None, transient=False, update=False):
         self.calls.append(("customer", body))
 
     def customer_departed(self, t, body):
