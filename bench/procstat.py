@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -50,3 +52,41 @@ def cpu_many(pids: dict[str, int | list[int]]) -> dict[str, float]:
                 pass   # a PostgreSQL backend that just ended: its share is lost, not fatal
         out[name] = total
     return out
+
+
+class CpuTimeline:
+    """CPU seconds of named processes read every ``interval`` seconds in a thread, from :meth:`start`
+    to :meth:`stop`: the share of a core each used in any part of a run (a run's average can hide a
+    process saturated in the seconds that matter)."""
+
+    def __init__(self, pids: dict[str, int | list[int]], interval: float = 0.05) -> None:
+        self.pids = pids
+        self.interval = interval
+        #: (monotonic time, CPU seconds by name) readings.
+        self.readings: list[tuple[float, dict[str, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-timeline", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while True:
+            self.readings.append((time.monotonic(), cpu_many(self.pids)))
+            if self._stop.wait(self.interval):
+                self.readings.append((time.monotonic(), cpu_many(self.pids)))
+                return
+
+    def shares(self, begin: float, end: float) -> dict[str, float]:
+        """Share of a core each process used between ``begin`` and ``end`` (monotonic seconds), from the
+        readings just outside them (the machine: of all its cores together)."""
+        before = [r for r in self.readings if r[0] <= begin] or self.readings[:1]
+        after = [r for r in self.readings if r[0] >= end] or self.readings[-1:]
+        if not before or not after or after[0][0] <= before[-1][0]:
+            return {}
+        (t0, c0), (t1, c1) = before[-1], after[0]
+        return {name: round((c1[name] - c0[name]) / (t1 - t0), 2) for name in c0}

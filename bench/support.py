@@ -33,6 +33,10 @@ from .stats import percentile
 
 QUEUE = "help"
 MAX_CHATS = 3
+#: The storm's phases: customers joining until each was told their place, agents taking their first
+#: offers until the last came, then offers after closes (names, and where each begins and ends).
+PHASES = (("customers_joining", "customers", "joined"), ("first_offers", "agents", "filled"),
+          ("after_closes", "filled", "last"))
 
 
 def services(agents: list[str], customers: int) -> dict[str, dict[str, dict]]:
@@ -119,7 +123,8 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
     out: dict[str, Any] = {}
     n_agents, n_customers = settings.support_agents, settings.support_customers
     agent_names = [f"agent{i}" for i in range(n_agents)]
-    name = "component-support-guests" if guests else "component-support"
+    # Each storm's own database: customers who find their last ticket resolved would reopen it.
+    name = "component-support" + ("-guests" if guests else "") + ("-profiled" if profiled else "")
     status_port = free_port()  # the component's /metrics: its pauses during the storm
     comp = stack.component(services([f"{a}@localhost" for a in agent_names], n_customers), name=name,
                            status_listen=f"127.0.0.1:{status_port}")
@@ -137,8 +142,9 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
 
         def load() -> dict[str, Any]:
             metrics_before = _scrape(status_port)
-            probe = ServerProbe(stack.c2s)
+            probe, timeline = ServerProbe(stack.c2s), procstat.CpuTimeline(cpu_pids)
             probe.start()
+            timeline.start()
             before, started = procstat.cpu_many(cpu_pids), time.monotonic()
             try:
                 outcome = lg.support(agents, customers, f"{QUEUE}@{SUPPORT}", MAX_CHATS,
@@ -146,11 +152,13 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
                                      arrival=settings.support_arrival_s)
             finally:
                 samples = probe.stop()
+                timeline.stop()
             after = procstat.cpu_many(cpu_pids)
-            phase = outcome["phases"]
-            outcome["server_probe"] = {"customers_joining": during(samples, phase["customers"], phase["agents"]),
-                                       "first_offers": during(samples, phase["agents"], phase["filled"]),
-                                       "after_closes": during(samples, phase["filled"], phase["last"])}
+            # Each phase: what the server alone took to deliver meanwhile, and each process's CPU.
+            at = outcome["phases"]
+            spans = {name: (at[begin], at[end]) for name, begin, end in PHASES}
+            outcome["server_probe"] = {name: during(samples, *span) for name, span in spans.items()}
+            outcome["cpu_by_phase"] = {name: timeline.shares(*span) for name, span in spans.items()}
             outcome["cpu_s"] = {name: round(after[name] - before[name], 2) for name in cpu_pids}
             outcome["cpu_window_s"] = time.monotonic() - started  # queueing included: longer than elapsed_s
             metrics_after = _scrape(status_port)
@@ -183,7 +191,7 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
                elapsed_s=result["elapsed_s"], not_offered=n_customers - offered,
                customers_unanswered_when_queueing=result["unanswered"], queueing_s=result["queued_s"],
                component_stalls=result.get("stalls"), component_offer_delay=result.get("offer_delay"),
-               server_probe=result.get("server_probe"))
+               server_probe=result.get("server_probe"), cpu_by_phase=result.get("cpu_by_phase"))
     if result.get("cpu_window_s"):
         # Share of one core each side used over the run (the machine: of all its cores together).
         out["cpu_share_of_a_core"] = {name: round(seconds / result["cpu_window_s"], 2)
@@ -196,7 +204,7 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
              f"{_ms(out['after_close_p99_ms'])} ms; position within p99/max {_ms(out['position_p99_ms'])}/"
              f"{_ms(out['position_max_ms'])} ms; CPU (share of a core) {out.get('cpu_share_of_a_core')}; "
              f"component stalls {out.get('component_stalls')}; {_own_share(out.get('component_offer_delay'))}; "
-             f"{_server_floor(out.get('server_probe'))}")
+             f"{_server_floor(out.get('server_probe'))}; CPU by phase {out.get('cpu_by_phase')}")
     return out
 
 

@@ -203,8 +203,8 @@ class SupportLoad(LoadGen):
         out: dict[str, Any] = {key: [x for r in results.values() for x in r[key]]
                                for key in ("first_ms", "after_close_ms", "after_answer_ms")}
         # When each phase ran (monotonic, as the other processes on this machine read it).
-        out["phases"] = {"customers": t, "agents": start, "filled": max(r["filled"] for r in results.values()),
-                         "last": last}
+        out["phases"] = {"customers": t, "joined": t + queued_s, "agents": start,
+                         "filled": max(r["filled"] for r in results.values()), "last": last}
         out.update(elapsed_s=last - start, queued_s=queued_s,
                    unanswered=sum(r["unanswered"] for r in joined.values()),
                    never_told=sum(r["never_told"] for r in joined.values()),

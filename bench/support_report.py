@@ -52,7 +52,7 @@ def support_lines(support: dict[str, Any] | None) -> list[str]:
         return []
     lines = ["## Support queue", ""]
     for k, v in support.items():
-        if k not in ("profile", "cpu_per_event_by_size", "server_probe"):
+        if k not in ("profile", "cpu_per_event_by_size", "server_probe", "cpu_by_phase"):
             lines.append(f"- {k}: {_f(v, 2) if isinstance(v, float) else v}")
     lines.append("")
     lines += probe_lines(support)
@@ -79,15 +79,20 @@ def probe_lines(support: dict[str, Any]) -> list[str]:
               if run.get("server_probe")]
     if not storms:
         return []
-    lines = ["The server's own delivery meanwhile: a client of its own sends itself a headline every 10 ms "
-             "(nothing of the component's ahead of it, nothing archived). No stanza through the server "
-             "can be faster in the same phase:", "",
-             "| storm | phase | headlines | p50 ms | p99 ms | max ms |", "|---|---|---:|---:|---:|---:|"]
+    lines = ["Each phase of the storm: the server's own delivery meanwhile (a client of its own sends itself "
+             "a headline every 10 ms: nothing of the component's ahead of it, nothing archived; no stanza "
+             "through the server can be faster), and the share of a core each process used. A server at a "
+             "whole core serves each connection in turn, the component's one among a thousand customers':", "",
+             "| storm | phase | headlines | p50 ms | p99 ms | max ms | server CPU | component CPU | load generator CPU |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for who, probe in storms:
+        run = support if who == "accounts" else support.get("guests") or {}
         for key, phase in PROBE_PHASES:
             p = probe.get(key) or {}
+            cpu = (run.get("cpu_by_phase") or {}).get(key) or {}
             if p.get("samples"):
                 lines.append(f"| {who} | {phase} | {p['samples']} | {_f(p['p50_ms'])} | {_f(p['p99_ms'])} | "
-                             f"{_f(p['max_ms'])} |")
+                             f"{_f(p['max_ms'])} | {_f(cpu.get('prosody'), 2)} | {_f(cpu.get('component'), 2)} | "
+                             f"{_f(cpu.get('loadgen'), 2)} |")
     lines.append("")
     return lines

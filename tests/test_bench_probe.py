@@ -32,3 +32,24 @@ def test_a_phase_holds_the_headlines_sent_in_it():
     assert third_to_fifth["samples"] == 3 and third_to_fifth["max_ms"] == 50.0
     assert third_to_fifth["p50_ms"] == 40.0
     assert during(samples, 11.0, 12.0) == {"samples": 0}
+
+
+def test_a_cpu_timeline_gives_each_process_its_share_of_a_core_in_any_part_of_a_run():
+    import os
+
+    from bench.procstat import CpuTimeline
+
+    timeline = CpuTimeline({"me": os.getpid()}, interval=0.02)
+    timeline.start()
+    time.sleep(0.3)  # idle
+    middle, used_before = time.monotonic(), time.process_time()
+    while time.monotonic() - middle < 0.4:  # busy (a whole core, less what other work takes)
+        pass
+    end, used = time.monotonic(), time.process_time() - used_before
+    timeline.stop()
+    busy = used / (end - middle)
+    assert busy > 0.2 and abs(timeline.shares(middle, end)["me"] - busy) < 0.25
+    assert timeline.shares(middle - 0.3, middle - 0.05)["me"] < 0.2
+    # Read from the readings just outside the span asked for.
+    timeline.readings = [(0.0, {"me": 0.0}), (1.0, {"me": 0.5}), (2.0, {"me": 1.5})]
+    assert timeline.shares(0.2, 1.8) == {"me": 0.75} and timeline.shares(1.0, 2.0) == {"me": 1.0}
