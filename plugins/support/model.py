@@ -110,12 +110,18 @@ class Agent:
     last_assigned: float = 0.0
 
     def best(self) -> Resource | None:
-        """The resource to route to: the best show, then the most recent."""
-        ranked = [(SHOW_TIERS.get(r.show), -r.updated, r.jid, r) for r in self.resources.values()
-                  if SHOW_TIERS.get(r.show) is not None]
-        if not ranked:
-            return None
-        return min(ranked, key=lambda x: (x[0], x[1], x[2]))[3]
+        """The resource to route to: the best show, then the most recent. (Asked for every agent of a
+        queue on each routing pass and each place told: one walk, no list.)"""
+        found: Resource | None = None
+        found_key: tuple[int, float, str] | None = None
+        for r in self.resources.values():
+            tier = SHOW_TIERS.get(r.show)
+            if tier is None:
+                continue
+            key = (tier, -r.updated, r.jid)
+            if found_key is None or key < found_key:
+                found, found_key = r, key
+        return found
 
     def tier(self) -> int | None:
         best = self.best()
@@ -125,7 +131,8 @@ class Agent:
     def online(self) -> bool:
         return bool(self.resources)
 
-    def capacity(self, default: int) -> int:
-        best = self.best()
+    def capacity(self, default: int, best: Resource | None = None) -> int:
+        """``best``: :meth:`best` when the caller has it already."""
+        best = best or self.best()
         asked = best.max_chats if best else None
         return min(asked, default) if asked else default

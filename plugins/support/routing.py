@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Agent, Ticket
+from .model import SHOW_TIERS, Agent, Ticket
 
 
 @dataclass
@@ -32,10 +32,10 @@ def candidates(ticket: Ticket, agents: list[Agent], loads: dict[str, int], offer
             continue
         if ticket.target_agent and agent.jid != ticket.target_agent:
             continue
-        tier = agent.tier()
+        tier = SHOW_TIERS.get(best.show)  # (the agent's tier: its best resource's)
         if tier is None or (tier == 2 and not urgent):
             continue
-        capacity = agent.capacity(default_max)
+        capacity = agent.capacity(default_max, best)
         load = loads.get(agent.jid, 0)
         if load >= capacity:
             continue
