@@ -67,9 +67,16 @@ def test_bench_tiny_runs_every_scenario_and_writes_results(tmp_path: Path) -> No
         assert guests["never_told_position"] == 0 and guests["position_max_ms"] > 0
         # What limited the run is told by each side's CPU: the server and the component worked.
         assert support["cpu_share_of_a_core"]["prosody"] > 0 and support["cpu_share_of_a_core"]["component"] > 0
+        # And phase by phase: the server alone, timed by a client of its own, and each side's CPU.
+        probe, by_phase = support["server_probe"], support["cpu_by_phase"]
+        assert set(probe) == set(by_phase) == {"customers_joining", "first_offers", "after_closes"}
+        assert probe["after_closes"]["samples"] > 0 and probe["after_closes"]["p99_ms"] > 0, probe
+        assert set(by_phase["after_closes"]) == {"prosody", "component", "loadgen", "machine"}, by_phase
     table = (out / "latest.md").read_text()
     assert "| scenario | native | ours |" in table and "MUC fan-out" in table
     assert "## Archiving cost" in table
+    if "skipped" not in support:
+        assert "| accounts | offers after closes |" in table
 
 
 def test_submitted_forms_parse_in_a_fresh_process() -> None:
