@@ -67,7 +67,8 @@ class Outbox(Protocol):
 
     def customer_notice(self, ticket: Ticket, body: str, status: tuple[int, int] | None = None,
                         transient: bool = False, update: bool = False) -> None:
-        """``update``: a later place in the queue (the customer was told one before)."""
+        """``update``: a place told by a status batch (to customers who moved, or after a restart),
+        not the one a newcomer waits for."""
     def customer_departed(self, ticket: Ticket, body: str) -> None: ...
     def customer_closed(self, ticket: Ticket, body: str, by: str) -> None: ...
     def session_notice(self, ticket: Ticket, to: str, body: str, marker: Any = None) -> None: ...

@@ -109,8 +109,8 @@ class StanzaOutbox(ConversationRecord, AgentClients):
         if status is not None and t.notify:
             children.insert(0, stanza.queue_status(*status))
         # A newcomer's place in the queue is news they wait for (told within a second of joining): it
-        # goes at once. Later places and the other notices may wait while the server is behind: a
-        # thousand customers moving up one place must not hold back the offers that moved them.
+        # goes at once. A status batch's places and the other notices may wait while the server is
+        # behind: a thousand customers moving up one place must not hold back the offers that moved them.
         self.say(self._entry_jid(t), t.customer_jid, body, t.lang, children, bulk=status is None or update)
 
     def customer_departed(self, t: Ticket, body: str) -> None:

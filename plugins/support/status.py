@@ -120,7 +120,7 @@ class QueueStatus:
             self._send_status(t, current)
 
     def _send_status(self, t: Ticket, current: tuple[int, int] | None = None, update: bool = False) -> None:
-        """``update``: one of a batch's, to a customer told their place before."""
+        """``update``: one of a status batch's (it may wait while the server is behind)."""
         ahead, seconds = current or self.status(t)
         t.last_status, t.last_status_at = (ahead, seconds), self.now()
         if t.state == "offered":
