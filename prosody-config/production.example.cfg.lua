@@ -31,13 +31,9 @@ log = {
 
 admins = { "admin@example.com" }
 
--- Prosody 0.12 collects garbage eagerly by default: incremental, a new cycle
--- once memory has grown 5 % (threshold 105, speed 500). In the support storm
--- (1,000 customers joining within a second) that kept Prosody at a whole core.
--- Starting a cycle when memory has doubled, as Lua itself does, took a third
--- to a half off Prosody's CPU there and cut the customers' wait for their
--- place from 0.7 s to 0.1 s (p99), for up to twice the memory between cycles.
--- See bench/results/support_storm_analysis.md.
+-- Garbage collection once memory has doubled, not after 5 % growth (Prosody's
+-- default): a third to a half less CPU in a support storm, for more memory.
+-- Why and how much: Switchboard's docs/servers.md.
 gc = { mode = "incremental"; threshold = 200; speed = 200 }
 
 ---------- Network ----------
