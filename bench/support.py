@@ -34,9 +34,10 @@ from .stats import percentile
 QUEUE = "help"
 MAX_CHATS = 3
 #: The storm's phases: customers joining until each was told their place, agents taking their first
-#: offers until the last came, then offers after closes (names, and where each begins and ends).
-PHASES = (("customers_joining", "customers", "joined"), ("first_offers", "agents", "filled"),
-          ("after_closes", "filled", "last"))
+#: offers until the last came, then offers after closes (key, label, and where each begins and ends).
+PHASES = (("customers_joining", "customers joining", "customers", "joined"),
+          ("first_offers", "first offers", "agents", "filled"),
+          ("after_closes", "offers after closes", "filled", "last"))
 
 
 def services(agents: list[str], customers: int) -> dict[str, dict[str, dict]]:
@@ -156,7 +157,7 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
             after = procstat.cpu_many(cpu_pids)
             # Each phase: what the server alone took to deliver meanwhile, and each process's CPU.
             at = outcome["phases"]
-            spans = {name: (at[begin], at[end]) for name, begin, end in PHASES}
+            spans = {key: (at[begin], at[end]) for key, _label, begin, end in PHASES}
             outcome["server_probe"] = {name: during(samples, *span) for name, span in spans.items()}
             outcome["cpu_by_phase"] = {name: timeline.shares(*span) for name, span in spans.items()}
             outcome["cpu_s"] = {name: round(after[name] - before[name], 2) for name in cpu_pids}
@@ -221,7 +222,8 @@ def _server_floor(probe: dict[str, Any] | None) -> str:
     if not probe:
         return "server's own delivery: not measured"
     return "server's own delivery p50/p99: " + ", ".join(
-        f"{phase.replace('_', ' ')} {_ms(p.get('p50_ms'))}/{_ms(p.get('p99_ms'))} ms" for phase, p in probe.items())
+        f"{label} {_ms(p.get('p50_ms'))}/{_ms(p.get('p99_ms'))} ms"
+        for key, label, _begin, _end in PHASES if (p := probe.get(key)) is not None)
 
 
 def run(stack: Stack, settings: Any, progress: Callable[[str], None]) -> dict[str, Any]:

@@ -5,10 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .stats import figure as _f
-
-#: The storm's phases as the server probe splits them (bench/probe.py), in the order they run.
-PROBE_PHASES = (("customers_joining", "customers joining"), ("first_offers", "first offers"),
-                ("after_closes", "offers after closes"))
+from .support import PHASES
 
 
 def support_rows(support: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -75,7 +72,7 @@ def support_lines(support: dict[str, Any] | None) -> list[str]:
 
 def probe_lines(support: dict[str, Any]) -> list[str]:
     """The server's own delivery in each phase of each storm (a client's headlines to itself)."""
-    storms = [(who, run["server_probe"]) for who, run in (("accounts", support), ("guests", support.get("guests") or {}))
+    storms = [(who, run) for who, run in (("accounts", support), ("guests", support.get("guests") or {}))
               if run.get("server_probe")]
     if not storms:
         return []
@@ -85,10 +82,9 @@ def probe_lines(support: dict[str, Any]) -> list[str]:
              "whole core serves each connection in turn, the component's one among a thousand customers':", "",
              "| storm | phase | headlines | p50 ms | p99 ms | max ms | server CPU | component CPU | load generator CPU |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for who, probe in storms:
-        run = support if who == "accounts" else support.get("guests") or {}
-        for key, phase in PROBE_PHASES:
-            p = probe.get(key) or {}
+    for who, run in storms:
+        for key, phase, _begin, _end in PHASES:
+            p = run["server_probe"].get(key) or {}
             cpu = (run.get("cpu_by_phase") or {}).get(key) or {}
             if p.get("samples"):
                 lines.append(f"| {who} | {phase} | {p['samples']} | {_f(p['p50_ms'])} | {_f(p['p99_ms'])} | "
