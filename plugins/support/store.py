@@ -185,7 +185,8 @@ class SupportStore(CannedReplies):
         if self._batches is None:
             if self.db.is_sqlite:
                 writer = sqlite_direct.DirectWriter(str(self.db.url.database),
-                                                    await sqlite_direct.synchronous_of(self.db), "support-journal")
+                                                    await sqlite_direct.synchronous_of(self.db), "support-journal",
+                                                    inline=True, what="ticket journal")
                 self._batches = DirectBatches(writer, SupportTicket.__table__, SupportEvent.__table__)
             else:
                 self._batches = PgBatches(self.db, SupportTicket.__table__, SupportEvent.__table__)

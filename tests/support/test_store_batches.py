@@ -4,6 +4,8 @@ few queries, and agents coming online together are stored in few transactions.""
 from __future__ import annotations
 
 import asyncio
+import os
+import sqlite3
 from types import SimpleNamespace
 
 import pytest
@@ -112,4 +114,53 @@ async def test_the_postgresql_writer_connects_with_the_urls_options():
         assert options == {"host": "db.example", "port": 6543, "user": "desk", "password": "p@ss",
                            "database": "switchboard", "ssl": "require"}
     finally:
+        await db.close()
+
+
+@pytest.mark.skipif(os.environ.get("SWITCHBOARD_TEST_BACKEND", "sqlite") != "sqlite",
+                    reason="commits on the event loop are SQLite's (a database file)")
+async def test_sqlite_batches_commit_on_the_loop_and_a_held_lock_sends_one_to_the_thread(tmp_path):
+    """Every offer waits for its batch: a small one commits on the loop, with no hand-off to a thread.
+    Another writer holding the lock never makes the loop wait: that batch waits in the thread, and
+    is stored all the same."""
+    db = Database(harness.database_url(tmp_path))
+    await db.migrate([Migrations("support", SupportPlugin.migrations)])
+    store = SupportStore(db)
+    try:
+        first = Ticket(id="t1", queue="help", entry="help", customer="c@x", customer_jid="c@x/r", lang="en",
+                       created_at=1.0)
+        await store.save_batch([change(first, ("created", 1.0, "c@x", {}))])
+        writer = store._batches.writer
+        assert (writer.inline_commits, writer.thread_commits) == (1, 0)
+        holder = sqlite3.connect(tmp_path / "switchboard.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        asyncio.get_running_loop().call_later(0.3, holder.execute, "ROLLBACK")
+        second = Ticket(id="t2", queue="help", entry="help", customer="d@x", customer_jid="d@x/r", lang="en",
+                        created_at=2.0)
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticking = asyncio.ensure_future(ticker())
+        try:
+            await store.save_batch([change(second, ("created", 2.0, "d@x", {}))])
+        finally:
+            ticking.cancel()
+            holder.close()
+        assert (writer.inline_commits, writer.thread_commits) == (1, 1)
+        assert ticks >= 10  # the loop ran on while the batch waited for the lock
+        assert await store.ticket("t2") == second and await store.events("t2") == [("created", 2.0, "d@x", {})]
+        # Larger than the loop takes: the thread.
+        many = [change(Ticket(id=f"m{n}", queue="help", entry="help", customer=f"m{n}@x", customer_jid=f"m{n}@x/r",
+                              lang="en", created_at=3.0), ("created", 3.0, f"m{n}@x", {}))
+                for n in range(writer.INLINE_MAX_ROWS)]
+        await store.save_batch(many)
+        assert (writer.inline_commits, writer.thread_commits) == (1, 2)
+        assert len(await store.open_tickets("help")) == 2 + writer.INLINE_MAX_ROWS
+    finally:
+        await store.close()
         await db.close()
