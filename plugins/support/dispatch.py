@@ -55,12 +55,6 @@ class Dispatch:
         return [a for a in self.agents.get(queue, {}).values() if a.tier() is not None]
 
     # -- routing and offers ---------------------------------------------------------
-    @staticmethod
-    def _free_tiers(agents: list[Agent], loads: dict[str, int], busy: set[str], default_max: int) -> set[int]:
-        """The routing tiers in which some agent could take a customer now (no offer pending, room left)."""
-        return {tier for a in agents if (tier := a.tier()) is not None and a.jid not in busy
-                and loads.get(a.jid, 0) < a.capacity(default_max)}
-
     async def _route(self, queue: str) -> None:
         """Route ``queue``, then each other queue that shares an agent with it: what frees an agent
         here (an offer answered, withdrawn or timed out, a conversation ended) frees them there too."""
@@ -83,11 +77,12 @@ class Dispatch:
         await self._refresh_foreign()
         loads = self._loads()
         busy = self._busy()
-        agents = [self.agents[queue][jid] for jid in q.agents if jid in self.agents[queue]]
-        free = self._free_tiers(agents, loads, busy, q.max_chats)
+        seated = routing.seats([self.agents[queue][jid] for jid in q.agents if jid in self.agents[queue]],
+                               q.max_chats)
+        free = routing.free_tiers(seated, loads, busy)
         made: list[tuple[Any, list[str]]] = []
         try:
-            await self._route_pass(q, waiting, agents, loads, busy, free, made)
+            await self._route_pass(q, waiting, seated, loads, busy, free, made)
         finally:
             if made:
                 # Each offer leaves as soon as its write is committed, if still pending then: not
@@ -102,8 +97,8 @@ class Dispatch:
                 for entry, _resources in made:
                     await self._offer_stored(entry)
 
-    async def _route_pass(self, q: Any, waiting: Any, agents: list[Agent], loads: dict[str, int], busy: set[str],
-                          free: set[int], made: list[tuple[Any, list[str]]]) -> None:
+    async def _route_pass(self, q: Any, waiting: Any, seated: list[routing.Seat], loads: dict[str, int],
+                          busy: set[str], free: set[int], made: list[tuple[Any, list[str]]]) -> None:
         queue = q.name
         index = 0
         while free:
@@ -117,15 +112,15 @@ class Dispatch:
             urgent = t.priority >= q.urgent_priority
             if free == {2} and not urgent:
                 break  # only agents on dnd are free: they take urgent customers, who all come first
-            found = routing.candidates(t, agents, loads, busy, q.max_chats, urgent)
+            found = routing.candidates_among(t, seated, loads, busy, urgent)
             if not found and t.target_agent:
                 t.target_agent = ""  # the named agent cannot take it: back to the queue
-                found = routing.candidates(t, agents, loads, busy, q.max_chats, urgent)
+                found = routing.candidates_among(t, seated, loads, busy, urgent)
             if not found:
                 if t.declined and ("retry", t.id) not in self._timers:
                     saved = list(t.declined)
                     t.declined = []
-                    if routing.candidates(t, agents, loads, busy, q.max_chats, urgent):
+                    if routing.candidates_among(t, seated, loads, busy, urgent):
                         # Everyone free let it go once: ask again after a pause, not in a loop.
                         self._later(("retry", t.id), q.offer_timeout, lambda tid=t.id: self._retry(tid))
                     t.declined = saved
@@ -142,7 +137,7 @@ class Dispatch:
             entry = self._change(t, "offered", agents=[c.agent.jid for c in chosen])
             self._schedule_offer_timeout(t)
             made.append((entry, [c.resource for c in chosen]))
-            free = self._free_tiers(agents, loads, busy, q.max_chats)
+            free = routing.free_tiers(seated, loads, busy)
 
     def _send_stored(self, entry: Any, resources: list[str], timeout: float) -> None:
         """The offer's write is committed: send it to each resource it is still pending for."""

@@ -22,24 +22,56 @@ class Candidate:
     tier: int
 
 
+@dataclass(slots=True)
+class Seat:
+    """An agent as a routing pass sees it: where an offer would go, its tier, its capacity. Fixed for
+    the pass (only a presence changes them, and none is handled during a pass), so each is worked
+    out once per pass rather than for every customer tried."""
+
+    agent: Agent
+    resource: str       #: the agent's best resource: where an offer goes
+    tier: int
+    capacity: int
+
+
+def seats(agents: list[Agent], default_max: int) -> list[Seat]:
+    """The routable agents among ``agents`` (a resource with a routable show), in their order."""
+    found: list[Seat] = []
+    for agent in agents:
+        best = agent.best()
+        if best is None:
+            continue
+        found.append(Seat(agent, best.jid, SHOW_TIERS[best.show], agent.capacity(default_max, best)))
+    return found
+
+
+def free_tiers(seats: list[Seat], loads: dict[str, int], busy: set[str]) -> set[int]:
+    """The tiers in which some agent could take a customer now (no offer pending, room left)."""
+    return {s.tier for s in seats if s.agent.jid not in busy and loads.get(s.agent.jid, 0) < s.capacity}
+
+
 def candidates(ticket: Ticket, agents: list[Agent], loads: dict[str, int], offered: set[str],
                default_max: int, urgent: bool) -> list[Candidate]:
     """Agents that may be offered ``ticket`` now, best tier only."""
+    return candidates_among(ticket, seats(agents, default_max), loads, offered, urgent)
+
+
+def candidates_among(ticket: Ticket, seated: list[Seat], loads: dict[str, int], offered: set[str],
+                     urgent: bool) -> list[Candidate]:
+    """:func:`candidates`, with the pass's :func:`seats`."""
     found: list[Candidate] = []
-    for agent in agents:
-        best = agent.best()
-        if best is None or agent.jid in ticket.declined or agent.jid in offered:
+    for s in seated:
+        agent = s.agent
+        if agent.jid in ticket.declined or agent.jid in offered:
             continue
         if ticket.target_agent and agent.jid != ticket.target_agent:
             continue
-        tier = SHOW_TIERS.get(best.show)  # (the agent's tier: its best resource's)
-        if tier is None or (tier == 2 and not urgent):
+        if s.tier == 2 and not urgent:
             continue
-        capacity = agent.capacity(default_max, best)
         load = loads.get(agent.jid, 0)
-        if load >= capacity:
+        if load >= s.capacity:
             continue
-        found.append(Candidate(agent, best.jid, load, capacity, tier))
+        found.append(Candidate(agent, s.resource, load, s.capacity, s.tier))
     if not found:
         return []
     top = min(c.tier for c in found)
