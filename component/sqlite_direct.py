@@ -40,6 +40,36 @@ def busy(exc: sqlite3.OperationalError) -> bool:
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
 
 
+class LoopBudget:
+    """Whether small database work may run on the event loop itself: yes, unless it has stayed slow.
+
+    A moving average of the times taken above ``SLOW_S`` (a slow or saturated disk, not one call
+    preempted on a busy machine) sends all such work to a thread for ``BACKOFF_S``, logged once.
+    """
+
+    SLOW_S = 0.005
+    #: Weight of the newest time in the moving average.
+    WEIGHT = 0.05
+    BACKOFF_S = 10.0
+
+    def __init__(self, what: str) -> None:
+        self.what = what  # for the log line: "archive commits", "archive reads"…
+        self.slow_s, self.weight, self.backoff_s = self.SLOW_S, self.WEIGHT, self.BACKOFF_S
+        self.average_s = 0.0
+        self.paused_until = 0.0
+
+    def allowed(self) -> bool:
+        return time.monotonic() >= self.paused_until
+
+    def spent(self, elapsed: float) -> None:
+        self.average_s += self.weight * (elapsed - self.average_s)
+        if self.average_s > self.slow_s:
+            self.paused_until = time.monotonic() + self.backoff_s
+            log.warning("%s are slow on the event loop; using a thread for a while", self.what,
+                        extra={"average_ms": round(self.average_s * 1000, 1), "backoff_s": self.backoff_s})
+            self.average_s = 0.0
+
+
 class DirectWriter:
     """A whole write transaction at a time, on a thread of its own or, with ``inline``, on the loop.
 
@@ -55,18 +85,13 @@ class DirectWriter:
       ``CHECKPOINT_EVERY`` inline commits;
     - transactions of more than ``INLINE_MAX_ROWS`` rows go to the thread: they would hold the loop
       for milliseconds;
-    - when commits stay slow (a moving average above ``SLOW_S``: a slow or saturated disk, not one
-      commit preempted on a busy machine), every transaction goes to the thread for ``BACKOFF_S``.
+    - when commits stay slow, every transaction goes to the thread for a while (:class:`LoopBudget`).
 
     With synchronous=FULL or EXTRA every commit fsyncs, so all go to the thread. ``work`` must be
     safe to run on either connection: statements only, no state of its own between attempts.
     """
 
     INLINE_MAX_ROWS = 64
-    SLOW_S = 0.005
-    #: Weight of the newest commit in the moving average of commit times.
-    SLOW_WEIGHT = 0.05
-    BACKOFF_S = 10.0
     CHECKPOINT_EVERY = 200
 
     def __init__(self, path: str, synchronous: int, name: str = "sqlite-writer", *, inline: bool = False,
@@ -78,8 +103,7 @@ class DirectWriter:
         self._conn: sqlite3.Connection | None = None
         self.inline = inline and synchronous <= 1
         self._loop_conn: sqlite3.Connection | None = None
-        self._inline_paused_until = 0.0
-        self._commit_s = 0.0  #: moving average of inline commit times
+        self.budget = LoopBudget(f"{what} commits")
         self._since_checkpoint = 0
         self._checkpoint: asyncio.Future[Any] | None = None
         #: Transactions committed on the loop and in the thread, and checkpoints (benchmarks and tests).
@@ -134,7 +158,7 @@ class DirectWriter:
 
     def _try_inline(self, work: Callable[..., Any], args: tuple[Any, ...], rows: int) -> tuple[bool, Any]:
         """Commit on the loop if that cannot make it wait; (False, None) sends the work to the thread."""
-        if not self.inline or rows > self.INLINE_MAX_ROWS or time.monotonic() < self._inline_paused_until:
+        if not self.inline or rows > self.INLINE_MAX_ROWS or not self.budget.allowed():
             return False, None
         started = time.perf_counter()
         try:
@@ -143,13 +167,7 @@ class DirectWriter:
             if busy(exc):
                 return False, None
             raise
-        elapsed = time.perf_counter() - started
-        self._commit_s += self.SLOW_WEIGHT * (elapsed - self._commit_s)
-        if self._commit_s > self.SLOW_S:
-            self._inline_paused_until = time.monotonic() + self.BACKOFF_S
-            log.warning("%s commits are slow on the event loop; writing from a thread for a while", self.what,
-                        extra={"commit_ms": round(self._commit_s * 1000, 1), "backoff_s": self.BACKOFF_S})
-            self._commit_s = 0.0
+        self.budget.spent(time.perf_counter() - started)
         self.inline_commits += 1
         self._since_checkpoint += 1
         if self._since_checkpoint >= self.CHECKPOINT_EVERY and self._checkpoint is None:

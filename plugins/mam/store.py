@@ -31,6 +31,9 @@ from component.storage import Database
 from .sqlite_fast import SqliteReaders, SqliteWriter
 from .tables import A, M, Filters, SqlReader, archive_domain
 
+#: The most rows a read may ask for and still count as small (read on the event loop with SQLite).
+SMALL_READ_ROWS = 64
+
 __all__ = ["ArchiveStore", "SqliteWriter"]
 
 
@@ -141,12 +144,13 @@ class ArchiveStore:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM runs outside a transaction
             await conn.exec_driver_sql("VACUUM mam_messages")
 
-    async def read(self, fn: Callable[[SqlReader], Any]) -> Any:
-        """Run ``fn(reader)`` in one read transaction and return its result."""
+    async def read(self, fn: Callable[[SqlReader], Any], small: bool = False) -> Any:
+        """Run ``fn(reader)`` in one read transaction and return its result. ``small``: a few rows
+        found by index, which SQLite may read on the event loop (see SqliteReaders)."""
         if self._fast_path:
             if self._readers is None:
                 self._readers = SqliteReaders(str(self.db.url.database))
-            return await self._readers.run(fn)
+            return await self._readers.run(fn, small)
         async with self.db.engine.connect() as conn:
             if not self.db.is_sqlite:
                 # One snapshot for the several statements of a query.
@@ -160,19 +164,20 @@ class ArchiveStore:
             return await conn.run_sync(run)
 
     async def get(self, archive: str, stanza_id: str) -> Any:
-        return await self.read(lambda r: r.get(archive, stanza_id))
+        return await self.read(lambda r: r.get(archive, stanza_id), small=True)
 
     async def find_by_origin_id(self, archive: str, author: str | None, origin_id: str) -> Any:
-        return await self.read(lambda r: r.find_by_origin_id(archive, author, origin_id))
+        return await self.read(lambda r: r.find_by_origin_id(archive, author, origin_id), small=True)
 
     async def referring(self, archive: str, after_id: str, markers: Iterable[str]) -> list[Any]:
         return await self.read(lambda r: r.referring(archive, after_id, markers))
 
     async def bounds(self, archive: str) -> tuple[Any, Any]:
-        return await self.read(lambda r: r.bounds(archive))
+        return await self.read(lambda r: r.bounds(archive), small=True)
 
     async def newest(self, archive: str, limit: int, lower_incl: str | None) -> list[Any]:
-        return await self.read(lambda r: r.page(Filters(archive, lower_incl=lower_incl), limit, backward=True))
+        return await self.read(lambda r: r.page(Filters(archive, lower_incl=lower_incl), limit, backward=True),
+                               small=limit <= SMALL_READ_ROWS)
 
     async def nth_newest(self, archive: str, n: int) -> str | None:
         return await self.read(lambda r: r.nth_newest(archive, n))
@@ -181,7 +186,7 @@ class ArchiveStore:
         return await self.read(lambda r: r.policies(domain))
 
     async def policy(self, archive: str) -> tuple[int | None, int | None]:
-        return await self.read(lambda r: r.policy(archive))
+        return await self.read(lambda r: r.policy(archive), small=True)
 
     async def archive_count(self, archive: str) -> int:
         return await self.read(lambda r: r.archive_count(archive))
