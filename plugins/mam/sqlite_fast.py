@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 import threading
 import time
@@ -13,8 +12,6 @@ from typing import Any, Callable
 from component.sqlite_direct import DirectWriter, LoopBudget, busy
 
 from .tables import INSERT_COLUMNS, SqlReader, archive_domain
-
-log = logging.getLogger("switchboard.plugins.mam")
 
 
 class SqliteWriter(DirectWriter):
