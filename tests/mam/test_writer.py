@@ -144,7 +144,7 @@ async def test_commits_that_stay_slow_move_writes_to_the_thread(opened: ArchiveS
     writer = writer_of(opened)
     writer.budget.slow_s = 0.0  # any commit is "slow", and the average of them too
     writer.budget.weight = 1.0
-    with caplog.at_level(logging.WARNING, logger="switchboard.plugins.mam"):
+    with caplog.at_level(logging.WARNING, logger="switchboard.component.sqlite"):
         await opened.store(record(1))
         await opened.store(record(2))
         await opened.store(record(3))
