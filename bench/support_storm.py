@@ -56,6 +56,9 @@ class Outbox:
                         update: bool = False) -> None:
         self.notices += 1
 
+    def offer_now(self, t: Any, agent_jid: str, timeout: float, body: str) -> str:
+        return ""  # through offer(), which records when
+
     async def offer(self, t: Any, agent_jid: str, timeout: float, body: str, via: str = "") -> str:
         self.offers.append((t.id, agent_jid, time.perf_counter()))
         return "chat"

@@ -146,7 +146,12 @@ class Dispatch:
             return  # refused: _offer_stored tries it again
         for resource in resources:
             if self.tickets.get(t.id) is t and t.state == "offered" and t.offers.get(resource) == "pending":
-                self._spawn(self._send_offer(t, resource, timeout, self._offer_text(t, timeout)))
+                body = self._offer_text(t, timeout)
+                # Written here when it can be: the commit that stored it wakes the round's other work
+                # too (fifty conversations just accepted, each with its transcript), and a task would
+                # only start after all of it.
+                sent = self.outbox.offer_now(t, resource, timeout, body)
+                self._spawn(self._send_offer(t, resource, timeout, body, sent=sent))
 
     async def _offer_stored(self, entry: Any) -> None:
         """After an offer's write (sent already by _send_stored): its events told, or a refused one
@@ -206,11 +211,12 @@ class Dispatch:
                 await self._route(t.queue)
                 self._refresh(t.queue)
 
-    async def _send_offer(self, t: Ticket, agent_jid: str, timeout: float, body: str, via: str = "") -> None:
+    async def _send_offer(self, t: Ticket, agent_jid: str, timeout: float, body: str, via: str = "",
+                          sent: str = "") -> None:
         """Send an offer (``via``: the form it took before, to send it the same way again) and store
-        the form it took."""
+        the form it took (``sent``: already sent, in that form)."""
         deadline = t.offer_deadline
-        sent = await self.outbox.offer(t, agent_jid, timeout, body, via)
+        sent = sent or await self.outbox.offer(t, agent_jid, timeout, body, via)
         if t.offer_deadline == deadline and agent_jid in t.offers:
             # Told on the stream up now: a re-adoption without a lost stream does not send it again.
             self._told.setdefault(t.id, {})[agent_jid] = (deadline, sent)

@@ -75,6 +75,9 @@ class Outbox(Protocol):
     async def offer(self, ticket: Ticket, agent_jid: str, timeout: float, body: str, via: str = "") -> str:
         """Send an offer; ``via`` ("iq" or "chat"): the form it took before, sent so again without asking
         the client. Returns the form it took."""
+    def offer_now(self, ticket: Ticket, agent_jid: str, timeout: float, body: str) -> str:
+        """Send an offer at once if its form is known without asking and needs no answer (a chat
+        message): returns the form it took, or "" when :meth:`offer` must send it."""
     def revoke(self, ticket: Ticket, agent_jid: str, via: str, reason: str) -> None: ...
     async def connect_agent(self, ticket: Ticket, agent_jid: str, intro: str) -> None: ...
     async def probe(self, jid: str) -> bool: ...

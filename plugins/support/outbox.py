@@ -215,9 +215,21 @@ class StanzaOutbox(ConversationRecord, AgentClients):
                 log.info("offer IQ refused, falling back to chat", extra={"ticket": t.id, "error": str(error)})
                 self._features[agent_jid] = False
         self._leaving(since)
+        self._chat_offer(t, agent_jid, body)
+        return "chat"
+
+    def offer_now(self, t: Ticket, agent_jid: str, timeout: float, body: str) -> str:
+        """The offer as a chat message, written at once, for a client known to take offers so."""
+        if self._features.get(agent_jid) is not False:
+            return ""  # an offer IQ waits for its answer, an unknown client for the question
+        self._leaving(request_arrived())
+        self._chat_offer(t, agent_jid, body)
+        return "chat"
+
+    def _chat_offer(self, t: Ticket, agent_jid: str, body: str) -> None:
+        assert self.engine is not None
         self.say(self.engine.session_jid(t.id), agent_jid, body, self.engine.agent_lang(t),
                  [self._ticket_el(t, "offered"), stanza.no_store()])
-        return "chat"
 
     def _leaving(self, since: float | None) -> None:
         if since is not None:

@@ -37,6 +37,9 @@ class Recorder:
     def session_notice(self, t, to, body, marker=None):
         self.calls.append(("session", (to, body)))
 
+    def offer_now(self, t, agent_jid, timeout, body):
+        return ""  # always through offer()
+
     async def offer(self, t, agent_jid, timeout, body, via=""):
         self.calls.append(("offer", (t.id, agent_jid)))
         return "chat"

@@ -49,6 +49,9 @@ AGENT_C = {"conversations": 1, "answered": 1, "wait_avg": 60.0, "first_response_
 class QuietOutbox:
     """Stands in for the network: offers are 'sent', probes find everyone online, the rest is dropped."""
 
+    def offer_now(self, t: Any, agent_jid: str, timeout: float, body: str) -> str:
+        return ""  # always through offer()
+
     async def offer(self, t: Any, agent_jid: str, timeout: float, body: str, via: str = "") -> str:
         return "chat"
 
