@@ -168,6 +168,17 @@ def test_component_handshake(prosody: LocalProsody) -> None:
         good.close()
 
 
+@pytest.mark.integration
+@requires_prosody
+def test_prosody_takes_our_garbage_collector_settings(prosody: LocalProsody) -> None:
+    """Our configuration asks for Lua 5.4's generational collector (why: docs/servers.md). A Prosody
+    that cannot apply it (an older Lua, a misspelt parameter) logs so and keeps its own collector,
+    whose pauses the support storm measured at tens of milliseconds."""
+    log = prosody.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "Hello and welcome to Prosody" in log  # its start is in this log
+    assert "Failed to apply GC configuration" not in log
+
+
 # ---- launcher behaviour -------------------------------------------------
 
 
