@@ -150,7 +150,11 @@ class Dispatch:
                 # Written here when it can be: the commit that stored it wakes the round's other work
                 # too (fifty conversations just accepted, each with its transcript), and a task would
                 # only start after all of it.
-                sent = self.outbox.offer_now(t, resource, timeout, body)
+                try:
+                    sent = self.outbox.offer_now(t, resource, timeout, body)
+                except Exception:  # noqa: BLE001 - a callback's failure would lose the offer: the task sends it
+                    log.exception("offer not written at its commit", extra={"ticket": t.id})
+                    sent = ""
                 self._spawn(self._send_offer(t, resource, timeout, body, sent=sent))
 
     async def _offer_stored(self, entry: Any) -> None:

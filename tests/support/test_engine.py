@@ -94,6 +94,33 @@ async def settle():
         await asyncio.sleep(0)
 
 
+async def test_an_offer_written_at_its_commit_and_one_that_fails_there_goes_the_usual_way(make, caplog):
+    """An offer whose form is known leaves in the commit's own callback (nothing of the round's other
+    work before it); if writing it there fails, the offer's task sends it as before, and it is logged."""
+    engine, rec = await make()
+    written: list[str] = []
+
+    def offer_now(t, agent_jid, timeout, body):
+        written.append(t.customer)
+        if t.customer == "bad@y":
+            raise RuntimeError("the stream broke")
+        return "chat"
+
+    rec.offer_now = offer_now
+    await online(engine, A)
+    first = await engine.join("help", "good@y/r", "en", body="hi")
+    await settle()
+    assert written == ["good@y"] and rec.of("offer") == []  # not sent twice
+    assert first.state == "offered" and first.offers == {f"{A}/r": "chat"}  # its form is stored
+    await online(engine, B)
+    with caplog.at_level("ERROR", logger="switchboard.plugins.support"):
+        second = await engine.join("help", "bad@y/r", "en", body="hi")
+        await settle()
+    assert written == ["good@y", "bad@y"] and rec.of("offer") == [("bad@y", f"{B}/r")]
+    assert second.state == "offered" and second.offers == {f"{B}/r": "chat"}
+    assert [r.getMessage() for r in caplog.records] == ["offer not written at its commit"]
+
+
 async def test_round_robin_alternates_and_least_busy_balances(make):
     engine, rec = await make(strategy="round-robin")
     await online(engine, A, B)
