@@ -1,4 +1,5 @@
-"""The engine without a network: routing strategies, tiers, capacity, offers, transfer, persistence.
+"""The engine without a network: routing strategies, tiers, capacity, offers, transfer, persistence
+(the routing functions alone: test_routing.py).
 
 A recording outbox stands in for stanzas; the database is a real SQLite file.
 """
@@ -13,10 +14,8 @@ import pytest
 from component.hooks import HookBus
 from component.storage import Database, Migrations
 from plugins.support import hooks as events
-from plugins.support.model import Agent, Resource, Ticket
 from plugins.support.options import QueueOptions, SupportOptions
 from plugins.support.plugin import SupportPlugin
-from plugins.support.routing import candidates, choose, estimate_wait, free_tiers, seats
 from plugins.support.engine import JoinRefused, SupportEngine
 from plugins.support.store import SupportStore
 
@@ -252,38 +251,6 @@ async def test_transfer_rules_and_state_reloaded_from_the_database(make, tmp_pat
     assert set(engine2.agents["help"]) == {A, B}
     kinds = [k for k, *_ in await engine2.store.events(t.id)]
     assert kinds == ["created", "queued", "offered", "accepted", "transferred", "offered", "note"]
-
-
-def test_routing_pure_functions():
-    agents = [Agent(A, {f"{A}/r": Resource(f"{A}/r", "chat", None, 1.0)}),
-              Agent(B, {f"{B}/r": Resource(f"{B}/r", "chat", 1, 1.0)})]
-    t = Ticket("t1", "help", "c@y", "c@y/r", "en", 0.0)
-    found = candidates(t, agents, {B: 1}, set(), 3, False)
-    assert [c.agent.jid for c in found] == [A]              # B is at its max-chats of 1
-    found = candidates(t, agents, {}, set(), 3, False)
-    assert [c.agent.jid for c in choose("round-robin", found, [A, B], A)] == [B]
-    assert [c.agent.jid for c in choose("round-robin", found, [A, B], B)] == [A]
-    assert len(choose("broadcast", found, [A, B], "")) == 2
-    t.declined = [A]
-    assert [c.agent.jid for c in candidates(t, agents, {}, set(), 3, False)] == [B]
-    assert estimate_wait(0, 60, 2) == 30 and estimate_wait(2, 60, 0) == 180
-
-
-def test_a_routing_pass_sees_each_agent_once_as_a_seat():
-    """Where an offer goes, the tier and the capacity, worked out once per pass: the best resource
-    (best show, then the most recent), max-chats bounded by the queue's, nobody on xa or offline."""
-    C, D = "c@x", "d@x"
-    agents = [Agent(A, {f"{A}/phone": Resource(f"{A}/phone", "away", 5, 2.0),
-                        f"{A}/desk": Resource(f"{A}/desk", "chat", 2, 1.0)}),
-              Agent(B, {f"{B}/r": Resource(f"{B}/r", "dnd", None, 1.0)}),
-              Agent(C, {f"{C}/r": Resource(f"{C}/r", "xa", None, 1.0)}),
-              Agent(D)]
-    seated = seats(agents, 3)
-    assert [(s.agent.jid, s.resource, s.tier, s.capacity) for s in seated] == [(A, f"{A}/desk", 0, 2),
-                                                                             (B, f"{B}/r", 2, 3)]
-    assert free_tiers(seated, {}, set()) == {0, 2}
-    assert free_tiers(seated, {A: 2}, set()) == {2}        # A is full
-    assert free_tiers(seated, {}, {A, B}) == set()         # both have an offer pending
 
 
 async def test_resume_queues_tickets_left_undecided_and_restarts_offer_clocks(make):
