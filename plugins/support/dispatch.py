@@ -112,15 +112,15 @@ class Dispatch:
             urgent = t.priority >= q.urgent_priority
             if free == {2} and not urgent:
                 break  # only agents on dnd are free: they take urgent customers, who all come first
-            found = routing.candidates_among(t, seated, loads, busy, urgent)
+            found = routing.candidates(t, seated, loads, busy, urgent)
             if not found and t.target_agent:
                 t.target_agent = ""  # the named agent cannot take it: back to the queue
-                found = routing.candidates_among(t, seated, loads, busy, urgent)
+                found = routing.candidates(t, seated, loads, busy, urgent)
             if not found:
                 if t.declined and ("retry", t.id) not in self._timers:
                     saved = list(t.declined)
                     t.declined = []
-                    if routing.candidates_among(t, seated, loads, busy, urgent):
+                    if routing.candidates(t, seated, loads, busy, urgent):
                         # Everyone free let it go once: ask again after a pause, not in a loop.
                         self._later(("retry", t.id), q.offer_timeout, lambda tid=t.id: self._retry(tid))
                     t.declined = saved

@@ -50,15 +50,9 @@ def free_tiers(seats: list[Seat], loads: dict[str, int], busy: set[str]) -> set[
     return {s.tier for s in seats if s.agent.jid not in busy and loads.get(s.agent.jid, 0) < s.capacity}
 
 
-def candidates(ticket: Ticket, agents: list[Agent], loads: dict[str, int], offered: set[str],
-               default_max: int, urgent: bool) -> list[Candidate]:
-    """Agents that may be offered ``ticket`` now, best tier only."""
-    return candidates_among(ticket, seats(agents, default_max), loads, offered, urgent)
-
-
-def candidates_among(ticket: Ticket, seated: list[Seat], loads: dict[str, int], offered: set[str],
-                     urgent: bool) -> list[Candidate]:
-    """:func:`candidates`, with the pass's :func:`seats`."""
+def candidates(ticket: Ticket, seated: list[Seat], loads: dict[str, int], offered: set[str],
+               urgent: bool) -> list[Candidate]:
+    """The agents among the pass's :func:`seats` that may be offered ``ticket`` now, best tier only."""
     found: list[Candidate] = []
     for s in seated:
         agent = s.agent

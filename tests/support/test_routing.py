@@ -12,14 +12,14 @@ def test_routing_pure_functions():
     agents = [Agent(A, {f"{A}/r": Resource(f"{A}/r", "chat", None, 1.0)}),
               Agent(B, {f"{B}/r": Resource(f"{B}/r", "chat", 1, 1.0)})]
     t = Ticket("t1", "help", "c@y", "c@y/r", "en", 0.0)
-    found = candidates(t, agents, {B: 1}, set(), 3, False)
+    found = candidates(t, seats(agents, 3), {B: 1}, set(), False)
     assert [c.agent.jid for c in found] == [A]              # B is at its max-chats of 1
-    found = candidates(t, agents, {}, set(), 3, False)
+    found = candidates(t, seats(agents, 3), {}, set(), False)
     assert [c.agent.jid for c in choose("round-robin", found, [A, B], A)] == [B]
     assert [c.agent.jid for c in choose("round-robin", found, [A, B], B)] == [A]
     assert len(choose("broadcast", found, [A, B], "")) == 2
     t.declined = [A]
-    assert [c.agent.jid for c in candidates(t, agents, {}, set(), 3, False)] == [B]
+    assert [c.agent.jid for c in candidates(t, seats(agents, 3), {}, set(), False)] == [B]
     assert estimate_wait(0, 60, 2) == 30 and estimate_wait(2, 60, 0) == 180
 
 
