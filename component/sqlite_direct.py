@@ -40,6 +40,11 @@ def busy(exc: sqlite3.OperationalError) -> bool:
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
 
 
+#: The most rows a transaction or a read may take and still run on the event loop: more would hold it
+#: for milliseconds.
+LOOP_MAX_ROWS = 64
+
+
 class LoopBudget:
     """Whether small database work may run on the event loop itself: yes, unless it has stayed slow.
 
@@ -91,7 +96,7 @@ class DirectWriter:
     safe to run on either connection: statements only, no state of its own between attempts.
     """
 
-    INLINE_MAX_ROWS = 64
+    INLINE_MAX_ROWS = LOOP_MAX_ROWS
     CHECKPOINT_EVERY = 200
 
     def __init__(self, path: str, synchronous: int, name: str = "sqlite-writer", *, inline: bool = False,

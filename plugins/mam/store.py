@@ -31,9 +31,6 @@ from component.storage import Database
 from .sqlite_fast import SqliteReaders, SqliteWriter
 from .tables import A, M, Filters, SqlReader, archive_domain
 
-#: The most rows a read may ask for and still count as small (read on the event loop with SQLite).
-SMALL_READ_ROWS = 64
-
 __all__ = ["ArchiveStore", "SqliteWriter"]
 
 
@@ -177,7 +174,7 @@ class ArchiveStore:
 
     async def newest(self, archive: str, limit: int, lower_incl: str | None) -> list[Any]:
         return await self.read(lambda r: r.page(Filters(archive, lower_incl=lower_incl), limit, backward=True),
-                               small=limit <= SMALL_READ_ROWS)
+                               small=limit <= sqlite_direct.LOOP_MAX_ROWS)
 
     async def nth_newest(self, archive: str, n: int) -> str | None:
         return await self.read(lambda r: r.nth_newest(archive, n))
