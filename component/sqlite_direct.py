@@ -88,25 +88,26 @@ class DirectWriter:
       transaction goes to the thread, which waits;
     - it never checkpoints (checkpoints fsync): the thread runs a passive checkpoint every
       ``CHECKPOINT_EVERY`` inline commits;
-    - transactions of more than ``INLINE_MAX_ROWS`` rows go to the thread: they would hold the loop
-      for milliseconds;
+    - transactions of more than ``inline_max_rows`` rows go to the thread: they would hold the loop
+      for milliseconds (by default ``LOOP_MAX_ROWS``, about 1 ms; a writer whose callers wait for
+      its commits in a storm may take more, see the support journal);
     - when commits stay slow, every transaction goes to the thread for a while (:class:`LoopBudget`).
 
     With synchronous=FULL or EXTRA every commit fsyncs, so all go to the thread. ``work`` must be
     safe to run on either connection: statements only, no state of its own between attempts.
     """
 
-    INLINE_MAX_ROWS = LOOP_MAX_ROWS
     CHECKPOINT_EVERY = 200
 
     def __init__(self, path: str, synchronous: int, name: str = "sqlite-writer", *, inline: bool = False,
-                 what: str = "database") -> None:
+                 inline_max_rows: int = LOOP_MAX_ROWS, what: str = "database") -> None:
         self.path = path
         self.synchronous = synchronous
         self.what = what  # what the writer writes, for its log lines
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._conn: sqlite3.Connection | None = None
         self.inline = inline and synchronous <= 1
+        self.inline_max_rows = inline_max_rows
         self._loop_conn: sqlite3.Connection | None = None
         self.budget = LoopBudget(f"{what} commits")
         self._since_checkpoint = 0
@@ -163,7 +164,7 @@ class DirectWriter:
 
     def _try_inline(self, work: Callable[..., Any], args: tuple[Any, ...], rows: int) -> tuple[bool, Any]:
         """Commit on the loop if that cannot make it wait; (False, None) sends the work to the thread."""
-        if not self.inline or rows > self.INLINE_MAX_ROWS or not self.budget.allowed():
+        if not self.inline or rows > self.inline_max_rows or not self.budget.allowed():
             return False, None
         started = time.perf_counter()
         try:

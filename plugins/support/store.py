@@ -166,6 +166,12 @@ def _from_row(row: SupportTicket) -> Ticket:
     return t
 
 
+#: The journal's batches commit on the event loop up to this many rows (about 4 ms; 15 µs a row).
+#: Offers and acceptances wait for their batch, and in a storm a batch sent to the thread waited
+#: 10-17 ms for its answer to be read: the loop runs everything already due first.
+JOURNAL_LOOP_MAX_ROWS = 256
+
+
 class SupportStore(CannedReplies):
     def __init__(self, db: Database, changed: Callable[[Any, dict[str, str]], Awaitable[None]] | None = None) -> None:
         self.db = db
@@ -186,8 +192,10 @@ class SupportStore(CannedReplies):
             if self.db.is_sqlite:
                 writer = sqlite_direct.DirectWriter(str(self.db.url.database),
                                                     await sqlite_direct.synchronous_of(self.db), "support-journal",
-                                                    inline=True, what="ticket journal")
-                self._batches = DirectBatches(writer, SupportTicket.__table__, SupportEvent.__table__)
+                                                    inline=True, inline_max_rows=JOURNAL_LOOP_MAX_ROWS,
+                                                    what="ticket journal")
+                self._batches = DirectBatches(writer, SupportTicket.__table__, SupportEvent.__table__,
+                                              SupportAgentPresence.__table__)
             else:
                 self._batches = PgBatches(self.db, SupportTicket.__table__, SupportEvent.__table__)
         return self._batches
@@ -343,6 +351,12 @@ class SupportStore(CannedReplies):
         # agents came online, and their first offers' write waited behind them.
         rows = [{"queue": queue, "jid": jid, "show": r.show, "max_chats": r.max_chats, "updated": r.updated}
                 for (queue, jid), r in changed.items() if r is not None]
+        if self._direct_usable and self.db.is_sqlite:
+            async with self.db.write_turn():
+                direct = await self._direct()
+                assert isinstance(direct, DirectBatches)
+                await direct.save_presences(list(changed), rows)
+            return
         async with self.db.write_turn(), self.db.session() as session:
             await session.execute(delete(SupportAgentPresence).where(
                 tuple_(SupportAgentPresence.queue, SupportAgentPresence.jid).in_(list(changed))))

@@ -29,12 +29,15 @@ from component.storage import Database
 class DirectBatches:
     """The SQLite writer."""
 
-    def __init__(self, writer: DirectWriter, tickets: Table, events: Table) -> None:
+    def __init__(self, writer: DirectWriter, tickets: Table, events: Table, presences: Table) -> None:
         self.writer = writer
         self._tables = _Columns(tickets, events)
         # REPLACE: the ticket's old row goes and the new one comes, in one statement.
         self._upsert = "INSERT OR REPLACE" + _insert(tickets.name, self._tables.tickets, "?")
         self._insert_event = "INSERT" + _insert(events.name, self._tables.events, "?")
+        self._presence_columns = [c.name for c in presences.columns]
+        self._delete_presence = f"DELETE FROM {presences.name} WHERE queue = ? AND jid = ?"
+        self._insert_presence = "INSERT" + _insert(presences.name, self._presence_columns, "?")
 
     async def save(self, tickets: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]) -> None:
         """Replace these tickets' rows and add these events, in one transaction."""
@@ -45,6 +48,21 @@ class DirectBatches:
                     events: list[tuple[Any, ...]]) -> None:
         conn.executemany(self._upsert, rows)
         conn.executemany(self._insert_event, events)
+
+    async def save_presences(self, changed: Sequence[tuple[str, str]], rows: Sequence[dict[str, Any]]) -> None:
+        """Agents' presences: the rows of ``changed`` (queue, jid) go, ``rows`` come, in one transaction.
+
+        Through a SQLAlchemy session this was several trips to the driver's thread, each waiting for
+        the loop's turn, while holding the database's write turn: in a storm the journal's next
+        batch (the offers) waited 20-40 ms behind fifty agents coming online."""
+        values = [tuple(row[c] for c in self._presence_columns) for row in rows]
+        await self.writer.transaction(self._presence_statements, list(changed), values,
+                                      rows=len(changed) + len(values))
+
+    def _presence_statements(self, conn: sqlite3.Connection, changed: list[tuple[str, str]],
+                             values: list[tuple[Any, ...]]) -> None:
+        conn.executemany(self._delete_presence, changed)
+        conn.executemany(self._insert_presence, values)
 
     async def close(self) -> None:
         await self.writer.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from component.sqlite_direct import LoopBudget
+from component.sqlite_direct import LOOP_MAX_ROWS, LoopBudget
 from component.storage import Database, Migrations
 from plugins.mam.plugin import MamPlugin
 from plugins.mam.service import ArchiveService
@@ -134,9 +134,9 @@ async def test_full_synchronous_always_commits_in_the_thread(tmp_path: Path):
 async def test_a_big_batch_commits_in_the_thread(opened: ArchiveService):
     await opened.store(record(0))
     writer = writer_of(opened)
-    await opened.store_many([record(i) for i in range(1, SqliteWriter.INLINE_MAX_ROWS + 2)])
+    await opened.store_many([record(i) for i in range(1, LOOP_MAX_ROWS + 2)])
     assert (writer.inline_commits, writer.thread_commits) == (1, 1)
-    assert await opened.count(ROOM) == SqliteWriter.INLINE_MAX_ROWS + 2
+    assert await opened.count(ROOM) == LOOP_MAX_ROWS + 2
 
 
 async def test_commits_that_stay_slow_move_writes_to_the_thread(opened: ArchiveService, caplog):

@@ -53,7 +53,13 @@ async def test_presences_of_agents_coming_and_going_at_once(tmp_path):
         assert len(stored) == 50 and ("help", "a1@x/r") not in stored
         assert stored[("help", "a2@x/r")] == ("away", 2) and stored[("sales", "a1@x/r")] == ("dnd", None)
         assert store._presences.batches <= 4
+        if db.is_sqlite:
+            # Below SQLAlchemy: one transaction a batch, not a session's trips to the driver's thread
+            # while holding the database's write turn.
+            writer = store._batches.writer
+            assert writer.inline_commits + writer.thread_commits == store._presences.batches
     finally:
+        await store.close()
         await db.close()
 
 
@@ -157,10 +163,10 @@ async def test_sqlite_batches_commit_on_the_loop_and_a_held_lock_sends_one_to_th
         # Larger than the loop takes: the thread.
         many = [change(Ticket(id=f"m{n}", queue="help", entry="help", customer=f"m{n}@x", customer_jid=f"m{n}@x/r",
                               lang="en", created_at=3.0), ("created", 3.0, f"m{n}@x", {}))
-                for n in range(writer.INLINE_MAX_ROWS)]
+                for n in range(writer.inline_max_rows)]
         await store.save_batch(many)
         assert (writer.inline_commits, writer.thread_commits) == (1, 2)
-        assert len(await store.open_tickets("help")) == 2 + writer.INLINE_MAX_ROWS
+        assert len(await store.open_tickets("help")) == 2 + writer.inline_max_rows
     finally:
         await store.close()
         await db.close()
