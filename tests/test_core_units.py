@@ -12,6 +12,7 @@ from sqlalchemy import inspect as sa_inspect, text
 
 from component.config import ConfigError, doc
 from component.errors import GONE_CONDITIONS, means_gone
+from component.forms import new_form, result_form, values
 from component.hooks import HookBus
 from component.ids import new_id, timestamp_of
 from component.plugin import Plugin, resolve
@@ -199,6 +200,24 @@ async def test_a_write_session_survives_a_commit_between_its_read_and_its_write(
     async with db.session() as session:
         assert (await session.execute(text("SELECT v FROM zz_n WHERE k = 'a'"))).scalar() == 1 + 10 + 1
     await db.close()
+
+
+def test_result_form_is_the_form_slixmpp_builds():
+    """The ElementTree builder writes what new_form and add_field write, field for field."""
+    from xml.etree.ElementTree import tostring
+    fields = [("id", "", "工单", "01ABC"), ("customer", "jid-single", "Customer", "ann@example.com"),
+              ("message", "", "First message", "line one\nline <two> & more"),
+              ("tags", "text-multi", "Tags", ["vip", "refund"]), ("none", "text-multi", "Empty", None),
+              ("bare", "", "", "no label")]
+    reference = new_form("Ticket 01ABC", form_type="result", form_type_value="urn:example:ticket")
+    for var, ftype, label, value in fields:
+        options = {"ftype": ftype} if ftype else {}
+        reference.add_field(var=var, label=label or None, value=value, **options)
+    built = result_form("Ticket 01ABC", "urn:example:ticket", fields)
+    assert tostring(built) == tostring(reference.xml)
+    reference.xml = built  # read back as any form
+    read = values(reference)
+    assert read["tags"] == ["vip", "refund"] and read["message"] == "line one\nline <two> & more"
 
 
 def test_ids_are_time_ordered_and_unique():

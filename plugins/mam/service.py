@@ -163,8 +163,9 @@ class ArchiveService:
 
     async def history(self, archive: str, *, maxstanzas: int | None, maxchars: int | None = None,
                       since: float | None = None, seconds: int | None = None,
-                      namespace: str = wire.NS_CLIENT) -> list[tuple[Element, float]]:
-        """Recent messages for history on join, oldest first (XEP-0045 section 7.2.15 limits).
+                      namespace: str = wire.NS_CLIENT, until: float | None = None) -> list[tuple[Element, float]]:
+        """Recent messages for history on join, oldest first (XEP-0045 section 7.2.15 limits); with
+        ``until``, only those archived at or before it.
 
         ``namespace`` is the one the returned message elements (and their
         stream-level children) get, e.g. the component stream's.
@@ -176,7 +177,8 @@ class ArchiveService:
         if seconds is not None:
             recent = time.time() - max(seconds, 0)
             floor = recent if floor is None else max(floor, recent)
-        rows = await self.backend.newest(archive, limit, lower_id(floor) if floor is not None else None)
+        rows = await self.backend.newest(archive, limit, lower_id(floor) if floor is not None else None,
+                                         upper_id(until) if until is not None else None)
         picked = []
         used = 0
         for row in rows:  # newest first

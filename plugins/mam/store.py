@@ -172,8 +172,9 @@ class ArchiveStore:
     async def bounds(self, archive: str) -> tuple[Any, Any]:
         return await self.read(lambda r: r.bounds(archive), small=True)
 
-    async def newest(self, archive: str, limit: int, lower_incl: str | None) -> list[Any]:
-        return await self.read(lambda r: r.page(Filters(archive, lower_incl=lower_incl), limit, backward=True),
+    async def newest(self, archive: str, limit: int, lower_incl: str | None, upper: str | None = None) -> list[Any]:
+        return await self.read(lambda r: r.page(Filters(archive, lower_incl=lower_incl, upper=upper), limit,
+                                                backward=True),
                                small=limit <= sqlite_direct.LOOP_MAX_ROWS)
 
     async def nth_newest(self, archive: str, n: int) -> str | None:

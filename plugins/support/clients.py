@@ -95,6 +95,10 @@ class AgentClients:
             return  # asked again at the next offer
         features = done.result()
         self._features[jid] = bool(features) and stanza.WG in features
+        self._client_known(jid)
+
+    def _client_known(self, jid: str) -> None:
+        """What ``jid`` speaks was just learned (the outbox writes the offers that waited for it)."""
 
     async def _features_of(self, jid: str) -> set[str] | None:
         caps = self._client_caps.get(jid)

@@ -312,8 +312,8 @@ class Dispatch:
                 return t
             self.outbox.customer_notice(t, text("agent_joined", t.lang, agent=bare.split("@", 1)[0]))
             intro = self._intro(t)
-        # The transcript is read from the archive without the lock: fifty agents answering at once
-        # read theirs side by side, and nobody's next offer waits for them.
+        # Opened without the lock, and after the next offers: fifty agents answering at once get
+        # theirs in turn, and nobody's next offer waits for them.
         await self.outbox.connect_agent(t, agent_jid, intro)
         return t
 

@@ -79,7 +79,9 @@ class Outbox(Protocol):
         """Send an offer at once if its form is known without asking and needs no answer (a chat
         message): returns the form it took, or "" when :meth:`offer` must send it."""
     def revoke(self, ticket: Ticket, agent_jid: str, via: str, reason: str) -> None: ...
-    async def connect_agent(self, ticket: Ticket, agent_jid: str, intro: str) -> None: ...
+    async def connect_agent(self, ticket: Ticket, agent_jid: str, intro: str) -> None:
+        """Open the conversation for its agent: the transcript so far, then the introduction. May
+        return before they are written (queued behind other openings)."""
     async def probe(self, jid: str) -> bool: ...
     def held(self, ticket: Ticket, reason: str, note: str = "") -> None:
         """The ticket waits before the queue: ``prechat`` (ask the next question; ``note``: why the last

@@ -109,6 +109,7 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Peering, Plugin):
         await self._stop_peering()
         await self.ops.stop()
         await self.engine.stop()
+        await self.outbox.close()
         await self.store.close()
 
     # -- addressing ---------------------------------------------------------------------

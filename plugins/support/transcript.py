@@ -61,14 +61,15 @@ class ConversationRecord:
     engine: "SupportEngine | None"
     _restoring: dict[str, asyncio.Event]  #: ticket -> set once its first message is back (after a restart)
 
-    async def send_history(self, t: Ticket, to: str, label_customer: bool = False) -> int:
+    async def send_history(self, t: Ticket, to: str, label_customer: bool = False,
+                           until: float | None = None) -> int:
         assert self.engine is not None
         archive = self.service.hooks.service("archive", None)
         if archive is None:
             return 0
         session = self.engine.session_jid(t.id)
         items = await archive.history(session, maxstanzas=self.options.history_max, maxchars=None, since=None,
-                                      seconds=None)
+                                      seconds=None, until=until)
         lang = self.engine.agent_lang(t)
         for el, ts in items:
             body = body_of(el)

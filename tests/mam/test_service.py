@@ -391,6 +391,8 @@ async def test_history_limits(archive, filled):
     assert 1 <= len(few) <= 3 and few[-1][0].get("id") == "c229"
     since = await archive.history(ROOM, maxstanzas=100, since=T0 + 220)
     assert [e.get("id") for e, _ in since] == [f"c{i}" for i in range(220, 230)]
+    until = await archive.history(ROOM, maxstanzas=3, until=T0 + 100)  # archived at or before
+    assert [e.get("id") for e, _ in until] == ["c98", "c99", "c100"]
     assert len(await archive.history(ROOM, maxstanzas=None)) == 230
     component = await archive.history(ROOM, maxstanzas=1, namespace="jabber:component:accept")
     assert component[0][0].tag == "{jabber:component:accept}message"

@@ -77,3 +77,29 @@ async def test_an_agents_offer_capability_is_learned_once_per_session_and_again_
             c3.send_message(mto=HELP, mbody="third", mtype="chat")
             offer = await wg.next("offer")  # the same resource, now a client that speaks XEP-0142 offers
             assert offer.xml.find(f"{{{WG}}}offer") is not None
+
+
+async def test_an_offer_made_as_the_agent_arrives_is_written_once_its_client_answers(component, prosody):
+    """A customer waits before any agent: the offer made as the agent comes online waits for the
+    answer to what its client speaks, and is written as that answer is read (once, in chat)."""
+    app = await component(config(queue(agents=[jid("agent1")], offer_timeout=10.0)))
+    outbox = engine(app).outbox
+    waited: list[int] = []
+    known = outbox._client_known
+
+    def counting(full: str) -> None:
+        waited.append(len(outbox._offers_waiting.get(full, [])))
+        known(full)
+
+    outbox._client_known = counting
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust1") as c1, harness.slix_client(port, "agent1") as a1:
+        ain = harness.Inbox(a1)
+        c1.send_message(mto=HELP, mbody="anyone there?", mtype="chat")
+        await harness.until(lambda: engine(app).waiting_count("help") == 1, what="the customer waiting")
+        agent_presence(a1, max_chats=3)
+        offer = await ain.next(body_has("accept"))
+        assert "anyone there?" in offer["body"]
+        assert waited == [1]  # the offer was waiting for the answer, and went out with it
+        await ain.quiet(body_has("accept"), wait=1.0)
+        assert not outbox._offers_waiting

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from xml.etree.ElementTree import Element
 
 import pytest
@@ -94,3 +95,38 @@ async def test_bot_seam_keeps_the_customer_then_hands_off_with_the_transcript(co
         await ain.next(body_has("You are now talking with"))
     assert seen == ["It is broken", "human please"]
     assert kinds[:4] == ["created", "bot", "queued", "offered"]
+
+
+async def test_a_message_while_the_conversation_opens_reaches_the_agent_once(component, prosody):
+    """The agent's transcript and introduction are written in turn with other openings: what the
+    customer writes after the acceptance comes live, and is not in the transcript too."""
+    app = await component(config(queue(offer_timeout=10.0)))
+    outbox = engine(app).outbox
+    held, release = asyncio.Event(), asyncio.Event()
+    opening = outbox._open_conversation
+
+    async def after_a_wait(item):  # type: ignore[no-untyped-def]
+        held.set()
+        await release.wait()
+        await opening(item)
+
+    outbox._openings._run = after_a_wait
+    port = prosody.ports.c2s
+    async with harness.slix_client(port, "cust1") as cust, harness.slix_client(port, "agent1") as agent:
+        cin, ain = harness.Inbox(cust), harness.Inbox(agent)
+        agent_presence(agent)
+        await agent_ready(app, "agent1")
+        cust.send_message(mto=HELP, mbody="before the agent", mtype="chat")
+        offer = await ain.next(body_has("accept"))
+        session = offer["from"].bare
+        agent.send_message(mto=session, mbody="accept", mtype="chat")
+        await cin.next(body_has("agent1 is now with you"))
+        await asyncio.wait_for(held.wait(), 10)
+        cust.send_message(mto=HELP, mbody="while it opens", mtype="chat")
+        live = await ain.next(body_has("while it opens"))
+        assert live.xml.find("{urn:xmpp:delay}delay") is None
+        release.set()
+        history = await ain.next(body_has("before the agent"))
+        assert history.xml.find("{urn:xmpp:delay}delay") is not None
+        await ain.next(body_has("You are now talking with"))
+        await ain.quiet(body_has("while it opens"), wait=1.0)
