@@ -11,6 +11,7 @@ from slixmpp.plugins.xep_0004.stanza import FieldOption, Form, FormField
 from slixmpp.xmlstream import register_stanza_plugin
 
 from .errors import StanzaError
+from .namespaces import DATA
 
 # slixmpp makes these registrations only when a client loads its xep_0004
 # plugin. A component process never does, and without them a submitted form
@@ -22,7 +23,6 @@ register_stanza_plugin(Form, FormField, iterable=True)
 __all__ = ["Form", "FormField", "new_form", "result_form", "table", "values"]
 
 MULTI = {"jid-multi", "list-multi", "text-multi"}
-DATA = "jabber:x:data"
 
 
 def new_form(title: str = "", instructions: str = "", form_type: str = "form",
@@ -91,7 +91,7 @@ def values(form: Form, types: dict[str, str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for var, field in form.get_fields().items():
         ftype = types.get(var) or field["type"] or "text-single"
-        raw = [v.text or "" for v in field.xml.findall("{jabber:x:data}value")]
+        raw = [v.text or "" for v in field.xml.findall(f"{{{DATA}}}value")]
         try:
             if ftype == "boolean":
                 result[var] = _bool(raw[0].strip() if raw else "")
