@@ -3,6 +3,8 @@ per client version announced with XEP-0115 capabilities."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
@@ -84,22 +86,33 @@ async def test_an_offer_made_as_the_agent_arrives_is_written_once_its_client_ans
     answer to what its client speaks, and is written as that answer is read (once, in chat)."""
     app = await component(config(queue(agents=[jid("agent1")], offer_timeout=10.0)))
     outbox = engine(app).outbox
-    waited: list[int] = []
+    waited: list[tuple[int, int]] = []  # offers waiting for the answer as it is read, and after
     known = outbox._client_known
 
     def counting(full: str) -> None:
-        waited.append(len(outbox._offers_waiting.get(full, [])))
+        before = len(outbox._offers_waiting.get(full, []))
         known(full)
+        waited.append((before, len(outbox._offers_waiting.get(full, []))))
 
     outbox._client_known = counting
+    ask, answered = outbox._features_of, asyncio.Event()
+
+    async def answer_held(full: str) -> set[str] | None:  # read only once the offer waits for it
+        found = await ask(full)
+        await answered.wait()
+        return found
+
+    outbox._features_of = answer_held
     port = prosody.ports.c2s
     async with harness.slix_client(port, "cust1") as c1, harness.slix_client(port, "agent1") as a1:
         ain = harness.Inbox(a1)
         c1.send_message(mto=HELP, mbody="anyone there?", mtype="chat")
         await harness.until(lambda: engine(app).waiting_count("help") == 1, what="the customer waiting")
         agent_presence(a1, max_chats=3)
+        await harness.until(lambda: outbox._offers_waiting, what="the offer waiting for the client's answer")
+        answered.set()
         offer = await ain.next(body_has("accept"))
         assert "anyone there?" in offer["body"]
-        assert waited == [1]  # the offer was waiting for the answer, and went out with it
+        assert waited == [(1, 0)]  # the offer was waiting for the answer, and went out with it
         await ain.quiet(body_has("accept"), wait=1.0)
         assert not outbox._offers_waiting
