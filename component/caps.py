@@ -75,8 +75,12 @@ def verification_string(query: Element, algorithm: str) -> str | None:
 class CapsCache:
     """Features by client version, shared by every session announcing that version."""
 
-    def __init__(self, size: int = CACHE_SIZE) -> None:
+    def __init__(self, size: int = CACHE_SIZE,
+                 learned: Callable[[Caps, frozenset[str]], None] | None = None) -> None:
         self.size = size
+        #: Called as a version's answer is verified, before any session waiting for it resumes (those
+        #: resume one after the other, each at its turn of the event loop).
+        self.learned = learned
         self._known: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
         self._asking: dict[tuple[str, str], asyncio.Future] = {}
         #: Questions asked, and answers not matching their ``ver`` (not kept): for the metrics and tests.
@@ -129,4 +133,6 @@ class CapsCache:
         self._known[(caps.hash, caps.ver)] = features
         if len(self._known) > self.size:
             self._known.popitem(last=False)
+        if self.learned is not None:
+            self.learned(caps, features)
         return features, True

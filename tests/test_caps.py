@@ -62,7 +62,8 @@ def test_capabilities_are_read_from_a_presence_in_the_current_form_only() -> Non
 
 
 async def test_sessions_of_one_version_share_one_question_and_a_false_answer_is_not_believed() -> None:
-    cache = CapsCache()
+    learned: list[tuple[Caps, frozenset[str]]] = []
+    cache = CapsCache(learned=lambda caps, features: learned.append((caps, features)))
     good = Caps("sha-1", "http://code.google.com/p/exodus", "QgayPKawpkPSDYmwT/WM94uAlu0=")
     asked: list[tuple[str, str]] = []
     gate = asyncio.Event()
@@ -82,6 +83,10 @@ async def test_sessions_of_one_version_share_one_question_and_a_false_answer_is_
     assert asked == [("s0", "http://code.google.com/p/exodus#QgayPKawpkPSDYmwT/WM94uAlu0=")]
     assert all("http://jabber.org/protocol/muc" in a for a in answers)
     assert await cache.features(good, ask("s3", SIMPLE)) == answers[0] and len(asked) == 1
+    # Told once, as the answer was verified (the sessions waiting for it learn it then, not each
+    # at its turn of the loop).
+    assert learned == [(good, answers[0])]
+    learned.clear()
 
     # A session claiming a version it does not answer to: believed of itself only. The session
     # that waited for that answer is asked itself, and its true answer is then kept.
@@ -94,6 +99,7 @@ async def test_sessions_of_one_version_share_one_question_and_a_false_answer_is_
     assert await honest == frozenset(f.get("var") for f in fromstring(COMPLEX).iter(
         "{http://jabber.org/protocol/disco#info}feature"))
     assert [session for session, _ in asked] == ["liar", "psi"] and cache.unverified == 1
+    assert learned == [(forged, await honest)]  # the false answer was never told
     assert cache.known(forged) is not None
 
 

@@ -38,7 +38,7 @@ class AgentClients:
         self._asking: dict[str, asyncio.Future] = {}  # full JID -> its disco#info on the way
         self._client_caps: dict[str, Caps] = {}  # full JID -> the XEP-0115 version its presence announced
         #: What each client version speaks, asked of one session and believed of the others.
-        self.caps = CapsCache()
+        self.caps = CapsCache(learned=self._version_learned)
 
     def _pinned(self) -> str:
         """Where our requests come from: a JID whose answers reach this process. With processes
@@ -96,6 +96,14 @@ class AgentClients:
         features = done.result()
         self._features[jid] = bool(features) and stanza.WG in features
         self._client_known(jid)
+
+    def _version_learned(self, caps: Caps, features: frozenset[str]) -> None:
+        """A client version's answer was just verified: every session of that version still waiting
+        knows what it speaks now (fifty agents online together: their offers go out with the answer)."""
+        for jid, announced in list(self._client_caps.items()):
+            if jid not in self._features and (announced.hash, announced.ver) == (caps.hash, caps.ver):
+                self._features[jid] = stanza.WG in features
+                self._client_known(jid)
 
     def _client_known(self, jid: str) -> None:
         """What ``jid`` speaks was just learned (the outbox writes the offers that waited for it)."""
