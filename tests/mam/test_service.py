@@ -11,12 +11,12 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from component.errors import StanzaError
-from component.ids import new_id, timestamp_of
+from component.ids import new_id
 from component.storage import Database, Migrations
 from plugins.mam import service as service_module
 from plugins.mam.hooks import ArchiveRecord
 from plugins.mam.plugin import MamPlugin
-from plugins.mam.service import ArchiveService, lower_id, upper_id
+from plugins.mam.service import ArchiveService
 from plugins.mam.stanza import QuerySpec
 from plugins.mam.store import ArchiveStore
 
@@ -399,20 +399,3 @@ async def test_history_limits(archive, filled):
     assert component[0][0].find("{jabber:component:accept}body") is not None
     recent = await archive.history(ROOM, maxstanzas=10, seconds=60)
     assert recent == []  # everything is from 2023
-
-
-def test_time_bounds_match_the_ids():
-    ts = 1_712_345_678.123
-    exact = new_id(ts)
-    assert lower_id(ts) <= exact < upper_id(ts)
-    assert exact < lower_id(ts + 0.001) and upper_id(ts - 0.001) <= exact
-    assert abs(timestamp_of(lower_id(ts)) - ts) < 1e-6
-    assert lower_id(-5) == "0" * 26
-
-
-def test_ids_given_the_same_millisecond_keep_increasing():
-    # Rooms stamp ids with the time they also record (new_id(now)); a burst in one
-    # millisecond must still page in the order it was broadcast.
-    ts = 1_712_345_678.5
-    made = [new_id(ts) for _ in range(50)]
-    assert made == sorted(made) and len(set(made)) == 50
