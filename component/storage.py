@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Callable, Sequence
 
 from sqlalchemy import Connection, MetaData, String, Integer, event, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,13 @@ class Database:
             self._write_turn = asyncio.Lock()
         async with self._write_turn:
             yield
+
+    def begin_write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A Core transaction (``async with db.begin_write() as conn``) that reads, then writes what it
+        read: on SQLite it takes the write lock at its start (waiting for it), as ``session(write=True)``
+        does, instead of failing at its first write ("database is locked") when another connection
+        committed after its read."""
+        return self.engine.execution_options(**{_WRITE_INTENT: True}).begin()
 
     @asynccontextmanager
     async def session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:

@@ -199,6 +199,17 @@ async def test_a_write_session_survives_a_commit_between_its_read_and_its_write(
     await other
     async with db.session() as session:
         assert (await session.execute(text("SELECT v FROM zz_n WHERE k = 'a'"))).scalar() == 1 + 10 + 1
+    # The same for a Core transaction (the archive's chunked deletes read a boundary, then delete).
+    read_done, other_done = asyncio.Event(), asyncio.Event()
+    other = asyncio.ensure_future(other_writer(read_done, other_done))
+    async with db.begin_write() as conn:
+        value = (await conn.execute(text("SELECT v FROM zz_n WHERE k = 'a'"))).scalar()
+        read_done.set()
+        await asyncio.sleep(0.05)
+        await conn.execute(text("UPDATE zz_n SET v = :v WHERE k = 'a'"), {"v": value + 10})
+    await other
+    async with db.session() as session:
+        assert (await session.execute(text("SELECT v FROM zz_n WHERE k = 'a'"))).scalar() == 12 + 10 + 1
     await db.close()
 
 

@@ -100,7 +100,7 @@ class ArchiveStore:
             conds.append(M.c.author == author)
         total = 0
         while True:
-            async with self.db.engine.begin() as conn:
+            async with self.db.begin_write() as conn:  # reads the chunk's boundary, then deletes
                 if self.db.is_sqlite:
                     await conn.exec_driver_sql("PRAGMA secure_delete=ON")
                 boundary = (await conn.execute(
