@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 from collections import OrderedDict
 from typing import Awaitable, Callable, NamedTuple
 from xml.etree.ElementTree import Element
 
 from . import namespaces as xmlns
+
+log = logging.getLogger("switchboard.caps")
 
 #: Hash functions by their IANA names, as XEP-0115 names them in ``hash``.
 HASHES = {"sha-1": "sha1", "sha-224": "sha224", "sha-256": "sha256", "sha-384": "sha384", "sha-512": "sha512"}
@@ -134,5 +137,8 @@ class CapsCache:
         if len(self._known) > self.size:
             self._known.popitem(last=False)
         if self.learned is not None:
-            self.learned(caps, features)
+            try:
+                self.learned(caps, features)
+            except Exception:  # noqa: BLE001 - the answer stands (and is shared) whatever its listener did
+                log.exception("telling what a client version speaks failed", extra={"node": caps.node})
         return features, True

@@ -123,3 +123,21 @@ async def test_a_session_that_does_not_answer_leaves_nothing_behind() -> None:
 
     await cache.features(other, psi)
     assert cache.known(caps) is None and cache.known(other) is not None
+
+
+async def test_a_failing_listener_leaves_the_answer_shared(caplog) -> None:
+    def broken(_caps: Caps, _features: frozenset[str]) -> None:
+        raise RuntimeError("listener failed")
+
+    cache = CapsCache(learned=broken)
+    good = Caps("sha-1", "http://code.google.com/p/exodus", "QgayPKawpkPSDYmwT/WM94uAlu0=")
+    asked: list[str] = []
+
+    async def disco(node: str) -> Element:
+        asked.append(node)
+        await asyncio.sleep(0)
+        return fromstring(SIMPLE)
+
+    answers = await asyncio.gather(*(cache.features(good, disco) for _ in range(3)))
+    assert len(asked) == 1 and answers[0] == answers[1] == answers[2] and answers[0]
+    assert "telling what a client version speaks failed" in caplog.text
