@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Collection
 from xml.etree.ElementTree import Element
 
 from slixmpp.exceptions import IqError, IqTimeout
@@ -93,17 +93,19 @@ class AgentClients:
             if not done.cancelled():
                 log.warning("asking a client what it speaks failed", exc_info=done.exception())
             return  # asked again at the next offer
-        features = done.result()
-        self._features[jid] = bool(features) and stanza.WG in features
-        self._client_known(jid)
+        self._learned(jid, done.result())
 
     def _version_learned(self, caps: Caps, features: frozenset[str]) -> None:
         """A client version's answer was just verified: every session of that version still waiting
         knows what it speaks now (fifty agents online together: their offers go out with the answer)."""
         for jid, announced in list(self._client_caps.items()):
             if jid not in self._features and (announced.hash, announced.ver) == (caps.hash, caps.ver):
-                self._features[jid] = stanza.WG in features
-                self._client_known(jid)
+                self._learned(jid, features)
+
+    def _learned(self, jid: str, features: Collection[str] | None) -> None:
+        """What ``jid`` speaks is known now: kept, and the offers that waited for it are written."""
+        self._features[jid] = bool(features) and stanza.WG in features
+        self._client_known(jid)
 
     def _client_known(self, jid: str) -> None:
         """What ``jid`` speaks was just learned (the outbox writes the offers that waited for it)."""

@@ -43,23 +43,16 @@ class QueueStatus:
 
     def summary(self, queue: str) -> dict[str, Any]:
         waiting = self.waiting.get(queue)
-        q = self.queues[queue]
-        # One walk, each agent's best resource found once: every agent coming online is sent this.
-        available = current = most = 0
-        for agent in self.agents.get(queue, {}).values():
-            best = agent.best()
-            if best is not None:
-                available += 1
-                current += self.load_of(agent.jid)
-                most += agent.capacity(q.max_chats, best)
+        # Every agent coming online is sent this: each agent's best resource is found once.
+        seated = routing.seats(list(self.agents.get(queue, {}).values()), self.queues[queue].max_chats)
         return {
             "count": len(waiting) if waiting is not None else 0,
             "oldest": waiting.oldest() if waiting is not None else None,
             "time": int(round(self.per_customer_wait(queue))),
             "status": "open" if self.accepting(queue) else "closed",
-            "available": available,
-            "current_chats": current,
-            "max_chats": most,
+            "available": len(seated),
+            "current_chats": sum(self.load_of(s.agent.jid) for s in seated),
+            "max_chats": sum(s.capacity for s in seated),
         }
 
     def _statuses(self, queue: str, start: int = 0, stop: int | None = None) -> dict[str, tuple[int, int]]:

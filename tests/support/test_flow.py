@@ -8,8 +8,8 @@ from xml.etree.ElementTree import Element
 import pytest
 
 from .. import harness
-from .kit import (DOMAIN, HELP, NS, agent_presence, agent_ready, body_has, checked, config, engine, jid,
-                  queue, ticket_of, until)
+from .kit import (DOMAIN, HELP, NS, agent_presence, agent_ready, body_has, checked, config,
+                  customer_and_two_agents, engine, jid, queue, ticket_of, until)
 
 pytestmark = pytest.mark.integration
 
@@ -111,11 +111,8 @@ async def test_a_message_while_the_conversation_opens_reaches_the_agent_once(com
         await opening(item)
 
     outbox._openings._run = after_a_wait
-    port = prosody.ports.c2s
-    async with harness.slix_client(port, "cust1") as cust, harness.slix_client(port, "agent1") as agent:
-        cin, ain = harness.Inbox(cust), harness.Inbox(agent)
-        agent_presence(agent)
-        await agent_ready(app, "agent1")
+    async with customer_and_two_agents(app, prosody.ports.c2s) as (cust, agent, _agent2, ain, _in2):
+        cin = harness.Inbox(cust)
         cust.send_message(mto=HELP, mbody="before the agent", mtype="chat")
         offer = await ain.next(body_has("accept"))
         session = offer["from"].bare
