@@ -11,8 +11,11 @@ short:
 - while ``window`` stanzas or more are written and not yet known handled, stanzas sent as *bulk*
   wait here, in order; every other stanza is written at once. Markers are sent only while something
   waits, so a service that sends no bulk costs the server nothing more;
-- a stanza never overtakes one to the same address: writing a stanza first writes whatever waits
-  for its addressee (bare JID), so each addressee still gets everything in the order it was sent.
+- a stanza never overtakes one between the same two addresses: writing a stanza first writes whatever
+  waits from its sender to its addressee (bare JIDs), so each addressee still gets everything from
+  each sender in the order it was sent (the order RFC 6120 section 10.1 promises). Stanzas from other
+  senders may be overtaken: a desk's offer from a new conversation's address does not wait behind
+  the transcript of the agent's previous conversation, which comes from that one's address.
 
 A marker that does not come back within ``marker_timeout`` counts as handled: a server that drops
 it slows nothing down for longer than that. When ``MARKERS_LOST_BEFORE_OFF`` are lost in a row and
@@ -40,8 +43,12 @@ MARKERS_LOST_BEFORE_OFF = 3
 
 
 def addressee(to: str | None) -> str | None:
-    """The key under which a stanza keeps its order: the bare JID it goes to."""
+    """A bare JID as the pacer keys it (None: unknown)."""
     return to.partition("/")[0].lower() if to else None
+
+
+#: The key under which a stanza keeps its order: (addressee, sender), bare JIDs.
+Pair = tuple[str, str]
 
 
 class Pacer:
@@ -52,8 +59,9 @@ class Pacer:
         self.window = window
         self.marker_every = max(1, window // 4)
         self.marker_timeout = marker_timeout
-        self._held: dict[str, deque[str]] = {}  # addressee -> serialized stanzas waiting for it
-        self._order: deque[str] = deque()  # the addressee of each waiting stanza, in sending order
+        #: addressee -> sender -> serialized stanzas waiting, in order
+        self._held: dict[str, dict[str, deque[str]]] = {}
+        self._order: deque[Pair] = deque()  # the (addressee, sender) of each waiting stanza, in sending order
         self.waiting = 0
         #: Stanzas that had to wait (for metrics).
         self.delayed = 0
@@ -75,28 +83,26 @@ class Pacer:
         return self._written - self._handled
 
     # -- sending -------------------------------------------------------------
-    def urgent(self, data: str, to: str | None, count: int = 1) -> None:
-        """Write now, after whatever waits for the same addressee (everything waiting, when ``to`` is
-        unknown: several stanzas in one write)."""
+    def urgent(self, data: str, to: str | None, count: int = 1, sender: str | None = None) -> None:
+        """Write now, after whatever waits from ``sender`` to ``to``: from any sender when ``sender``
+        is unknown, and everything waiting when ``to`` is (several stanzas in one write)."""
         if self.waiting:
             key = addressee(to) if count == 1 else None
             if key is None:
                 self._write_waiting(len(self._order))
             else:
-                for held in self._held.pop(key, ()):
-                    self.waiting -= 1
-                    self._write(held, 1)
+                self._write_held(key, addressee(sender))
                 if not self.waiting:
                     self._order.clear()
         self._write(data, count)
 
-    def bulk(self, data: str, to: str | None) -> None:
+    def bulk(self, data: str, to: str | None, sender: str | None = None) -> None:
         """Write now if the server keeps up, or once it has handled enough of what it was given."""
-        key = addressee(to) or ""
+        key = (addressee(to) or "", addressee(sender) or "")
         if self.off or (self._online and not self.waiting and self.outstanding < self.window):
             self._write(data, 1)
             return
-        self._held.setdefault(key, deque()).append(data)
+        self._held.setdefault(key[0], {}).setdefault(key[1], deque()).append(data)
         self._order.append(key)
         self.waiting += 1
         self.delayed += 1
@@ -183,17 +189,33 @@ class Pacer:
         if self.waiting and not self._markers:
             self._mark()
 
+    def _write_held(self, to: str, sender: str | None) -> None:
+        """Write what waits for ``to`` from ``sender`` (from every sender: None), and what waits for it
+        from an unknown sender: it might be the same one."""
+        senders = self._held.get(to)
+        if not senders:
+            return
+        for key in list(senders) if sender is None else ("", sender):
+            for held in senders.pop(key, ()):
+                self.waiting -= 1
+                self._write(held, 1)
+        if not senders:
+            del self._held[to]
+
     def _write_waiting(self, limit: int) -> None:
         """Write up to ``limit`` waiting stanzas, oldest first."""
         written = 0
         while self._order and written < limit:
-            key = self._order.popleft()
-            queue = self._held.get(key)
+            to, sender = self._order.popleft()
+            senders = self._held.get(to)
+            queue = senders.get(sender) if senders else None
             if not queue:
-                continue  # written already, ahead of a stanza to the same addressee
+                continue  # written already, ahead of a stanza between the same two addresses
             data = queue.popleft()
             if not queue:
-                del self._held[key]
+                del senders[sender]
+                if not senders:
+                    del self._held[to]
             self.waiting -= 1
             written += 1
             self._write(data, 1)

@@ -116,7 +116,7 @@ class Service(ServiceStreams):
         if limit and len(data.encode("utf-8")) > limit:
             self._oversize(stanza, len(data.encode("utf-8")), limit)
             return
-        self.send_raw(data, to=stanza.xml.get("to"))
+        self.send_raw(data, to=stanza.xml.get("to"), sender=stanza.xml.get("from"))
 
     def _send_for_slixmpp(self, data: Any, use_filters: bool = True) -> None:
         if self._main_joined and isinstance(data, (Iq, Message, Presence)):
@@ -129,19 +129,19 @@ class Service(ServiceStreams):
         a storm) skips the stanza object and its serializer, several times the cost."""
         data = self._serialized(elem)
         if data is not None:
-            self.send_raw(data, to=elem.get("to"))
+            self.send_raw(data, to=elem.get("to"), sender=elem.get("from"))
 
     def send_bulk(self, elem: Element) -> None:
         """Like :meth:`send_element`, for a stanza that may wait while the server is behind, so that
         the stanzas somebody waits for (an offer, an answer) overtake it. It still reaches its
-        addressee before anything sent to the same address later."""
+        addressee before anything sent from the same address to it later."""
         data = self._serialized(elem)
         if data is None:
             return
         if self.pacer is None:
             self._write(data)
         else:
-            self.pacer.bulk(data, elem.get("to"))
+            self.pacer.bulk(data, elem.get("to"), elem.get("from"))
 
     def _serialized(self, elem: Element) -> str | None:
         data = serialize(elem)
@@ -164,13 +164,15 @@ class Service(ServiceStreams):
             self.send(fill_error(reply, StanzaError(
                 "resource-constraint", "the answer is larger than the server accepts; ask for less")))
 
-    def send_raw(self, data: str | bytes, count: int = 1, to: str | None = None) -> None:
+    def send_raw(self, data: str | bytes, count: int = 1, to: str | None = None,
+                 sender: str | None = None) -> None:
         """Write serialized stanzas now; ``count`` is how many the data holds (for statistics), ``to``
-        the address of a single one (what waits for that address goes first; unknown: everything)."""
+        and ``sender`` the addresses of a single one (what waits between them goes first; unknown
+        ``to``: everything, unknown ``sender``: whatever waits for ``to``)."""
         if self.pacer is None:
             self._write(data, count)
         else:
-            self.pacer.urgent(data, to, count)
+            self.pacer.urgent(data, to, count, sender)
 
     def _write(self, data: str | bytes, count: int = 1) -> None:
         transport = self.xmpp.transport

@@ -91,6 +91,26 @@ async def test_an_urgent_stanza_overtakes_bulk_to_others_but_never_to_its_own_ad
     assert wire.written[-1] == "<fan-out/><fan-out/>" and pacer.waiting == 0
 
 
+async def test_an_urgent_stanza_keeps_its_order_with_its_own_sender_only():
+    """RFC 6120 orders what one address sends to another: an offer from a new conversation's address
+    need not wait behind the transcript an agent gets from the previous one's."""
+    wire = Wire()
+    pacer = wire.pacer(window=1)
+    pacer.bulk("filler", "x@example.com")
+    pacer.bulk("transcript-1", "agent@example.com", "t-1@desk.example")
+    pacer.bulk("intro-1", "agent@example.com/desk", "T-1@desk.example/any")
+    pacer.bulk("notice", "agent@example.com")  # its sender unknown: it might be anyone's
+    pacer.urgent("offer-2", "agent@example.com/desk", sender="t-2@desk.example")
+    assert wire.written == ["filler", "notice", "offer-2"] and pacer.waiting == 2
+    pacer.urgent("message-1", "agent@example.com/desk", sender="t-1@desk.example")
+    assert wire.written[3:] == ["transcript-1", "intro-1", "message-1"] and pacer.waiting == 0
+    # Without a sender, everything waiting for the addressee goes first.
+    pacer.bulk("a", "agent@example.com", "t-3@desk.example")
+    pacer.bulk("b", "agent@example.com", "t-4@desk.example")
+    pacer.urgent("unsigned", "agent@example.com")
+    assert wire.written[6:] == ["a", "b", "unsigned"] and pacer.waiting == 0 and not wire.drain(pacer)
+
+
 async def test_a_marker_that_never_comes_back_counts_as_handled():
     wire = Wire()
     pacer = wire.pacer(window=1, timeout=0.05)
