@@ -178,12 +178,20 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
         lg.close()
         comp.stop()
     first, after_close = sorted(result["first_ms"]), sorted(result["after_close_ms"])
+    # The first offers by the agent's round (its 1st, 2nd, 3rd offer): the 1st follows its presence
+    # and the question about its client, the others its answer to the one before.
+    by_round: dict[int, list[float]] = {}
+    for latency, n in zip(result["first_ms"], result.get("first_round", [])):
+        by_round.setdefault(n, []).append(latency)
+    first_by_round = {str(n): {"offers": len(v), "p50_ms": percentile(sorted(v), 50),
+                               "p99_ms": percentile(sorted(v), 99)} for n, v in sorted(by_round.items())}
     told = sorted(result["position_ms"])
     offered = len(first) + len(after_close) + len(result["after_answer_ms"])
     out.update(customers=n_customers, agents=n_agents, max_chats=MAX_CHATS, talk_s=settings.support_talk_s,
                arrival_s=settings.support_arrival_s,
                offered=offered, first_offers=len(first),
                first_offer_p50_ms=percentile(first, 50), first_offer_p99_ms=percentile(first, 99),
+               first_offer_by_round=first_by_round,
                after_close_offers=len(after_close), after_answer_offers=len(result["after_answer_ms"]),
                after_close_p50_ms=percentile(after_close, 50), after_close_p99_ms=percentile(after_close, 99),
                position_p50_ms=percentile(told, 50), position_p99_ms=percentile(told, 99),
@@ -201,12 +209,16 @@ def storm(stack: Stack, settings: Any, progress: Callable[[str], None], guests: 
     progress(f"  support{shown} (arriving over {settings.support_arrival_s:g} s): "
              f"{offered}/{n_customers} offered in {result['elapsed_s']:.1f} s "
              f"({out['routing_per_s']:.0f}/s); first {len(first)} offers p50/p99 {_ms(out['first_offer_p50_ms'])}/"
-             f"{_ms(out['first_offer_p99_ms'])} ms; after a close p50/p99 {_ms(out['after_close_p50_ms'])}/"
+             f"{_ms(out['first_offer_p99_ms'])} ms (by round {_by_round(first_by_round)}); after a close p50/p99 {_ms(out['after_close_p50_ms'])}/"
              f"{_ms(out['after_close_p99_ms'])} ms; position within p99/max {_ms(out['position_p99_ms'])}/"
              f"{_ms(out['position_max_ms'])} ms; CPU (share of a core) {out.get('cpu_share_of_a_core')}; "
              f"component stalls {out.get('component_stalls')}; {_own_share(out.get('component_offer_delay'))}; "
              f"{_server_floor(out.get('server_probe'))}; CPU by phase {out.get('cpu_by_phase')}")
     return out
+
+
+def _by_round(rounds: dict[str, dict[str, Any]]) -> str:
+    return ", ".join(f"{n}: {_ms(r['p50_ms'])}/{_ms(r['p99_ms'])}" for n, r in rounds.items()) or "not measured"
 
 
 def _own_share(delay: dict[str, Any] | None) -> str:

@@ -78,6 +78,7 @@ class SupportWorker(Worker):
         answered: dict[int, float] = {}         # per agent: when it answered its last offer
         offers: dict[int, int] = {}
         first: list[float] = []
+        first_round: list[int] = []             # for each of ``first``: the agent's 1st, 2nd... offer
         after_close: list[float] = []
         after_answer: list[float] = []
         closes: list[tuple[float, int, str]] = []  # (due, agent, conversation), kept sorted by due time
@@ -123,6 +124,7 @@ class SupportWorker(Worker):
                 latency = (now - routable) * 1000
                 if offers[ci] < max_chats:
                     first.append(latency)
+                    first_round.append(offers[ci] + 1)
                     filled[0] = now
                 elif slot >= answered[ci]:
                     after_close.append(latency)
@@ -169,7 +171,7 @@ class SupportWorker(Worker):
                 close_due()
         finally:
             self.handler = self._discard
-        return {"first_ms": first, "after_close_ms": after_close, "after_answer_ms": after_answer,
+        return {"first_ms": first, "first_round": first_round, "after_close_ms": after_close, "after_answer_ms": after_answer,
                 "start": start, "first": first_offer[0], "filled": filled[0], "last": last[0]}
 
 
@@ -201,7 +203,7 @@ class SupportLoad(LoadGen):
         start = min(r["start"] for r in results.values())
         last = max(r["last"] for r in results.values())
         out: dict[str, Any] = {key: [x for r in results.values() for x in r[key]]
-                               for key in ("first_ms", "after_close_ms", "after_answer_ms")}
+                               for key in ("first_ms", "first_round", "after_close_ms", "after_answer_ms")}
         # When each phase ran (monotonic, as the other processes on this machine read it).
         out["phases"] = {"customers": t, "joined": t + queued_s, "agents": start,
                          "filled": max(r["filled"] for r in results.values()), "last": last}
