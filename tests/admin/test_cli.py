@@ -3,6 +3,7 @@ a running component (the archive is shared; the CLI never connects to the XMPP s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -38,11 +39,14 @@ def write_config(prosody, tmp_path) -> Path:
     return path
 
 
-def cli(config: Path, *args: str) -> subprocess.CompletedProcess:
-    """The real command line, in its own process."""
-    return subprocess.run([sys.executable, "-m", "component.cli", *args, "--config", str(config)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-                          env={**os.environ, "PYTHONWARNINGS": "error"})
+async def cli(config: Path, *args: str) -> subprocess.CompletedProcess:
+    """The real command line, in its own process. Awaited in a thread: the component of the test runs
+    on this loop, and a write transaction of its caught mid-way by a blocked loop would hold SQLite's
+    lock until the command gave up ("database is locked")."""
+    return await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "component.cli", *args, "--config", str(config)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONWARNINGS": "error"})
 
 
 async def inproc(config: Path, *args: str) -> subprocess.CompletedProcess:
@@ -61,7 +65,7 @@ async def test_list_info_and_export(component, prosody, tmp_path):
     await start(component, prosody)
     config = write_config(prosody, tmp_path)
 
-    listed = cli(config, "rooms", "list")
+    listed = await cli(config, "rooms", "list")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert lines[0].split() == ["ROOM", "NAME", "OCCUPANTS", "PERSISTENT", "PUBLIC", "ARCHIVING", "ARCHIVE"]
@@ -76,7 +80,7 @@ async def test_list_info_and_export(component, prosody, tmp_path):
     assert not any("password" in key for key in data["config"])
 
     out = tmp_path / "lobby.json"
-    exported = cli(config, "rooms", "export", LOBBY, "--format", "json", "--output", str(out))
+    exported = await cli(config, "rooms", "export", LOBBY, "--format", "json", "--output", str(out))
     assert exported.returncode == 0, exported.stderr
     assert "100% 5/5" in exported.stderr and f"exported 5 message(s) of {LOBBY}" in exported.stderr
     messages = json.loads(out.read_text())["messages"]
@@ -96,11 +100,11 @@ async def test_purge_needs_confirmation_and_refuses_bad_requests(component, pros
     archive = app.services[DOMAIN].hooks.service("archive")
     config = write_config(prosody, tmp_path)
 
-    refused = cli(config, "rooms", "purge", "lobby", "--author", "bob@localhost")
+    refused = await cli(config, "rooms", "purge", "lobby", "--author", "bob@localhost")
     assert refused.returncode == 1 and "add --yes" in refused.stderr and "2 message(s)" in refused.stderr
     assert await archive.count(LOBBY) == 5
 
-    done = cli(config, "rooms", "purge", "lobby", "--author", "bob@localhost", "--yes")
+    done = await cli(config, "rooms", "purge", "lobby", "--author", "bob@localhost", "--yes")
     assert done.returncode == 0, done.stderr
     assert "deleted 2 message(s)" in done.stdout and "purging lobby@rooms.localhost" in done.stderr
     assert await archive.count(LOBBY) == 3
@@ -134,7 +138,7 @@ async def test_purge_needs_confirmation_and_refuses_bad_requests(component, pros
 
     bad = tmp_path / "bad.toml"
     bad.write_text("admins = 3\n")
-    result = cli(bad, "rooms", "list")
+    result = await cli(bad, "rooms", "list")
     assert result.returncode == 2 and "admins" in result.stderr
 
 
