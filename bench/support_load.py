@@ -104,7 +104,8 @@ class SupportWorker(Worker):
                 to, iq_id = a.get(b"from", b"").decode(), a.get(b"id", b"").decode()
                 if b"disco#info" in (m.group(3) or b""):
                     # A plain client: no workgroup feature, so offers come as chat messages.
-                    node = f" node='{AGENT_CAPS_NODE}#{AGENT_CAPS_VER}'" if AGENT_CAPS_VER.encode() in m.group(3) else ""
+                    announced = AGENT_CAPS_VER.encode() in m.group(3)
+                    node = f" node='{AGENT_CAPS_NODE}#{AGENT_CAPS_VER}'" if announced else ""
                     reply = f"<iq type='result' to='{to}' id='{iq_id}'>{AGENT_DISCO.format(node=node)}</iq>"
                 else:
                     reply = (f"<iq type='error' to='{to}' id='{iq_id}'><error type='cancel'><service-unavailable "
@@ -171,8 +172,9 @@ class SupportWorker(Worker):
                 close_due()
         finally:
             self.handler = self._discard
-        return {"first_ms": first, "first_round": first_round, "after_close_ms": after_close, "after_answer_ms": after_answer,
-                "start": start, "first": first_offer[0], "filled": filled[0], "last": last[0]}
+        return {"first_ms": first, "first_round": first_round, "after_close_ms": after_close,
+                "after_answer_ms": after_answer, "start": start, "first": first_offer[0], "filled": filled[0],
+                "last": last[0]}
 
 
 class SupportLoad(LoadGen):

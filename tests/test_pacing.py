@@ -177,7 +177,8 @@ async def test_through_the_server_an_urgent_stanza_overtakes_bulk_and_the_marker
             harness.slix_client(xmpp_server.ports.c2s, "bob") as bob:
         arrived: dict[str, list[tuple[float, str]]] = {"alice": [], "bob": []}
         for name, client in (("alice", alice), ("bob", bob)):
-            client.add_event_handler("message", lambda m, name=name: arrived[name].append((time.monotonic(), m["body"])))
+            client.add_event_handler("message",
+                                     lambda m, name=name: arrived[name].append((time.monotonic(), m["body"])))
         sender = f"desk@{extra}"
         for n in range(200):
             service.send_bulk(notice(alice.boundjid.full, sender, f"notice {n}"))
