@@ -352,6 +352,7 @@ class SupportStore(CannedReplies):
         rows = [{"queue": queue, "jid": jid, "show": r.show, "max_chats": r.max_chats, "updated": r.updated}
                 for (queue, jid), r in changed.items() if r is not None]
         if self._direct_usable and self.db.is_sqlite:
+            # Not on PostgreSQL: the journal's one connection takes one transaction at a time.
             async with self.db.write_turn():
                 direct = await self._direct()
                 assert isinstance(direct, DirectBatches)
