@@ -55,6 +55,7 @@ class SupportPlugin(ChatSurface, Workgroup, Discovery, Peering, Plugin):
         peers = getattr(self.service.app, "peers", None)
         shared = self.service.app.config.balancing.shared
         self._init_peering()
+        self._init_workgroup()
         self.store = SupportStore(self.db, changed=self._tell_peers if peers is not None and peers.active else None)
         self.outbox = StanzaOutbox(self.service, self.options)
         try:

@@ -3,12 +3,17 @@ namespace's conversation IQs (close, transfer, note)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
+from xml.etree.ElementTree import Element
 
 from slixmpp import JID, Iq, Presence
 from slixmpp.plugins.xep_0004.stanza import Form
 
 from component import caps
+from component import namespaces as xmlns
+from component.xml import escape_attr, serialize_children
 from component.errors import StanzaError
 from component.texts import is_zh
 
@@ -21,8 +26,16 @@ from .model import LEAVABLE_STATES
 from .texts import pick_lang, text
 
 
+log = logging.getLogger("switchboard.plugins.support")
+
+
 class Workgroup:
-    """Presence and IQ handling of :class:`~.plugin.SupportPlugin`."""
+    """Presence and IQ handling of :class:`~.plugin.SupportPlugin`; it calls ``_init_workgroup``
+    when set up."""
+
+    def _init_workgroup(self) -> None:
+        #: Queue -> agents' resources just online, told the queue's presence at the next loop turn.
+        self._agents_due: dict[str, list[str]] = {}
 
     async def on_presence(self, pres: Presence) -> Any:
         to = pres["to"]
@@ -64,21 +77,49 @@ class Workgroup:
                 show = ""
             await engine.agent_presence(queue, str(sender), show, stanza.parse_max_chats(pres.xml))
             if available:
-                self._queue_presence(queue, str(sender), agent=True)
+                self._tell_agent_soon(queue, str(sender))
         else:
             await engine.customer_seen(str(sender), available)
         return True
 
     def _queue_presence(self, queue: str, to: str, agent: bool = False) -> None:
         """The queue's own presence; agents also get XEP-0142 notify-queue and notify-agents."""
-        pres = self.service.xmpp.make_presence(pto=to, pfrom=self.engine.queue_jid(queue))
+        self._send_queue_presence(queue, [to], agent)
+
+    def _send_queue_presence(self, queue: str, addressees: list[str], agent: bool) -> None:
+        """The queue's presence to each of ``addressees``: built once, only the addressee differs."""
+        children: list[Element] = []
         if not self.engine.accepting(queue):
-            pres["show"] = "xa"
+            children.append(Element(f"{{{xmlns.CLIENT}}}show"))
+            children[0].text = "xa"
         if agent:
             summary = self.engine.summary(queue)
-            pres.append(stanza.notify_queue(summary["count"], summary["oldest"], summary["time"], summary["status"]))
-            pres.append(stanza.notify_agents(summary["available"], summary["current_chats"], summary["max_chats"]))
-        self.service.send(pres)
+            children += [stanza.notify_queue(summary["count"], summary["oldest"], summary["time"], summary["status"]),
+                         stanza.notify_agents(summary["available"], summary["current_chats"], summary["max_chats"])]
+        queue_jid = self.engine.queue_jid(queue)
+        head = f'<presence from="{escape_attr(queue_jid)}" to="'
+        tail = f'">{serialize_children(children)}</presence>' if children else '"/>'
+        for to in addressees:
+            self.service.send_raw(head + escape_attr(to) + tail, to=to, sender=queue_jid)
+
+    def _tell_agent_soon(self, queue: str, resource: str) -> None:
+        """An agent's resource came online: it is told the queue's presence at the next loop turn,
+        with the other agents come online meanwhile. Fifty agents online at once cost one summary, and
+        what was read already (a client's answer their first offers wait for) goes first."""
+        if not self._agents_due:
+            asyncio.get_running_loop().call_soon(self._tell_agents_due)
+        self._agents_due.setdefault(queue, []).append(resource)
+
+    def _tell_agents_due(self) -> None:
+        due, self._agents_due = self._agents_due, {}
+        for queue, resources in due.items():
+            online = self.engine.agents.get(queue, {})
+            still = [r for r in resources if (agent := online.get(r.split("/", 1)[0])) and r in agent.resources]
+            try:
+                if still and queue in self.engine.queues:
+                    self._send_queue_presence(queue, still, agent=True)
+            except Exception:  # noqa: BLE001 - a callback's failure would stop the others' presences
+                log.exception("queue presence to agents not sent", extra={"queue": queue, "agents": len(resources)})
 
     # -- XEP-0142 IQs -----------------------------------------------------------------------
     async def _queue_or_error(self, iq: Iq) -> str | None:
