@@ -97,36 +97,61 @@ class CapsCache:
             self._known.move_to_end(key)
         return found
 
-    async def features(self, caps: Caps, ask: Callable[[str], Awaitable[Element | None]]) -> frozenset[str] | None:
+    def features(self, caps: Caps,
+                 ask: Callable[[str], Awaitable[Element | None]]) -> Awaitable[frozenset[str] | None]:
         """The features of ``caps``'s version for one session: remembered, or asked with
         ``ask(node#ver)`` (that session's disco#info query element; None when it did not answer).
         A session announcing a version whose question is on its way waits for that answer; when
-        the answer does not verify, it is asked itself."""
+        the answer does not verify, it is asked itself.
+
+        A new question is asked before this returns, not when the caller's task next runs: fifty
+        agents online at once are read together, and their first offers wait for this answer."""
         found = self.known(caps)
         if found is not None:
-            return found
+            return _ready(found)
         key = (caps.hash, caps.ver)
         shared = self._asking.get(key)
         if shared is not None:
-            verified = await asyncio.shield(shared)
-            if verified is not None:
-                return verified
-            return (await self._ask(caps, ask))[0]
+            return self._after_shared(shared, caps, ask)
         shared = self._asking[key] = asyncio.get_running_loop().create_future()
+        try:
+            answer = self._question(caps, ask)
+        except BaseException:
+            self._settle(key, shared, None)
+            raise
+        return asyncio.ensure_future(self._first_answer(key, shared, caps, answer))
+
+    async def _after_shared(self, shared: asyncio.Future, caps: Caps,
+                            ask: Callable[[str], Awaitable[Element | None]]) -> frozenset[str] | None:
+        verified = await asyncio.shield(shared)
+        if verified is not None:
+            return verified
+        return (await self._ask(caps, ask))[0]
+
+    async def _first_answer(self, key: tuple[str, str], shared: asyncio.Future, caps: Caps,
+                            answer: Awaitable[Element | None]) -> frozenset[str] | None:
         features: frozenset[str] | None = None
         verified_ok = False
         try:
-            features, verified_ok = await self._ask(caps, ask)
+            features, verified_ok = self._verify(caps, await answer)
         finally:
-            del self._asking[key]
-            shared.set_result(features if verified_ok else None)
+            self._settle(key, shared, features if verified_ok else None)
         return features
+
+    def _settle(self, key: tuple[str, str], shared: asyncio.Future, verified: frozenset[str] | None) -> None:
+        del self._asking[key]
+        shared.set_result(verified)
 
     async def _ask(self, caps: Caps, ask: Callable[[str], Awaitable[Element | None]]) \
             -> tuple[frozenset[str] | None, bool]:
-        """(the features answered, whether they hash to ``caps.ver``: then they are remembered)."""
+        return self._verify(caps, await self._question(caps, ask))
+
+    def _question(self, caps: Caps, ask: Callable[[str], Awaitable[Element | None]]) -> Awaitable[Element | None]:
         self.asked += 1
-        query = await ask(f"{caps.node}#{caps.ver}")
+        return ask(f"{caps.node}#{caps.ver}")
+
+    def _verify(self, caps: Caps, query: Element | None) -> tuple[frozenset[str] | None, bool]:
+        """(the features answered, whether they hash to ``caps.ver``: then they are remembered)."""
         if query is None:
             return None, False
         features = frozenset(f.get("var", "") for f in query.findall(f"{{{xmlns.DISCO_INFO}}}feature"))
@@ -142,3 +167,9 @@ class CapsCache:
             except Exception:  # noqa: BLE001 - the answer stands (and is shared) whatever its listener did
                 log.exception("telling what a client version speaks failed", extra={"node": caps.node})
         return features, True
+
+
+def _ready(value: frozenset[str]) -> asyncio.Future:
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(value)
+    return done

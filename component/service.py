@@ -214,7 +214,11 @@ class Service(ServiceStreams):
 
     async def request(self, iq: Iq, timeout: float = 30) -> Iq:
         """Send an IQ and await its result (raises IqError / IqTimeout)."""
-        return await iq.send(timeout=timeout)
+        return await self.request_now(iq, timeout)
+
+    def request_now(self, iq: Iq, timeout: float = 30) -> asyncio.Future:
+        """Send an IQ before returning (``request`` sends when its task runs); the future of its result."""
+        return iq.send(timeout=timeout)
 
     # -- receiving --------------------------------------------------------
     async def _in_order(self, sender: str, coro: Awaitable[Any]) -> None:

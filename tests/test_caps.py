@@ -141,3 +141,23 @@ async def test_a_failing_listener_leaves_the_answer_shared(caplog) -> None:
     answers = await asyncio.gather(*(cache.features(good, disco) for _ in range(3)))
     assert len(asked) == 1 and answers[0] == answers[1] == answers[2] and answers[0]
     assert "telling what a client version speaks failed" in caplog.text
+
+
+async def test_the_question_leaves_before_the_caller_awaits() -> None:
+    # Fifty agents' presences are handled in one turn of the loop: a question sent only when its
+    # task first ran would leave after all of them, and their first offers wait for its answer.
+    cache = CapsCache()
+    good = Caps("sha-1", "http://code.google.com/p/exodus", "QgayPKawpkPSDYmwT/WM94uAlu0=")
+    asked: list[str] = []
+    answer = asyncio.get_running_loop().create_future()
+
+    def ask(node: str) -> asyncio.Future:
+        asked.append(node)
+        return answer
+
+    first = cache.features(good, ask)
+    second = cache.features(good, ask)
+    assert asked == ["http://code.google.com/p/exodus#QgayPKawpkPSDYmwT/WM94uAlu0="]
+    answer.set_result(fromstring(SIMPLE))
+    assert await first == await second and "http://jabber.org/protocol/muc" in await first
+    assert len(asked) == 1 and cache.asked == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Collection
+from typing import TYPE_CHECKING, Any, Awaitable, Collection
 from xml.etree.ElementTree import Element
 
 from slixmpp.exceptions import IqError, IqTimeout
@@ -77,11 +77,16 @@ class AgentClients:
         return bool(features) and stanza.WG in features
 
     def _ask_features(self, jid: str) -> asyncio.Future:
-        """The question on its way to ``jid``, or a new one. Its own task from the start: the question
-        leaves at that task's first step (an agent's first offer waits for it)."""
+        """The question on its way to ``jid``, or a new one, sent before this returns. Its answer is
+        awaited by a task of its own: learned even when nobody waits for it yet."""
         asking = self._asking.get(jid)
         if asking is None:
-            asking = self._asking[jid] = asyncio.ensure_future(self._features_of(jid))
+            try:
+                asking = asyncio.ensure_future(self._features_of(jid))
+            except Exception as exc:  # noqa: BLE001 - failed like an answer that failed: asked again later
+                asking = asyncio.get_running_loop().create_future()
+                asking.set_exception(exc)
+            self._asking[jid] = asking
             asking.add_done_callback(lambda done, jid=jid: self._features_answered(jid, done))
         return asking
 
@@ -110,35 +115,54 @@ class AgentClients:
     def _client_known(self, jid: str) -> None:
         """What ``jid`` speaks was just learned (the outbox writes the offers that waited for it)."""
 
-    async def _features_of(self, jid: str) -> set[str] | None:
+    def _features_of(self, jid: str) -> Awaitable[set[str] | None]:
+        """What ``jid`` speaks, asked before this returns (or waiting for a question on its way)."""
         caps = self._client_caps.get(jid)
         if caps is None:
-            return await self._disco(jid)
-        found = await self.caps.features(caps, lambda node: self._answered(jid, node))
-        return None if found is None else set(found)
+            return self._disco(jid)
+        return self._as_set(self.caps.features(caps, lambda node: self._answered(jid, node)))
 
-    async def _disco(self, jid: str) -> set[str] | None:
+    @staticmethod
+    async def _as_set(found: Awaitable[frozenset[str] | None]) -> set[str] | None:
+        features = await found
+        return None if features is None else set(features)
+
+    def _disco(self, jid: str) -> Awaitable[set[str] | None]:
+        return self._features_in(self._info(jid))
+
+    @staticmethod
+    async def _features_in(answer: Awaitable[Element | None]) -> set[str] | None:
         try:
-            query = await self._info(jid)
+            query = await answer
         except IqTimeout:
             return set()
         return None if query is None else {f.get("var", "") for f in query.findall(f"{{{xmlns.DISCO_INFO}}}feature")}
 
-    async def _answered(self, jid: str, node: str) -> Element | None:
+    def _answered(self, jid: str, node: str) -> Awaitable[Element | None]:
         """``_info``, with no answer in time taken as none (nothing is believed of the version)."""
+        return self._timeout_as_none(self._info(jid, node))
+
+    @staticmethod
+    async def _timeout_as_none(answer: Awaitable[Element | None]) -> Element | None:
         try:
-            return await self._info(jid, node)
+            return await answer
         except IqTimeout:
             return None
 
-    async def _info(self, jid: str, node: str = "") -> Element | None:
+    def _info(self, jid: str, node: str = "") -> Awaitable[Element | None]:
         """``jid``'s disco#info query element (of ``node``: XEP-0115's node#ver); None when it answered
-        with an error or the server did for it. Raises IqTimeout when no answer came in time."""
+        with an error or the server did for it; IqTimeout when no answer came in time. The question
+        leaves before this returns: an agent's first offer waits for its answer, and a task would
+        ask only after everything else the loop has to do (fifty agents' presences read at once)."""
         assert self.engine is not None
         iq = self.service.make_iq(ifrom=self._pinned(), ito=jid, itype="get")
         iq["disco_info"]["node"] = node  # creates the query element (no attribute when empty)
+        return self._query_of(self.service.request_now(iq, timeout=DISCO_TIMEOUT))
+
+    @staticmethod
+    async def _query_of(reply: Awaitable[Any]) -> Element | None:
         try:
-            result = await self.service.request(iq, timeout=DISCO_TIMEOUT)
+            result = await reply
         except IqError:
             return None
         found = result.xml.find(f"{{{xmlns.DISCO_INFO}}}query")
