@@ -7,6 +7,7 @@ customer runs one routing pass over the queue (``_route``); an offer is answered
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -39,9 +40,35 @@ class Dispatch:
                 resource = Resource(agent_jid, show, max_chats, self.now())
                 agent.resources[agent_jid] = resource
                 stored = self.store.presence_changed(queue, resource, agent_jid)
-            await self._route(queue)
-            self._refresh(queue)
+        await self._route_soon(queue)
         await stored
+
+    def _route_soon(self, queue: str) -> asyncio.Future:
+        """A routing pass of ``queue`` in a task of its own, shared by every change made before it
+        starts. Fifty agents online at once are read in one turn of the loop: one pass over the
+        agents for all of them, not one each (each pass works out every agent's seats)."""
+        due = self._passes_due.get(queue)
+        if due is None:
+            due = self._passes_due[queue] = asyncio.get_running_loop().create_future()
+            self._spawn(self._route_due(queue, due))
+        return due
+
+    async def _route_due(self, queue: str, due: asyncio.Future) -> None:
+        try:
+            async with self._lock:
+                if self._passes_due.get(queue) is due:
+                    del self._passes_due[queue]  # a change from now on needs a pass after this one
+                await self._route(queue)
+                self._refresh(queue)
+        except BaseException as exc:
+            if self._passes_due.get(queue) is due:
+                del self._passes_due[queue]
+            if isinstance(exc, asyncio.CancelledError):
+                due.cancel()
+            else:
+                due.set_exception(exc)
+            raise
+        due.set_result(None)
 
     async def _verify_agents(self) -> None:
         """After a restart, agents may have left while we were away: ask their clients."""

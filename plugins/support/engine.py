@@ -105,6 +105,8 @@ class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexe
         self.agents: dict[str, dict[str, Agent]] = {name: {} for name in self.queues}
         self.watchers: dict[str, dict[str, str]] = {}  # ticket -> {bare: silent|open}
         self._rr_last: dict[str, str] = {}
+        #: Queue -> the routing pass due at the next loop turn, shared by the changes made until it starts.
+        self._passes_due: dict[str, asyncio.Future] = {}
         self._wait_samples: dict[str, list[float]] = {}
         self._lock = OwnedLock()
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from .test_engine import A, B, make, online, settle  # noqa: F401 - make is a fixture
+from .test_engine import A, B, C, make, online, settle  # noqa: F401 - make is a fixture
 
 CUSTOMERS = 20
 
@@ -236,3 +236,26 @@ async def test_a_status_batch_during_the_queued_write_does_not_tell_the_place_be
     told = [(body, status) for customer, body, status in rec.of("customer") if customer == "late@y"]
     assert told and told[0][1] is None and "connect you" in told[0][0], told
     assert [status for _body, status in told if status is not None] == [(1, told[-1][1][1])], told
+
+
+async def test_agents_coming_online_together_share_one_routing_pass(make, monkeypatch):
+    # Fifty agents' presences are read in one turn of the loop; one pass over the agents for each
+    # of them made the last one's offer wait for all the passes before it.
+    engine, rec = await make()
+    waiting = [await engine.join("help", f"c{n}@y/r", "en") for n in range(4)]
+    passes: list[int] = []
+    real = engine._route_pass
+
+    async def counted(*args, **kwargs):
+        passes.append(1)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_route_pass", counted)
+    await asyncio.gather(*(engine.agent_presence("help", f"{agent}/r", "chat") for agent in (A, B, C)))
+    assert len(passes) == 1
+    offered = {agent for _customer, agent in rec.of("offer")}
+    assert offered == {f"{A}/r", f"{B}/r", f"{C}/r"}
+    assert [t.state for t in waiting] == ["offered", "offered", "offered", "queued"]
+    # A change after the pass started gets a pass of its own.
+    await engine.agent_presence("help", f"{A}/r", None)
+    assert len(passes) == 2
