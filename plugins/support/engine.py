@@ -12,7 +12,8 @@ The parts (each a class in its own file, mixed into :class:`SupportEngine`):
 
 - :class:`~.directory.Directory`: addresses, roles, queue options, hours (reads only);
 - :class:`~.intake.Intake`: arrival, bot, pre-chat form, hours, reopen, leave;
-- :class:`~.dispatch.Dispatch`: agents' presence, routing, offers and their timeouts;
+- :class:`~.dispatch.Dispatch`: agents' presence, routing passes, accepting and refusing offers;
+- :class:`~.offers.Offers`: offers written once stored, sent again, run out, revoked;
 - :class:`~.conversations.Conversations`: transfer, notes, pending, close, tags, ratings, supervisors;
 - :class:`~.status.QueueStatus`: positions and waits told to customers, summaries;
 - :class:`~.ledger.Ledger`: every change stored (group commit, journal.py) before it is told; undo on refusal;
@@ -51,6 +52,7 @@ from .intake import Intake, JoinRefused
 from .ledger import Ledger, OwnedLock
 from .lookup import TicketLookup
 from .model import Agent, Ticket
+from .offers import Offers
 from .options import QueueOptions, SupportOptions
 from .ownership import Ownership
 from .status import QueueStatus
@@ -89,7 +91,7 @@ class Outbox(Protocol):
         nothing is taken)."""
 
 
-class SupportEngine(Intake, Dispatch, Conversations, QueueStatus, Ledger, Indexes, Ownership, Timers, Directory):
+class SupportEngine(Intake, Dispatch, Offers, Conversations, QueueStatus, Ledger, Indexes, Ownership, Timers, Directory):
     def __init__(self, options: SupportOptions, domain: str, store: SupportStore, outbox: Outbox,
                  hooks: HookBus, is_admin: Callable[[str], bool] = lambda jid: False,
                  now: Callable[[], float] = time.time, shared: bool = False, slots: int = 1) -> None:
