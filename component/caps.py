@@ -119,7 +119,11 @@ class CapsCache:
         except BaseException:
             self._settle(key, shared, None)
             raise
-        return asyncio.ensure_future(self._first_answer(key, shared, caps, answer))
+        asking = asyncio.ensure_future(self._first_answer(caps, answer))
+        # Settled whatever becomes of the task (cancelled before it ever ran, too): the sessions
+        # waiting for this version's answer must not wait for ever.
+        asking.add_done_callback(lambda done: self._settle(key, shared, done))
+        return self._features_in(asking)
 
     async def _after_shared(self, shared: asyncio.Future, caps: Caps,
                             ask: Callable[[str], Awaitable[Element | None]]) -> frozenset[str] | None:
@@ -128,19 +132,23 @@ class CapsCache:
             return verified
         return (await self._ask(caps, ask))[0]
 
-    async def _first_answer(self, key: tuple[str, str], shared: asyncio.Future, caps: Caps,
-                            answer: Awaitable[Element | None]) -> frozenset[str] | None:
-        features: frozenset[str] | None = None
-        verified_ok = False
-        try:
-            features, verified_ok = self._verify(caps, await answer)
-        finally:
-            self._settle(key, shared, features if verified_ok else None)
-        return features
+    async def _first_answer(self, caps: Caps, answer: Awaitable[Element | None]) \
+            -> tuple[frozenset[str] | None, bool]:
+        return self._verify(caps, await answer)
 
-    def _settle(self, key: tuple[str, str], shared: asyncio.Future, verified: frozenset[str] | None) -> None:
-        del self._asking[key]
-        shared.set_result(verified)
+    @staticmethod
+    async def _features_in(asking: Awaitable[tuple[frozenset[str] | None, bool]]) -> frozenset[str] | None:
+        return (await asking)[0]
+
+    def _settle(self, key: tuple[str, str], shared: asyncio.Future, done: asyncio.Future | None) -> None:
+        """The question for ``key`` is over: the sessions waiting for it get its verified features,
+        or None (then each is asked itself)."""
+        if self._asking.get(key) is shared:
+            del self._asking[key]
+        if shared.done():
+            return
+        ok = done is not None and not done.cancelled() and done.exception() is None and done.result()[1]
+        shared.set_result(done.result()[0] if ok else None)
 
     async def _ask(self, caps: Caps, ask: Callable[[str], Awaitable[Element | None]]) \
             -> tuple[frozenset[str] | None, bool]:

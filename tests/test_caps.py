@@ -159,5 +159,33 @@ async def test_the_question_leaves_before_the_caller_awaits() -> None:
     second = cache.features(good, ask)
     assert asked == ["http://code.google.com/p/exodus#QgayPKawpkPSDYmwT/WM94uAlu0="]
     answer.set_result(fromstring(SIMPLE))
-    assert await first == await second and "http://jabber.org/protocol/muc" in await first
+    features, shared = await first, await second
+    assert features == shared and "http://jabber.org/protocol/muc" in features
     assert len(asked) == 1 and cache.asked == 1
+
+
+async def test_a_session_cancelled_before_it_ran_leaves_no_session_waiting() -> None:
+    # The question leaves at once; its answer is awaited even when the session that asked it is
+    # cancelled before its task ever ran (an agent gone, the component stopping).
+    cache = CapsCache()
+    good = Caps("sha-1", "http://code.google.com/p/exodus", "QgayPKawpkPSDYmwT/WM94uAlu0=")
+    timed_out = asyncio.get_running_loop().create_future()
+    asked: list[str] = []
+
+    def ask(node: str) -> asyncio.Future:
+        asked.append(node)
+        return timed_out if len(asked) == 1 else _answer(SIMPLE)
+
+    first = asyncio.ensure_future(cache.features(good, ask))
+    second = asyncio.ensure_future(cache.features(good, ask))
+    first.cancel()
+    timed_out.set_result(None)  # no answer in time
+    # The session that waited for that question is asked itself, and nobody waits for ever.
+    assert "http://jabber.org/protocol/muc" in await asyncio.wait_for(second, 5)
+    assert len(asked) == 2 and cache._asking == {}
+
+
+def _answer(xml: str) -> asyncio.Future:
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(fromstring(xml))
+    return done

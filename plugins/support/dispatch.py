@@ -51,7 +51,8 @@ class Dispatch:
         due = self._passes_due.get(queue)
         if due is None:
             due = self._passes_due[queue] = asyncio.get_running_loop().create_future()
-            self._spawn(self._route_due(queue, due))
+            task = self._spawn(self._route_due(queue, due))
+            task.add_done_callback(lambda _task, queue=queue, due=due: self._pass_ended(queue, due))
         return due
 
     async def _route_due(self, queue: str, due: asyncio.Future) -> None:
@@ -61,15 +62,17 @@ class Dispatch:
                     del self._passes_due[queue]  # a change from now on needs a pass after this one
                 await self._route(queue)
                 self._refresh(queue)
-        except BaseException as exc:
-            if self._passes_due.get(queue) is due:
-                del self._passes_due[queue]
-            if isinstance(exc, asyncio.CancelledError):
-                due.cancel()
-            else:
-                due.set_exception(exc)
+        except Exception as exc:
+            due.set_exception(exc)  # each change waiting for the pass fails as its own pass would have
             raise
         due.set_result(None)
+
+    def _pass_ended(self, queue: str, due: asyncio.Future) -> None:
+        """The pass's task is over, perhaps cancelled (the engine stopping) before it ever ran:
+        nobody may wait for it for ever, nor find it due."""
+        if self._passes_due.get(queue) is due:
+            del self._passes_due[queue]
+        due.cancel()  # nothing when it is settled already
 
     async def _verify_agents(self) -> None:
         """After a restart, agents may have left while we were away: ask their clients."""

@@ -259,3 +259,16 @@ async def test_agents_coming_online_together_share_one_routing_pass(make, monkey
     # A change after the pass started gets a pass of its own.
     await engine.agent_presence("help", f"{A}/r", None)
     assert len(passes) == 2
+
+
+async def test_a_pass_cancelled_before_it_ran_leaves_nobody_waiting(make):
+    # The engine stopping cancels its tasks, perhaps before a pass due ever ran: the presence that
+    # waited for it must end, and no later change may find that pass still due.
+    engine, _rec = await make()
+    waiter = asyncio.ensure_future(engine.agent_presence("help", f"{A}/r", "chat"))
+    await asyncio.sleep(0)
+    assert "help" in engine._passes_due
+    await engine.stop()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiter, 5)
+    assert "help" not in engine._passes_due
