@@ -93,9 +93,9 @@ class Operations:
         now_open = self.engine.accepting(name)
         self._open_now[name] = now_open
         log.info("queue hours changed", extra={"queue": name, "open": now_open})
-        for agent in self.engine.agents.get(name, {}).values():
-            for resource in agent.resources:
-                self.plugin._queue_presence(name, resource, agent=True)
+        resources = [r for agent in self.engine.agents.get(name, {}).values() for r in agent.resources]
+        if resources:
+            self.plugin._send_queue_presence(name, resources, agent=True)
 
     # -- sending --------------------------------------------------------------------------------
     def _reply(self, queue: str, to: str, body: str, lang: str) -> None:

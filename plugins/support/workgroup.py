@@ -82,16 +82,18 @@ class Workgroup:
             await engine.customer_seen(str(sender), available)
         return True
 
-    def _queue_presence(self, queue: str, to: str, agent: bool = False) -> None:
-        """The queue's own presence; agents also get XEP-0142 notify-queue and notify-agents."""
-        self._send_queue_presence(queue, [to], agent)
+    def _queue_presence(self, queue: str, to: str) -> None:
+        """The queue's own presence, to a customer (subscribed, or probing)."""
+        self._send_queue_presence(queue, [to], agent=False)
 
     def _send_queue_presence(self, queue: str, addressees: list[str], agent: bool) -> None:
-        """The queue's presence to each of ``addressees``: built once, only the addressee differs."""
+        """The queue's presence to each of ``addressees``, built once (only the addressee differs);
+        agents also get XEP-0142 notify-queue and notify-agents."""
         children: list[Element] = []
         if not self.engine.accepting(queue):
-            children.append(Element(f"{{{xmlns.CLIENT}}}show"))
-            children[0].text = "xa"
+            show = Element(f"{{{xmlns.CLIENT}}}show")
+            show.text = "xa"
+            children.append(show)
         if agent:
             summary = self.engine.summary(queue)
             children += [stanza.notify_queue(summary["count"], summary["oldest"], summary["time"], summary["status"]),
