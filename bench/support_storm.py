@@ -59,6 +59,9 @@ class Outbox:
     def offer_now(self, t: Any, agent_jid: str, timeout: float, body: str) -> str:
         return ""  # through offer(), which records when
 
+    def known_offer_form(self, agent_jid: str) -> str:
+        return ""
+
     async def offer(self, t: Any, agent_jid: str, timeout: float, body: str, via: str = "") -> str:
         self.offers.append((t.id, agent_jid, time.perf_counter()))
         return "chat"

@@ -68,6 +68,9 @@ class AgentClients:
         if jid not in self._features:
             self._ask_features(jid)
 
+    def known_offer_form(self, jid: str) -> str:
+        return "chat" if self._features.get(jid) is False else ""
+
     async def supports_offers(self, jid: str) -> bool:
         """Does this full JID take XEP-0142 offer IQs? Asked once per session of the resource (an offer
         due while the question is on its way waits for the same answer)."""

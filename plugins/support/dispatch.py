@@ -159,7 +159,8 @@ class Dispatch:
             chosen = routing.choose(q.strategy, found, q.agents, self._rr_last.get(queue, ""))
             self._rr_last[queue] = chosen[-1].agent.jid
             t.state = "offered"
-            t.offers = {c.resource: "pending" for c in chosen}
+            # The form of the offer, when known now, is stored with it: no second write once sent.
+            t.offers = {c.resource: self.outbox.known_offer_form(c.resource) or "pending" for c in chosen}
             t.offer_deadline = self.now() + q.offer_timeout
             for c in chosen:
                 loads[c.agent.jid] = loads.get(c.agent.jid, 0) + 1

@@ -80,6 +80,9 @@ class Outbox(Protocol):
     def offer_now(self, ticket: Ticket, agent_jid: str, timeout: float, body: str) -> str:
         """Send an offer at once if its form is known without asking and needs no answer (a chat
         message): returns the form it took, or "" when :meth:`offer` must send it."""
+    def known_offer_form(self, agent_jid: str) -> str:
+        """"chat" when the client is known to take offers as chat messages (:meth:`offer_now` will
+        write them), else "": stored with the offer, it spares a second write of the form."""
     def revoke(self, ticket: Ticket, agent_jid: str, via: str, reason: str) -> None: ...
     async def connect_agent(self, ticket: Ticket, agent_jid: str, intro: str) -> None:
         """Open the conversation for its agent: the transcript so far, then the introduction. May

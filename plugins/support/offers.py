@@ -20,17 +20,23 @@ class Offers:
         if entry.done.cancelled() or entry.done.exception() is not None:
             return  # refused: _offer_stored tries it again
         for resource in resources:
-            if self.tickets.get(t.id) is t and t.state == "offered" and t.offers.get(resource) == "pending":
-                body = self._offer_text(t, timeout)
-                # Written here when it can be: the commit that stored it wakes the round's other work
-                # too (fifty conversations just accepted, each with its transcript), and a task would
-                # only start after all of it.
-                try:
-                    sent = self.outbox.offer_now(t, resource, timeout, body)
-                except Exception:  # noqa: BLE001 - a callback's failure would lose the offer: the task sends it
-                    log.exception("offer not written at its commit", extra={"ticket": t.id})
-                    sent = ""
-                self._spawn(self._send_offer(t, resource, timeout, body, sent=sent))
+            form = t.offers.get(resource) if self.tickets.get(t.id) is t and t.state == "offered" else None
+            if form not in ("pending", "chat"):
+                continue
+            body = self._offer_text(t, timeout)
+            # Written here when it can be: the commit that stored it wakes the round's other work
+            # too (fifty conversations just accepted, each with its transcript), and a task would
+            # only start after all of it.
+            try:
+                sent = self.outbox.offer_now(t, resource, timeout, body)
+            except Exception:  # noqa: BLE001 - a callback's failure would lose the offer: the task sends it
+                log.exception("offer not written at its commit", extra={"ticket": t.id})
+                sent = ""
+            if sent and sent == form:
+                self._was_told(t, resource, t.offer_deadline, sent)  # its form was stored with it
+            else:  # the form to store (or, when the stored one could not be written here, to send in)
+                self._spawn(self._send_offer(t, resource, timeout, body, via="" if form == "pending" else form,
+                                             sent=sent))
 
     async def _offer_stored(self, entry: Any) -> None:
         """After an offer's write (sent already by _send_stored): its events told, or a refused one
@@ -96,9 +102,7 @@ class Offers:
         the form it took (``sent``: already sent, in that form)."""
         deadline = t.offer_deadline
         sent = sent or await self.outbox.offer(t, agent_jid, timeout, body, via)
-        if t.offer_deadline == deadline and agent_jid in t.offers:
-            # Told on the stream up now: a re-adoption without a lost stream does not send it again.
-            self._told.setdefault(t.id, {})[agent_jid] = (deadline, sent)
+        self._was_told(t, agent_jid, deadline, sent)
         stored = None
         async with self._lock:
             if t.state == "offered" and t.offers.get(agent_jid) in ("pending", via or "pending") \
@@ -109,6 +113,11 @@ class Offers:
             # Awaited without the lock: the forms of fifty offers sent at once are one batch, and
             # the answers to those offers do not queue behind their writes.
             await stored.done
+
+    def _was_told(self, t: Ticket, agent_jid: str, deadline: float | None, sent: str) -> None:
+        if t.offer_deadline == deadline and agent_jid in t.offers:
+            # Told on the stream up now: a re-adoption without a lost stream does not send it again.
+            self._told.setdefault(t.id, {})[agent_jid] = (deadline, sent)
 
     def _schedule_offer_timeout(self, t: Ticket) -> None:
         deadline = t.offer_deadline or self.now()

@@ -45,6 +45,9 @@ class Recorder:
     def offer_now(self, t, agent_jid, timeout, body):
         return ""  # always through offer()
 
+    def known_offer_form(self, agent_jid):
+        return ""
+
     async def offer(self, t, agent_jid, timeout, body, via=""):
         self.calls.append(("offer", (t.customer, agent_jid)))
         return "chat"
@@ -118,6 +121,39 @@ async def test_an_offer_written_at_its_commit_and_one_that_fails_there_goes_the_
     assert written == ["good@y", "bad@y"] and rec.of("offer") == [("bad@y", f"{B}/r")]
     assert second.state == "offered" and second.offers == {f"{B}/r": "chat"}
     assert [r.getMessage() for r in caplog.records] == ["offer not written at its commit"]
+
+
+async def test_an_offer_to_a_client_known_to_take_chat_offers_is_stored_with_its_form_in_one_change(make):
+    """A client already known to take offers as chat messages: the offer's form is stored with the offer
+    (no second change once sent); if it cannot be written at the commit, it still goes as chat."""
+    engine, rec = await make()
+    written: list[str] = []
+
+    def offer_now(t, agent_jid, timeout, body):
+        written.append(t.customer)
+        return "" if t.customer == "later@y" else "chat"
+
+    rec.offer_now = offer_now
+    rec.known_offer_form = lambda jid: "" if jid.startswith(C) else "chat"
+
+    async def offered(customer, agent):
+        before = engine.journal.entries
+        await online(engine, agent)
+        t = await engine.join("help", f"{customer}/r", "en", body="hi")
+        await settle()
+        assert t.state == "offered" and t.offers == {f"{agent}/r": "chat"}
+        assert (await engine.store.ticket(t.id)).offers == {f"{agent}/r": "chat"}
+        return t, engine.journal.entries - before
+
+    first, known = await offered("good@y", A)
+    assert written == ["good@y"] and rec.of("offer") == []
+    # Not known (a disco#info question would decide it): stored once more when it was sent.
+    _third, asked = await offered("asked@y", C)
+    assert asked == known + 1
+    second, _ = await offered("later@y", B)
+    # Not written at the commit: its task sends it in the stored form, and stores nothing more.
+    assert rec.of("offer") == [("later@y", f"{B}/r")]
+    assert engine._told[second.id] == {f"{B}/r": (second.offer_deadline, "chat")}
 
 
 async def test_round_robin_alternates_and_least_busy_balances(make):

@@ -40,6 +40,9 @@ class Recorder:
     def offer_now(self, t, agent_jid, timeout, body):
         return ""  # always through offer()
 
+    def known_offer_form(self, agent_jid):
+        return ""
+
     async def offer(self, t, agent_jid, timeout, body, via=""):
         self.calls.append(("offer", (t.id, agent_jid)))
         return "chat"

@@ -52,6 +52,9 @@ class QuietOutbox:
     def offer_now(self, t: Any, agent_jid: str, timeout: float, body: str) -> str:
         return ""  # always through offer()
 
+    def known_offer_form(self, agent_jid: str) -> str:
+        return ""
+
     async def offer(self, t: Any, agent_jid: str, timeout: float, body: str, via: str = "") -> str:
         return "chat"
 
