@@ -10,15 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Iterator
 
 from component.errors import StanzaError
 
 from . import prechat, routing
 from .model import Agent, Resource, Ticket
 from .texts import text
+from .waiting import WaitingList
 
 log = logging.getLogger("switchboard.plugins.support")
+
+#: Waiting tickets a routing pass reads at a time.
+PASS_SLICE = 32
+
+
+def _in_order(waiting: WaitingList) -> Iterator[str]:
+    """The waiting list's ticket ids in routing order, read a slice at a time: a pass looks at the
+    customers offered already (up to one per agent, at the head) and the first few queued, rarely more."""
+    start = 0
+    while ids := waiting.ids(start, start + PASS_SLICE):
+        yield from ids
+        start += len(ids)
 
 
 class Dispatch:
@@ -29,17 +42,16 @@ class Dispatch:
         async with self._lock:
             if not self.is_agent(queue, bare):
                 return
-            agent = self.agents[queue].setdefault(bare, Agent(bare))
             # Stored in line now, written with other agents' changes while routing goes on (memory
             # decides routing; the stored copy is for a restart and for the other processes).
             if show is None:
-                agent.resources.pop(agent_jid, None)
+                self._set_resource(queue, bare, agent_jid, None)
                 stored = self.store.presence_changed(queue, None, agent_jid)
                 for t in [t for t in self.pending_offers(bare) if agent_jid in t.offers]:
                     await self._drop_offer(t, agent_jid, "offer_revoked", "revoke_offline")
             else:
                 resource = Resource(agent_jid, show, max_chats, self.now())
-                agent.resources[agent_jid] = resource
+                self._set_resource(queue, bare, agent_jid, resource)
                 stored = self.store.presence_changed(queue, resource, agent_jid)
         await self._route_soon(queue)
         await stored
@@ -82,9 +94,6 @@ class Dispatch:
                     if not await self.outbox.probe(jid):
                         await self.agent_presence(queue, jid, None)
 
-    def _routable_agents(self, queue: str) -> list[Agent]:
-        return [a for a in self.agents.get(queue, {}).values() if a.tier() is not None]
-
     # -- routing ---------------------------------------------------------
     async def _route(self, queue: str) -> None:
         """Route ``queue``, then each other queue that shares an agent with it: what frees an agent
@@ -108,8 +117,7 @@ class Dispatch:
         await self._refresh_foreign()
         loads = self._loads()
         busy = self._busy()
-        seated = routing.seats([self.agents[queue][jid] for jid in q.agents if jid in self.agents[queue]],
-                               q.max_chats)
+        seated = self._seats(queue)
         free = routing.free_tiers(seated, loads, busy)
         made: list[tuple[Any, list[str]]] = []
         try:
@@ -131,12 +139,9 @@ class Dispatch:
     async def _route_pass(self, q: Any, waiting: Any, seated: list[routing.Seat], loads: dict[str, int],
                           busy: set[str], free: set[int], made: list[tuple[Any, list[str]]]) -> None:
         queue = q.name
-        index = 0
-        while free:
-            ticket_id = waiting.at(index)
-            if ticket_id is None:
+        for ticket_id in _in_order(waiting):
+            if not free:
                 break
-            index += 1
             t = self.tickets[ticket_id]
             if t.state != "queued":
                 continue

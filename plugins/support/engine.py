@@ -148,7 +148,7 @@ class SupportEngine(Intake, Dispatch, Offers, Conversations, QueueStatus, Ledger
         for queue, resource in await self.store.presences():
             bare = resource.jid.split("/", 1)[0]
             if queue in self.owned and self.is_agent(queue, bare):
-                self.agents[queue].setdefault(bare, Agent(bare)).resources[resource.jid] = resource
+                self._set_resource(queue, bare, resource.jid, resource)
         log.info("support state loaded", extra={"open_tickets": len(self.tickets),
                                                 "queues": ",".join(self.queues)})
 

@@ -1,13 +1,17 @@
 """What the engine finds without scanning every open ticket: each queue's waiting list, who holds or
-is offered what, and each customer's open tickets.
+is offered what, each customer's open tickets, and each queue's routable agents.
 
 The ledger calls :meth:`Indexes._reindex` after every recorded change (and after an undo, a
-forget or a load), so the indexes follow the tickets as stored; nothing else writes them.
+forget or a load), so the indexes follow the tickets as stored; nothing else writes them. Agents'
+resources change only through :meth:`Indexes._set_resource` and :meth:`Indexes._drop_agents`, which
+drop the queue's seats: a routing pass (one per acceptance, fifty in a round) works them out again
+only after a presence changed them.
 """
 
 from __future__ import annotations
 
-from .model import WAITING_STATES, Ticket
+from . import routing
+from .model import WAITING_STATES, Agent, Resource, Ticket
 from .waiting import WaitingList
 
 
@@ -22,6 +26,7 @@ class Indexes:
         self._offered_to: dict[str, tuple[str, ...]] = {}  # ticket -> agents in _offering
         self._by_customer: dict[str, set[str]] = {}      # customer bare -> open tickets
         self._customer_of: dict[str, str] = {}           # ticket -> customer in _by_customer
+        self._seated: dict[str, list[routing.Seat]] = {}  # queue -> its routable agents (_seats)
 
     def _reindex(self, t: Ticket) -> None:
         live = self.tickets.get(t.id) is t
@@ -70,6 +75,34 @@ class Indexes:
             by_ticket[ticket_id] = agents
         else:
             by_ticket.pop(ticket_id, None)
+
+    def _seats(self, queue: str) -> list[routing.Seat]:
+        """The queue's configured agents with a routable resource, in the queue's order, as a routing
+        pass sees them (where an offer goes, tier, capacity)."""
+        seated = self._seated.get(queue)
+        if seated is None:
+            q, present = self.queues[queue], self.agents.get(queue, {})
+            seated = self._seated[queue] = routing.seats([present[jid] for jid in q.agents if jid in present],
+                                                         q.max_chats)
+        return seated
+
+    def _routable_agents(self, queue: str) -> list[Agent]:
+        return [s.agent for s in self._seats(queue)]
+
+    def _set_resource(self, queue: str, bare: str, jid: str, resource: Resource | None) -> Agent:
+        """An agent's resource online (``resource``) or gone (None) in ``queue``."""
+        agent = self.agents[queue].setdefault(bare, Agent(bare))
+        if resource is None:
+            agent.resources.pop(jid, None)
+        else:
+            agent.resources[jid] = resource
+        self._seated.pop(queue, None)
+        return agent
+
+    def _drop_agents(self, queue: str) -> None:
+        """Forget every agent of a queue let go to another process."""
+        self.agents[queue] = {}
+        self._seated.pop(queue, None)
 
     def load_of(self, agent_bare: str) -> int:
         """Conversations an agent holds plus offers waiting for their answer (in queues owned by other

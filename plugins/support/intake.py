@@ -146,7 +146,7 @@ class Intake:
                 "greeting", t.lang, queue=self.queue_title(t.queue))
         if notice:
             self.outbox.customer_notice(t, notice)
-        if not self._routable_agents(t.queue):
+        if not self._seats(t.queue):
             self.outbox.customer_notice(t, text("no_agent", t.lang), transient=True)  # until one comes
         await self._route(t.queue)
         self._status_now(t)  # the newcomer learns their place at once; the others with the next batch

@@ -44,7 +44,7 @@ from typing import Any, Protocol
 from component.balancing import slot_of
 from component.ids import new_id
 
-from .model import OPEN_STATES, Agent, Ticket
+from .model import OPEN_STATES, Ticket
 
 log = logging.getLogger("switchboard.plugins.support")
 
@@ -158,7 +158,7 @@ class Ownership:
                 for q, resource in await self.store.presences():
                     bare = resource.jid.split("/", 1)[0]
                     if q == queue and self.is_agent(queue, bare):
-                        self.agents[queue].setdefault(bare, Agent(bare)).resources[resource.jid] = resource
+                        self._set_resource(queue, bare, resource.jid, resource)
                 self.owned.add(queue)
                 self._foreign_dirty = True
                 log.info("queue kept" if kept else "queue adopted",
@@ -217,7 +217,7 @@ class Ownership:
                 self.watchers.pop(t.id, None)
                 self._forget(t)
         for name in queues:
-            self.agents[name] = {}
+            self._drop_agents(name)
         self._foreign = {}
         self._foreign_dirty = True
 

@@ -38,13 +38,12 @@ class QueueStatus:
             ahead = 0
         else:  # its place in the list (a ticket not listed: where its key would go)
             ahead = waiting.ahead(t.id) if t.id in waiting else waiting.rank(t.sort_key())
-        online = len(self._routable_agents(t.queue))
+        online = len(self._seats(t.queue))
         return ahead, routing.estimate_wait(ahead, self.per_customer_wait(t.queue), online)
 
     def summary(self, queue: str) -> dict[str, Any]:
         waiting = self.waiting.get(queue)
-        # Every agent coming online is sent this: each agent's best resource is found once.
-        seated = routing.seats(list(self.agents.get(queue, {}).values()), self.queues[queue].max_chats)
+        seated = self._seats(queue)
         return {
             "count": len(waiting) if waiting is not None else 0,
             "oldest": waiting.oldest() if waiting is not None else None,
@@ -59,7 +58,7 @@ class QueueStatus:
         """status() of the waiting tickets of a queue from position ``start`` to ``stop`` (all of them by
         default), in one walk of that part of its waiting list."""
         per_customer = self.per_customer_wait(queue)
-        online = len(self._routable_agents(queue))
+        online = len(self._seats(queue))
         result: dict[str, tuple[int, int]] = {}
         waiting = self.waiting.get(queue)
         for ahead, ticket_id in enumerate(waiting.ids(start, stop) if waiting is not None else (), start):

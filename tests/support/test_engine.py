@@ -13,7 +13,7 @@ import pytest
 
 from component.hooks import HookBus
 from component.storage import Database, Migrations
-from plugins.support import hooks as events
+from plugins.support import hooks as events, routing
 from plugins.support.options import QueueOptions, SupportOptions
 from plugins.support.plugin import SupportPlugin
 from plugins.support.engine import JoinRefused, SupportEngine
@@ -154,6 +154,36 @@ async def test_an_offer_to_a_client_known_to_take_chat_offers_is_stored_with_its
     # Not written at the commit: its task sends it in the stored form, and stores nothing more.
     assert rec.of("offer") == [("later@y", f"{B}/r")]
     assert engine._told[second.id] == {f"{B}/r": (second.offer_deadline, "chat")}
+
+
+async def test_routing_passes_work_out_the_agents_seats_again_only_after_a_presence_changed_them(make, monkeypatch):
+    engine, rec = await make(strategy="round-robin")
+    worked_out: list[list[str]] = []
+    real = routing.seats
+
+    def seats(agents, default_max):
+        found = real(agents, default_max)
+        worked_out.append([s.resource for s in found])
+        return found
+
+    monkeypatch.setattr(routing, "seats", seats)
+    await online(engine, A, B)
+    tickets = []
+    for n in range(4):  # each join and each acceptance routes the queue
+        tickets.append(await engine.join("help", f"c{n}@y/r", "en"))
+        await settle()
+        await engine.accept(tickets[-1].id, rec.of("offer")[-1][1])
+    assert worked_out == [[f"{A}/r", f"{B}/r"]]  # once, at the first pass after both came online
+    await online(engine, C, show="away")
+    await engine.agent_presence("help", f"{A}/r", None)
+    t = await engine.join("help", "c4@y/r", "en")
+    await settle()
+    assert worked_out[1:] == [[f"{B}/r", f"{C}/r"]]  # the presences seen: A gone, C there
+    assert rec.of("offer")[-1] == ("c4@y", f"{B}/r") and t.state == "offered"
+    await engine.agent_presence("help", f"{B}/r", "xa")  # B may not be routed any more
+    await engine.reject(t.id, f"{B}/r")
+    await settle()
+    assert worked_out[-1] == [f"{C}/r"] and rec.of("offer")[-1] == ("c4@y", f"{C}/r")
 
 
 async def test_round_robin_alternates_and_least_busy_balances(make):
