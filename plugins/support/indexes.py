@@ -111,8 +111,13 @@ class Indexes:
         return len(self._holding.get(agent_bare, ())) + len(self._offering.get(agent_bare, ())) + foreign
 
     def _loads(self) -> dict[str, int]:
-        agents = set(self._holding) | set(self._offering) | set(self._foreign)
-        return {agent: self.load_of(agent) for agent in agents}
+        """:meth:`load_of` every agent with a load (a routing pass's start: one per acceptance)."""
+        loads = {agent: len(held) for agent, held in self._holding.items()}
+        for agent, offered in self._offering.items():
+            loads[agent] = loads.get(agent, 0) + len(offered)
+        for agent, counts in self._foreign.items():
+            loads[agent] = loads.get(agent, 0) + sum(counts)
+        return loads
 
     def _busy(self) -> set[str]:
         """Agents with an offer waiting for their answer (they get one at a time)."""

@@ -1,4 +1,4 @@
-"""The engine's indexes (waiting lists, agents' loads and offers, customers' tickets) always say what a
+"""The engine's indexes (waiting lists, agents' loads and offers, customers' tickets, routable agents) always say what a
 scan of every open ticket says, whatever happens: seeded random days of joins, departures, offers,
 answers, closes, transfers back to the queue, priorities and agents coming and going."""
 
@@ -30,6 +30,11 @@ def check(engine):
     waiting, loads, offers = scanned(engine)
     assert engine.waiting["help"].ids() == waiting
     assert {a: engine.load_of(a) for a in AGENTS} == loads
+    assert {a: engine._loads().get(a, 0) for a in AGENTS} == loads  # what a routing pass starts from
+    # The routable agents as a routing pass sees them, kept between presences: as a walk of them says.
+    present = engine.agents["help"]
+    routable = [(a, present[a].best().jid) for a in AGENTS if a in present and present[a].best() is not None]
+    assert [(s.agent.jid, s.resource) for s in engine._seats("help")] == routable
     assert {a: sorted(t.id for t in engine.pending_offers(a)) for a in AGENTS} == offers
     for t in engine.tickets.values():
         assert engine.open_ticket(t.entry, t.customer) is t
