@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.close()
         stack.stop()
         results["meta"]["elapsed_s"] = round(time.monotonic() - started, 1)
-        stamp = now.strftime("%Y-%m-%d_%H%M") + ("" if settings.mode == "full" else f"_{settings.mode}")
+        stamp = result_stamp(now, settings.mode, Path(args.out))
         if "ejabberd" in results:
             from . import ejabberd_report
 
@@ -255,6 +255,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep_state and not args.state:
             shutil.rmtree(state, ignore_errors=True)
     return status
+
+
+def result_stamp(now: datetime.datetime, mode: str, folder: Path) -> str:
+    """The results' file name: the minute the run began (and its mode unless full), with the seconds
+    when a run begun in the same minute wrote its results there already."""
+    suffix = "" if mode == "full" else f"_{mode}"
+    stamp = now.strftime("%Y-%m-%d_%H%M") + suffix
+    if (folder / f"{stamp}.json").exists():
+        stamp = now.strftime("%Y-%m-%d_%H%M%S") + suffix
+    return stamp
 
 
 def loadgen_ceiling(settings: Any) -> dict[str, Any]:
