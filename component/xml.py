@@ -92,3 +92,27 @@ def serialize_children(children: Iterable[Element], parent_ns: str | None = NS_C
     for child in children:
         _write(child, parent_ns, out)
     return "".join(out)
+
+
+class Addressed:
+    """A serialized stanza written to many recipients by substituting only ``to``."""
+
+    __slots__ = ("head", "rest")
+
+    def __init__(self, xml: str) -> None:
+        # xml starts with "<message" / "<presence" / "<iq": put ' to="' right after the name.
+        cut = 1
+        while cut < len(xml) and xml[cut] not in " />":
+            cut += 1
+        self.head = xml[:cut] + ' to="'
+        self.rest = '"' + xml[cut:]
+
+    def to(self, escaped_jid: str) -> str:
+        return self.head + escaped_jid + self.rest
+
+    def to_many(self, escaped_jids: Iterable[str]) -> tuple[str, int]:
+        jids = escaped_jids if isinstance(escaped_jids, list) else list(escaped_jids)
+        if not jids:
+            return "", 0
+        # One join: the text between two recipients' JIDs is always rest + head.
+        return self.head + (self.rest + self.head).join(jids) + self.rest, len(jids)

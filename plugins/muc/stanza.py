@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 from xml.etree.ElementTree import Element, SubElement
 
 from component import namespaces as xmlns
-from component.xml import NS_CLIENT, NS_XML, STREAM_NAMESPACES, escape_attr, escape_text, split_tag  # noqa: F401
+from component.xml import NS_CLIENT, NS_XML, STREAM_NAMESPACES, Addressed, escape_attr, escape_text, split_tag  # noqa: F401
 from component.xml import serialize as _serialize, serialize_children as _serialize_children
 
 NS_MUC = xmlns.MUC
@@ -70,30 +70,6 @@ def serialize(elem: Element) -> str:
 
 def serialize_children(children: Iterable[Element], parent_ns: str = NS_CLIENT) -> str:
     return _serialize_children(children, parent_ns)
-
-
-class Addressed:
-    """A serialized stanza written to many recipients by substituting only ``to``."""
-
-    __slots__ = ("head", "rest")
-
-    def __init__(self, xml: str) -> None:
-        # xml starts with "<message" / "<presence" / "<iq": put ' to="' right after the name.
-        cut = 1
-        while cut < len(xml) and xml[cut] not in " />":
-            cut += 1
-        self.head = xml[:cut] + ' to="'
-        self.rest = '"' + xml[cut:]
-
-    def to(self, escaped_jid: str) -> str:
-        return self.head + escaped_jid + self.rest
-
-    def to_many(self, escaped_jids: Iterable[str]) -> tuple[str, int]:
-        jids = escaped_jids if isinstance(escaped_jids, list) else list(escaped_jids)
-        if not jids:
-            return "", 0
-        # One join: the text between two recipients' JIDs is always rest + head.
-        return self.head + (self.rest + self.head).join(jids) + self.rest, len(jids)
 
 
 # -- element helpers -------------------------------------------------------

@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, SubElement
 
 from slixmpp import JID, Iq, Presence
 from slixmpp.plugins.xep_0004.stanza import Form
 
 from component import caps
 from component import namespaces as xmlns
-from component.xml import escape_attr, serialize_children
+from component.xml import Addressed, escape_attr, serialize
 from component.errors import StanzaError
 from component.texts import is_zh
 
@@ -89,20 +89,17 @@ class Workgroup:
     def _send_queue_presence(self, queue: str, addressees: list[str], agent: bool) -> None:
         """The queue's presence to each of ``addressees``, built once (only the addressee differs);
         agents also get XEP-0142 notify-queue and notify-agents."""
-        children: list[Element] = []
+        queue_jid = self.engine.queue_jid(queue)
+        pres = Element(f"{{{xmlns.CLIENT}}}presence", {"from": queue_jid})
         if not self.engine.accepting(queue):
-            show = Element(f"{{{xmlns.CLIENT}}}show")
-            show.text = "xa"
-            children.append(show)
+            SubElement(pres, f"{{{xmlns.CLIENT}}}show").text = "xa"
         if agent:
             summary = self.engine.summary(queue)
-            children += [stanza.notify_queue(summary["count"], summary["oldest"], summary["time"], summary["status"]),
-                         stanza.notify_agents(summary["available"], summary["current_chats"], summary["max_chats"])]
-        queue_jid = self.engine.queue_jid(queue)
-        head = f'<presence from="{escape_attr(queue_jid)}" to="'
-        tail = f'">{serialize_children(children)}</presence>' if children else '"/>'
+            pres.extend([stanza.notify_queue(summary["count"], summary["oldest"], summary["time"], summary["status"]),
+                         stanza.notify_agents(summary["available"], summary["current_chats"], summary["max_chats"])])
+        template = Addressed(serialize(pres))
         for to in addressees:
-            self.service.send_raw(head + escape_attr(to) + tail, to=to, sender=queue_jid)
+            self.service.send_raw(template.to(escape_attr(to)), to=to, sender=queue_jid)
 
     def _tell_agent_soon(self, queue: str, resource: str) -> None:
         """An agent's resource came online: it is told the queue's presence at the next loop turn,
